@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 MM3_PER_ML = 1000.0
 
 
-def _objects(labels_or_masks: Any) -> tuple[list[int], Callable[[int], np.ndarray]]:
+def split_objects(labels_or_masks: Any) -> tuple[list[int], Callable[[int], np.ndarray]]:
     """Return the object labels, in order, and a function giving one object's mask.
 
-    Masks are made one at a time so a label map with many objects never holds them all.
+    Accepts what :func:`measure` accepts. Masks are made one at a time on request, so a label
+    map with many objects never holds them all in memory.
     """
     if isinstance(labels_or_masks, Mapping):
         labels_or_masks = list(labels_or_masks.values())
@@ -112,7 +113,7 @@ def measure(
         if names is not None:
             raise ValueError("a dict of masks names its objects; pass names=None with a dict")
         names = [str(key) for key in labels_or_masks]
-    object_labels, mask_of = _objects(labels_or_masks)
+    object_labels, mask_of = split_objects(labels_or_masks)
     if names is not None and len(names) != len(object_labels):
         raise ValueError(
             f"got {len(names)} names for {len(object_labels)} objects; give one per object"
