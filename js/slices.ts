@@ -1,0 +1,272 @@
+/**
+ * Slice transport in the browser: an LRU cache bounded by bytes, and a loader that asks the
+ * kernel for slices (`get_slice`) with the visible ones first and neighbours prefetched in the
+ * direction of travel, with a bounded number of requests in flight.
+ */
+import type { Axis, GetSliceMsg, SliceDtype, SliceReply } from "./types";
+
+export type SliceArray =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array;
+
+export interface Slice {
+  axis: Axis;
+  index: number;
+  dtype: SliceDtype;
+  /** `[n_p, n_q]`; element (p, q) is at `p * n_q + q`. */
+  shape: [number, number];
+  data: SliceArray;
+}
+
+const ARRAY_TYPES: Record<SliceDtype, { new (buffer: ArrayBuffer, offset: number, length: number): SliceArray; BYTES_PER_ELEMENT: number }> = {
+  uint8: Uint8Array,
+  int8: Int8Array,
+  uint16: Uint16Array,
+  int16: Int16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  float32: Float32Array,
+};
+
+/** Wrap a slice reply's buffer in the typed array its dtype names (copying only if misaligned). */
+export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer): Slice {
+  const ArrayType = ARRAY_TYPES[reply.dtype];
+  if (!ArrayType) throw new Error(`slice dtype ${JSON.stringify(reply.dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(", ")}`);
+  const [nP, nQ] = reply.shape;
+  const view = buffer instanceof ArrayBuffer ? new DataView(buffer) : buffer;
+  const expected = nP * nQ * ArrayType.BYTES_PER_ELEMENT;
+  if (view.byteLength !== expected) {
+    throw new Error(`slice buffer has ${view.byteLength} bytes; ${reply.dtype} [${nP}, ${nQ}] needs ${expected}`);
+  }
+  let source = view.buffer as ArrayBuffer;
+  let offset = view.byteOffset;
+  if (offset % ArrayType.BYTES_PER_ELEMENT !== 0) {
+    source = source.slice(offset, offset + expected);
+    offset = 0;
+  }
+  return {
+    axis: reply.axis,
+    index: reply.index,
+    dtype: reply.dtype,
+    shape: [nP, nQ],
+    data: new ArrayType(source, offset, nP * nQ),
+  };
+}
+
+/** Least-recently-used map whose total size (by `sizeOf`) stays under `maxBytes`. */
+export class LruCache<K, V> {
+  private readonly entries = new Map<K, V>();
+  private total = 0;
+
+  constructor(
+    readonly maxBytes: number,
+    private readonly sizeOf: (value: V) => number,
+  ) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(key: K): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The value, marked as most recently used. */
+  get(key: K): V | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined) {
+      this.entries.delete(key);
+      this.entries.set(key, value);
+    }
+    return value;
+  }
+
+  set(key: K, value: V): void {
+    this.delete(key);
+    this.entries.set(key, value);
+    this.total += this.sizeOf(value);
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= this.maxBytes || oldest === key) break;
+      this.entries.delete(oldest);
+      this.total -= this.sizeOf(old);
+    }
+  }
+
+  delete(key: K): boolean {
+    const value = this.entries.get(key);
+    if (value === undefined) return false;
+    this.entries.delete(key);
+    this.total -= this.sizeOf(value);
+    return true;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.total = 0;
+  }
+}
+
+export interface SliceLoaderOptions {
+  /** Send a message to the kernel (`model.send`). */
+  send: (msg: GetSliceMsg) => void;
+  /** A fresh request id for each message. */
+  nextRequestId: () => number;
+  /** Cache budget, bytes. */
+  maxBytes?: number;
+  /** Requests in flight at once. */
+  maxInFlight?: number;
+  /** Slices prefetched ahead of the direction of travel (and half as many behind). */
+  prefetchAhead?: number;
+  /** Requests with no reply after this many ms are forgotten (and may be sent again). */
+  requestTimeoutMs?: number;
+  /** Clock, ms. */
+  now?: () => number;
+}
+
+interface Focus {
+  index: number;
+  size: number;
+  direction: number;
+}
+
+const sliceKey = (axis: Axis, index: number): string => `${axis}:${index}`;
+
+/**
+ * Loads slices on demand. Views call `focus(axis, index, size, direction)` when they show a slice;
+ * `onSlice` listeners hear about every slice that arrives.
+ */
+export class SliceLoader {
+  readonly cache: LruCache<string, Slice>;
+  private readonly inFlight = new Map<number, { key: string; sentAt: number }>();
+  private readonly inFlightKeys = new Set<string>();
+  private readonly focuses = new Map<Axis, Focus>();
+  private readonly listeners = new Set<(slice: Slice) => void>();
+  private readonly options: Required<SliceLoaderOptions>;
+
+  constructor(options: SliceLoaderOptions) {
+    this.options = {
+      maxBytes: 192 * 1024 * 1024,
+      maxInFlight: 6,
+      prefetchAhead: 12,
+      requestTimeoutMs: 30_000,
+      now: () => performance.now(),
+      ...options,
+    };
+    this.cache = new LruCache(this.options.maxBytes, (slice) => slice.data.byteLength);
+  }
+
+  /** The cached slice, if any. */
+  get(axis: Axis, index: number): Slice | undefined {
+    return this.cache.get(sliceKey(axis, index));
+  }
+
+  /** Listen for arriving slices; returns the unsubscribe function. */
+  onSlice(listener: (slice: Slice) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * A view shows slice `index` of `size` along `axis`, moving in `direction` (+1, -1 or 0).
+   * Requests it if needed, then its neighbours.
+   */
+  focus(axis: Axis, index: number, size: number, direction = 0): void {
+    this.focuses.set(axis, { index, size, direction: Math.sign(direction) });
+    this.pump();
+  }
+
+  /** Stop prefetching along `axis` (a view went away). */
+  unfocus(axis: Axis): void {
+    this.focuses.delete(axis);
+  }
+
+  /** Forget everything cached (the volume changed). */
+  clear(): void {
+    this.cache.clear();
+    this.inFlight.clear();
+    this.inFlightKeys.clear();
+  }
+
+  /** Handle a `slice` reply; returns false when the reply was not ours. */
+  handleReply(reply: SliceReply, buffer: DataView | ArrayBuffer): boolean {
+    const request = this.inFlight.get(reply.request_id);
+    if (!request) return false;
+    this.settle(reply.request_id);
+    const slice = sliceFromReply(reply, buffer);
+    this.cache.set(sliceKey(slice.axis, slice.index), slice);
+    for (const listener of this.listeners) listener(slice);
+    this.pump();
+    return true;
+  }
+
+  /** Handle an `error` reply; returns false when the request was not ours. */
+  handleError(requestId: number): boolean {
+    if (!this.inFlight.has(requestId)) return false;
+    this.settle(requestId);
+    this.pump();
+    return true;
+  }
+
+  /** Slices in the order they should be fetched now: every focus's own slice, then neighbours. */
+  wanted(): [Axis, number][] {
+    const order: [Axis, number][] = [];
+    const plans = [...this.focuses].map(([axis, focus]) => ({ axis, steps: neighbourSteps(focus, this.options.prefetchAhead) }));
+    for (const { axis, steps } of plans) order.push([axis, steps[0]]);
+    const longest = Math.max(0, ...plans.map((plan) => plan.steps.length));
+    for (let k = 1; k < longest; k++) {
+      for (const { axis, steps } of plans) if (k < steps.length) order.push([axis, steps[k]]);
+    }
+    return order;
+  }
+
+  private settle(requestId: number): void {
+    const request = this.inFlight.get(requestId);
+    if (!request) return;
+    this.inFlight.delete(requestId);
+    this.inFlightKeys.delete(request.key);
+  }
+
+  private expireStale(): void {
+    const now = this.options.now();
+    for (const [requestId, request] of this.inFlight) {
+      if (now - request.sentAt > this.options.requestTimeoutMs) this.settle(requestId);
+    }
+  }
+
+  private pump(): void {
+    this.expireStale();
+    if (this.inFlight.size >= this.options.maxInFlight) return;
+    for (const [axis, index] of this.wanted()) {
+      const key = sliceKey(axis, index);
+      if (this.cache.has(key) || this.inFlightKeys.has(key)) continue;
+      const requestId = this.options.nextRequestId();
+      this.inFlight.set(requestId, { key, sentAt: this.options.now() });
+      this.inFlightKeys.add(key);
+      this.options.send({ type: "get_slice", axis, index, request_id: requestId });
+      if (this.inFlight.size >= this.options.maxInFlight) return;
+    }
+  }
+}
+
+/** The focus index, then neighbours: `ahead` in the direction of travel, half as many behind. */
+export function neighbourSteps(focus: Focus, ahead: number): number[] {
+  const { index, size, direction } = focus;
+  const forward = direction === 0 ? Math.ceil(ahead / 2) : ahead;
+  const backward = direction === 0 ? Math.ceil(ahead / 2) : Math.ceil(ahead / 4);
+  const sign = direction === 0 ? 1 : direction;
+  const steps: number[] = [index];
+  for (let k = 1; k <= Math.max(forward, backward); k++) {
+    if (k <= forward) steps.push(index + sign * k);
+    if (k <= backward) steps.push(index - sign * k);
+  }
+  return steps.filter((step) => step >= 0 && step < size);
+}

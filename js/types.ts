@@ -1,0 +1,158 @@
+/**
+ * Shared types for the browser side, mirroring nni_jupyter/widget/PROTOCOL.md.
+ * Change PROTOCOL.md first, then this file and nni_jupyter/widget/messages.py together.
+ */
+
+/** Volume axis index: 0 = x, 1 = y, 2 = z (the array's axis order). */
+export type Axis = 0 | 1 | 2;
+export type Vec3 = [number, number, number];
+/** Half-open bbox `[[x0, x1], [y0, y1], [z0, z1]]`. */
+export type Bbox = [[number, number], [number, number], [number, number]];
+/** In-plane continuous voxel coordinate `[p, q]` (centre of voxel k is at k). */
+export type PlanePoint = [number, number];
+
+export type Tool = "point" | "box" | "scribble" | "lasso";
+export const TOOLS: readonly Tool[] = ["point", "box", "scribble", "lasso"];
+export type Layout = "single" | "three";
+
+export type SliceDtype =
+  | "uint8"
+  | "int8"
+  | "uint16"
+  | "int16"
+  | "int32"
+  | "uint32"
+  | "float32";
+
+export interface IntensityStats {
+  min: number;
+  max: number;
+  p01: number;
+  p99: number;
+  p005: number;
+  p995: number;
+}
+
+export interface ObjectInfo {
+  id: number;
+  name: string;
+  color: [number, number, number];
+  class_id: number | null;
+  visible: boolean;
+  voxels: number;
+}
+
+export interface ModelInfo {
+  name: string;
+  license: string;
+  device: string;
+  warning: string;
+}
+
+/** The synced traits of the Segmenter widget. */
+export interface WidgetTraits {
+  shape: Vec3;
+  spacing_mm: Vec3;
+  image_dtype: SliceDtype;
+  intensity_stats: IntensityStats;
+  axis: Axis;
+  slice_index: Vec3;
+  layout: Layout;
+  tool: Tool;
+  positive: boolean;
+  /** `[level, width]` */
+  window: [number, number];
+  objects: ObjectInfo[];
+  active_object: number;
+  opacity: number;
+  outline: boolean;
+  show_masks: boolean;
+  busy: boolean;
+  pending: number;
+  error: string;
+  model_info: ModelInfo;
+  supported_tools: Tool[];
+  scribble_thickness: Vec3;
+}
+
+export type CommandName =
+  | "undo"
+  | "redo"
+  | "reset_object"
+  | "new_object"
+  | "select_object"
+  | "delete_object";
+
+// ---- browser -> kernel -------------------------------------------------------------------------
+
+export interface GetSliceMsg {
+  type: "get_slice";
+  axis: Axis;
+  index: number;
+  request_id: number;
+}
+
+export interface GetLabelsMsg {
+  type: "get_labels";
+  request_id: number;
+}
+
+export interface PromptMsg {
+  type: "prompt";
+  tool: Tool;
+  positive: boolean;
+  axis: Axis;
+  index: number;
+  vertices: PlanePoint[];
+  request_id: number;
+}
+
+export interface CommandMsg {
+  type: "command";
+  name: CommandName;
+  request_id: number;
+  object?: number;
+}
+
+export type OutgoingMsg = GetSliceMsg | GetLabelsMsg | PromptMsg | CommandMsg;
+
+// ---- kernel -> browser -------------------------------------------------------------------------
+
+export interface SliceReply {
+  type: "slice";
+  axis: Axis;
+  index: number;
+  request_id: number;
+  dtype: SliceDtype;
+  /** `[n_p, n_q]` */
+  shape: [number, number];
+}
+
+export interface LabelsResetMsg {
+  type: "labels_reset";
+  request_id: number;
+}
+
+export interface MaskPatchMsg {
+  type: "mask_patch";
+  object: number;
+  bbox: Bbox;
+  encoding: "packbits-deflate";
+  request_id: number;
+}
+
+export interface DoneMsg {
+  type: "done";
+  request_id: number;
+  bbox: Bbox | null;
+  /** Seconds the session spent computing this prompt, when the kernel reports it. */
+  compute_s?: number;
+}
+
+export interface ErrorMsg {
+  type: "error";
+  request_id: number;
+  message: string;
+}
+
+export type IncomingMsg = SliceReply | LabelsResetMsg | MaskPatchMsg | DoneMsg | ErrorMsg;

@@ -1,0 +1,444 @@
+/**
+ * One slice view: three stacked canvases (image, mask overlay, gestures), a slice slider, and the
+ * pointer interactions on them (prompt gestures, pan, zoom, window drag, slice wheel).
+ */
+import type { AnyModel } from "@anywidget/types";
+import type { LabelVolume } from "./labels";
+import { colourTable, labelSlice, renderOverlay } from "./overlay";
+import type { SliceLoader } from "./slices";
+import { type Gesture, type PromptDraft, drawGesture, extendGesture, finishGesture, scribbleWidth, startGesture } from "./tools";
+import {
+  IDENTITY_VIEW,
+  type PlaneParams,
+  type ViewState,
+  imageRect,
+  insidePlane,
+  nearestIndex,
+  planeAxes,
+  planeShape,
+  planeToVolume,
+  screenToVoxel,
+  voxelToScreen,
+  zoomAbout,
+} from "./transform";
+import type { Axis, Vec3, WidgetTraits } from "./types";
+import { type WindowLevel, dragWindow, windowSlice } from "./window";
+import { h } from "./ui";
+
+export const AXIS_NAMES = ["X", "Y", "Z"] as const;
+const CROSSHAIR_COLOURS = ["#f87171", "#4ade80", "#60a5fa"];
+
+export interface CursorReadout {
+  voxel: Vec3;
+  value: number | null;
+  label: number;
+}
+
+/** What a view needs from the widget around it. */
+export interface ViewHost {
+  model: AnyModel<WidgetTraits>;
+  loader: SliceLoader;
+  labels: LabelVolume;
+  hiddenObjects: ReadonlySet<number>;
+  spaceHeld(): boolean;
+  pendingPrompts(): Iterable<PromptDraft>;
+  setSliceIndex(axis: Axis, index: number): void;
+  setWindow(window: WindowLevel, final: boolean): void;
+  submit(draft: PromptDraft): void;
+  hint(text: string): void;
+  cursor(readout: CursorReadout | null): void;
+  activate(view: SliceView): void;
+  /** Called after each redraw. */
+  drawn?(view: SliceView): void;
+}
+
+type Drag =
+  | { kind: "pan"; x: number; y: number; start: ViewState }
+  | { kind: "window"; x: number; y: number; start: WindowLevel };
+
+function layerCanvas(layer: string): HTMLCanvasElement {
+  return h("canvas", { class: `nni-canvas nni-${layer}-canvas`, "data-testid": `nni-${layer}-canvas` });
+}
+
+export class SliceView {
+  readonly el: HTMLElement;
+  axis: Axis;
+  view: ViewState = { ...IDENTITY_VIEW };
+  private readonly stage: HTMLElement;
+  private readonly canvases: { image: HTMLCanvasElement; overlay: HTMLCanvasElement; gesture: HTMLCanvasElement };
+  private readonly slider: HTMLInputElement;
+  private readonly caption: HTMLElement;
+  private readonly imageBuffer = document.createElement("canvas");
+  private readonly overlayBuffer = document.createElement("canvas");
+  private shownIndex = -1;
+  private imageDirty = true;
+  private overlayDirty = true;
+  private overlayVoxels = 0;
+  private labelScratch: Uint8Array | undefined;
+  private size = { width: 1, height: 1 };
+  private gesture: Gesture | null = null;
+  private drag: Drag | null = null;
+  private wheelRemainder = 0;
+  private frame = 0;
+  private readonly resizeObserver: ResizeObserver;
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly host: ViewHost,
+    axis: Axis,
+  ) {
+    this.axis = axis;
+    this.canvases = { image: layerCanvas("image"), overlay: layerCanvas("overlay"), gesture: layerCanvas("gesture") };
+    this.stage = h("div", { class: "nni-stage" }, [this.canvases.image, this.canvases.overlay, this.canvases.gesture]);
+    this.slider = h("input", { type: "range", class: "nni-slider", "data-testid": "nni-slice-slider", min: "0", step: "1" });
+    this.caption = h("span", { class: "nni-view-caption" });
+    this.el = h("div", { class: "nni-view", "data-testid": "nni-view" }, [
+      this.stage,
+      h("div", { class: "nni-view-footer" }, [this.caption, this.slider]),
+    ]);
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.stage);
+    this.bindEvents();
+    this.setAxis(axis);
+  }
+
+  private get model(): AnyModel<WidgetTraits> {
+    return this.host.model;
+  }
+
+  /** Geometry of this view now. */
+  params(): PlaneParams {
+    return {
+      axis: this.axis,
+      shape: this.model.get("shape"),
+      spacingMm: this.model.get("spacing_mm"),
+      width: this.size.width,
+      height: this.size.height,
+      view: this.view,
+    };
+  }
+
+  index(): number {
+    return this.model.get("slice_index")[this.axis];
+  }
+
+  setAxis(axis: Axis): void {
+    if (axis !== this.axis) this.host.loader.unfocus(this.axis);
+    this.axis = axis;
+    this.view = { ...IDENTITY_VIEW };
+    this.shownIndex = -1;
+    this.overlayDirty = true;
+    this.gesture = null;
+    this.el.dataset.axis = String(axis);
+    this.syncSlice(0);
+  }
+
+  /** The slice index changed (or the shape): update the slider, fetch, redraw. */
+  syncSlice(direction: number): void {
+    const size = this.model.get("shape")[this.axis];
+    const index = this.index();
+    this.slider.max = String(size - 1);
+    this.slider.value = String(index);
+    this.caption.textContent = `${AXIS_NAMES[this.axis]} ${index + 1} / ${size}`;
+    this.el.dataset.index = String(index);
+    this.host.loader.focus(this.axis, index, size, direction);
+    this.invalidateImage();
+  }
+
+  /** Step the slice by `delta`, clamped. */
+  step(delta: number): void {
+    const size = this.model.get("shape")[this.axis];
+    const index = Math.min(size - 1, Math.max(0, this.index() + delta));
+    if (index !== this.index()) this.host.setSliceIndex(this.axis, index);
+  }
+
+  zoomBy(factor: number, x = this.size.width / 2, y = this.size.height / 2): void {
+    this.view = zoomAbout(this.params(), x, y, factor);
+    this.schedule();
+  }
+
+  resetView(): void {
+    this.view = { ...IDENTITY_VIEW };
+    this.schedule();
+  }
+
+  cancelGesture(): boolean {
+    const had = this.gesture !== null;
+    this.gesture = null;
+    this.schedule();
+    return had;
+  }
+
+  /** Re-window the slice on the next frame (new slice data, window or index). */
+  invalidateImage(): void {
+    this.imageDirty = true;
+    this.schedule();
+  }
+
+  /** Re-colour the overlay on the next frame (labels, objects or style changed). */
+  invalidateOverlay(): void {
+    this.overlayDirty = true;
+    this.schedule();
+  }
+
+  /** Index of the slice whose pixels are on screen (-1 before the first one arrives). */
+  get shown(): number {
+    return this.shownIndex;
+  }
+
+  private renderImage(): void {
+    const index = this.index();
+    const slice = this.host.loader.get(this.axis, index);
+    if (!slice) return;
+    const [nP, nQ] = slice.shape;
+    const ctx = this.bufferContext(this.imageBuffer, nP, nQ);
+    const image = ctx.createImageData(nP, nQ);
+    windowSlice(slice.data, nP, nQ, this.axis, this.model.get("window"), new Uint32Array(image.data.buffer));
+    ctx.putImageData(image, 0, 0);
+    if (this.shownIndex !== index) this.overlayDirty = true;
+    this.shownIndex = index;
+    this.el.dataset.shownIndex = String(index);
+  }
+
+  private renderOverlay(): void {
+    const index = this.shownIndex >= 0 ? this.shownIndex : this.index();
+    const shape = this.host.labels.shape;
+    const [nP, nQ] = planeShape(this.axis, shape);
+    const ctx = this.bufferContext(this.overlayBuffer, nP, nQ);
+    if (this.host.labels.empty || index >= shape[this.axis]) {
+      ctx.clearRect(0, 0, nP, nQ);
+      this.overlayVoxels = 0;
+    } else {
+      this.labelScratch = labelSlice(this.host.labels.volume, shape, this.axis, index, this.labelScratch);
+      const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, {
+        opacity: this.model.get("opacity"),
+        outline: this.model.get("outline"),
+        show: this.model.get("show_masks"),
+      });
+      const image = ctx.createImageData(nP, nQ);
+      this.overlayVoxels = renderOverlay(this.labelScratch, nP, nQ, this.axis, colours, new Uint32Array(image.data.buffer));
+      ctx.putImageData(image, 0, 0);
+    }
+    this.el.dataset.overlayVoxels = String(this.overlayVoxels);
+  }
+
+  /** Redraw on the next animation frame. */
+  schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.frame);
+    this.resizeObserver.disconnect();
+    this.host.loader.unfocus(this.axis);
+    for (const cleanup of this.cleanups) cleanup();
+    this.el.remove();
+  }
+
+  private bufferContext(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+    return canvas.getContext("2d") as CanvasRenderingContext2D;
+  }
+
+  private resize(): void {
+    const rect = this.stage.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    this.size = { width: Math.max(1, rect.width), height: Math.max(1, rect.height) };
+    for (const canvas of Object.values(this.canvases)) {
+      canvas.width = Math.round(this.size.width * ratio);
+      canvas.height = Math.round(this.size.height * ratio);
+    }
+    this.draw();
+  }
+
+  private context(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
+    const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+    const ratio = canvas.width / this.size.width;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    return ctx;
+  }
+
+  private draw(): void {
+    if (this.imageDirty) {
+      this.imageDirty = false;
+      this.renderImage();
+    }
+    if (this.overlayDirty) {
+      this.overlayDirty = false;
+      this.renderOverlay();
+    }
+    const params = this.params();
+    const rect = imageRect(params);
+    const image = this.context(this.canvases.image);
+    if (this.shownIndex >= 0) image.drawImage(this.imageBuffer, rect.x, rect.y, rect.width, rect.height);
+    const overlay = this.context(this.canvases.overlay);
+    if (this.overlayVoxels > 0) overlay.drawImage(this.overlayBuffer, rect.x, rect.y, rect.width, rect.height);
+    const gestures = this.context(this.canvases.gesture);
+    if (this.model.get("layout") === "three") this.drawCrosshair(gestures, params);
+    const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
+    for (const draft of this.host.pendingPrompts()) {
+      if (draft.axis === this.axis && draft.index === this.index()) {
+        drawGesture(gestures, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
+      }
+    }
+    if (this.gesture) drawGesture(gestures, params, this.gesture, { scribbleWidth: width });
+    this.host.drawn?.(this);
+  }
+
+  private drawCrosshair(ctx: CanvasRenderingContext2D, params: PlaneParams): void {
+    const [p, q] = planeAxes(this.axis);
+    const sliceIndex = this.model.get("slice_index");
+    const [nP, nQ] = planeShape(this.axis, params.shape);
+    ctx.save();
+    ctx.lineWidth = 1;
+    ctx.globalAlpha = 0.55;
+    ctx.setLineDash([4, 4]);
+    const [x0, y0] = voxelToScreen(params, [-0.5, -0.5]);
+    const [x1, y1] = voxelToScreen(params, [nP - 0.5, nQ - 0.5]);
+    const [xp] = voxelToScreen(params, [sliceIndex[p], 0]);
+    const [, yq] = voxelToScreen(params, [0, sliceIndex[q]]);
+    ctx.strokeStyle = CROSSHAIR_COLOURS[p];
+    ctx.beginPath();
+    ctx.moveTo(xp, y0);
+    ctx.lineTo(xp, y1);
+    ctx.stroke();
+    ctx.strokeStyle = CROSSHAIR_COLOURS[q];
+    ctx.beginPath();
+    ctx.moveTo(x0, yq);
+    ctx.lineTo(x1, yq);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  private local(event: MouseEvent): [number, number] {
+    const rect = this.canvases.gesture.getBoundingClientRect();
+    return [event.clientX - rect.left, event.clientY - rect.top];
+  }
+
+  private listen<K extends keyof HTMLElementEventMap>(
+    target: HTMLElement,
+    type: K,
+    handler: (event: HTMLElementEventMap[K]) => void,
+    options?: AddEventListenerOptions,
+  ): void {
+    target.addEventListener(type, handler as EventListener, options);
+    this.cleanups.push(() => target.removeEventListener(type, handler as EventListener, options));
+  }
+
+  private bindEvents(): void {
+    const surface = this.canvases.gesture;
+    this.listen(surface, "pointerdown", (event) => this.pointerDown(event));
+    this.listen(surface, "pointermove", (event) => this.pointerMove(event));
+    this.listen(surface, "pointerup", (event) => this.pointerUp(event));
+    this.listen(surface, "pointercancel", () => this.cancelDrag());
+    this.listen(surface, "pointerleave", () => this.host.cursor(null));
+    this.listen(surface, "pointerenter", () => this.host.activate(this));
+    this.listen(surface, "contextmenu", (event) => event.preventDefault());
+    this.listen(surface, "wheel", (event) => this.wheel(event), { passive: false });
+    this.listen(this.slider, "input", () => this.host.setSliceIndex(this.axis, Number(this.slider.value)));
+  }
+
+  private pointerDown(event: PointerEvent): void {
+    event.preventDefault();
+    this.host.activate(this);
+    const [x, y] = this.local(event);
+    if (event.button === 1 || (event.button === 0 && this.host.spaceHeld())) {
+      this.drag = { kind: "pan", x, y, start: { ...this.view } };
+    } else if (event.button === 2) {
+      this.drag = { kind: "window", x, y, start: this.model.get("window") };
+    } else if (event.button === 0) {
+      const tool = this.model.get("tool");
+      if (!(this.model.get("supported_tools") ?? [tool]).includes(tool)) {
+        this.host.hint(`This model does not support the ${tool} tool.`);
+        return;
+      }
+      const point = screenToVoxel(this.params(), x, y);
+      this.gesture = startGesture(tool, this.model.get("positive"), this.axis, this.index(), this.model.get("shape"), point);
+      if (!this.gesture) return;
+    } else {
+      return;
+    }
+    this.canvases.gesture.setPointerCapture(event.pointerId);
+    this.schedule();
+  }
+
+  private pointerMove(event: PointerEvent): void {
+    const [x, y] = this.local(event);
+    this.readout(x, y);
+    if (this.drag?.kind === "pan") {
+      this.view = { ...this.drag.start, panX: this.drag.start.panX + x - this.drag.x, panY: this.drag.start.panY + y - this.drag.y };
+      this.schedule();
+    } else if (this.drag?.kind === "window") {
+      this.host.setWindow(dragWindow(this.drag.start, x - this.drag.x, y - this.drag.y, this.model.get("intensity_stats")), false);
+    } else if (this.gesture) {
+      for (const sample of event.getCoalescedEvents?.() ?? [event]) {
+        const [sx, sy] = this.local(sample);
+        extendGesture(this.gesture, screenToVoxel(this.params(), sx, sy));
+      }
+      this.schedule();
+    }
+  }
+
+  private pointerUp(event: PointerEvent): void {
+    if (this.drag?.kind === "window") this.host.setWindow(this.model.get("window"), true);
+    this.drag = null;
+    const gesture = this.gesture;
+    this.gesture = null;
+    if (gesture) {
+      const { draft, reason } = finishGesture(gesture, this.model.get("shape"));
+      if (draft) this.host.submit(draft);
+      else this.host.hint(reason);
+    }
+    if (this.canvases.gesture.hasPointerCapture(event.pointerId)) this.canvases.gesture.releasePointerCapture(event.pointerId);
+    this.schedule();
+  }
+
+  private cancelDrag(): void {
+    this.drag = null;
+    this.gesture = null;
+    this.schedule();
+  }
+
+  private wheel(event: WheelEvent): void {
+    event.preventDefault();
+    const [x, y] = this.local(event);
+    const pixels = event.deltaY * (event.deltaMode === 1 ? 40 : event.deltaMode === 2 ? 800 : 1);
+    if (event.ctrlKey || event.metaKey) {
+      this.zoomBy(Math.exp(-pixels * 0.0025), x, y);
+      return;
+    }
+    this.wheelRemainder += pixels;
+    const steps = Math.trunc(this.wheelRemainder / 50);
+    if (steps !== 0) {
+      this.wheelRemainder -= steps * 50;
+      this.step(-steps * (event.shiftKey ? 5 : 1));
+    }
+  }
+
+  private readout(x: number, y: number): void {
+    const params = this.params();
+    const point = screenToVoxel(params, x, y);
+    if (!insidePlane(this.axis, params.shape, point)) {
+      this.host.cursor(null);
+      return;
+    }
+    const [nP, nQ] = planeShape(this.axis, params.shape);
+    const p = nearestIndex(point[0], nP);
+    const q = nearestIndex(point[1], nQ);
+    const voxel = planeToVolume(this.axis, this.index(), p, q);
+    const slice = this.host.loader.get(this.axis, this.index());
+    const labels = this.host.labels;
+    const label = labels.volume[(voxel[0] * labels.shape[1] + voxel[1]) * labels.shape[2] + voxel[2]] ?? 0;
+    this.host.cursor({ voxel, value: slice ? slice.data[p * nQ + q] : null, label });
+  }
+}

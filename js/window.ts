@@ -1,0 +1,101 @@
+/**
+ * Window/level in the browser: presets, the auto-percentile window, right-drag adjustment, and
+ * mapping a slice's intensities to grey pixels. No kernel round trip.
+ */
+import type { Axis, IntensityStats } from "./types";
+import type { SliceArray } from "./slices";
+import { rowForQ } from "./transform";
+
+/** `[level, width]` as in the `window` trait. */
+export type WindowLevel = [number, number];
+
+export interface WindowPreset {
+  id: string;
+  label: string;
+  /** A fixed window, or null for one computed from the image statistics. */
+  window: WindowLevel | null;
+}
+
+export const WINDOW_PRESETS: readonly WindowPreset[] = [
+  { id: "auto", label: "Auto (1–99 %)", window: null },
+  { id: "soft", label: "CT soft tissue", window: [40, 400] },
+  { id: "lung", label: "CT lung", window: [-600, 1500] },
+  { id: "bone", label: "CT bone", window: [400, 1800] },
+  { id: "brain", label: "CT brain", window: [40, 80] },
+  { id: "full", label: "Full range", window: null },
+];
+
+const MIN_WIDTH = 1e-6;
+
+/** The window a preset gives for an image with these statistics. */
+export function presetWindow(presetId: string, stats: IntensityStats | null | undefined): WindowLevel {
+  const preset = WINDOW_PRESETS.find((candidate) => candidate.id === presetId);
+  if (preset?.window) return [preset.window[0], preset.window[1]];
+  if (!stats) return [0.5, 1];
+  if (presetId === "full") return fromRange(stats.min, stats.max);
+  return autoWindow(stats);
+}
+
+/** The auto-percentile window (1st to 99th percentile), good for MRI and unknown images. */
+export function autoWindow(stats: IntensityStats): WindowLevel {
+  if (stats.p99 > stats.p01) return fromRange(stats.p01, stats.p99);
+  if (stats.max > stats.min) return fromRange(stats.min, stats.max);
+  return [stats.min, 1];
+}
+
+function fromRange(low: number, high: number): WindowLevel {
+  return [(low + high) / 2, Math.max(MIN_WIDTH, high - low)];
+}
+
+/** The preset whose window equals `window` (for showing it as selected), or null. */
+export function matchingPreset(window: WindowLevel, stats: IntensityStats | null | undefined): string | null {
+  for (const preset of WINDOW_PRESETS) {
+    const candidate = presetWindow(preset.id, stats);
+    if (Math.abs(candidate[0] - window[0]) < 1e-6 && Math.abs(candidate[1] - window[1]) < 1e-6) return preset.id;
+  }
+  return null;
+}
+
+/**
+ * Window after a right-drag of (dx, dy) CSS px: right widens, down raises the level (as in most
+ * radiology viewers). Sensitivity scales with the image's intensity range.
+ */
+export function dragWindow(start: WindowLevel, dx: number, dy: number, stats: IntensityStats | null | undefined): WindowLevel {
+  const range = stats && stats.max > stats.min ? stats.max - stats.min : Math.max(1, start[1]);
+  const perPixel = range / 400;
+  return [start[0] + dy * perPixel, Math.max(MIN_WIDTH, start[1] + dx * perPixel)];
+}
+
+/** Grey value 0..255 for one intensity. */
+export function greyValue(value: number, window: WindowLevel): number {
+  const [level, width] = window;
+  const grey = ((value - (level - width / 2)) / Math.max(width, MIN_WIDTH)) * 255;
+  return grey <= 0 ? 0 : grey >= 255 ? 255 : Math.round(grey);
+}
+
+/**
+ * Write a slice `[n_p, n_q]` as opaque grey RGBA pixels of an `n_p x n_q` image (width = p,
+ * rows in screen order for `axis`).
+ */
+export function windowSlice(
+  data: SliceArray,
+  nP: number,
+  nQ: number,
+  axis: Axis,
+  window: WindowLevel,
+  out: Uint32Array,
+): void {
+  const [level, width] = window;
+  const low = level - width / 2;
+  const scale = 255 / Math.max(width, MIN_WIDTH);
+  const flip = rowForQ(axis, 0, nQ) !== 0;
+  let source = 0;
+  for (let p = 0; p < nP; p++) {
+    for (let q = 0; q < nQ; q++, source++) {
+      let grey = (data[source] - low) * scale;
+      grey = grey <= 0 ? 0 : grey >= 255 ? 255 : grey | 0;
+      const row = flip ? nQ - 1 - q : q;
+      out[row * nP + p] = 0xff000000 | (grey << 16) | (grey << 8) | grey;
+    }
+  }
+}
