@@ -63,7 +63,7 @@ def resenc_unet_arch(
     Parameters
     ----------
     features_per_stage
-        Channels of each encoder stage, e.g. ``[32, 64, 128, 256, 320, 320]`` for nnInteractive v1.0.
+        Channels of each encoder stage, e.g. ``[32, 64, 128, 256, 320, 320]`` (nnInteractive v1.0).
     blocks_per_stage
         Residual blocks per encoder stage, e.g. ``[1, 3, 4, 6, 6, 6]``.
     strides
@@ -126,13 +126,25 @@ def make_plans(
                 "use_mask_for_norm": [False],
                 "resampling_fn_data": "resample_data_or_seg_to_shape",
                 "resampling_fn_seg": "resample_data_or_seg_to_shape",
-                "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0,
-                                              "force_separate_z": None},
-                "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0,
-                                             "force_separate_z": None},
+                "resampling_fn_data_kwargs": {
+                    "is_seg": False,
+                    "order": 3,
+                    "order_z": 0,
+                    "force_separate_z": None,
+                },
+                "resampling_fn_seg_kwargs": {
+                    "is_seg": True,
+                    "order": 1,
+                    "order_z": 0,
+                    "force_separate_z": None,
+                },
                 "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
-                "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0,
-                                                       "force_separate_z": None},
+                "resampling_fn_probabilities_kwargs": {
+                    "is_seg": False,
+                    "order": 1,
+                    "order_z": 0,
+                    "force_separate_z": None,
+                },
                 "architecture": architecture,
                 "batch_dice": True,
             }
@@ -140,8 +152,15 @@ def make_plans(
         "experiment_planner_used": "nnUNetPlannerResEncL",
         "label_manager": "LabelManager",
         "foreground_intensity_properties_per_channel": {
-            "0": {"max": 1.0, "mean": 0.0, "median": 0.0, "min": 0.0,
-                  "percentile_00_5": 0.0, "percentile_99_5": 1.0, "std": 1.0}
+            "0": {
+                "max": 1.0,
+                "mean": 0.0,
+                "median": 0.0,
+                "min": 0.0,
+                "percentile_00_5": 0.0,
+                "percentile_99_5": 1.0,
+                "std": 1.0,
+            }
         },
     }
 

@@ -1,0 +1,95 @@
+"""Device choice and the per-device settings of a session: threads, autocast, transfers, compile."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+
+import torch
+
+AUTO = "auto"
+
+
+def pick_device(preference: str | torch.device = AUTO) -> torch.device:
+    """Return the device to run on.
+
+    Parameters
+    ----------
+    preference
+        ``"auto"`` picks CUDA, then Apple MPS, then the CPU; anything else is passed to
+        ``torch.device`` (e.g. ``"cuda:1"``, ``"cpu"``).
+
+    Returns
+    -------
+    torch.device
+    """
+    if isinstance(preference, torch.device):
+        return preference
+    if preference != AUTO:
+        return torch.device(preference)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def configure_threads(n_threads: int) -> int:
+    """Set torch's intra-op threads to ``min(n_threads, cpu count)`` and return that number."""
+    n = max(1, min(int(n_threads), os.cpu_count() or 1))
+    torch.set_num_threads(n)
+    return n
+
+
+def configure_backend(device: torch.device) -> None:
+    """Per-device backend switches: cuDNN autotuning for the fixed patch shape on CUDA."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """fp16 autocast on CUDA; a no-op elsewhere (CPU and MPS run in float32)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    return contextlib.nullcontext()
+
+
+def uses_pinned_memory(device: torch.device, requested: bool) -> bool:
+    """Pinned host buffers only pay off for CUDA transfers."""
+    return requested and device.type == "cuda"
+
+
+def host_buffer(shape: list[int], dtype: torch.dtype, pinned: bool) -> torch.Tensor:
+    """An uninitialised CPU tensor, page-locked when ``pinned``."""
+    return torch.empty(shape, dtype=dtype, pin_memory=pinned)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move ``tensor`` to ``device``, asynchronously when it is pinned."""
+    if tensor.device == device:
+        return tensor
+    return tensor.to(device, non_blocking=tensor.is_pinned())
+
+
+def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool) -> torch.nn.Module:
+    """Wrap ``network`` in ``torch.compile`` when asked and worthwhile (CUDA only)."""
+    if not enabled:
+        return network
+    if device.type != "cuda":
+        warnings.warn(
+            f"torch.compile brings little for this convolution-bound network on {device.type!r} "
+            "and costs a long compile; running uncompiled",
+            stacklevel=3,
+        )
+        return network
+    return torch.compile(network)
+
+
+@contextlib.contextmanager
+def inference(device: torch.device) -> Iterator[None]:
+    """``torch.inference_mode`` plus the device's autocast."""
+    with torch.inference_mode(), autocast(device):
+        yield

@@ -1,0 +1,134 @@
+"""Image preprocessing: z-scoring with statistics from the nonzero region, done lazily per crop.
+
+As in nnInteractive 2.6.0 there is no resampling, reorientation or clipping: mean and (unbiased)
+standard deviation come from the bounding box of the image's nonzero voxels (first channel), and
+the whole image is z-scored with them, in float32. Instead of holding a z-scored float32 copy of the
+volume, the image is kept in its own dtype and each crop is z-scored when it is read, with the same
+float32 operations, so the values the network sees are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .regions import Bbox, clip_bbox, to_local, to_slices
+
+# Rows of the first axis handled at once by the statistics passes: bounds temporaries.
+_SLAB_ROWS = 16
+
+
+@dataclass
+class PreprocessedImage:
+    """A private copy of the image plus its z-score statistics.
+
+    Attributes
+    ----------
+    data
+        ``[C, X, Y, Z]`` copy of the image (float64 stored as float32, other dtypes unchanged).
+    mean, std
+        float32 statistics of the nonzero region of channel 0.
+    """
+
+    data: np.ndarray
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @property
+    def spatial_shape(self) -> tuple[int, int, int]:
+        """``(X, Y, Z)``."""
+        return tuple(int(s) for s in self.data.shape[1:])
+
+    @property
+    def num_channels(self) -> int:
+        """Number of image channels."""
+        return int(self.data.shape[0])
+
+    def crop_into(self, bbox: Sequence[Sequence[int]], out: torch.Tensor) -> None:
+        """Fill ``out`` (float32 ``[C, *size of bbox]``) with the z-scored image; 0 outside it."""
+        inside = clip_bbox(bbox, self.spatial_shape)
+        if inside is None:
+            out.zero_()
+            return
+        local = to_local(inside, bbox)
+        if any(lo > 0 or hi < size for (lo, hi), size in zip(local, out.shape[1:], strict=True)):
+            out.zero_()
+        target = out[(slice(None), *to_slices(local))]
+        source = torch.from_numpy(self.data[(slice(None), *to_slices(inside))])
+        target.copy_(source)
+        target.sub_(self.mean.to(target.device)).div_(self.std.to(target.device))
+
+    def crop(self, bbox: Sequence[Sequence[int]]) -> torch.Tensor:
+        """Return the z-scored image over ``bbox`` as a new float32 CPU tensor."""
+        out = torch.empty([self.num_channels, *[hi - lo for lo, hi in bbox]], dtype=torch.float32)
+        self.crop_into(bbox, out)
+        return out
+
+
+def _nonzero_region(channel: np.ndarray) -> Bbox | None:
+    """Bbox of the nonzero voxels of a 3-D array, computed slab by slab."""
+    rows = np.zeros(channel.shape[0], dtype=bool)
+    cols = np.zeros(channel.shape[1], dtype=bool)
+    depth = np.zeros(channel.shape[2], dtype=bool)
+    for start in range(0, channel.shape[0], _SLAB_ROWS):
+        occupied = channel[start : start + _SLAB_ROWS] != 0
+        rows[start : start + _SLAB_ROWS] = occupied.any(axis=(1, 2))
+        cols |= occupied.any(axis=(0, 2))
+        depth |= occupied.any(axis=(0, 1))
+    bbox = []
+    for hits in (rows, cols, depth):
+        indices = np.flatnonzero(hits)
+        if indices.size == 0:
+            return None
+        bbox.append([int(indices[0]), int(indices[-1]) + 1])
+    return bbox
+
+
+def _statistics(region: np.ndarray) -> tuple[float, float]:
+    """Mean and unbiased std of ``region`` in float64, slab by slab; NaN/inf propagate."""
+    count = region.size
+    total = 0.0
+    for start in range(0, region.shape[0], _SLAB_ROWS):
+        total += float(region[start : start + _SLAB_ROWS].sum(dtype=np.float64))
+    mean = total / count
+    squares = 0.0
+    for start in range(0, region.shape[0], _SLAB_ROWS):
+        slab = region[start : start + _SLAB_ROWS].astype(np.float32).astype(np.float64)
+        squares += float(((slab - mean) ** 2).sum())
+    std = (squares / (count - 1)) ** 0.5 if count > 1 else float("nan")
+    return mean, std
+
+
+def preprocess_image(image: np.ndarray) -> PreprocessedImage:
+    """Copy ``image`` ``[C, X, Y, Z]`` and compute its z-score statistics.
+
+    Raises
+    ------
+    ValueError
+        If the image is all zero, holds NaN or inf, or is constant over its nonzero region.
+    """
+    store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
+    data = np.array(image, dtype=store_dtype, order="C", copy=True)
+    region = _nonzero_region(data[0])
+    if region is None:
+        raise ValueError(
+            "image is entirely zero; nnInteractive needs intensities to normalise. "
+            "Pass the raw image, not an empty array."
+        )
+    mean, std = _statistics(data[(0, *to_slices(region))])
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise ValueError(
+            "image holds NaN or inf values; replace them (e.g. np.nan_to_num) before set_image"
+        )
+    if std == 0:
+        raise ValueError(
+            "image is constant over its nonzero region (std = 0); it cannot be z-scored"
+        )
+    return PreprocessedImage(
+        data,
+        torch.tensor(mean, dtype=torch.float32),
+        torch.tensor(std, dtype=torch.float32),
+    )

@@ -1,0 +1,530 @@
+"""``nnInteractiveInferenceSession``: the reference's public API, orchestrating the modules here.
+
+Model loading lives in :mod:`.checkpoint`, image statistics in :mod:`.preprocess`, prompt encoding
+and decay in :mod:`.prompts`, windows and the border test in :mod:`.autozoom`, refinement in
+:mod:`.refine`, undo in :mod:`.history` and :mod:`.state`, input checks in :mod:`.validation`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import devices, validation
+from .autozoom import (
+    MAX_ZOOM,
+    InputBuilder,
+    border_changed,
+    next_zoom,
+    predict,
+    prompt_center_and_zoom,
+)
+from .checkpoint import LoadedModel, load_model_folder
+from .history import TARGET, History
+from .preprocess import PreprocessedImage, preprocess_image
+from .prompts import Decay, box_region, mask_values, point_stamp
+from .refine import diff_region, plan_boxes, refine_boxes, upsample_prediction
+from .regions import Bbox, clip_bbox, to_local, to_slices, union_bboxes
+from .state import SegmentationState, as_target_tensor
+from .store import InteractionStore
+
+STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
+
+
+class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept for drop-in use
+    """Promptable 3-D segmentation with an nnInteractive checkpoint.
+
+    Parameters
+    ----------
+    device
+        Compute device, or ``"auto"`` (CUDA > MPS > CPU).
+    use_torch_compile
+        Compile the network (CUDA only; slow once at load, faster after).
+    verbose
+        Print progress.
+    torch_n_threads
+        CPU threads for torch (capped at the CPU count).
+    do_autozoom
+        Zoom out when a prediction runs into its window's border.
+    use_pinned_memory
+        Stage host-to-GPU copies in page-locked memory (CUDA only).
+    interactions_storage
+        Accepted for compatibility with nnInteractive 2.x (``"auto"``, ``"tensor"``,
+        ``"blosc2"``); interactions are always kept in sparse tiles here.
+    enable_undo, max_undo_steps, max_undo_bytes
+        Multi-level undo/redo and its bounds.
+    """
+
+    def __init__(
+        self,
+        device: torch.device | str = "auto",
+        use_torch_compile: bool = False,
+        verbose: bool = False,
+        torch_n_threads: int = 8,
+        do_autozoom: bool = True,
+        use_pinned_memory: bool = True,
+        interactions_storage: str = "auto",
+        enable_undo: bool = True,
+        max_undo_steps: int = 32,
+        max_undo_bytes: int = 512 * 1024**2,
+    ):
+        if interactions_storage not in STORAGE_OPTIONS:
+            raise ValueError(
+                f"interactions_storage must be one of {STORAGE_OPTIONS}; "
+                f"got {interactions_storage!r}"
+            )
+        self.device = devices.pick_device(device)
+        devices.configure_backend(self.device)
+        self.torch_n_threads = devices.configure_threads(torch_n_threads)
+        self.use_torch_compile = use_torch_compile
+        self.verbose = verbose
+        self.do_autozoom = bool(do_autozoom)
+        self.use_pinned_memory = devices.uses_pinned_memory(self.device, use_pinned_memory)
+        self.interactions_storage = interactions_storage
+        self.supports_undo = bool(enable_undo)
+        self.history = History(max_undo_steps, max_undo_bytes)
+        self.network: torch.nn.Module | None = None
+        self.model: LoadedModel | None = None
+        self.license: str | None = None
+        self.preferred_scribble_thickness: list[int] = [2, 2, 2]
+        self.supported_interactions: dict[str, bool] = {}
+        self.refinement_rng: Any = None
+        self._image: PreprocessedImage | None = None
+        self._state: SegmentationState | None = None
+        self._builder: InputBuilder | None = None
+        self._decay: Decay | None = None
+        self._queue: list[tuple[list[int], float]] = []
+        self.target_buffer: np.ndarray | torch.Tensor | None = None
+        self.original_image_shape: tuple[int, ...] | None = None
+        self.last_changed_bbox: Bbox | None = None
+
+    # ------------------------------------------------------------------ model
+    def initialize_from_trained_model_folder(
+        self,
+        model_training_output_dir: str | Path,
+        use_fold: int | str | None = None,
+        checkpoint_name: str = "checkpoint_final.pth",
+    ) -> None:
+        """Load a trained model folder (official nnInteractive layout) and warm the network up.
+
+        Parameters
+        ----------
+        model_training_output_dir
+            Folder with ``plans.json``, ``dataset.json``, ``inference_info.json`` and ``fold_*``.
+        use_fold
+            Fold to load; None requires exactly one ``fold_*`` folder; ``"all"`` is allowed.
+        checkpoint_name
+            Checkpoint file inside the fold folder.
+        """
+        model = load_model_folder(model_training_output_dir, use_fold, checkpoint_name, self.device)
+        self.model = model
+        self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
+        self.license = model.license
+        self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
+        self.supported_interactions = dict(model.settings.supported_interactions)
+        print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
+        self.warmup()
+        if self._image is not None:
+            self._start_image_state()
+
+    @property
+    def interaction_decay(self) -> float | None:
+        """Weight a prompt keeps per newer prompt (from the model folder)."""
+        return None if self.model is None else self.model.settings.interaction_decay
+
+    @property
+    def patch_size(self) -> list[int] | None:
+        """The network's patch size."""
+        return None if self.model is None else list(self.model.patch_size)
+
+    def warmup(self) -> None:
+        """One dummy forward pass where it pays (CUDA, or a compiled network)."""
+        if self.model is None or self.network is None:
+            raise RuntimeError(
+                "warmup() needs a loaded model; call initialize_from_trained_model_folder"
+            )
+        if self.device.type != "cuda" and not self.use_torch_compile:
+            return
+        channels = self.model.num_image_channels + self.model.settings.num_interaction_channels
+        dummy = torch.zeros((channels, *self.model.patch_size), device=self.device)
+        with devices.inference(self.device):
+            predict(self.network, dummy)
+
+    # ------------------------------------------------------------------ image and buffer
+    def set_image(
+        self, image: np.ndarray | torch.Tensor, image_properties: dict | None = None
+    ) -> None:
+        """Set the image ``[1, X, Y, Z]`` in raw intensities (spacing in ``image_properties`` is
+        accepted and unused, as in nnInteractive). Clears prompts, history and target buffer."""
+        channels = None if self.model is None else self.model.num_image_channels
+        image = validation.check_image(image, channels)
+        preprocessed = preprocess_image(image)
+        self._image = preprocessed
+        self.original_image_shape = tuple(image.shape)
+        self.target_buffer = None
+        self._state = None
+        self._start_image_state()
+
+    def _start_image_state(self) -> None:
+        self.history.clear()
+        self._queue = []
+        self.last_changed_bbox = None
+        if self.model is None or self._image is None:
+            return
+        settings = self.model.settings
+        store = InteractionStore(settings.num_interaction_channels, self._image.spatial_shape)
+        prev_channel = settings.channel_mapping["prev_seg"]
+        self._state = SegmentationState(store, prev_channel, self.history)
+        if self.target_buffer is not None:
+            self._state.target = as_target_tensor(self.target_buffer)
+        self._decay = Decay(settings.interaction_decay)
+        dilate = [
+            channel
+            for key in ("points", "scribble")
+            if settings.supported_interactions.get(key) and key in settings.channel_mapping
+            for channel in settings.channel_mapping[key]
+        ]
+        self._builder = InputBuilder(
+            self._image,
+            store,
+            self._decay,
+            prev_channel,
+            tuple(sorted(set(dilate))),
+            list(self.model.patch_size),
+            self.device,
+            self.use_pinned_memory,
+        )
+
+    def set_target_buffer(self, target_buffer: np.ndarray | torch.Tensor) -> None:
+        """Set the 3-D array (numpy or torch, any device) that predictions are written into."""
+        shape = None if self._image is None else self._image.spatial_shape
+        validation.check_target_buffer(target_buffer, shape)
+        self.target_buffer = target_buffer
+        if self._state is not None:
+            self._state.target = as_target_tensor(target_buffer)
+
+    def set_do_autozoom(self, do_autozoom: bool) -> None:
+        """Switch AutoZoom on or off."""
+        self.do_autozoom = bool(do_autozoom)
+
+    def reset_interactions(self) -> None:
+        """Forget every prompt and the initial segmentation, zero the target buffer, clear undo."""
+        self.history.clear()
+        self._queue = []
+        if self._state is not None:
+            self._state.store.clear()
+            if self._state.target is not None:
+                self._state.target.zero_()
+        elif self.target_buffer is not None:
+            as_target_tensor(self.target_buffer).zero_()
+        if self._decay is not None:
+            self._decay.reset()
+        self.last_changed_bbox = None
+
+    # ------------------------------------------------------------------ prompts
+    def _ready(self) -> tuple[SegmentationState, tuple[int, int, int]]:
+        validation.check_ready(self.model is not None, self._image is not None)
+        assert self._state is not None and self._image is not None
+        return self._state, self._image.spatial_shape
+
+    def _channels(self, key: str, include: bool) -> int:
+        positive, negative = self.model.settings.channel_mapping[key]
+        return positive if include else negative
+
+    def _supports(self, key: str, override: bool) -> bool:
+        return override or bool(self.supported_interactions.get(key, False))
+
+    def add_point_interaction(
+        self,
+        coordinates: Any,
+        include_interaction: bool,
+        run_prediction: bool = True,
+        override_capability_checks: bool = False,
+    ) -> Bbox | None:
+        """Add a point at voxel ``(x, y, z)``; positive when ``include_interaction``.
+
+        Returns
+        -------
+        list or None
+            The half-open bbox written by the prediction, or None without one.
+        """
+        state, shape = self._ready()
+        validation.check_supported("point", self._supports("points", override_capability_checks))
+        center = validation.check_point(coordinates, shape)
+        channel = self._channels("points", include_interaction)
+        with self._step():
+            self._queue.append((center, 1))
+            self._advance_decay()
+            stamp = point_stamp(
+                center, shape, self.model.settings.point_radius, self._decay.intensity
+            )
+            if stamp is not None:
+                state.max_channel(channel, *stamp)
+            return self._predict() if run_prediction else None
+
+    def add_bbox_interaction(
+        self,
+        bbox_coords: Any,
+        include_interaction: bool,
+        run_prediction: bool = True,
+        override_capability_checks: bool = False,
+    ) -> Bbox | None:
+        """Add a half-open box ``[[x0, x1], [y0, y1], [z0, z1]]`` (2-D: one axis one voxel thick).
+
+        Returns
+        -------
+        list or None
+            The half-open bbox written by the prediction, or None without one.
+        """
+        state, shape = self._ready()
+        sizes = validation.check_box(
+            bbox_coords,
+            shape,
+            bbox3d=self._supports("bbox3d", override_capability_checks),
+            bbox2d=self._supports("bbox2d", override_capability_checks),
+        )
+        kind = "bbox2d" if 1 in sizes and self._supports("bbox2d", False) else "bbox3d"
+        channel = self._channels(kind, include_interaction)
+        region = box_region(bbox_coords, shape)
+        with self._step():
+            self._queue.append(prompt_center_and_zoom(region, self.model.patch_size))
+            self._advance_decay()
+            values = torch.full(
+                [hi - lo for lo, hi in region], self._decay.intensity, dtype=torch.float16
+            )
+            state.write_channel(channel, region, values)
+            return self._predict() if run_prediction else None
+
+    def add_scribble_interaction(
+        self,
+        scribble_image: Any,
+        include_interaction: bool,
+        run_prediction: bool = True,
+        override_capability_checks: bool = False,
+        interaction_bbox: Any = None,
+    ) -> Bbox | None:
+        """Add a scribble: a 0/1 mask on one slice, full-volume or a crop at ``interaction_bbox``.
+
+        Returns
+        -------
+        list or None
+            The half-open bbox written by the prediction, or None without one.
+        """
+        return self._add_mask_prompt(
+            "scribble",
+            scribble_image,
+            include_interaction,
+            run_prediction,
+            override_capability_checks,
+            interaction_bbox,
+        )
+
+    def add_lasso_interaction(
+        self,
+        lasso_image: Any,
+        include_interaction: bool,
+        run_prediction: bool = True,
+        override_capability_checks: bool = False,
+        interaction_bbox: Any = None,
+    ) -> Bbox | None:
+        """Add a lasso: a filled closed contour on one slice, full-volume or a crop.
+
+        Returns
+        -------
+        list or None
+            The half-open bbox written by the prediction, or None without one.
+        """
+        return self._add_mask_prompt(
+            "lasso",
+            lasso_image,
+            include_interaction,
+            run_prediction,
+            override_capability_checks,
+            interaction_bbox,
+        )
+
+    def _add_mask_prompt(
+        self, key: str, mask: Any, include: bool, run_prediction: bool, override: bool, bbox: Any
+    ) -> Bbox | None:
+        state, shape = self._ready()
+        validation.check_supported(key, self._supports(key, override))
+        tensor, placement, extent = validation.check_mask_prompt(mask, key, shape, bbox)
+        channel = self._channels(key, include)
+        with self._step():
+            self._queue.append(prompt_center_and_zoom(extent, self.model.patch_size))
+            self._advance_decay()
+            local = to_slices(to_local(extent, placement))
+            state.max_channel(channel, extent, mask_values(tensor[local], self._decay.intensity))
+            return self._predict() if run_prediction else None
+
+    def add_initial_seg_interaction(
+        self,
+        initial_seg: Any,
+        run_prediction: bool = False,
+        override_capability_checks: bool = False,
+    ) -> Bbox | None:
+        """Start from an existing segmentation: clears prompts, writes it into the target buffer
+        and the previous-segmentation channel; with ``run_prediction`` refines the whole object.
+
+        Returns
+        -------
+        list or None
+            The half-open bbox written by the refinement, or None without one.
+        """
+        state, shape = self._ready()
+        supported = override_capability_checks or self.model.settings.supports_initial_label
+        validation.check_supported("initial segmentation", supported)
+        seg = validation.check_initial_seg(initial_seg, shape)
+        whole = [[0, s] for s in shape]
+        with self._step():
+            state.clear_interactions()
+            self._decay.reset()
+            self._queue.clear()
+            state.write_channel(state.prev_channel, whole, seg.to(torch.float16))
+            state.write_target(whole, seg)
+            extent = validation.nonzero_bbox(seg)
+            if not run_prediction or extent is None:
+                return None
+            self._queue.append(prompt_center_and_zoom(extent, self.model.patch_size))
+            return self._predict(force_full_refine=True)
+
+    def _advance_decay(self) -> None:
+        factor = self._decay.advance()
+        if factor is not None:
+            prev = self._state.prev_channel
+            channels = [c for c in range(self._state.store.num_channels) if c != prev]
+            self._state.scale_channels(channels, factor)
+
+    # ------------------------------------------------------------------ prediction
+    def _predict(self, force_full_refine: bool = False) -> Bbox | None:
+        """Predict around the last queued prompt; return the written bbox (clipped) or None."""
+        if not self._queue:
+            return None
+        center, zoom = self._queue[-1]
+        zoom = min(MAX_ZOOM, zoom)
+        builder, network = self._builder, self.network
+        with devices.inference(self.device):
+            net_input = builder.build(center, zoom)
+            prediction = predict(network, net_input.tensor)
+            changed = border_changed(prediction, net_input.previous)
+            while changed and self.do_autozoom and zoom < MAX_ZOOM:
+                zoom = next_zoom(zoom)
+                if self.verbose:
+                    print(f"AutoZoom: zooming out to {zoom}")
+                net_input = builder.build(center, zoom)
+                prediction = predict(network, net_input.tensor)
+                changed = border_changed(prediction, net_input.previous)
+            if zoom == 1:
+                self._state.write_segmentation(net_input.window, prediction)
+                written = net_input.window
+            else:
+                written = self._refine(prediction, net_input.window, center, force_full_refine)
+        self._queue.clear()
+        written = clip_bbox(written, self._image.spatial_shape)
+        self.last_changed_bbox = written
+        return written
+
+    def _refine(
+        self, prediction: torch.Tensor, window: Bbox, center: list[int], force_full_refine: bool
+    ) -> Bbox:
+        """Refine a zoomed-out prediction patch by patch; return the hull of the refined boxes."""
+        state, shape = self._state, self._image.spatial_shape
+        patch = self.model.patch_size
+        coarse = upsample_prediction(prediction, [hi - lo for lo, hi in window])
+        planning = clip_bbox(window, shape)
+        if force_full_refine:
+            planning = union_bboxes([planning, state.store.channel_bbox(state.prev_channel)])
+        if planning is None:
+            plan = plan_boxes(torch.zeros(1, 1, 1, dtype=torch.uint8), [[0, 1]] * 3, patch, center)
+        else:
+            diff = diff_region(
+                coarse,
+                window,
+                lambda region: state.store.read(state.prev_channel, region),
+                planning,
+                shape,
+            )
+            if force_full_refine:
+                previous = state.store.read(state.prev_channel, planning).to(diff.device)
+                diff[previous > 0.5] = 1
+            plan = plan_boxes(diff, planning, patch, center, rng=self.refinement_rng)
+        working = refine_boxes(plan, coarse, window, self._builder, self.network)
+        hull = plan.hull
+        for box in plan.boxes:
+            state.write_segmentation(box, working[to_slices(to_local(box, hull))])
+        return hull
+
+    # ------------------------------------------------------------------ undo and redo
+    def _scalars(self) -> dict[str, Any]:
+        return {
+            "intensity": self._decay.intensity,
+            "queue": [(list(c), z) for c, z in self._queue],
+            "last_changed_bbox": self.last_changed_bbox,
+        }
+
+    def _restore_scalars(self, scalars: dict[str, Any]) -> None:
+        self._decay.intensity = scalars["intensity"]
+        self._queue = [(list(c), z) for c, z in scalars["queue"]]
+
+    @contextlib.contextmanager
+    def _step(self) -> Iterator[None]:
+        """One atomic, undoable prompt: on any error everything it changed is rolled back."""
+        self.history.begin(self._scalars())
+        try:
+            yield
+        except BaseException:
+            step = self.history.abandon()
+            if step is not None:
+                self._state.apply(step, forward=False)
+                self._restore_scalars(step.state_before)
+                self.last_changed_bbox = step.state_before["last_changed_bbox"]
+            raise
+        if self.supports_undo:
+            self.history.commit(self._scalars())
+        else:
+            self.history.abandon()
+
+    def _changed_target_bbox(self, step: Any) -> Bbox | None:
+        regions = [d.region for d in step.diffs if d.kind == TARGET]
+        return union_bboxes(regions)
+
+    def undo(self) -> bool:
+        """Revert the most recent prompt (repeatable, up to the history's depth).
+
+        Returns
+        -------
+        bool
+            True when something was undone.
+        """
+        step = self.history.pop_undo()
+        if step is None:
+            return False
+        self._state.apply(step, forward=False)
+        self._restore_scalars(step.state_before)
+        self.last_changed_bbox = self._changed_target_bbox(step)
+        return True
+
+    def redo(self) -> bool:
+        """Re-apply the most recently undone prompt.
+
+        Returns
+        -------
+        bool
+            True when something was redone.
+        """
+        step = self.history.pop_redo()
+        if step is None:
+            return False
+        self._state.apply(step, forward=True)
+        self._restore_scalars(step.state_after)
+        self.last_changed_bbox = self._changed_target_bbox(step)
+        return True
+
+
+#: Short name used across nni_jupyter.
+InferenceSession = nnInteractiveInferenceSession

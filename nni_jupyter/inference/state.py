@@ -1,0 +1,123 @@
+"""The mutable segmentation state of a session: interaction channels and target buffer.
+
+Every write goes through here so that it is recorded in the :class:`History` (when a step is
+open) and can be undone, redone, or rolled back after a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from .history import INTERACTIONS, TARGET, History, RegionDiff, Step, diff_region
+from .regions import Bbox, clip_bbox, to_local, to_slices
+from .store import InteractionStore
+
+
+def as_target_tensor(buffer: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A torch view sharing memory with a numpy or torch target buffer."""
+    if isinstance(buffer, torch.Tensor):
+        return buffer
+    return torch.from_numpy(buffer)
+
+
+class SegmentationState:
+    """Interaction channels, the target buffer, and the history of their changes.
+
+    Parameters
+    ----------
+    store
+        The interaction channels.
+    prev_channel
+        Index of the previous-segmentation channel.
+    history
+        Where changes are recorded.
+    """
+
+    def __init__(self, store: InteractionStore, prev_channel: int, history: History):
+        self.store = store
+        self.prev_channel = prev_channel
+        self.history = history
+        self.target: torch.Tensor | None = None
+
+    def _record(self, kind: str, channel: int | None, region: Bbox, before, after) -> None:
+        if self.history.open_step is not None:
+            self.history.record(diff_region(kind, channel, region, before, after))
+
+    def write_channel(self, channel: int, region: Bbox, values: torch.Tensor) -> None:
+        """Assign float16 ``values`` to ``channel`` over ``region`` (inside the image)."""
+        if self.history.open_step is not None:
+            before = self.store.read(channel, region)
+            self._record(INTERACTIONS, channel, region, before, values.to(before.dtype).cpu())
+        self.store.write(channel, region, values)
+
+    def max_channel(self, channel: int, region: Bbox, values: torch.Tensor) -> None:
+        """Element-wise maximum of ``channel`` and ``values`` over ``region`` (inside the image)."""
+        before = self.store.read(channel, region)
+        after = torch.maximum(before, values.to(before.dtype).cpu())
+        self._record(INTERACTIONS, channel, region, before, after)
+        self.store.write(channel, region, after)
+
+    def scale_channels(self, channels: Sequence[int], factor: float) -> None:
+        """Multiply whole channels by ``factor`` (decay rescaling), recording the change."""
+        if self.history.open_step is None:
+            self.store.scale_channels(channels, factor)
+            return
+        for channel in channels:
+            for region in self.store.tile_regions(channel):
+                before = self.store.read(channel, region)
+                after = before * factor
+                self._record(INTERACTIONS, channel, region, before, after)
+                self.store.write(channel, region, after)
+
+    def write_target(self, bbox: Bbox, values: torch.Tensor) -> None:
+        """Write ``values`` (the size of ``bbox``) into the part of ``bbox`` inside the target."""
+        if self.target is None:
+            return
+        inside = clip_bbox(bbox, self.target.shape)
+        if inside is None:
+            return
+        view = self.target[to_slices(inside)]
+        after = values[to_slices(to_local(inside, bbox))].to(device=view.device, dtype=view.dtype)
+        if self.history.open_step is not None:
+            self._record(TARGET, None, inside, view, after)
+        view.copy_(after)
+
+    def write_segmentation(self, bbox: Bbox, values: torch.Tensor) -> None:
+        """Write a 0/1 prediction (the size of ``bbox``) into the previous-segmentation channel and
+        the target buffer, clipped to the image."""
+        inside = clip_bbox(bbox, self.store.spatial_shape)
+        if inside is None:
+            return
+        local = values[to_slices(to_local(inside, bbox))]
+        self.write_channel(self.prev_channel, inside, local.to(torch.float16))
+        self.write_target(bbox, values)
+
+    def clear_interactions(self) -> None:
+        """Zero every interaction channel, recording the cleared voxels."""
+        if self.history.open_step is not None:
+            for channel in range(self.store.num_channels):
+                for region in self.store.tile_regions(channel):
+                    before = self.store.read(channel, region)
+                    self._record(INTERACTIONS, channel, region, before, torch.zeros_like(before))
+        self.store.clear()
+
+    def apply(self, step: Step, forward: bool) -> None:
+        """Replay a step's diffs (``forward``) or revert them (newest first)."""
+        diffs = step.diffs if forward else list(reversed(step.diffs))
+        for diff in diffs:
+            self._apply_diff(diff, diff.after if forward else diff.before)
+
+    def _apply_diff(self, diff: RegionDiff, values: torch.Tensor) -> None:
+        positions = diff.positions()
+        if diff.kind == TARGET:
+            if self.target is None:
+                return
+            view = self.target[to_slices(diff.region)]
+            view[tuple(p.to(view.device) for p in positions)] = values.to(view.device, view.dtype)
+            return
+        region = self.store.read(diff.channel, diff.region)
+        region[positions] = values.to(region.dtype)
+        self.store.write(diff.channel, diff.region, region)
