@@ -1,5 +1,5 @@
 // Bundle js/widget.ts (and its CSS) into nni_jupyter/static/ as one minified ES module.
-// Usage: node build.mjs [--watch]
+// Usage: node build.mjs [--dev] [--watch]   (--dev: readable output with an inline source map)
 import * as esbuild from "esbuild";
 
 const options = {
@@ -14,9 +14,12 @@ const options = {
   logLevel: "info",
 };
 
+const dev = process.argv.includes("--dev") || process.argv.includes("--watch");
+const settings = dev ? { ...options, minify: false, sourcemap: "inline" } : options;
+
 if (process.argv.includes("--watch")) {
-  const context = await esbuild.context({ ...options, minify: false, sourcemap: "inline" });
+  const context = await esbuild.context(settings);
   await context.watch();
 } else {
-  await esbuild.build(options);
+  await esbuild.build(settings);
 }

@@ -184,23 +184,72 @@ export function rasterizePolygon(polygon: readonly PlanePoint[], nP: number, nQ:
   return mask;
 }
 
+/** A parameter interval on a segment, each end open or closed. */
+interface Interval {
+  lo: number;
+  loOpen: boolean;
+  hi: number;
+  hiOpen: boolean;
+}
+
+function raise(interval: Interval, value: number, open: boolean): void {
+  if (value > interval.lo || (value === interval.lo && open)) {
+    interval.lo = value;
+    interval.loOpen = open;
+  }
+}
+
+function lower(interval: Interval, value: number, open: boolean): void {
+  if (value < interval.hi || (value === interval.hi && open)) {
+    interval.hi = value;
+    interval.hiOpen = open;
+  }
+}
+
 /**
- * Voxels whose centres lie within `width / 2` of the polyline (a round brush of `width` voxels),
- * as a 0/1 mask indexed `p * nQ + q`.
+ * True when some point `c` of segment `a`-`b` has `low[i] < c[i] <= high[i]` on both axes
+ * (the segment meets a box that is open below and closed above).
+ */
+function segmentMeetsBox(a: PlanePoint, b: PlanePoint, low: PlanePoint, high: PlanePoint): boolean {
+  const interval: Interval = { lo: 0, loOpen: false, hi: 1, hiOpen: false };
+  for (let axis = 0; axis < 2; axis++) {
+    const start = a[axis];
+    const delta = b[axis] - start;
+    if (delta === 0) {
+      if (!(low[axis] < start && start <= high[axis])) return false;
+    } else if (delta > 0) {
+      raise(interval, (low[axis] - start) / delta, true);
+      lower(interval, (high[axis] - start) / delta, false);
+    } else {
+      raise(interval, (high[axis] - start) / delta, false);
+      lower(interval, (low[axis] - start) / delta, true);
+    }
+  }
+  return interval.lo < interval.hi || (interval.lo === interval.hi && !interval.loOpen && !interval.hiOpen);
+}
+
+/**
+ * Voxels of a scribble by PROTOCOL.md's rule, as a 0/1 mask indexed `p * nQ + q`: voxel `k` is in
+ * the stroke when a brush `[c - t/2, c + t/2)` (per axis, widths `[t_p, t_q]`) centred on some
+ * point `c` of the polyline contains `k`. A single vertex stamps a `t_p x t_q` block.
  */
 export function rasterizeScribble(
   polyline: readonly PlanePoint[],
-  width: number,
+  widths: [number, number],
   nP: number,
   nQ: number,
 ): Uint8Array {
   const mask = new Uint8Array(nP * nQ);
   if (polyline.length === 0) return mask;
-  const radius = width / 2;
-  const [[pMin, pMax], [qMin, qMax]] = bounds(polyline);
-  for (let p = Math.max(0, Math.ceil(pMin - radius)); p <= Math.min(nP - 1, Math.floor(pMax + radius)); p++) {
-    for (let q = Math.max(0, Math.ceil(qMin - radius)); q <= Math.min(nQ - 1, Math.floor(qMax + radius)); q++) {
-      if (distanceToPolyline([p, q], polyline) <= radius) mask[p * nQ + q] = 1;
+  const [halfP, halfQ] = [widths[0] / 2, widths[1] / 2];
+  const segments: [PlanePoint, PlanePoint][] =
+    polyline.length === 1 ? [[polyline[0], polyline[0]]] : polyline.slice(1).map((point, k) => [polyline[k], point]);
+  for (const [a, b] of segments) {
+    const [[pMin, pMax], [qMin, qMax]] = bounds([a, b]);
+    for (let p = Math.max(0, Math.floor(pMin - halfP)); p <= Math.min(nP - 1, Math.ceil(pMax + halfP)); p++) {
+      for (let q = Math.max(0, Math.floor(qMin - halfQ)); q <= Math.min(nQ - 1, Math.ceil(qMax + halfQ)); q++) {
+        if (!mask[p * nQ + q] && segmentMeetsBox(a, b, [p - halfP, q - halfQ], [p + halfP, q + halfQ])) mask[p * nQ + q] = 1;
+      }
     }
   }
   return mask;

@@ -46,7 +46,9 @@ export function colourTable(
   if (!style.show) return { fill, edge };
   const opacity = Math.min(1, Math.max(0, style.opacity));
   const fillAlpha = style.outline ? 0 : Math.round(opacity * 255);
-  const edgeAlpha = Math.round((style.outline ? Math.max(0.85, opacity) : Math.min(1, opacity + 0.35)) * 255);
+  // Edges a little stronger than the fill, so touching objects stay apart; opacity 0 hides fills.
+  const edgeOpacity = style.outline ? Math.max(0.85, opacity) : opacity > 0 ? Math.min(1, opacity + 0.35) : 0;
+  const edgeAlpha = Math.round(edgeOpacity * 255);
   const known = new Map(objects.map((object) => [object.id, object]));
   for (let id = 1; id < 256; id++) {
     const object = known.get(id);
@@ -54,8 +56,8 @@ export function colourTable(
     if (!object && hidden.has(id)) continue;
     const [r, g, b] = object?.color ?? paletteColor(id);
     const rgb = (b << 16) | (g << 8) | r;
-    fill[id] = ((fillAlpha << 24) | rgb) >>> 0;
-    edge[id] = ((edgeAlpha << 24) | rgb) >>> 0;
+    fill[id] = fillAlpha > 0 ? ((fillAlpha << 24) | rgb) >>> 0 : 0;
+    edge[id] = edgeAlpha > 0 ? ((edgeAlpha << 24) | rgb) >>> 0 : 0;
   }
   return { fill, edge };
 }

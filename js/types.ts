@@ -57,7 +57,8 @@ export interface WidgetTraits {
   intensity_stats: IntensityStats;
   axis: Axis;
   slice_index: Vec3;
-  layout: Layout;
+  /** Named `view_layout` because ipywidgets' DOMWidget already syncs a `layout` trait. */
+  view_layout: Layout;
   tool: Tool;
   positive: boolean;
   /** `[level, width]` */
@@ -73,6 +74,9 @@ export interface WidgetTraits {
   model_info: ModelInfo;
   supported_tools: Tool[];
   scribble_thickness: Vec3;
+  overlap: "lock" | "overwrite";
+  /** Increments whenever any mask changes. */
+  labels_version: number;
 }
 
 export type CommandName =
@@ -111,12 +115,17 @@ export interface CommandMsg {
   type: "command";
   name: CommandName;
   request_id: number;
+  /** For `select_object` and `delete_object`. */
   object?: number;
+  /** Optional for `new_object`. */
+  object_name?: string;
+  class_id?: number;
 }
 
 export type OutgoingMsg = GetSliceMsg | GetLabelsMsg | PromptMsg | CommandMsg;
 
 // ---- kernel -> browser -------------------------------------------------------------------------
+// `request_id` is null on messages caused by a Python call rather than by a browser message.
 
 export interface SliceReply {
   type: "slice";
@@ -130,7 +139,7 @@ export interface SliceReply {
 
 export interface LabelsResetMsg {
   type: "labels_reset";
-  request_id: number;
+  request_id: number | null;
 }
 
 export interface MaskPatchMsg {
@@ -138,20 +147,20 @@ export interface MaskPatchMsg {
   object: number;
   bbox: Bbox;
   encoding: "packbits-deflate";
-  request_id: number;
+  request_id: number | null;
 }
 
 export interface DoneMsg {
   type: "done";
-  request_id: number;
+  request_id: number | null;
   bbox: Bbox | null;
-  /** Seconds the session spent computing this prompt, when the kernel reports it. */
+  /** Seconds spent inside the inference session (model time). */
   compute_s?: number;
 }
 
 export interface ErrorMsg {
   type: "error";
-  request_id: number;
+  request_id: number | null;
   message: string;
 }
 

@@ -135,10 +135,7 @@ export class Ui {
     });
     this.threeButton = button("nni-layout-three", "Three views (V)", [icon("three")], () => handlers.layout("three"));
     const fit = button("nni-fit", "Fit to view (0)", [icon("fit")], handlers.fit);
-    this.presets = h("select", { class: "nni-select", title: "Window / level (right-drag to adjust)", "data-testid": "nni-window-preset" }, [
-      ...WINDOW_PRESETS.map((preset) => h("option", { value: preset.id }, [preset.label])),
-      h("option", { value: "custom", disabled: true }, ["Custom"]),
-    ]);
+    this.presets = h("select", { class: "nni-select", title: "Window / level: Auto = 1st to 99th percentile (MRI); right-drag to adjust", "data-testid": "nni-window-preset" }, presetOptions());
     this.presets.addEventListener("change", () => handlers.preset(this.presets.value));
     this.showButton = button("nni-show-masks", "Show / hide masks (A)", [icon("eye")], () => handlers.showMasks(this.showButton.getAttribute("aria-pressed") !== "true"));
     this.outlineButton = button("nni-outline", "Outline (O)", [icon("outline")], () => handlers.outline(this.outlineButton.getAttribute("aria-pressed") !== "true"));
@@ -203,8 +200,8 @@ export class Ui {
     this.polarity.classList.toggle("nni-negative", !traits.positive);
     this.polarity.dataset.positive = String(traits.positive);
     this.polarity.replaceChildren(h("span", { class: "nni-sign" }, [traits.positive ? "+" : "−"]), traits.positive ? "Include" : "Exclude");
-    this.axisButtons.forEach((element, axis) => element.classList.toggle("nni-active", traits.layout === "single" && traits.axis === axis));
-    this.threeButton.classList.toggle("nni-active", traits.layout === "three");
+    this.axisButtons.forEach((element, axis) => element.classList.toggle("nni-active", traits.view_layout === "single" && traits.axis === axis));
+    this.threeButton.classList.toggle("nni-active", traits.view_layout === "three");
     this.presets.value = preset ?? "custom";
     this.showButton.classList.toggle("nni-active", traits.show_masks);
     this.showButton.setAttribute("aria-pressed", String(traits.show_masks));
@@ -279,6 +276,18 @@ export class Ui {
     window.clearTimeout(this.hintTimer);
     this.root.remove();
   }
+}
+
+function presetOptions(): HTMLElement[] {
+  const option = (id: string, label: string, disabled = false) => h("option", { value: id, disabled }, [label]);
+  const groups = new Map<string, HTMLElement[]>();
+  for (const preset of WINDOW_PRESETS) {
+    groups.set(preset.group, [...(groups.get(preset.group) ?? []), option(preset.id, preset.label)]);
+  }
+  const options: HTMLElement[] = [];
+  for (const [group, items] of groups) options.push(...(group ? [h("optgroup", { label: group }, items)] : items));
+  options.push(option("custom", "Custom", true));
+  return options;
 }
 
 function formatCount(voxels: number): string {

@@ -284,7 +284,7 @@ export class SliceView {
     const overlay = this.context(this.canvases.overlay);
     if (this.overlayVoxels > 0) overlay.drawImage(this.overlayBuffer, rect.x, rect.y, rect.width, rect.height);
     const gestures = this.context(this.canvases.gesture);
-    if (this.model.get("layout") === "three") this.drawCrosshair(gestures, params);
+    if (this.model.get("view_layout") === "three") this.drawCrosshair(gestures, params);
     const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
     for (const draft of this.host.pendingPrompts()) {
       if (draft.axis === this.axis && draft.index === this.index()) {

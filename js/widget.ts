@@ -89,9 +89,9 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     command: sendCommand,
     axis: (axis: Axis) => {
       model.set("axis", axis);
-      setTrait("layout", "single");
+      setTrait("view_layout", "single");
     },
-    layout: (layout: Layout) => setTrait("layout", layout),
+    layout: (layout: Layout) => setTrait("view_layout", layout),
     preset: (id: string) => setTrait("window", presetWindow(id, model.get("intensity_stats"))),
     showMasks: (show: boolean) => setTrait("show_masks", show),
     outline: (outline: boolean) => setTrait("outline", outline),
@@ -164,10 +164,10 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
 
   function buildViews(): void {
     views.forEach((view) => view.destroy());
-    const axes: Axis[] = model.get("layout") === "three" ? [0, 1, 2] : [model.get("axis")];
+    const axes: Axis[] = model.get("view_layout") === "three" ? [0, 1, 2] : [model.get("axis")];
     views = axes.map((axis) => new SliceView(host, axis));
     activeView = views[0];
-    ui.viewport.dataset.layout = model.get("layout");
+    ui.viewport.dataset.layout = model.get("view_layout");
     ui.viewport.replaceChildren(...views.map((view) => view.el));
   }
 
@@ -193,7 +193,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
         labels.reset();
         break;
       case "mask_patch": {
-        const entry = pending.get(msg.request_id);
+        const entry = msg.request_id === null ? undefined : pending.get(msg.request_id);
         if (entry) {
           entry.stats.patch_bytes += buffers[0]?.byteLength ?? 0;
           entry.stats.patch_voxels += msg.bbox.reduce((n, [lo, hi]) => n * (hi - lo), 1);
@@ -202,10 +202,15 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
         break;
       }
       case "done":
-        labels.enqueue(() => finishRequest(msg.request_id, undefined, msg.compute_s));
+        if (msg.request_id !== null) {
+          const requestId = msg.request_id;
+          labels.enqueue(() => finishRequest(requestId, undefined, msg.compute_s));
+        }
         break;
       case "error":
-        if (loader.handleError(msg.request_id) || pending.has(msg.request_id) || ownRequests.has(msg.request_id)) {
+        // Errors never go unseen: ours, and those of no request (a malformed message or Python call).
+        if (msg.request_id === null) showError(msg.message);
+        else if (loader.handleError(msg.request_id) || pending.has(msg.request_id) || ownRequests.has(msg.request_id)) {
           finishRequest(msg.request_id, msg.message);
           showError(msg.message);
         }
@@ -242,10 +247,10 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   on("slice_index", () => {
     const next = model.get("slice_index");
     for (const view of views) view.syncSlice(next[view.axis] - lastSliceIndex[view.axis]);
-    if (model.get("layout") === "three") views.forEach((view) => view.schedule());
+    if (model.get("view_layout") === "three") views.forEach((view) => view.schedule());
     lastSliceIndex = [...next];
   });
-  on("axis layout", () => {
+  on("axis view_layout", () => {
     buildViews();
     refreshUi();
   });
@@ -327,7 +332,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     else if (key === "-" || key === "_") view?.zoomBy(0.8);
     else if (key === "0") handlers.fit();
     else if (key === "1" || key === "2" || key === "3") handlers.axis((Number(key) - 1) as Axis);
-    else if (key === "v") handlers.layout(model.get("layout") === "three" ? "single" : "three");
+    else if (key === "v") handlers.layout(model.get("view_layout") === "three" ? "single" : "three");
     else if (key === "o") handlers.outline(!model.get("outline"));
     else if (key === "a") handlers.showMasks(!model.get("show_masks"));
     else if (key === " ") spaceHeld = true;
@@ -356,9 +361,9 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
 
 function readTraits(model: AnyModel<WidgetTraits>): WidgetTraits {
   const names: (keyof WidgetTraits)[] = [
-    "shape", "spacing_mm", "image_dtype", "intensity_stats", "axis", "slice_index", "layout", "tool", "positive",
-    "window", "objects", "active_object", "opacity", "outline", "show_masks", "busy", "pending", "error",
-    "model_info", "supported_tools", "scribble_thickness",
+    "shape", "spacing_mm", "image_dtype", "intensity_stats", "axis", "slice_index", "view_layout", "tool",
+    "positive", "window", "objects", "active_object", "opacity", "outline", "show_masks", "busy", "pending",
+    "error", "model_info", "supported_tools", "scribble_thickness", "overlap", "labels_version",
   ];
   return Object.fromEntries(names.map((name) => [name, model.get(name)])) as unknown as WidgetTraits;
 }
@@ -366,7 +371,7 @@ function readTraits(model: AnyModel<WidgetTraits>): WidgetTraits {
 function formatReadout({ voxel, value, label }: CursorReadout, dtype: string): string {
   const position = `x ${voxel[0]}  y ${voxel[1]}  z ${voxel[2]}`;
   const shown = value === null ? "…" : dtype.startsWith("float") ? Number(value.toPrecision(5)).toString() : String(value);
-  return `${position}   ${shown}${label ? `   object ${label}` : ""}`;
+  return `${position}   = ${shown}${label ? `   object ${label}` : ""}`;
 }
 
 function render({ model, el }: RenderProps<WidgetTraits>): () => void {

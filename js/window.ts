@@ -12,17 +12,19 @@ export type WindowLevel = [number, number];
 export interface WindowPreset {
   id: string;
   label: string;
+  /** Option group in the preset menu ("" for none). */
+  group: string;
   /** A fixed window, or null for one computed from the image statistics. */
   window: WindowLevel | null;
 }
 
 export const WINDOW_PRESETS: readonly WindowPreset[] = [
-  { id: "auto", label: "Auto (1–99 %)", window: null },
-  { id: "soft", label: "CT soft tissue", window: [40, 400] },
-  { id: "lung", label: "CT lung", window: [-600, 1500] },
-  { id: "bone", label: "CT bone", window: [400, 1800] },
-  { id: "brain", label: "CT brain", window: [40, 80] },
-  { id: "full", label: "Full range", window: null },
+  { id: "auto", label: "Auto", group: "", window: null },
+  { id: "full", label: "Full range", group: "", window: null },
+  { id: "soft", label: "Soft tissue", group: "CT", window: [40, 400] },
+  { id: "lung", label: "Lung", group: "CT", window: [-600, 1500] },
+  { id: "bone", label: "Bone", group: "CT", window: [400, 1800] },
+  { id: "brain", label: "Brain", group: "CT", window: [40, 80] },
 ];
 
 const MIN_WIDTH = 1e-6;

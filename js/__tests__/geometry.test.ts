@@ -85,6 +85,13 @@ describe("polygons", () => {
     expect(pointInPolygon([3, 1], ushape)).toBe(true);
   });
 
+  it("fills voxels 0..3 for a square with corners (0, 0) and (4, 4) (half-open edges)", () => {
+    const mask = rasterizePolygon(square, 6, 6);
+    const filled = [...mask.keys()].filter((k) => mask[k]).map((k) => [Math.floor(k / 6), k % 6]);
+    expect(filled.length).toBe(16);
+    expect(filled.every(([p, q]) => p <= 3 && q <= 3)).toBe(true);
+  });
+
   it("rasterises voxel centres inside the polygon", () => {
     const mask = rasterizePolygon([[0.5, 0.5], [3.5, 0.5], [3.5, 2.5], [0.5, 2.5]], 6, 5);
     const inside: string[] = [];
@@ -121,13 +128,38 @@ describe("scribble", () => {
     expect(scribblePolyline(stroke)).toEqual([[0, 5], [49 * 0.2, 5]]);
   });
 
-  it("rasterises a stroke of the given width", () => {
-    const mask = rasterizeScribble([[2, 5], [8, 5]], 3, 12, 12);
-    const column = (p: number) => [...Array(12).keys()].filter((q) => mask[p * 12 + q]);
-    expect(column(5)).toEqual([4, 5, 6]);
-    expect(column(1)).toEqual([4, 5, 6]); // the round cap reaches 1.5 voxels past the end
-    expect(column(0)).toEqual([]);
-    const thin = rasterizeScribble([[2, 5], [8, 5]], 1, 12, 12);
-    expect([...Array(12).keys()].filter((q) => thin[5 * 12 + q])).toEqual([5]);
+  const voxels = (mask: Uint8Array, nQ: number) => {
+    const found: string[] = [];
+    mask.forEach((value, k) => value && found.push(`${Math.floor(k / nQ)},${k % nQ}`));
+    return found;
+  };
+
+  it("covers exactly t voxels across a stroke along an axis (PROTOCOL.md rasterization)", () => {
+    for (const width of [1, 2, 3, 4]) {
+      const mask = rasterizeScribble([[2, 5], [8, 5]], [width, width], 12, 12);
+      for (let p = 3; p <= 7; p++) {
+        const across = [...Array(12).keys()].filter((q) => mask[p * 12 + q]);
+        expect(across.length).toBe(width);
+        // the brush [c - t/2, c + t/2) contains k when k - t/2 < c <= k + t/2
+        expect(across[0]).toBe(Math.ceil(5 - width / 2));
+      }
+    }
+    const vertical = rasterizeScribble([[4, 1], [4, 9]], [3, 2], 12, 12);
+    expect(voxels(vertical, 12).filter((v) => v.endsWith(",5"))).toEqual(["3,5", "4,5", "5,5"]);
   });
+
+  it("stamps a t_p x t_q block for a single vertex", () => {
+    expect(voxels(rasterizeScribble([[5, 5]], [2, 3], 10, 10), 10)).toEqual(["4,4", "4,5", "4,6", "5,4", "5,5", "5,6"]);
+    expect(voxels(rasterizeScribble([[5, 5]], [1, 1], 10, 10), 10)).toEqual(["5,5"]);
+    // clipped to the slice
+    expect(voxels(rasterizeScribble([[0, 0]], [3, 3], 10, 10), 10)).toEqual(["0,0", "0,1", "1,0", "1,1"]);
+  });
+
+  it("covers a diagonal stroke without gaps", () => {
+    const mask = rasterizeScribble([[1, 1], [8, 8]], [1, 1], 10, 10);
+    for (let k = 1; k <= 8; k++) expect(mask[k * 10 + k]).toBe(1);
+    expect(mask[0]).toBe(0);
+    expect(mask[9 * 10 + 9]).toBe(0);
+  });
+
 });

@@ -1,0 +1,131 @@
+import { describe, expect, it } from "vitest";
+import { LruCache, SliceLoader, neighbourSteps, sliceFromReply } from "../slices";
+import type { GetSliceMsg, SliceReply } from "../types";
+
+describe("LruCache", () => {
+  it("evicts the least recently used entries to stay under its byte budget", () => {
+    const cache = new LruCache<string, Uint8Array>(10, (value) => value.byteLength);
+    cache.set("a", new Uint8Array(4));
+    cache.set("b", new Uint8Array(4));
+    cache.get("a"); // a is now the most recent
+    cache.set("c", new Uint8Array(4));
+    expect(cache.has("a")).toBe(true);
+    expect(cache.has("b")).toBe(false);
+    expect(cache.has("c")).toBe(true);
+    expect(cache.bytes).toBe(8);
+  });
+
+  it("keeps an entry larger than the budget until the next one arrives", () => {
+    const cache = new LruCache<string, Uint8Array>(10, (value) => value.byteLength);
+    cache.set("big", new Uint8Array(20));
+    expect(cache.has("big")).toBe(true);
+    cache.set("small", new Uint8Array(2));
+    expect(cache.has("big")).toBe(false);
+    expect(cache.bytes).toBe(2);
+  });
+
+  it("replaces an entry without counting it twice", () => {
+    const cache = new LruCache<string, Uint8Array>(100, (value) => value.byteLength);
+    cache.set("a", new Uint8Array(10));
+    cache.set("a", new Uint8Array(30));
+    expect(cache.bytes).toBe(30);
+    expect(cache.size).toBe(1);
+  });
+});
+
+describe("sliceFromReply", () => {
+  const reply = (dtype: SliceReply["dtype"], shape: [number, number]): SliceReply => ({
+    type: "slice", axis: 2, index: 3, request_id: 1, dtype, shape,
+  });
+
+  it("wraps the buffer in the typed array of its dtype", () => {
+    const values = new Int16Array([-5, 7, 300, -1000, 0, 1]);
+    const slice = sliceFromReply(reply("int16", [2, 3]), new DataView(values.buffer));
+    expect(slice.data).toBeInstanceOf(Int16Array);
+    expect([...slice.data]).toEqual([...values]);
+  });
+
+  it("copies a misaligned buffer", () => {
+    const bytes = new Uint8Array(9);
+    new DataView(bytes.buffer).setFloat32(1, 2.5, true);
+    new DataView(bytes.buffer).setFloat32(5, -1, true);
+    const slice = sliceFromReply(reply("float32", [1, 2]), new DataView(bytes.buffer, 1, 8));
+    expect([...slice.data]).toEqual([2.5, -1]);
+  });
+
+  it("rejects a buffer of the wrong size and an unknown dtype", () => {
+    expect(() => sliceFromReply(reply("uint16", [2, 2]), new DataView(new ArrayBuffer(6)))).toThrow(/has 6 bytes; uint16 \[2, 2\] needs 8/);
+    expect(() => sliceFromReply(reply("float64" as never, [1, 1]), new DataView(new ArrayBuffer(8)))).toThrow(/not one of/);
+  });
+});
+
+describe("neighbourSteps", () => {
+  it("goes both ways when standing still and mostly ahead when moving", () => {
+    expect(neighbourSteps({ index: 10, size: 100, direction: 0 }, 4)).toEqual([10, 11, 9, 12, 8]);
+    expect(neighbourSteps({ index: 10, size: 100, direction: 1 }, 4)).toEqual([10, 11, 9, 12, 13, 14]);
+    expect(neighbourSteps({ index: 10, size: 100, direction: -1 }, 4)).toEqual([10, 9, 11, 8, 7, 6]);
+  });
+
+  it("stays inside the volume", () => {
+    expect(neighbourSteps({ index: 0, size: 3, direction: 0 }, 8)).toEqual([0, 1, 2]);
+  });
+});
+
+describe("SliceLoader", () => {
+  function setup(maxInFlight = 3) {
+    const sent: GetSliceMsg[] = [];
+    let id = 0;
+    const loader = new SliceLoader({ send: (msg) => sent.push(msg), nextRequestId: () => ++id, maxInFlight, prefetchAhead: 4 });
+    const answer = (msg: GetSliceMsg) =>
+      loader.handleReply(
+        { type: "slice", axis: msg.axis, index: msg.index, request_id: msg.request_id, dtype: "uint8", shape: [2, 2] },
+        new DataView(new Uint8Array([msg.index, 0, 0, 0]).buffer),
+      );
+    return { loader, sent, answer };
+  }
+
+  it("asks for the shown slice first, then neighbours, within the in-flight limit", () => {
+    const { loader, sent } = setup();
+    loader.focus(2, 10, 50, 1);
+    expect(sent.map((msg) => msg.index)).toEqual([10, 11, 9]);
+  });
+
+  it("caches replies, tells listeners, and keeps prefetching as replies arrive", () => {
+    const { loader, sent, answer } = setup();
+    const heard: number[] = [];
+    loader.onSlice((slice) => heard.push(slice.index));
+    loader.focus(2, 10, 50, 1);
+    answer(sent[0]);
+    expect(heard).toEqual([10]);
+    expect(loader.get(2, 10)?.data[0]).toBe(10);
+    expect(sent.map((msg) => msg.index)).toEqual([10, 11, 9, 12]);
+  });
+
+  it("puts a newly shown slice ahead of stale prefetches", () => {
+    const { loader, sent, answer } = setup(2);
+    loader.focus(2, 10, 50, 1);
+    loader.focus(2, 30, 50, 1);
+    answer(sent[0]);
+    expect(sent[2].index).toBe(30);
+  });
+
+  it("never asks twice for a cached or in-flight slice, and ignores replies it did not ask for", () => {
+    const { loader, sent, answer } = setup(6);
+    loader.focus(0, 5, 50, 0);
+    const first = sent.length;
+    loader.focus(0, 5, 50, 0);
+    expect(sent.length).toBe(first);
+    sent.slice().forEach(answer);
+    loader.focus(0, 5, 50, 0);
+    expect(new Set(sent.map((msg) => msg.index)).size).toBe(sent.length);
+    expect(loader.handleReply({ type: "slice", axis: 0, index: 1, request_id: 999, dtype: "uint8", shape: [1, 1] }, new DataView(new ArrayBuffer(1)))).toBe(false);
+  });
+
+  it("frees the slot of a failed request", () => {
+    const { loader, sent } = setup(1);
+    loader.focus(1, 3, 10, 0);
+    expect(loader.handleError(sent[0].request_id)).toBe(true);
+    expect(sent.length).toBe(2);
+    expect(sent[1].index).toBe(3);
+  });
+});

@@ -1,0 +1,197 @@
+"""Drive a real JupyterLab in headless Debian Chromium (shared by the e2e test and bench/widget_*).
+
+No browser download: Playwright only launches ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+TOKEN = "T"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def missing_requirement() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not CHROMIUM.exists():
+        return f"Debian Chromium not found at {CHROMIUM}"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "python playwright is not installed (pip install playwright; no browser download needed)"
+    if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
+        return "jupyter is not installed next to this Python (pip install jupyterlab ipywidgets)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """Write a notebook of code cells with kernelspec metadata (no kernel-choice dialog)."""
+    notebook = {
+        "cells": [
+            {"cell_type": "code", "execution_count": None, "id": f"cell{k}", "metadata": {},
+             "outputs": [], "source": source}
+            for k, source in enumerate(cells)
+        ],
+        "metadata": {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook, indent=1))
+    return path
+
+
+@contextlib.contextmanager
+def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterator[str]:
+    """Run JupyterLab on a free port serving ``root_dir``; yields the base URL."""
+    port = free_port()
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+    log = log_path.open("w")
+    process = subprocess.Popen(
+        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", f"--ServerApp.token={TOKEN}",
+         "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={root_dir}",
+         "--ServerApp.disable_check_xsrf=True"],
+        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root_dir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"jupyter lab did not answer in {timeout_s} s; see {log_path}")
+                time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            yield page
+        finally:
+            browser.close()
+
+
+def open_notebook(page: Any, base: str, name: str, timeout_ms: float = 60_000) -> None:
+    """Open a notebook and wait until its kernel is idle and ready."""
+    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}", timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+          const app = window.jupyterapp;
+          const panel = app && app.shell.currentWidget;
+          const kernel = panel && panel.sessionContext && panel.sessionContext.session
+            && panel.sessionContext.session.kernel;
+          return kernel && kernel.status === 'idle' && panel.content && panel.content.widgets.length > 0;
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def run_all_cells(page: Any) -> None:
+    """Run every cell (not awaited: widgets keep the promise pending)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run one cell by index (not awaited)."""
+    page.evaluate(
+        """(index) => {
+          const panel = window.jupyterapp.shell.currentWidget;
+          panel.content.activeCellIndex = index;
+          window.jupyterapp.commands.execute('notebook:run-cell');
+        }""",
+        index,
+    )
+
+
+def kernel_idle(page: Any, timeout_ms: float = 120_000) -> None:
+    """Wait until the notebook's kernel is idle again."""
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        timeout=timeout_ms,
+    )
+
+
+def wait_for_file(path: Path, timeout_s: float = 120) -> Any:
+    """Wait for a JSON file a cell writes, and return its content."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{path} did not appear within {timeout_s} s")
+
+
+def execute_in_kernel(page: Any, code: str, timeout_ms: float = 120_000) -> str:
+    """Run code in the notebook's kernel (not as a cell) and return its stdout.
+
+    Uses the page's own kernel connection, so it sees the notebook's variables.
+    """
+    return page.evaluate(
+        """async ([code, timeout]) => {
+          const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+          const future = kernel.requestExecute({ code, store_history: false });
+          let out = '';
+          let err = '';
+          future.onIOPub = (msg) => {
+            const t = msg.header.msg_type;
+            if (t === 'stream') out += msg.content.text;
+            if (t === 'error') err += msg.content.ename + ': ' + msg.content.evalue;
+          };
+          const timer = new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeout));
+          await Promise.race([future.done, timer]);
+          if (err) throw new Error(err);
+          return out;
+        }""",
+        [code, timeout_ms],
+    )
