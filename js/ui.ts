@@ -135,7 +135,7 @@ export class Ui {
     });
     this.threeButton = button("nni-layout-three", "Three views (V)", [icon("three")], () => handlers.layout("three"));
     const fit = button("nni-fit", "Fit to view (0)", [icon("fit")], handlers.fit);
-    this.presets = h("select", { class: "nni-select", title: "Window / level: Auto = 1st to 99th percentile (MRI); right-drag to adjust", "data-testid": "nni-window-preset" }, presetOptions());
+    this.presets = h("select", { class: "nni-select", title: "Window / level: Auto = 0.5th to 99.5th percentile (MRI); right-drag to adjust", "data-testid": "nni-window-preset" }, presetOptions());
     this.presets.addEventListener("change", () => handlers.preset(this.presets.value));
     this.showButton = button("nni-show-masks", "Show / hide masks (A)", [icon("eye")], () => handlers.showMasks(this.showButton.getAttribute("aria-pressed") !== "true"));
     this.outlineButton = button("nni-outline", "Outline (O)", [icon("outline")], () => handlers.outline(this.outlineButton.getAttribute("aria-pressed") !== "true"));

@@ -7,12 +7,13 @@ import "./widget.css";
 import { LabelVolume } from "./labels";
 import { SliceLoader } from "./slices";
 import { type PromptDraft, TOOL_KEYS } from "./tools";
+import { voxelToScreen } from "./transform";
 import type { Axis, CommandName, IncomingMsg, Layout, OutgoingMsg, Tool, WidgetTraits } from "./types";
 import { Ui, type UiHandlers } from "./ui";
 import { type CursorReadout, SliceView, type ViewHost } from "./view";
 import { type WindowLevel, autoWindow, matchingPreset, presetWindow } from "./window";
 
-/** Timings of one prompt, for the benchmarks (`el.querySelector('.nni-root').nniStats`). */
+/** Timings of one prompt, for the benchmarks (see `TestHooks`). */
 export interface PromptStats {
   request_id: number;
   tool: string;
@@ -29,6 +30,16 @@ export interface WidgetStats {
   rendered_ms: number;
   first_slice_ms?: number;
   prompts: PromptStats[];
+}
+
+/**
+ * What the end-to-end tests and browser benchmarks read from the page, as
+ * `document.querySelector('.nni-root').nni`: timings, and where a voxel of a view is on screen.
+ */
+export interface TestHooks {
+  stats: WidgetStats;
+  /** Client (page) coordinates of in-plane voxel `(p, q)` in view `viewIndex`. */
+  toClient(viewIndex: number, p: number, q: number): [number, number];
 }
 
 interface Pending {
@@ -113,7 +124,16 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   let dismissedTraitError = "";
   const ui = new Ui(handlers);
   const root = ui.root;
-  (root as HTMLElement & { nniStats?: WidgetStats }).nniStats = stats;
+  const hooks: TestHooks = {
+    stats,
+    toClient: (viewIndex, p, q) => {
+      const view = views[viewIndex];
+      const [x, y] = voxelToScreen(view.params(), [p, q]);
+      const rect = view.el.querySelector("canvas")!.getBoundingClientRect();
+      return [rect.left + x, rect.top + y];
+    },
+  };
+  (root as HTMLElement & { nni?: TestHooks }).nni = hooks;
   el.append(root);
 
   function refreshUi(): void {

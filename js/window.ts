@@ -38,8 +38,12 @@ export function presetWindow(presetId: string, stats: IntensityStats | null | un
   return autoWindow(stats);
 }
 
-/** The auto-percentile window (1st to 99th percentile), good for MRI and unknown images. */
+/**
+ * The auto-percentile window (0.5th to 99.5th percentile, as the kernel's default window; 1st to
+ * 99th when those coincide), good for MRI and unknown images.
+ */
 export function autoWindow(stats: IntensityStats): WindowLevel {
+  if (stats.p995 > stats.p005) return fromRange(stats.p005, stats.p995);
   if (stats.p99 > stats.p01) return fromRange(stats.p01, stats.p99);
   if (stats.max > stats.min) return fromRange(stats.min, stats.max);
   return [stats.min, 1];

@@ -12,10 +12,11 @@ describe("window", () => {
     expect(presetWindow("lung", stats)).toEqual([-600, 1500]);
     expect(presetWindow("bone", stats)).toEqual([400, 1800]);
     expect(presetWindow("brain", stats)).toEqual([40, 80]);
-    expect(presetWindow("auto", stats)).toEqual([200, 800]);
-    expect(autoWindow({ ...stats, p01: 5, p99: 5 })).toEqual([0, 2000]);
+    expect(presetWindow("auto", stats)).toEqual([0, 1800]);
+    expect(autoWindow({ ...stats, p005: 5, p995: 5 })).toEqual([200, 800]);
+    expect(autoWindow({ ...stats, p005: 5, p995: 5, p01: 5, p99: 5 })).toEqual([0, 2000]);
     expect(matchingPreset([40, 400], stats)).toBe("soft");
-    expect(matchingPreset([200, 800], stats)).toBe("auto");
+    expect(matchingPreset([0, 1800], stats)).toBe("auto");
     expect(matchingPreset([1, 2], stats)).toBeNull();
   });
 

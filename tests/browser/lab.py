@@ -38,7 +38,7 @@ def missing_requirement() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "python playwright is not installed (pip install playwright; no browser download needed)"
+        return "python playwright is not installed (pip install playwright; no browser download)"
     if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
         return "jupyter is not installed next to this Python (pip install jupyterlab ipywidgets)"
     return None
@@ -54,8 +54,14 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     """Write a notebook of code cells with kernelspec metadata (no kernel-choice dialog)."""
     notebook = {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"cell{k}", "metadata": {},
-             "outputs": [], "source": source}
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell{k}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
             for k, source in enumerate(cells)
         ],
         "metadata": {"kernelspec": KERNELSPEC, "language_info": {"name": "python"}},
@@ -74,11 +80,22 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
     env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
     log = log_path.open("w")
     process = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--allow-root", "--ServerApp.ip=127.0.0.1",
-         f"--ServerApp.port={port}", f"--ServerApp.token={TOKEN}",
-         "--LabApp.expose_app_in_browser=True", f"--ServerApp.root_dir={root_dir}",
-         "--ServerApp.disable_check_xsrf=True"],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=root_dir,
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            f"--ServerApp.token={TOKEN}",
+            "--LabApp.expose_app_in_browser=True",
+            f"--ServerApp.root_dir={root_dir}",
+            "--ServerApp.disable_check_xsrf=True",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=root_dir,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,9 +106,11 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
             try:
                 with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
                     break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"jupyter lab did not answer in {timeout_s} s; see {log_path}")
+                    raise TimeoutError(
+                        f"jupyter lab did not answer in {timeout_s} s; see {log_path}"
+                    ) from error
                 time.sleep(0.3)
         yield base
     finally:
@@ -104,13 +123,15 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
 
 
 @contextlib.contextmanager
-def chromium(width: int = 1400, height: int = 1000) -> Iterator[Any]:
-    """A Playwright page in headless Debian Chromium."""
+def chromium(
+    width: int = 1400, height: int = 1000, extra_args: list[str] | None = None
+) -> Iterator[Any]:
+    """A Playwright page in headless Debian Chromium (``extra_args``: more Chromium flags)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS + (extra_args or [])
         )
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
@@ -128,7 +149,8 @@ def open_notebook(page: Any, base: str, name: str, timeout_ms: float = 60_000) -
           const panel = app && app.shell.currentWidget;
           const kernel = panel && panel.sessionContext && panel.sessionContext.session
             && panel.sessionContext.session.kernel;
-          return kernel && kernel.status === 'idle' && panel.content && panel.content.widgets.length > 0;
+          return kernel && kernel.status === 'idle'
+            && panel.content && panel.content.widgets.length > 0;
         }""",
         timeout=timeout_ms,
     )
@@ -154,7 +176,8 @@ def run_cell(page: Any, index: int) -> None:
 def kernel_idle(page: Any, timeout_ms: float = 120_000) -> None:
     """Wait until the notebook's kernel is idle again."""
     page.wait_for_function(
-        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'",
         timeout=timeout_ms,
     )
 
@@ -188,7 +211,8 @@ def execute_in_kernel(page: Any, code: str, timeout_ms: float = 120_000) -> str:
             if (t === 'stream') out += msg.content.text;
             if (t === 'error') err += msg.content.ename + ': ' + msg.content.evalue;
           };
-          const timer = new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), timeout));
+          const timer = new Promise(
+            (_, reject) => setTimeout(() => reject(new Error('timeout')), timeout));
           await Promise.race([future.done, timer]);
           if (err) throw new Error(err);
           return out;
