@@ -15,10 +15,27 @@ _LAZY = {
     "InferenceSession": "inference:InferenceSession",
     "nnInteractiveInferenceSession": "inference:nnInteractiveInferenceSession",
     "pick_device": "inference:pick_device",
+    "Segmenter": "widget:Segmenter",
+    "Prompt": "widget:Prompt",
+    "demo_model_path": "demo:demo_model_path",
+    "download_weights": "weights:download_weights",
+    "find_model": "weights:find_model",
+    "load_session": "weights:load_session",
+    "read_image": "io:read_image",
+    "write_image": "io:write_image",
+    "write_mask": "io:write_mask",
+    "write_labels": "io:write_labels",
+    "measure": "measure:measure",
+    "view3d": "view3d:view3d",
+    "remote_session": "remote:remote_session",
 }
+# public submodules, imported on first attribute access
+_SUBMODULES = {"data", "evaluation", "plot", "inference", "widget", "demo", "io"}
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'nni_jupyter' has no attribute {name!r}")
@@ -29,4 +46,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
