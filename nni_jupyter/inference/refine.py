@@ -70,10 +70,10 @@ def _random_cover(
     """Cover ``mask`` (modified in place) with boxes around the best of ``draws`` random voxels."""
     boxes = []
     while mask.any():
-        voxels = torch.nonzero(mask).tolist()
+        voxels = torch.nonzero(mask)
         best, best_count, best_core = None, 0, None
         for _ in range(draws):
-            center = voxels[rng.choice(len(voxels))]
+            center = voxels[rng.choice(len(voxels))].tolist()
             core = _box_core(center, box, margin, mask.shape)
             count = int(mask[to_slices(core)].sum())
             if count > best_count:

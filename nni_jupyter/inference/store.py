@@ -82,6 +82,8 @@ class InteractionStore:
         self.read_into(channel, region, out)
         return out
 
+    # Tiles outlive the predictions that write them, so they must never be inference tensors.
+    @torch.inference_mode(False)
     def write(self, channel: int, region: Sequence[Sequence[int]], values: torch.Tensor) -> None:
         """Assign ``values`` (shape of ``region``, which must lie inside the image)."""
         values = values.to(device="cpu", dtype=STORE_DTYPE)
@@ -101,6 +103,7 @@ class InteractionStore:
             if not has_values and not tile.any():
                 del self._tiles[tile_key]
 
+    @torch.inference_mode(False)
     def scale_channels(self, channels: Sequence[int], factor: float) -> None:
         """Multiply the given channels by ``factor`` in float16, as the dense tensor would be."""
         wanted = set(channels)

@@ -1,0 +1,60 @@
+"""Fixtures for the parity tests: a tiny random checkpoint in the official layout and a phantom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nni_jupyter.inference import layout
+from nni_jupyter.inference.checkpoint import build_network
+
+PATCH = [64, 64, 64]
+FEATURES = [8, 16, 32, 32]
+BLOCKS = [1, 1, 1, 1]
+
+
+def write_tiny_model(folder: Path, seed: int = 0) -> Path:
+    """Write a small ResidualEncoderUNet with seeded random weights in the official layout."""
+    architecture = layout.resenc_unet_arch(FEATURES, BLOCKS)
+    plans = layout.make_plans(architecture, PATCH)
+    network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS).to_empty(
+        device="cpu"
+    )
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in network.named_parameters():
+            if name.endswith("bias"):
+                parameter.uniform_(-0.1, 0.1, generator=generator)
+            elif parameter.ndim == 1:
+                parameter.uniform_(0.8, 1.2, generator=generator)
+            else:
+                fan_in = parameter[0].numel()
+                parameter.normal_(0, (2 / fan_in) ** 0.5, generator=generator)
+    return layout.write_model_folder(
+        folder, plans, network.state_dict(), license_text="Test licence\nnot for use"
+    )
+
+
+def phantom(shape: tuple[int, int, int] = (96, 112, 80), seed: int = 0) -> np.ndarray:
+    """A float32 image ``[1, X, Y, Z]`` with a few blobs of different intensity plus noise."""
+    rng = np.random.default_rng(seed)
+    x, y, z = np.meshgrid(*[np.arange(s) for s in shape], indexing="ij")
+    image = np.zeros(shape, np.float32)
+    image += 100 * (((x - 48) ** 2 + (y - 50) ** 2 + (z - 40) ** 2) < 18**2)
+    image += 60 * (((x - 20) ** 2 + (y - 85) ** 2) < 9**2) * (z > 10) * (z < 70)
+    image += 150 * ((np.abs(x - 75) < 8) & (np.abs(y - 25) < 12) & (np.abs(z - 55) < 10))
+    image += rng.normal(0, 8, shape).astype(np.float32)
+    return image[None]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture(scope="session")
+def phantom_image() -> np.ndarray:
+    return phantom()
