@@ -219,6 +219,16 @@ class RemoteSession:
         with _translate_errors(url):
             self._client = connect()
 
+    @property
+    def device(self) -> str:
+        """Where the model runs, for status lines: ``"remote <url>"``."""
+        return f"remote {self.url}"
+
+    @property
+    def model_name(self) -> str:
+        """A name for the served model (the server does not report one)."""
+        return f"nnInteractive server {self.url}"
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or "_client" not in self.__dict__:
             raise AttributeError(name)

@@ -262,3 +262,28 @@ def test_real_idle_timeout_recovers(model_folder: Path, tmp_path: Path) -> None:
         session.close()
     finally:
         starter.close()
+
+
+def test_segmenter_runs_unchanged_on_a_remote_session(server: str, sessions: list) -> None:
+    """The widget's Python path (prompt → worker → session) with the remote engine underneath."""
+    from nni_jupyter.widget import Segmenter
+
+    messages: list[str] = []
+    session = remote_session(server, api_key=API_KEY, on_recover=messages.append)
+    sessions.append(session)
+    seg = Segmenter(_image()[0], session=session, spacing=(1.0, 1.0, 2.0))
+    seg.send = lambda content, buffers=None: None  # no front end in this test
+    try:
+        assert seg.model_info["device"] == f"remote {session.url}"
+        seg.add_point((24, 20, 16))
+        first = seg.mask
+        assert first.any()
+        np.testing.assert_array_equal(first, session.target_buffer)
+
+        _drop_lease(server, session)
+        seg.add_point((30, 24, 16))
+        assert session.recoveries == 1 and len(messages) == 1
+        np.testing.assert_array_equal(seg.mask, session.target_buffer)
+        assert seg.labels.max() == 1
+    finally:
+        seg.close()

@@ -4,6 +4,9 @@ Meshes are computed in the kernel (scikit-image's marching cubes, at the voxel s
 keep their physical proportions) and only the triangles travel to the browser, never the volume.
 Vertices are in mm, ``(x, y, z)`` = array axes 0, 1, 2 scaled by the spacing, relative to the
 centre of voxel ``(0, 0, 0)`` plus ``origin_mm``.
+
+(The module is not named ``view3d`` so that ``nni_jupyter.view3d`` stays the function: importing
+a submodule would replace a package attribute of the same name.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nni_jupyter.measure import split_objects
+from nni_jupyter.measurements import split_objects
 from nni_jupyter.plot import label_color
 
 _EXTRA_HINT = "install it with: pip install nni_jupyter[3d]"

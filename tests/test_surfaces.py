@@ -1,4 +1,4 @@
-"""nni_jupyter.view3d: marching-cubes meshes at the voxel spacing, one ipyvolume mesh per object."""
+"""nni_jupyter.surfaces: marching-cubes meshes at the voxel spacing, one ipyvolume mesh each."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("skimage", reason="needs the [3d] extra: pip install nni_jupyter[3d]")
 
-from nni_jupyter import view3d as view3d_module  # noqa: E402
-from nni_jupyter.view3d import surface_mesh, surface_meshes  # noqa: E402
+from nni_jupyter import surfaces  # noqa: E402
+from nni_jupyter.surfaces import surface_mesh, surface_meshes  # noqa: E402
 
 SPACING = (2.0, 1.0, 3.0)
 
@@ -59,7 +59,7 @@ def test_single_voxel_object_has_a_mesh() -> None:
 
 def test_view3d_figure_has_one_ipyvolume_mesh_per_object() -> None:
     pytest.importorskip("ipyvolume", reason="needs the [3d] extra: pip install nni_jupyter[3d]")
-    figure = view3d_module.view3d(_labels(), SPACING, names=["lesion", "organ"])
+    figure = surfaces.view3d(_labels(), SPACING, names=["lesion", "organ"])
     assert len(figure.meshes) == 2
     first = figure.meshes[0]
     expected = surface_mesh(_labels() == 1, SPACING)
@@ -76,18 +76,18 @@ def test_live_view_refreshes_only_changed_objects(monkeypatch: pytest.MonkeyPatc
     pytest.importorskip("ipyvolume", reason="needs the [3d] extra: pip install nni_jupyter[3d]")
     labels = _labels()
     callbacks = []
-    view = view3d_module.live_view3d(lambda: labels, SPACING, observe=callbacks.append)
+    view = surfaces.live_view3d(lambda: labels, SPACING, observe=callbacks.append)
     assert callbacks == [view.refresh]
     organ_widget = view.figure.meshes[1]
 
     meshed = []
-    original = view3d_module.surface_mesh
+    original = surfaces.surface_mesh
 
     def counting_surface_mesh(mask, *args, **kwargs):
         meshed.append(kwargs.get("label"))
         return original(mask, *args, **kwargs)
 
-    monkeypatch.setattr(view3d_module, "surface_mesh", counting_surface_mesh)
+    monkeypatch.setattr(surfaces, "surface_mesh", counting_surface_mesh)
     labels[2:8, 3:5, 1:2] = 1  # object 1 grows; object 2 is untouched
     labels[0:2, 0:2, 10:12] = 5  # a new object
     callbacks[0]()

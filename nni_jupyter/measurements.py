@@ -2,6 +2,9 @@
 
 Works on a label map (0 = background) or on per-object masks, with the image's spacing and, when
 given, its origin and direction so centroids come out in the file's physical frame.
+
+(The module is not named ``measure`` so that ``nni_jupyter.measure`` stays the function: importing
+a submodule would replace a package attribute of the same name.)
 """
 
 from __future__ import annotations

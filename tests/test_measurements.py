@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nni_jupyter.measure import measure
+from nni_jupyter.measurements import measure
 
 
 def _two_boxes() -> np.ndarray:
