@@ -216,6 +216,7 @@ class RemoteSession:
         self._target: Any = None
         self._do_autozoom: bool | None = None
         self.recoveries = 0
+        self._stale = False  # True while a reconnection has not completed
         with _translate_errors(url):
             self._client = connect()
 
@@ -238,6 +239,9 @@ class RemoteSession:
         """Call the client; on an expired lease reconnect (restoring state if asked) and retry."""
         expired = _client().SessionExpiredError
         with self._lock, _translate_errors(self.url):
+            if self._stale:
+                self._reconnect("an earlier reconnection failed", restore)
+                return getattr(self._client, method)(*args, **kwargs)
             try:
                 return getattr(self._client, method)(*args, **kwargs)
             except expired as error:
@@ -251,7 +255,12 @@ class RemoteSession:
                 return getattr(self._client, method)(*args, **kwargs)
 
     def _reconnect(self, reason: str, restore: bool) -> None:
-        """Claim a new lease; restore image, target buffer, current mask and autozoom."""
+        """Claim a new lease; restore image, target buffer, current mask and autozoom.
+
+        If this fails (server full or down), the session stays stale and the next call tries
+        again; the mask so far stays in the local target buffer meanwhile.
+        """
+        self._stale = True
         with contextlib.suppress(Exception):
             self._client.close()
         self._client = self._connect()
@@ -268,11 +277,17 @@ class RemoteSession:
                     self._client.add_initial_seg_interaction(mask, run_prediction=False)
         if self._do_autozoom is not None:
             self._client.set_do_autozoom(self._do_autozoom)
+        self._stale = False
         self.recoveries += 1
         if self._on_recover is not None:
+            restored = (
+                f"; restored the image and the current mask ({mask_voxels} voxels)"
+                if restore and self._image is not None
+                else ""
+            )
             self._on_recover(
                 f"nnInteractive server {self.url}: the session had expired ({reason}); "
-                f"reconnected and restored the image and the current mask ({mask_voxels} voxels)."
+                f"reconnected{restored}."
             )
 
     def set_image(self, image: np.ndarray, image_properties: dict | None = None) -> None:

@@ -287,3 +287,25 @@ def test_segmenter_runs_unchanged_on_a_remote_session(server: str, sessions: lis
         assert seg.labels.max() == 1
     finally:
         seg.close()
+
+
+def test_recovery_waits_for_a_free_slot_and_keeps_the_mask(
+    server: str, sessions: list, model_folder: Path
+) -> None:
+    session = _connect(server, sessions)
+    session.add_point_interaction((24, 20, 16), include_interaction=True)
+    first = session.target_buffer.copy()
+    _drop_lease(server, session)
+    blocker = remote_session(server, api_key=API_KEY)
+    sessions.append(remote_session(server, api_key=API_KEY))  # the server is now full
+    with pytest.raises(ServerFullError):
+        session.add_point_interaction((30, 24, 16), include_interaction=True)
+    np.testing.assert_array_equal(session.target_buffer, first)  # nothing lost meanwhile
+    blocker.close()
+    session.add_point_interaction((30, 24, 16), include_interaction=True)
+    assert session.recoveries == 1
+    expected = _local_reference(
+        model_folder,
+        [("add_initial_seg_interaction", first), ("add_point_interaction", (30, 24, 16), True)],
+    )
+    np.testing.assert_array_equal(session.target_buffer, expected)
