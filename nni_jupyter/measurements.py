@@ -68,7 +68,7 @@ def _stats(mask: np.ndarray) -> tuple[int, list[list[int]] | None, np.ndarray | 
 def measure(
     labels_or_masks: Any,
     spacing_mm: Sequence[float] | Image = (1.0, 1.0, 1.0),
-    names: Sequence[str] | None = None,
+    names: Sequence[str] | Mapping[int, str] | None = None,
     *,
     origin_mm: Sequence[float] | None = None,
     direction: Any = None,
@@ -86,7 +86,8 @@ def measure(
         Voxel size along x, y, z in mm, or an :class:`nni_jupyter.io.Image` whose spacing, origin
         and direction are all used.
     names
-        One name per object, in label order; default ``"object <label>"``.
+        One name per object in label order, or ``{label: name}`` (objects missing from it, and all
+        objects by default, are called ``"object <label>"``).
     origin_mm, direction
         Physical position of voxel ``(0, 0, 0)`` and the 3x3 direction cosines (column ``d`` is
         array axis ``d``); default zero origin and identity, i.e. centroids relative to voxel 0.
@@ -117,18 +118,22 @@ def measure(
             raise ValueError("a dict of masks names its objects; pass names=None with a dict")
         names = [str(key) for key in labels_or_masks]
     object_labels, mask_of = split_objects(labels_or_masks)
-    if names is not None and len(names) != len(object_labels):
-        raise ValueError(
-            f"got {len(names)} names for {len(object_labels)} objects; give one per object"
-        )
+    if names is not None and not isinstance(names, Mapping):
+        if len(names) != len(object_labels):
+            raise ValueError(
+                f"got {len(names)} names for {len(object_labels)} objects {object_labels}; give "
+                "one per object, or a dict {label: name}"
+            )
+        names = dict(zip(object_labels, names, strict=True))
+    names = names or {}
     rows = []
-    for index, label in enumerate(object_labels):
+    for label in object_labels:
         voxels, bbox, centroid = _stats(mask_of(label))
         centroid_mm = None if centroid is None else origin + rotation @ (spacing * centroid)
         rows.append(
             {
                 "label": label,
-                "name": names[index] if names is not None else f"object {label}",
+                "name": str(names.get(label, f"object {label}")),
                 "voxels": voxels,
                 "volume_ml": voxels * float(np.prod(spacing)) / MM3_PER_ML,
                 "bbox": bbox,

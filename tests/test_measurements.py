@@ -83,7 +83,7 @@ def test_dataframe_when_pandas_is_installed() -> None:
 def test_errors_say_what_was_expected() -> None:
     with pytest.raises(ValueError, match="3 positive numbers"):
         measure(_two_boxes(), (1.0, 1.0))
-    with pytest.raises(ValueError, match="2 names for 1 objects"):
+    with pytest.raises(ValueError, match="2 names for 1 objects \\[1\\]"):
         measure(_two_boxes() == 1, names=["a", "b"])
     with pytest.raises(ValueError, match="integers"):
         measure(np.zeros((3, 3, 3), np.float32))
@@ -91,3 +91,8 @@ def test_errors_say_what_was_expected() -> None:
         measure([np.zeros((3, 3, 3)), np.zeros((3, 3, 4))])
     with pytest.raises(ValueError, match="shape \\(3, 3\\)"):
         measure(np.zeros((3, 3), np.uint8))
+
+
+def test_names_by_label_suit_sparse_label_maps() -> None:
+    rows = measure(_two_boxes(), names={3: "organ", 7: "absent"}, as_dataframe=False)
+    assert [(row["label"], row["name"]) for row in rows] == [(1, "object 1"), (3, "organ")]
