@@ -1,12 +1,14 @@
 """Static matplotlib figures: a slice montage with label overlays, and Dice curves.
 
-Figures are plain ``matplotlib.figure.Figure`` objects (extra ``[plot]``), made without pyplot, so
-they show once as a notebook output and survive nbconvert/HTML exports where widgets do not. Save
-them with ``fig.savefig("overview.png")``.
+Figures are ``matplotlib.figure.Figure`` objects (extra ``[plot]``) made without pyplot: no global
+figure state, and each displays itself as one PNG output (``_repr_png_``), which nbconvert/HTML
+exports keep where widgets are lost. Save them with ``fig.savefig("overview.png")``.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,14 +34,28 @@ LABEL_COLORS = (
 )
 
 
-def _figure(**kwargs: Any) -> Figure:
+@functools.cache
+def _figure_class() -> type[Figure]:
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
         raise ImportError(
             "plots need matplotlib; install it with: pip install nni_jupyter[plot]"
         ) from error
-    return Figure(**kwargs)
+
+    class NotebookFigure(Figure):
+        """A Figure that displays itself as PNG, with or without pyplot's inline backend."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", bbox_inches="tight")
+            return buffer.getvalue()
+
+    return NotebookFigure
+
+
+def _figure(**kwargs: Any) -> Figure:
+    return _figure_class()(**kwargs)
 
 
 def label_color(label: int) -> tuple[float, float, float]:

@@ -109,3 +109,29 @@ def test_dice_curve_renders_and_rejects_empty_results() -> None:
         dice_curve([{"score": [1.0]}])
     with pytest.raises(ValueError, match="no Dice values"):
         dice_curve([[]])
+
+
+def test_figures_reach_notebook_outputs_as_png() -> None:
+    """What nbconvert/HTML keeps: the figure as an image/png output, shown once."""
+    nbformat = pytest.importorskip("nbformat", reason="needs nbformat (the [test] extra)")
+    nbclient = pytest.importorskip("nbclient", reason="needs nbclient (the [test] extra)")
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    code = (
+        f"import sys; sys.path.insert(0, {str(repo)!r})\n"
+        "import numpy as np\n"
+        "from nni_jupyter.plot import overview\n"
+        "labels = np.zeros((20, 20, 20), np.uint16); labels[5:10, 5:10, 5:10] = 1\n"
+        "overview(np.random.rand(20, 20, 20), labels)"
+    )
+    # The second cell also activates pyplot's inline backend: still one image, not two.
+    with_pyplot = "import matplotlib.pyplot as plt\nfrom nni_jupyter.plot import dice_curve\n"
+    with_pyplot += "dice_curve([[0.5, 0.8], [0.4, 0.9]])"
+    cells = [nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell(with_pyplot)]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for cell in notebook.cells:
+        images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == 1, cell.outputs
