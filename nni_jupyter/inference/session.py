@@ -58,6 +58,8 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         ``"blosc2"``); interactions are always kept in sparse tiles here.
     enable_undo, max_undo_steps, max_undo_bytes
         Multi-level undo/redo and its bounds.
+    optimize_cpu_graph
+        On CPU, trace and freeze the network so oneDNN prepacks its convolutions.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         enable_undo: bool = True,
         max_undo_steps: int = 32,
         max_undo_bytes: int = 512 * 1024**2,
+        optimize_cpu_graph: bool = True,
     ):
         if interactions_storage not in STORAGE_OPTIONS:
             raise ValueError(
@@ -87,6 +90,7 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         self.use_pinned_memory = devices.uses_pinned_memory(self.device, use_pinned_memory)
         self.interactions_storage = interactions_storage
         self.supports_undo = bool(enable_undo)
+        self.optimize_cpu_graph = bool(optimize_cpu_graph)
         self.history = History(max_undo_steps, max_undo_bytes)
         self.network: torch.nn.Module | None = None
         self.model: LoadedModel | None = None
@@ -124,6 +128,8 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         model = load_model_folder(model_training_output_dir, use_fold, checkpoint_name, self.device)
         self.model = model
         self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
+        if self.device.type == "cpu" and self.optimize_cpu_graph:
+            self.network = devices.optimize_for_cpu(self.network, self._dummy_input())
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
@@ -150,10 +156,12 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
             )
         if self.device.type != "cuda" and not self.use_torch_compile:
             return
-        channels = self.model.num_image_channels + self.model.settings.num_interaction_channels
-        dummy = torch.zeros((channels, *self.model.patch_size), device=self.device)
         with devices.inference(self.device):
-            predict(self.network, dummy)
+            predict(self.network, self._dummy_input()[0])
+
+    def _dummy_input(self) -> torch.Tensor:
+        channels = self.model.num_image_channels + self.model.settings.num_interaction_channels
+        return torch.zeros((1, channels, *self.model.patch_size), device=self.device)
 
     # ------------------------------------------------------------------ image and buffer
     def set_image(

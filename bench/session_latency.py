@@ -1,0 +1,272 @@
+"""Latency and peak memory: nni_jupyter's session against the reference nnInteractive 2.6.0.
+
+Both sessions load the same checkpoint (random weights in the official folder layout), get the same
+image and the same prompts. Prints the median latency per prompt type for each and the ratio
+ours / reference, then the peak RSS of each on a 256^3 image (each measured in its own process).
+
+    python bench/session_latency.py                # CPU, small ResEnc (patch 64^3), 160^3 image
+    python bench/session_latency.py --full         # CUDA, ResEnc-L v1.0 shape, 192^3 patch
+
+Needs the parity extra (``pip install nninteractive==2.6.0``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nni_jupyter.inference import layout
+from nni_jupyter.inference.checkpoint import build_network
+
+SMALL = {"features": [16, 32, 64, 128, 160], "blocks": [1, 2, 2, 2, 2], "patch": [64, 64, 64]}
+FULL = {
+    "features": [32, 64, 128, 256, 320, 320],
+    "blocks": [1, 3, 4, 6, 6, 6],
+    "patch": [192, 192, 192],
+}
+
+
+def write_checkpoint(folder: Path, spec: dict, seed: int = 0) -> Path:
+    """A model folder with seeded random weights of the given ResEnc shape."""
+    architecture = layout.resenc_unet_arch(spec["features"], spec["blocks"])
+    plans = layout.make_plans(architecture, spec["patch"])
+    network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS).to_empty(
+        device="cpu"
+    )
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in network.named_parameters():
+            if parameter.ndim == 1:
+                parameter.uniform_(-0.1, 0.1, generator=generator)
+                if "norm" in name and name.endswith("weight"):
+                    parameter.add_(1)
+            else:
+                parameter.normal_(0, (2 / parameter[0].numel()) ** 0.5, generator=generator)
+    return layout.write_model_folder(folder, plans, network.state_dict(), license_text="bench")
+
+
+def phantom(size: int, seed: int = 0) -> np.ndarray:
+    """An int16 CT-like ``[1, size, size, size]`` image: body, organs, a bright bone, noise."""
+    rng = np.random.default_rng(seed)
+    axis = np.arange(size, dtype=np.float32) / size
+    x, y, z = np.meshgrid(axis, axis, axis, indexing="ij", sparse=True)
+    image = np.full((size, size, size), -1000, np.float32)
+    image[((x - 0.5) ** 2 + (y - 0.5) ** 2) < 0.4**2] = 0
+    image += 60 * (((x - 0.45) ** 2 + (y - 0.55) ** 2 + (z - 0.5) ** 2) < 0.12**2)
+    image += 40 * (((x - 0.65) ** 2 + (y - 0.35) ** 2 + (z - 0.4) ** 2) < 0.07**2)
+    image += 900 * (((x - 0.3) ** 2 + (y - 0.3) ** 2) < 0.03**2)
+    image += rng.normal(0, 20, image.shape).astype(np.float32)
+    return image.astype(np.int16)[None]
+
+
+def prompts(size: int, repeats: int = 2) -> list[tuple[str, Callable]]:
+    """(prompt type, call) pairs; each type is used several times, at different places."""
+    s = size
+    calls: list[tuple[str, Callable]] = []
+    for k, offset in enumerate((0, 3, -3)[:repeats]):
+        c = [int(0.45 * s) + offset, int(0.55 * s), int(0.5 * s) + offset]
+        scribble = np.zeros((int(0.1 * s), 1, 3), np.uint8)
+        scribble[:, 0, 1] = 1
+        lasso = np.zeros((int(0.1 * s), int(0.1 * s), 1), np.uint8)
+        lasso[2:-2, 2:-2] = 1
+        lo = [c[0] - int(0.05 * s), c[1], c[2] - 1]
+        calls += [
+            ("point", lambda ss, c=c, k=k: ss.add_point_interaction(c, k != 1)),
+            (
+                "bbox",
+                lambda ss, c=c: ss.add_bbox_interaction(
+                    [
+                        [c[0] - s // 10, c[0] + s // 10],
+                        [c[1] - s // 12, c[1] + s // 12],
+                        [c[2], c[2] + 1],
+                    ],
+                    True,
+                ),
+            ),
+            (
+                "scribble",
+                lambda ss, lo=lo, m=scribble: ss.add_scribble_interaction(
+                    m,
+                    True,
+                    interaction_bbox=[
+                        [lo[0], lo[0] + m.shape[0]],
+                        [lo[1], lo[1] + 1],
+                        [lo[2], lo[2] + 3],
+                    ],
+                ),
+            ),
+            (
+                "lasso",
+                lambda ss, c=c, m=lasso: ss.add_lasso_interaction(
+                    m,
+                    True,
+                    interaction_bbox=[
+                        [c[0] - m.shape[0] // 2, c[0] - m.shape[0] // 2 + m.shape[0]],
+                        [c[1] - m.shape[1] // 2, c[1] - m.shape[1] // 2 + m.shape[1]],
+                        [c[2], c[2] + 1],
+                    ],
+                ),
+            ),
+        ]
+    return calls
+
+
+def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
+    if which == "ours":
+        from nni_jupyter.inference import nnInteractiveInferenceSession as Session
+    else:
+        from nnInteractive.inference.inference_session import (
+            nnInteractiveInferenceSession as Session,
+        )
+    session = Session(
+        device=device,
+        use_torch_compile=False,
+        verbose=False,
+        torch_n_threads=threads,
+        do_autozoom=autozoom,
+    )
+    session.initialize_from_trained_model_folder(str(folder))
+    return session
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def quiet(call: Callable):
+    """Run ``call`` with stdout silenced (the reference prints on every prediction)."""
+    saved = os.dup(1)
+    with open(os.devnull, "w") as null:
+        sys.stdout.flush()
+        os.dup2(null.fileno(), 1)
+        try:
+            return call()
+        finally:
+            sys.stdout.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def latency(folder: Path, size: int, device: torch.device, threads: int, autozoom: bool) -> dict:
+    """Median seconds per prompt type, for each implementation, prompts interleaved."""
+    image = phantom(size)
+    sessions = {}
+    for which in ("ours", "reference"):
+        session = quiet(lambda w=which: make_session(w, folder, device, threads, autozoom))
+        session.set_image(image)
+        session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
+        sessions[which] = session
+    timings: dict[str, dict[str, list[float]]] = {w: {} for w in sessions}
+    buffers = {w: s.target_buffer for w, s in sessions.items()}
+    warm = prompts(size)[0][1]
+    for session in sessions.values():  # the first forward pass pays one-off costs
+        quiet(lambda s=session: warm(s))
+        session.reset_interactions()
+    for name, call in prompts(size):
+        for which, session in sessions.items():
+            np.random.seed(0)
+            _sync(device)
+            start = time.perf_counter()
+            quiet(lambda s=session, c=call: c(s))
+            _sync(device)
+            timings[which].setdefault(name, []).append(time.perf_counter() - start)
+        agree = (buffers["ours"] == buffers["reference"]).float().mean().item()
+        print(
+            f"  {name:9s} ours {timings['ours'][name][-1]:7.3f} s   reference "
+            f"{timings['reference'][name][-1]:7.3f} s   voxel agreement {agree:.5f}",
+            flush=True,
+        )
+    return {w: {k: statistics.median(v) for k, v in t.items()} for w, t in timings.items()}
+
+
+def rss_child(which: str, folder: str, size: int, device: str, threads: int) -> None:
+    """In a fresh process: load, set a size^3 image, run two prompts; print peak RSS in MiB."""
+    image = phantom(size)
+    session = quiet(lambda: make_session(which, Path(folder), torch.device(device), threads, True))
+    session.set_image(image)
+    session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
+    for _, call in prompts(size)[:2]:
+        quiet(lambda c=call: c(session))
+    print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def peak_rss(which: str, folder: Path, size: int, device: str, threads: int) -> float:
+    command = [
+        sys.executable,
+        __file__,
+        "--rss-child",
+        which,
+        "--folder",
+        str(folder),
+        "--size",
+        str(size),
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])["peak_rss_mib"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="ResEnc-L v1.0 shape on CUDA")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", type=int, default=160, help="latency image edge (voxels)")
+    parser.add_argument("--patch", type=int, default=None, help="patch edge (default 64, full 192)")
+    parser.add_argument("--rss-size", type=int, default=256, help="RSS image edge (voxels)")
+    parser.add_argument("--no-autozoom", action="store_true")
+    parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    device = args.device or ("cuda" if args.full else "cpu")
+    if args.rss_child:
+        rss_child(args.rss_child, args.folder, args.size, device, args.threads)
+        return
+    torch.set_num_threads(args.threads)
+    spec = dict(FULL if args.full else SMALL)
+    if args.patch:
+        spec["patch"] = [args.patch] * 3
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_checkpoint(Path(tmp) / "model", spec)
+        print(
+            f"device {device}, threads {args.threads}, ResEnc features {spec['features']}, "
+            f"patch {spec['patch']}, image {args.size}^3, autozoom {not args.no_autozoom}"
+        )
+        medians = latency(
+            folder, args.size, torch.device(device), args.threads, not args.no_autozoom
+        )
+        print(f"\n{'prompt':10s} {'ours (s)':>10s} {'ref (s)':>10s} {'ours/ref':>9s}")
+        for name in medians["ours"]:
+            ours, ref = medians["ours"][name], medians["reference"][name]
+            print(f"{name:10s} {ours:10.3f} {ref:10.3f} {ours / ref:9.2f}")
+        if not args.skip_rss:
+            rss = {
+                w: peak_rss(w, folder, args.rss_size, device, args.threads)
+                for w in ("ours", "reference")
+            }
+            print(
+                f"\npeak RSS, {args.rss_size}^3 int16 image, 2 prompts: "
+                f"ours {rss['ours']:.0f} MiB, "
+                f"reference {rss['reference']:.0f} MiB, ratio {rss['ours'] / rss['reference']:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
