@@ -25,12 +25,15 @@ _LAZY = {
     "write_image": "io:write_image",
     "write_mask": "io:write_mask",
     "write_labels": "io:write_labels",
-    "measure": "measure:measure",
-    "view3d": "view3d:view3d",
+    "measure": "measurements:measure",
+    "view3d": "surfaces:view3d",
+    "live_view3d": "surfaces:live_view3d",
+    "Image": "io:Image",
+    "check_server": "remote:check_server",
     "remote_session": "remote:remote_session",
 }
 # public submodules, imported on first attribute access
-_SUBMODULES = {"data", "evaluation", "plot", "inference", "widget", "demo", "io"}
+_SUBMODULES = {"data", "evaluation", "plot", "inference", "widget", "demo", "io", "weights", "remote"}
 
 
 def __getattr__(name: str) -> Any:
