@@ -146,6 +146,8 @@ const sliceKey = (axis: Axis, index: number): string => `${axis}:${index}`;
  */
 export class SliceLoader {
   readonly cache: LruCache<string, Slice>;
+  /** Request-to-reply times of the latest slices, ms (for benchmarks). */
+  readonly roundTripsMs: number[] = [];
   private readonly inFlight = new Map<number, { key: string; sentAt: number }>();
   private readonly inFlightKeys = new Set<string>();
   private readonly focuses = new Map<Axis, Focus>();
@@ -201,6 +203,8 @@ export class SliceLoader {
     const request = this.inFlight.get(reply.request_id);
     if (!request) return false;
     this.settle(reply.request_id);
+    this.roundTripsMs.push(this.options.now() - request.sentAt);
+    if (this.roundTripsMs.length > 256) this.roundTripsMs.shift();
     const slice = sliceFromReply(reply, buffer);
     this.cache.set(sliceKey(slice.axis, slice.index), slice);
     for (const listener of this.listeners) listener(slice);

@@ -4,6 +4,7 @@
  */
 import type { Axis, CommandName, Layout, Tool, WidgetTraits } from "./types";
 import { TOOLS } from "./types";
+import { KEY_HELP } from "./keys";
 import { TOOL_LABELS } from "./tools";
 import { WINDOW_PRESETS } from "./window";
 
@@ -54,24 +55,6 @@ function button(testid: string, title: string, content: (Node | string)[], onCli
   return element;
 }
 
-export const KEY_HELP: [string, string][] = [
-  ["P  B  S  L", "point, box, scribble, lasso tool"],
-  ["T", "toggle include / exclude"],
-  ["Click / drag", "draw the prompt on the slice"],
-  ["Ctrl+Z   Ctrl+Shift+Z", "undo, redo"],
-  ["R", "reset the active object"],
-  ["M", "start a new object"],
-  ["Wheel   ↑ ↓   PgUp PgDn", "previous / next slice (Shift: ×5)"],
-  ["Ctrl+wheel   +  −", "zoom"],
-  ["Middle-drag   Space+drag", "pan"],
-  ["0", "fit the slice to the view"],
-  ["Right-drag", "window / level"],
-  ["1  2  3   V", "view along x, y, z; three views"],
-  ["O   A", "outline; show / hide masks"],
-  ["Esc", "cancel the gesture, close this help"],
-  ["?  H", "this help"],
-];
-
 export interface UiHandlers {
   tool(tool: Tool): void;
   togglePolarity(): void;
@@ -108,6 +91,7 @@ export class Ui {
   private readonly presets: HTMLSelectElement;
   private readonly objects: HTMLElement;
   private readonly busy: HTMLElement;
+  private readonly progress: HTMLElement;
   private readonly cursorText: HTMLElement;
   private readonly modelText: HTMLElement;
   private readonly warning: HTMLElement;
@@ -165,7 +149,8 @@ export class Ui {
     this.hintBox = h("div", { class: "nni-hint", "data-testid": "nni-hint", hidden: true });
     this.helpPanel = this.buildHelp(handlers);
     this.viewport = h("div", { class: "nni-viewport", "data-testid": "nni-viewport" });
-    const viewportFrame = h("div", { class: "nni-viewport-frame" }, [this.viewport, this.hintBox, this.helpPanel]);
+    this.progress = h("div", { class: "nni-progress", hidden: true });
+    const viewportFrame = h("div", { class: "nni-viewport-frame" }, [this.progress, this.viewport, this.hintBox, this.helpPanel]);
     this.busy = h("span", { class: "nni-busy", "data-testid": "nni-busy" });
     this.cursorText = h("span", { class: "nni-cursor", "data-testid": "nni-cursor" });
     this.modelText = h("span", { class: "nni-model", "data-testid": "nni-model-info" });
@@ -246,6 +231,7 @@ export class Ui {
     this.busy.classList.toggle("nni-is-busy", traits.busy);
     this.busy.dataset.busy = String(traits.busy);
     this.busy.textContent = traits.busy ? `Computing${pending > 0 ? ` · ${pending} queued` : ""}` : "Ready";
+    this.progress.hidden = !traits.busy;
     const info = traits.model_info;
     const parts = info ? [info.name, info.device, info.license].filter((part) => part) : [];
     this.modelText.textContent = parts.join(" · ");

@@ -4,6 +4,7 @@
  */
 import type { AnyModel } from "@anywidget/types";
 import type { LabelVolume } from "./labels";
+import { SliceBitmap, clearedContext, drawCrosshair } from "./layers";
 import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import type { SliceLoader } from "./slices";
 import { type Gesture, type PromptDraft, drawGesture, extendGesture, finishGesture, scribbleWidth, startGesture } from "./tools";
@@ -14,11 +15,9 @@ import {
   imageRect,
   insidePlane,
   nearestIndex,
-  planeAxes,
   planeShape,
   planeToVolume,
   screenToVoxel,
-  voxelToScreen,
   zoomAbout,
 } from "./transform";
 import type { Axis, Vec3, WidgetTraits } from "./types";
@@ -26,7 +25,6 @@ import { type WindowLevel, dragWindow, windowSlice } from "./window";
 import { h } from "./ui";
 
 export const AXIS_NAMES = ["X", "Y", "Z"] as const;
-const CROSSHAIR_COLOURS = ["#f87171", "#4ade80", "#60a5fa"];
 
 export interface CursorReadout {
   voxel: Vec3;
@@ -46,6 +44,7 @@ export interface ViewHost {
   setWindow(window: WindowLevel, final: boolean): void;
   submit(draft: PromptDraft): void;
   hint(text: string): void;
+  error(message: string): void;
   cursor(readout: CursorReadout | null): void;
   activate(view: SliceView): void;
   /** Called after each redraw. */
@@ -68,8 +67,8 @@ export class SliceView {
   private readonly canvases: { image: HTMLCanvasElement; overlay: HTMLCanvasElement; gesture: HTMLCanvasElement };
   private readonly slider: HTMLInputElement;
   private readonly caption: HTMLElement;
-  private readonly imageBuffer = document.createElement("canvas");
-  private readonly overlayBuffer = document.createElement("canvas");
+  private readonly imageBitmap = new SliceBitmap();
+  private readonly overlayBitmap = new SliceBitmap();
   private shownIndex = -1;
   private imageDirty = true;
   private overlayDirty = true;
@@ -191,10 +190,7 @@ export class SliceView {
     const slice = this.host.loader.get(this.axis, index);
     if (!slice) return;
     const [nP, nQ] = slice.shape;
-    const ctx = this.bufferContext(this.imageBuffer, nP, nQ);
-    const image = ctx.createImageData(nP, nQ);
-    windowSlice(slice.data, nP, nQ, this.axis, this.model.get("window"), new Uint32Array(image.data.buffer));
-    ctx.putImageData(image, 0, 0);
+    this.imageBitmap.paint(nP, nQ, (pixels) => windowSlice(slice.data, nP, nQ, this.axis, this.model.get("window"), pixels));
     if (this.shownIndex !== index) this.overlayDirty = true;
     this.shownIndex = index;
     this.el.dataset.shownIndex = String(index);
@@ -202,25 +198,22 @@ export class SliceView {
 
   private renderOverlay(): void {
     const index = this.shownIndex >= 0 ? this.shownIndex : this.index();
-    const shape = this.host.labels.shape;
-    const [nP, nQ] = planeShape(this.axis, shape);
-    const ctx = this.bufferContext(this.overlayBuffer, nP, nQ);
-    if (this.host.labels.empty || index >= shape[this.axis]) {
-      ctx.clearRect(0, 0, nP, nQ);
-      this.overlayVoxels = 0;
-    } else {
-      this.labelScratch = labelSlice(this.host.labels.volume, shape, this.axis, index, this.labelScratch);
+    const { labels } = this.host;
+    const [nP, nQ] = planeShape(this.axis, labels.shape);
+    this.overlayVoxels = 0;
+    if (!labels.empty && index < labels.shape[this.axis]) {
+      this.labelScratch = labelSlice(labels.volume, labels.shape, this.axis, index, this.labelScratch);
       const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, {
         opacity: this.model.get("opacity"),
         outline: this.model.get("outline"),
         show: this.model.get("show_masks"),
       });
-      const image = ctx.createImageData(nP, nQ);
-      this.overlayVoxels = renderOverlay(this.labelScratch, nP, nQ, this.axis, colours, new Uint32Array(image.data.buffer));
-      ctx.putImageData(image, 0, 0);
+      const scratch = this.labelScratch;
+      this.overlayBitmap.paint(nP, nQ, (pixels) => (this.overlayVoxels = renderOverlay(scratch, nP, nQ, this.axis, colours, pixels)));
     }
     this.el.dataset.overlayVoxels = String(this.overlayVoxels);
   }
+
 
   /** Redraw on the next animation frame. */
   schedule(): void {
@@ -239,14 +232,6 @@ export class SliceView {
     this.el.remove();
   }
 
-  private bufferContext(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
-    if (canvas.width !== width || canvas.height !== height) {
-      canvas.width = width;
-      canvas.height = height;
-    }
-    return canvas.getContext("2d") as CanvasRenderingContext2D;
-  }
-
   private resize(): void {
     const rect = this.stage.getBoundingClientRect();
     const ratio = window.devicePixelRatio || 1;
@@ -256,16 +241,6 @@ export class SliceView {
       canvas.height = Math.round(this.size.height * ratio);
     }
     this.draw();
-  }
-
-  private context(canvas: HTMLCanvasElement): CanvasRenderingContext2D {
-    const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
-    const ratio = canvas.width / this.size.width;
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    return ctx;
   }
 
   private draw(): void {
@@ -279,12 +254,12 @@ export class SliceView {
     }
     const params = this.params();
     const rect = imageRect(params);
-    const image = this.context(this.canvases.image);
-    if (this.shownIndex >= 0) image.drawImage(this.imageBuffer, rect.x, rect.y, rect.width, rect.height);
-    const overlay = this.context(this.canvases.overlay);
-    if (this.overlayVoxels > 0) overlay.drawImage(this.overlayBuffer, rect.x, rect.y, rect.width, rect.height);
-    const gestures = this.context(this.canvases.gesture);
-    if (this.model.get("view_layout") === "three") this.drawCrosshair(gestures, params);
+    const image = clearedContext(this.canvases.image, this.size.width);
+    if (this.shownIndex >= 0) image.drawImage(this.imageBitmap.canvas, rect.x, rect.y, rect.width, rect.height);
+    const overlay = clearedContext(this.canvases.overlay, this.size.width);
+    if (this.overlayVoxels > 0) overlay.drawImage(this.overlayBitmap.canvas, rect.x, rect.y, rect.width, rect.height);
+    const gestures = clearedContext(this.canvases.gesture, this.size.width);
+    if (this.model.get("view_layout") === "three") drawCrosshair(gestures, params, this.model.get("slice_index"));
     const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
     for (const draft of this.host.pendingPrompts()) {
       if (draft.axis === this.axis && draft.index === this.index()) {
@@ -293,31 +268,6 @@ export class SliceView {
     }
     if (this.gesture) drawGesture(gestures, params, this.gesture, { scribbleWidth: width });
     this.host.drawn?.(this);
-  }
-
-  private drawCrosshair(ctx: CanvasRenderingContext2D, params: PlaneParams): void {
-    const [p, q] = planeAxes(this.axis);
-    const sliceIndex = this.model.get("slice_index");
-    const [nP, nQ] = planeShape(this.axis, params.shape);
-    ctx.save();
-    ctx.lineWidth = 1;
-    ctx.globalAlpha = 0.55;
-    ctx.setLineDash([4, 4]);
-    const [x0, y0] = voxelToScreen(params, [-0.5, -0.5]);
-    const [x1, y1] = voxelToScreen(params, [nP - 0.5, nQ - 0.5]);
-    const [xp] = voxelToScreen(params, [sliceIndex[p], 0]);
-    const [, yq] = voxelToScreen(params, [0, sliceIndex[q]]);
-    ctx.strokeStyle = CROSSHAIR_COLOURS[p];
-    ctx.beginPath();
-    ctx.moveTo(xp, y0);
-    ctx.lineTo(xp, y1);
-    ctx.stroke();
-    ctx.strokeStyle = CROSSHAIR_COLOURS[q];
-    ctx.beginPath();
-    ctx.moveTo(x0, yq);
-    ctx.lineTo(x1, yq);
-    ctx.stroke();
-    ctx.restore();
   }
 
   private local(event: MouseEvent): [number, number] {
@@ -331,8 +281,16 @@ export class SliceView {
     handler: (event: HTMLElementEventMap[K]) => void,
     options?: AddEventListenerOptions,
   ): void {
-    target.addEventListener(type, handler as EventListener, options);
-    this.cleanups.push(() => target.removeEventListener(type, handler as EventListener, options));
+    // A failing handler shows its error in the widget instead of vanishing into the console.
+    const guarded = (event: Event) => {
+      try {
+        handler(event as HTMLElementEventMap[K]);
+      } catch (error) {
+        this.host.error(`The ${type} handler failed: ${(error as Error).message}`);
+      }
+    };
+    target.addEventListener(type, guarded, options);
+    this.cleanups.push(() => target.removeEventListener(type, guarded, options));
   }
 
   private bindEvents(): void {

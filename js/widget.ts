@@ -4,33 +4,15 @@
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import "./widget.css";
+import { type KeyActions, handleKey } from "./keys";
 import { LabelVolume } from "./labels";
+import { KernelLink, type WidgetStats } from "./link";
 import { SliceLoader } from "./slices";
-import { type PromptDraft, TOOL_KEYS } from "./tools";
 import { voxelToScreen } from "./transform";
-import type { Axis, CommandName, IncomingMsg, Layout, OutgoingMsg, Tool, WidgetTraits } from "./types";
+import type { Axis, IncomingMsg, Layout, OutgoingMsg, Tool, WidgetTraits } from "./types";
 import { Ui, type UiHandlers } from "./ui";
 import { type CursorReadout, SliceView, type ViewHost } from "./view";
 import { type WindowLevel, autoWindow, matchingPreset, presetWindow } from "./window";
-
-/** Timings of one prompt, for the benchmarks (see `TestHooks`). */
-export interface PromptStats {
-  request_id: number;
-  tool: string;
-  sent_ms: number;
-  done_ms?: number;
-  drawn_ms?: number;
-  compute_s?: number;
-  patch_bytes: number;
-  patch_voxels: number;
-  error?: string;
-}
-
-export interface WidgetStats {
-  rendered_ms: number;
-  first_slice_ms?: number;
-  prompts: PromptStats[];
-}
 
 /**
  * What the end-to-end tests and browser benchmarks read from the page, as
@@ -42,27 +24,19 @@ export interface TestHooks {
   toClient(viewIndex: number, p: number, q: number): [number, number];
 }
 
-interface Pending {
-  draft: PromptDraft;
-  stats: PromptStats;
-}
-
 const SAVE_DELAY_MS = 150;
-const STATS_KEPT = 500;
 
 function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => void {
   const cleanups: (() => void)[] = [];
-  // Several views of one model all hear every message: request ids carry a per-view prefix.
-  let nextRequest = Math.floor(Math.random() * 1e6) * 1000;
-  const newRequestId = () => ++nextRequest;
   const send = (msg: OutgoingMsg) => model.send(msg);
-
-  const loader = new SliceLoader({ send, nextRequestId: newRequestId });
+  const loader: SliceLoader = new SliceLoader({ send, nextRequestId: (): number => link.newRequestId() });
   const labels = new LabelVolume(model.get("shape"));
+  const link: KernelLink = new KernelLink(send, loader, labels, {
+    error: showError,
+    pendingChanged: () => views.forEach((view) => view.schedule()),
+  });
+  const stats = link.stats;
   const hiddenObjects = new Set<number>();
-  const pending = new Map<number, Pending>();
-  const ownRequests = new Set<number>();
-  const stats: WidgetStats = { rendered_ms: performance.now(), prompts: [] };
   let localError = "";
   let spaceHeld = false;
   let views: SliceView[] = [];
@@ -83,12 +57,6 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     else saveNow();
   }
 
-  function sendCommand(name: CommandName, object?: number): void {
-    const request_id = newRequestId();
-    ownRequests.add(request_id);
-    send(object === undefined ? { type: "command", name, request_id } : { type: "command", name, request_id, object });
-  }
-
   function showError(message: string): void {
     localError = message;
     refreshUi();
@@ -97,7 +65,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   const handlers: UiHandlers = {
     tool: (tool: Tool) => setTrait("tool", tool),
     togglePolarity: () => setTrait("positive", !model.get("positive")),
-    command: sendCommand,
+    command: (name, object) => link.command(name, object),
     axis: (axis: Axis) => {
       model.set("axis", axis);
       setTrait("view_layout", "single");
@@ -153,34 +121,22 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     labels,
     hiddenObjects,
     spaceHeld: () => spaceHeld,
-    pendingPrompts: () => [...pending.values()].map((entry) => entry.draft),
+    pendingPrompts: () => link.pendingDrafts(),
     setSliceIndex: (axis, index) => {
       const next = [...model.get("slice_index")] as WidgetTraits["slice_index"];
       next[axis] = index;
       setTrait("slice_index", next, true);
     },
     setWindow: (window: WindowLevel, final: boolean) => setTrait("window", window, !final),
-    submit: submitPrompt,
+    submit: (draft) => link.submit(draft),
     hint: (text) => ui.hint(text),
+    error: showError,
     cursor: (readout) => ui.setCursor(readout ? formatReadout(readout, model.get("image_dtype")) : ""),
     activate: (view) => (activeView = view),
     drawn: (view) => {
       if (stats.first_slice_ms === undefined && view.shown >= 0) stats.first_slice_ms = performance.now() - stats.rendered_ms;
     },
   };
-
-  function submitPrompt(draft: PromptDraft): void {
-    const request_id = newRequestId();
-    const entry: Pending = {
-      draft,
-      stats: { request_id, tool: draft.tool, sent_ms: performance.now(), patch_bytes: 0, patch_voxels: 0 },
-    };
-    pending.set(request_id, entry);
-    stats.prompts.push(entry.stats);
-    if (stats.prompts.length > STATS_KEPT) stats.prompts.shift();
-    send({ type: "prompt", ...draft, request_id });
-    views.forEach((view) => view.schedule());
-  }
 
   function buildViews(): void {
     views.forEach((view) => view.destroy());
@@ -191,59 +147,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     ui.viewport.replaceChildren(...views.map((view) => view.el));
   }
 
-  function finishRequest(requestId: number, error?: string, computeS?: number): void {
-    const entry = pending.get(requestId);
-    pending.delete(requestId);
-    ownRequests.delete(requestId);
-    if (entry) {
-      entry.stats.done_ms = performance.now();
-      if (computeS !== undefined) entry.stats.compute_s = computeS;
-      if (error) entry.stats.error = error;
-      requestAnimationFrame(() => (entry.stats.drawn_ms = performance.now()));
-    }
-    views.forEach((view) => view.schedule());
-  }
-
-  function onMessage(msg: IncomingMsg, buffers: DataView[]): void {
-    switch (msg.type) {
-      case "slice":
-        loader.handleReply(msg, buffers[0]);
-        break;
-      case "labels_reset":
-        labels.reset();
-        break;
-      case "mask_patch": {
-        const entry = msg.request_id === null ? undefined : pending.get(msg.request_id);
-        if (entry) {
-          entry.stats.patch_bytes += buffers[0]?.byteLength ?? 0;
-          entry.stats.patch_voxels += msg.bbox.reduce((n, [lo, hi]) => n * (hi - lo), 1);
-        }
-        labels.patch(msg, buffers[0]).catch((error: Error) => showError(`Could not apply a mask update: ${error.message}`));
-        break;
-      }
-      case "done":
-        if (msg.request_id !== null) {
-          const requestId = msg.request_id;
-          labels.enqueue(() => finishRequest(requestId, undefined, msg.compute_s));
-        }
-        break;
-      case "error":
-        // Errors never go unseen: ours, and those of no request (a malformed message or Python call).
-        if (msg.request_id === null) showError(msg.message);
-        else if (loader.handleError(msg.request_id) || pending.has(msg.request_id) || ownRequests.has(msg.request_id)) {
-          finishRequest(msg.request_id, msg.message);
-          showError(msg.message);
-        }
-        break;
-    }
-  }
-  const messageHandler = (msg: IncomingMsg, buffers: DataView[]) => {
-    try {
-      onMessage(msg, buffers);
-    } catch (error) {
-      showError(`Could not handle a ${msg?.type ?? "kernel"} message: ${(error as Error).message}`);
-    }
-  };
+  const messageHandler = (msg: IncomingMsg, buffers: DataView[]) => link.handle(msg, buffers);
   model.on("msg:custom", messageHandler);
   cleanups.push(() => model.off("msg:custom", messageHandler));
 
@@ -289,15 +193,33 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   on("shape", () => {
     loader.clear();
     labels.resize(model.get("shape"));
-    send({ type: "get_labels", request_id: newRequestId() });
+    link.requestLabels();
     buildViews();
   });
+
+  const keyActions: KeyActions = {
+    tool: handlers.tool,
+    togglePolarity: handlers.togglePolarity,
+    command: (name) => link.command(name),
+    toggleHelp: () => ui.toggleHelp(),
+    escape: () => {
+      if (!views.some((view) => view.cancelGesture())) ui.toggleHelp(false);
+    },
+    step: (delta) => (activeView ?? views[0])?.step(delta),
+    zoom: (factor) => (activeView ?? views[0])?.zoomBy(factor),
+    fit: handlers.fit,
+    axis: handlers.axis,
+    toggleLayout: () => handlers.layout(model.get("view_layout") === "three" ? "single" : "three"),
+    toggleOutline: () => handlers.outline(!model.get("outline")),
+    toggleMasks: () => handlers.showMasks(!model.get("show_masks")),
+    setSpace: (held) => (spaceHeld = held),
+  };
 
   cleanups.push(bindKeys());
 
   function bindKeys(): () => void {
     const keydown = (event: KeyboardEvent) => {
-      if (handleKey(event)) {
+      if (handleKey(event, keyActions)) {
         event.preventDefault();
         event.stopPropagation();
       }
@@ -323,43 +245,6 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     };
   }
 
-  function handleKey(event: KeyboardEvent): boolean {
-    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    const view = activeView ?? views[0];
-    if (event.ctrlKey || event.metaKey) {
-      if (key === "z") sendCommand(event.shiftKey ? "redo" : "undo");
-      else if (key === "y") sendCommand("redo");
-      else return false;
-      return true;
-    }
-    if (event.altKey) return false;
-    const target = event.target as HTMLElement;
-    if (target.matches("select") && key !== "Escape") return false;
-    if (target.matches("input") && key.startsWith("Arrow")) return false;
-    const step = event.shiftKey ? 5 : 1;
-    if (key in TOOL_KEYS) handlers.tool(TOOL_KEYS[key]);
-    else if (key === "t") handlers.togglePolarity();
-    else if (key === "r") sendCommand("reset_object");
-    else if (key === "m") sendCommand("new_object");
-    else if (key === "?" || key === "h") ui.toggleHelp();
-    else if (key === "Escape") {
-      if (!views.some((each) => each.cancelGesture())) ui.toggleHelp(false);
-    } else if (key === "ArrowUp" || key === "ArrowRight") view?.step(step);
-    else if (key === "ArrowDown" || key === "ArrowLeft") view?.step(-step);
-    else if (key === "PageUp") view?.step(10);
-    else if (key === "PageDown") view?.step(-10);
-    else if (key === "+" || key === "=") view?.zoomBy(1.25);
-    else if (key === "-" || key === "_") view?.zoomBy(0.8);
-    else if (key === "0") handlers.fit();
-    else if (key === "1" || key === "2" || key === "3") handlers.axis((Number(key) - 1) as Axis);
-    else if (key === "v") handlers.layout(model.get("view_layout") === "three" ? "single" : "three");
-    else if (key === "o") handlers.outline(!model.get("outline"));
-    else if (key === "a") handlers.showMasks(!model.get("show_masks"));
-    else if (key === " ") spaceHeld = true;
-    else return false;
-    return true;
-  }
-
   // First paint: the visible slice is requested before anything else.
   buildViews();
   const window0 = model.get("window");
@@ -367,7 +252,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     const statsNow = model.get("intensity_stats");
     if (statsNow) setTrait("window", autoWindow(statsNow));
   }
-  send({ type: "get_labels", request_id: newRequestId() });
+  link.requestLabels();
   refreshUi();
 
   return () => {

@@ -1,0 +1,63 @@
+/**
+ * Canvas plumbing for a slice view: slice-resolution bitmaps (grey image, mask overlay) that are
+ * scaled up pixelated, display contexts in CSS pixels, and the three-view crosshair.
+ */
+import { type PlaneParams, planeAxes, planeShape, voxelToScreen } from "./transform";
+import type { Vec3 } from "./types";
+
+/** An offscreen bitmap at slice resolution, rewritten pixel by pixel. */
+export class SliceBitmap {
+  readonly canvas = document.createElement("canvas");
+  private image: ImageData | null = null;
+
+  /** Resize if needed and let `fill` write every pixel (little-endian RGBA words). */
+  paint(width: number, height: number, fill: (pixels: Uint32Array) => void): void {
+    const ctx = this.canvas.getContext("2d") as CanvasRenderingContext2D;
+    if (!this.image || this.image.width !== width || this.image.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+      this.image = ctx.createImageData(width, height);
+    }
+    fill(new Uint32Array(this.image.data.buffer));
+    ctx.putImageData(this.image, 0, 0);
+  }
+}
+
+/** A display canvas's context, cleared, drawing in CSS px, without smoothing. */
+export function clearedContext(canvas: HTMLCanvasElement, cssWidth: number): CanvasRenderingContext2D {
+  const ctx = canvas.getContext("2d") as CanvasRenderingContext2D;
+  const ratio = canvas.width / cssWidth;
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  return ctx;
+}
+
+/** Per-axis colours of the crosshair lines (x, y, z). */
+export const CROSSHAIR_COLOURS = ["#f87171", "#4ade80", "#60a5fa"];
+
+/** Dashed lines where the other two views' slices cut this one. */
+export function drawCrosshair(ctx: CanvasRenderingContext2D, params: PlaneParams, sliceIndex: Vec3): void {
+  const [p, q] = planeAxes(params.axis);
+  const [nP, nQ] = planeShape(params.axis, params.shape);
+  const [x0, y0] = voxelToScreen(params, [-0.5, -0.5]);
+  const [x1, y1] = voxelToScreen(params, [nP - 0.5, nQ - 0.5]);
+  const [xp] = voxelToScreen(params, [sliceIndex[p], 0]);
+  const [, yq] = voxelToScreen(params, [0, sliceIndex[q]]);
+  ctx.save();
+  ctx.lineWidth = 1;
+  ctx.globalAlpha = 0.6;
+  ctx.setLineDash([4, 4]);
+  ctx.strokeStyle = CROSSHAIR_COLOURS[p];
+  ctx.beginPath();
+  ctx.moveTo(xp, y0);
+  ctx.lineTo(xp, y1);
+  ctx.stroke();
+  ctx.strokeStyle = CROSSHAIR_COLOURS[q];
+  ctx.beginPath();
+  ctx.moveTo(x0, yq);
+  ctx.lineTo(x1, yq);
+  ctx.stroke();
+  ctx.restore();
+}
