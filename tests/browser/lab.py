@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
 TOKEN = "T"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -77,7 +78,21 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
     """Run JupyterLab on a free port serving ``root_dir``; yields the base URL."""
     port = free_port()
     jupyter = Path(sys.executable).parent / "jupyter"
-    env = {**os.environ, "JUPYTER_PLATFORM_DIRS": "1", "PYTHONUNBUFFERED": "1"}
+    # Fresh settings and workspaces (no news pop-up, no restored layout); kernels import this
+    # checkout's nni_jupyter even when it is not installed.
+    settings = log_path.parent / "lab-settings"
+    news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True, exist_ok=True)
+    news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": pythonpath,
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_WORKSPACES_DIR": str(log_path.parent / "lab-workspaces"),
+    }
     log = log_path.open("w")
     process = subprocess.Popen(
         [
