@@ -329,10 +329,10 @@ def _paint_great_vessels(canvas: _Canvas, spine_centre: np.ndarray, spine_radius
     """Aorta and vena cava: tubes along z in front of the spine, gently curving."""
     u = canvas.rng.uniform
     for name, side, radius, hu in (
-        ("aorta", 1, u(4, 5.5), u(180, 260)),
-        ("vena_cava", -1, u(4.5, 6), u(110, 160)),
+        ("aorta", 1, u(6, 7), u(180, 260)),
+        ("vena_cava", -1, u(6, 7.5), u(110, 160)),
     ):
-        x0 = 64 + side * u(5, 9)
+        x0 = 64 + side * u(7, 10)
         y0 = spine_centre[1] - spine_radius - radius - u(1, 3)
         amp, phase = u(1, 3), u(0, 2 * np.pi)
         sx, sy, sz = canvas.scale

@@ -1,0 +1,358 @@
+"""Simulated users for training: prompts, imperfect previous masks and AutoZoom context sizes.
+
+One training example is one prediction the inference would make: an object, the prompts a user
+gave so far (older ones decayed), the previous segmentation the session holds, the newest prompt,
+and the window (centre and zoom) the inference would run the network on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data import ORGAN_LABELS, phantom
+from ..evaluation import geometry
+from . import encoding as enc
+
+AUTOZOOM_STEPS = (1.5, 2.25, 3.375, 4.0)
+MAX_ZOOM = 4.0
+_MARGIN = 12  # voxels around an object that perturbations may reach
+
+
+@dataclass
+class TrainingVolume:
+    """A phantom prepared for sampling: z-scored image, object map and object list."""
+
+    image: torch.Tensor  # [X, Y, Z] float32, z-scored like the inference does
+    components: np.ndarray  # [X, Y, Z] int32, one id per object, 0 elsewhere
+    objects: list[tuple[int, int, list[list[int]]]]  # (component id, label, bbox)
+
+
+def prepare_volume(seed: int, shape: tuple[int, int, int], min_voxels: int = 20) -> TrainingVolume:
+    """Render phantom ``seed`` and split its organ labels into connected objects."""
+    image, labels = phantom(shape, seed)
+    image_t = torch.from_numpy(image.astype(np.float32))
+    image_t = (image_t - image_t.mean()) / image_t.std()
+    components = np.zeros(labels.shape, dtype=np.int32)
+    objects = []
+    for label in ORGAN_LABELS:
+        parts, sizes = geometry.connected_components(labels == label)
+        for k, size in enumerate(sizes, start=1):
+            if size < min_voxels:
+                continue
+            oid = len(objects) + 1
+            mask = parts == k
+            components[mask] = oid
+            objects.append((oid, label, geometry.bbox(mask)))
+    return TrainingVolume(image_t, components, objects)
+
+
+@dataclass
+class Prompt:
+    """One simulated prompt, already rasterised into its channel (full-volume coordinates)."""
+
+    channel: int
+    centre: tuple[int, int, int]
+    extent: list[int]  # size of the prompt's bbox per axis (1 for points)
+    point: tuple[int, int, int] | None = None
+    region: tuple[tuple[slice, ...], np.ndarray] | None = None  # (slices, values) to max-write
+
+
+class UserSimulator:
+    """Draws training examples ``(input [8, P, P, P], target [P, P, P])`` from a volume.
+
+    Parameters
+    ----------
+    rng
+        Source of every random choice.
+    patch_size
+        Network patch edge in voxels.
+    decay
+        Weight factor per prompt of age (the inference's ``interaction_decay``).
+    """
+
+    def __init__(self, rng: np.random.Generator, patch_size: int, decay: float = 0.98):
+        self.rng = rng
+        self.patch_size = patch_size
+        self.decay = decay
+
+    # --- one example ---------------------------------------------------------------------------
+
+    def sample(self, volume: TrainingVolume) -> tuple[torch.Tensor, torch.Tensor]:
+        """One augmented training example from ``volume``."""
+        rng = self.rng
+        oid, _, box = self._pick_object(volume)
+        crop = tuple(
+            slice(max(lo - _MARGIN, 0), min(hi + _MARGIN, n))
+            for (lo, hi), n in zip(box, volume.components.shape, strict=True)
+        )
+        target = volume.components == oid
+        interactions = torch.zeros((enc.NUM_INTERACTION_CHANNELS, *target.shape))
+        prompts = [self._initial_prompt(target, box)]
+        is_initial = rng.random() < 0.4
+        if not is_initial:
+            prompts += [self._consistent_point(target, crop) for _ in range(rng.integers(0, 3))]
+            prev = self._imperfect_mask(target, crop)
+            interactions[enc.PREV_SEG][crop] = torch.from_numpy(prev[crop].astype(np.float32))
+            prompts.append(self._corrective_prompt(target, prev, crop))
+        for age, prompt in enumerate(reversed(prompts)):
+            self._write(interactions, prompt, self.decay**age)
+        centre, zoom = self._window(prompts[-1], box, is_initial)
+        x, y = enc.build_window(
+            volume.image, interactions, torch.from_numpy(target), centre, zoom, self.patch_size
+        )
+        return self._augment(x, y)
+
+    def _pick_object(self, volume: TrainingVolume) -> tuple[int, int, list[list[int]]]:
+        # uniform over labels first, so the many vertebrae do not crowd out the organs
+        labels = sorted({label for _, label, _ in volume.objects})
+        label = labels[self.rng.integers(len(labels))]
+        candidates = [o for o in volume.objects if o[1] == label]
+        return candidates[self.rng.integers(len(candidates))]
+
+    # --- prompts -------------------------------------------------------------------------------
+
+    def _initial_prompt(self, target: np.ndarray, box: list[list[int]]) -> Prompt:
+        kind = self.rng.choice(["point", "box", "lasso", "scribble"], p=[0.35, 0.25, 0.2, 0.2])
+        if kind == "point":
+            return self._point_in(target, box, enc.POINT_POS)
+        return self._slice_prompt(kind, target, positive=True)
+
+    def _point_in(self, mask: np.ndarray, box: list[list[int]], channel: int) -> Prompt:
+        crop = tuple(slice(lo, hi) for lo, hi in box)
+        local = mask[crop]
+        if self.rng.random() < 0.3:
+            point = geometry.interior_centre(local)
+        else:
+            inner = _erode(local, int(self.rng.integers(0, 4)))
+            voxels = np.argwhere(inner if inner.any() else local)
+            point = tuple(voxels[self.rng.integers(len(voxels))])
+        point = tuple(int(p + lo) for p, (lo, _) in zip(point, box, strict=True))
+        return Prompt(channel, point, [1, 1, 1], point=point)
+
+    def _pick_slice(self, mask: np.ndarray) -> tuple[int, int]:
+        """The largest slice (as the evaluation does) or any slice of at least 30% of its area."""
+        if self.rng.random() < 0.3:
+            return geometry.largest_slice(mask)
+        axis = int(self.rng.integers(3))
+        areas = mask.sum(axis=tuple(a for a in range(3) if a != axis))
+        candidates = np.flatnonzero(areas >= 0.3 * areas.max())
+        return axis, int(candidates[self.rng.integers(len(candidates))])
+
+    def _slice_prompt(self, kind: str, mask: np.ndarray, positive: bool) -> Prompt:
+        axis, index = self._pick_slice(mask)
+        plane = geometry.take_slice(mask, axis, index)
+        if kind == "box":
+            lo_hi = geometry.bbox(plane)
+            grow = self.rng.integers(-1, 4, size=(2, 2))
+            drawn = np.zeros(plane.shape, dtype=bool)
+            rows = slice(
+                max(lo_hi[0][0] - grow[0, 0], 0), min(lo_hi[0][1] + grow[0, 1], plane.shape[0])
+            )
+            cols = slice(
+                max(lo_hi[1][0] - grow[1, 0], 0), min(lo_hi[1][1] + grow[1, 1], plane.shape[1])
+            )
+            drawn[rows, cols] = True
+            if not drawn.any():
+                drawn = plane
+            channel = enc.BBOX_POS if positive else enc.BBOX_NEG
+        elif kind == "lasso":
+            drawn = geometry.lasso_mask(
+                plane, int(self.rng.integers(8, 33)), float(self.rng.uniform(0, 1.5)), self.rng
+            )
+            channel = enc.BBOX_POS if positive else enc.BBOX_NEG
+        else:
+            deterministic = self.rng.random() < 0.3
+            drawn = geometry.scribble_mask(
+                plane, 2, int(self.rng.integers(2, 7)), None if deterministic else self.rng
+            )
+            channel = enc.SCRIBBLE_POS if positive else enc.SCRIBBLE_NEG
+        return _plane_prompt(channel, mask.shape, axis, index, drawn)
+
+    def _consistent_point(self, target: np.ndarray, crop: tuple[slice, ...]) -> Prompt:
+        """An older correction that agrees with the truth: inside, or just outside, the object."""
+        local = target[crop]
+        offset = [s.start for s in crop]
+        if self.rng.random() < 0.6:
+            region, channel = local, enc.POINT_POS
+        else:
+            region, channel = _dilate(local, 3) & ~local, enc.POINT_NEG
+        voxels = np.argwhere(region)
+        point = tuple(
+            int(v + o) for v, o in zip(voxels[self.rng.integers(len(voxels))], offset, strict=True)
+        )
+        return Prompt(channel, point, [1, 1, 1], point=point)
+
+    def _corrective_prompt(
+        self, target: np.ndarray, prev: np.ndarray, crop: tuple[slice, ...]
+    ) -> Prompt:
+        """A click (or stroke) in an error region: positive in a miss, negative in a leak."""
+        local_t, local_p = target[crop], prev[crop]
+        missed, leaked = local_t & ~local_p, local_p & ~local_t
+        if not missed.any() and not leaked.any():
+            box = [[s.start, s.stop] for s in crop]
+            return self._point_in(target, box, enc.POINT_POS)
+        n_missed, n_leaked = missed.sum(), leaked.sum()
+        positive = self.rng.random() < n_missed / (n_missed + n_leaked)
+        error = missed if positive else leaked
+        if self.rng.random() < 0.5:
+            error = geometry.largest_component(error)
+            voxel = geometry.interior_centre(error)
+        else:
+            inner = _erode(error, 1)
+            voxels = np.argwhere(inner if inner.any() else error)
+            voxel = tuple(voxels[self.rng.integers(len(voxels))])
+        offset = [s.start for s in crop]
+        point = tuple(int(v + o) for v, o in zip(voxel, offset, strict=True))
+        kind = self.rng.choice(["point", "scribble", "lasso"], p=[0.7, 0.2, 0.1])
+        if kind == "point" or (kind == "lasso" and not positive):
+            channel = enc.POINT_POS if positive else enc.POINT_NEG
+            return Prompt(channel, point, [1, 1, 1], point=point)
+        full_error = np.zeros(target.shape, dtype=bool)
+        full_error[crop] = error
+        axis = int(self.rng.integers(3))
+        plane = geometry.take_slice(full_error, axis, point[axis])
+        if kind == "lasso":
+            drawn = geometry.lasso_mask(plane, 16, float(self.rng.uniform(0, 1.0)), self.rng)
+            return _plane_prompt(enc.BBOX_POS, target.shape, axis, point[axis], drawn)
+        drawn = geometry.scribble_mask(plane, 2, int(self.rng.integers(2, 5)), self.rng)
+        channel = enc.SCRIBBLE_POS if positive else enc.SCRIBBLE_NEG
+        return _plane_prompt(
+            channel, target.shape, axis, point[axis], drawn | _dot(plane.shape, point, axis)
+        )
+
+    # --- previous segmentation -----------------------------------------------------------------
+
+    def _imperfect_mask(self, target: np.ndarray, crop: tuple[slice, ...]) -> np.ndarray:
+        """The truth spoiled the ways a previous prediction goes wrong."""
+        rng = self.rng
+        local = target[crop].copy()
+        kinds = ["dilate", "erode", "cut", "coarse", "leak", "hole", "empty"]
+        weights = np.array([0.15, 0.15, 0.25, 0.2, 0.12, 0.08, 0.05])
+        for kind in rng.choice(kinds, size=rng.integers(1, 3), replace=False, p=weights):
+            local = self._perturb(kind, local)
+        prev = np.zeros(target.shape, dtype=bool)
+        prev[crop] = local
+        return prev
+
+    def _perturb(self, kind: str, mask: np.ndarray) -> np.ndarray:
+        rng = self.rng
+        if kind == "empty" or not mask.any():
+            return np.zeros_like(mask)
+        if kind == "dilate":
+            return _dilate(mask, int(rng.integers(1, 4)))
+        if kind == "erode":
+            return _erode(mask, int(rng.integers(1, 3)))
+        if kind == "coarse":
+            factor = float(rng.choice(AUTOZOOM_STEPS))
+            t = torch.from_numpy(mask.astype(np.float32))[None, None]
+            small = [max(1, round(n / factor)) for n in mask.shape]
+            down = F.interpolate(t, small, mode="area")
+            return (F.interpolate(down, mask.shape, mode="trilinear")[0, 0] >= 0.5).numpy()
+        edge = mask & ~_erode(mask, 1) if kind == "leak" else mask
+        voxels = np.argwhere(edge if edge.any() else mask)
+        anchor = voxels[rng.integers(len(voxels))]
+        grid = np.indices(mask.shape).reshape(3, -1).T
+        if kind == "cut":
+            # what a window stopping short of the object, or a plane through it, leaves behind
+            normal = rng.normal(size=3)
+            keep = (grid - anchor) @ normal <= rng.uniform(0, 10) * np.linalg.norm(normal)
+            return mask & keep.reshape(mask.shape)
+        radius = rng.uniform(3, 9)
+        ball = (((grid - anchor) ** 2).sum(1) <= radius**2).reshape(mask.shape)
+        if kind == "leak":
+            return mask | ball
+        return mask & ~ball  # hole
+
+    # --- window --------------------------------------------------------------------------------
+
+    def _window(
+        self, prompt: Prompt, box: list[list[int]], is_initial: bool
+    ) -> tuple[tuple[int, ...], float]:
+        """Centre and zoom of the prediction this prompt triggers (initial, zoomed, refinement)."""
+        rng, p = self.rng, self.patch_size
+        start = max(1.0, max((e + p // 3) / p for e in prompt.extent))
+        extent = max(hi - lo for lo, hi in box)
+        centre = prompt.centre
+        if not is_initial and rng.random() < 0.6:
+            # a refinement patch after a zoomed-out prediction: zoom 1, somewhere near the prompt
+            jitter = rng.integers(-p // 3, p // 3 + 1, size=3) if rng.random() < 0.6 else 0
+            return tuple(int(c) for c in np.asarray(centre) + jitter), 1.0
+        zoom = start
+        zoom_out_odds = 0.55 if extent > 0.6 * p else 0.1
+        while zoom < MAX_ZOOM and rng.random() < zoom_out_odds:
+            zoom = min(MAX_ZOOM, zoom * 1.5)
+        return centre, zoom
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _write(self, interactions: torch.Tensor, prompt: Prompt, weight: float) -> None:
+        if prompt.point is not None:
+            enc.stamp_point(interactions[prompt.channel], prompt.point, weight)
+            return
+        slices, values = prompt.region
+        region = interactions[prompt.channel][slices]
+        torch.maximum(region, torch.from_numpy(values.astype(np.float32)) * weight, out=region)
+
+    def _augment(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rng = self.rng
+        order = rng.permutation(3)
+        x = x.permute(0, *(order + 1))
+        y = y.permute(*order)
+        flips = [int(a) for a in np.flatnonzero(rng.random(3) < 0.5)]
+        if flips:
+            x = x.flip([a + 1 for a in flips])
+            y = y.flip(flips)
+        x = x.contiguous()
+        x[0] *= float(rng.uniform(0.85, 1.15))
+        return x, y.contiguous()
+
+
+def _plane_prompt(channel: int, shape, axis: int, index: int, drawn: np.ndarray) -> Prompt:
+    """A prompt drawn on slice ``index`` along ``axis``, stored as its bbox crop."""
+    box2d = geometry.bbox(drawn)
+    if box2d is None:
+        raise ValueError("a drawn prompt must cover at least one pixel")
+    in_plane = [a for a in range(3) if a != axis]
+    slices = [slice(None)] * 3
+    slices[axis] = slice(index, index + 1)
+    extent = [1, 1, 1]
+    for a, (lo, hi) in zip(in_plane, box2d, strict=True):
+        slices[a] = slice(lo, hi)
+        extent[a] = hi - lo
+    values = np.expand_dims(drawn[box2d[0][0] : box2d[0][1], box2d[1][0] : box2d[1][1]], axis)
+    centre = [0, 0, 0]
+    centre[axis] = index
+    for a, (lo, hi) in zip(in_plane, box2d, strict=True):
+        centre[a] = round((lo + hi) / 2)
+    return Prompt(channel, tuple(centre), extent, region=(tuple(slices), values))
+
+
+def _dot(shape2d, point, axis: int) -> np.ndarray:
+    """The pixel of ``point`` in the slice along ``axis`` (keeps a stroke from coming out empty)."""
+    out = np.zeros(shape2d, dtype=bool)
+    out[tuple(p for a, p in enumerate(point) if a != axis)] = True
+    return out
+
+
+def _pool(mask: np.ndarray, radius: int, grow: bool) -> np.ndarray:
+    if radius <= 0:
+        return mask.copy()
+    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    if not grow:
+        t = 1 - t
+    pooled = F.max_pool3d(t, 2 * radius + 1, stride=1, padding=radius)
+    if not grow:
+        pooled = 1 - pooled
+    return pooled[0, 0].numpy() > 0.5
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    return _pool(mask, radius, grow=True)
+
+
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    return _pool(mask, radius, grow=False)

@@ -1,0 +1,41 @@
+"""The simulated-user protocol of interactive segmentation, for any nnInteractive-style session.
+
+See ``nni_jupyter.evaluation.protocol`` for the protocol and ``nni_jupyter.evaluation.geometry``
+for the mask geometry (distance transform, connected components, slices, lassos, scribbles).
+"""
+
+from __future__ import annotations
+
+from .protocol import (
+    FIRST_PROMPTS,
+    MAX_INTERACTIONS,
+    NOC_THRESHOLDS,
+    ObjectResult,
+    Session,
+    box_prompt,
+    dice,
+    evaluate_object,
+    give_first_prompt,
+    iter_objects,
+    lasso_prompt,
+    next_click,
+    scribble_prompt,
+    summarize,
+)
+
+__all__ = [
+    "FIRST_PROMPTS",
+    "MAX_INTERACTIONS",
+    "NOC_THRESHOLDS",
+    "ObjectResult",
+    "Session",
+    "box_prompt",
+    "dice",
+    "evaluate_object",
+    "give_first_prompt",
+    "iter_objects",
+    "lasso_prompt",
+    "next_click",
+    "scribble_prompt",
+    "summarize",
+]
