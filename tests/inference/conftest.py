@@ -14,15 +14,21 @@ from nni_jupyter.inference.checkpoint import build_network
 PATCH = [56, 56, 56]
 
 
-def tiny_state_dict(architecture: dict, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Seeded random weights for ``architecture`` with 1 + 7 inputs."""
+def tiny_state_dict(
+    architecture: dict, seed: int = 0, background_bias: float = 0.0
+) -> dict[str, torch.Tensor]:
+    """Seeded random weights for ``architecture`` with 1 + 7 inputs; ``background_bias`` is
+    added to the background logit of the output layer."""
     network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS)
     network = network.to_empty(device="cpu")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.normal_(0, 0.3, generator=generator)
-    return network.state_dict()
+    weights = network.state_dict()
+    seg_bias = [k for k in weights if "seg_layers" in k and k.endswith("bias")][-1]
+    weights[seg_bias][0] += background_bias
+    return weights
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +43,15 @@ def model_folder(tmp_path_factory: pytest.TempPathFactory, architecture: dict) -
     return layout.write_model_folder(
         folder, plans, tiny_state_dict(architecture), license_text="\nTest licence\nmore text\n"
     )
+
+
+@pytest.fixture(scope="session")
+def quiet_model_folder(tmp_path_factory: pytest.TempPathFactory, architecture: dict) -> Path:
+    """A model that predicts almost only background: AutoZoom never needs to act (fast)."""
+    folder = tmp_path_factory.mktemp("quiet_model")
+    plans = layout.make_plans(architecture, PATCH)
+    weights = tiny_state_dict(architecture, background_bias=50.0)
+    return layout.write_model_folder(folder, plans, weights, license_text="Test licence")
 
 
 @pytest.fixture(scope="session")
