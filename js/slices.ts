@@ -157,8 +157,8 @@ export class SliceLoader {
   constructor(options: SliceLoaderOptions) {
     this.options = {
       maxBytes: 192 * 1024 * 1024,
-      maxInFlight: 6,
-      prefetchAhead: 12,
+      maxInFlight: 8,
+      prefetchAhead: 16,
       requestTimeoutMs: 30_000,
       now: () => performance.now(),
       ...options,
