@@ -57,6 +57,11 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     else saveNow();
   }
 
+  function setSpaceHeld(held: boolean): void {
+    spaceHeld = held;
+    root.toggleAttribute("data-pan", held);
+  }
+
   function showError(message: string): void {
     localError = message;
     refreshUi();
@@ -212,7 +217,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     toggleLayout: () => handlers.layout(model.get("view_layout") === "three" ? "single" : "three"),
     toggleOutline: () => handlers.outline(!model.get("outline")),
     toggleMasks: () => handlers.showMasks(!model.get("show_masks")),
-    setSpace: (held) => (spaceHeld = held),
+    setSpace: setSpaceHeld,
   };
 
   cleanups.push(bindKeys());
@@ -225,9 +230,9 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
       }
     };
     const keyup = (event: KeyboardEvent) => {
-      if (event.key === " ") spaceHeld = false;
+      if (event.key === " ") setSpaceHeld(false);
     };
-    const blur = () => (spaceHeld = false);
+    const blur = () => setSpaceHeld(false);
     root.addEventListener("keydown", keydown);
     root.addEventListener("keyup", keyup);
     root.addEventListener("blur", blur);
