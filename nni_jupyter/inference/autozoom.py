@@ -194,10 +194,11 @@ class InputBuilder:
             [self.store.num_channels, *patch], dtype=STORE_DTYPE, device=self.device
         )
         previous = torch.zeros(patch, dtype=STORE_DTYPE, device=self.device)
-        buffer = self._host(size, STORE_DTYPE)
         for index in range(self.store.num_channels):
             if self.store.is_empty(index, bbox):
                 continue  # zeros stay zeros under dilation and resampling
+            # A fresh host buffer per channel: a pinned one may still be copying asynchronously.
+            buffer = self._host(size, STORE_DTYPE)
             self.store.read_into(index, bbox, buffer)
             channel = self._move(buffer)
             if index == self.prev_channel:
@@ -205,7 +206,6 @@ class InputBuilder:
             if index in self.dilate_channels and kernel > 1:
                 channel = dilate_nonnegative(channel, kernel)
             channels[index] = F.interpolate(channel[None, None], patch, mode="area")[0, 0]
-        del buffer
         image = self._host([self.image.num_channels, *size], torch.float32)
         self.image.crop_into(bbox, image)
         image = F.interpolate(self._move(image)[None], patch, mode="trilinear")[0]

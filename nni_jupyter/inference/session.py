@@ -7,8 +7,6 @@ and decay in :mod:`.prompts`, windows and the border test in :mod:`.autozoom`, r
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +14,21 @@ import numpy as np
 import torch
 
 from . import devices, validation
-from .autozoom import (
-    MAX_ZOOM,
-    InputBuilder,
-    border_changed,
-    next_zoom,
-    predict,
-    prompt_center_and_zoom,
-)
+from .autozoom import InputBuilder, predict, prompt_center_and_zoom
 from .checkpoint import LoadedModel, load_model_folder
-from .history import TARGET, History
+from .history import History
+from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
 from .prompts import Decay, box_region, mask_values, point_stamp
-from .refine import diff_region, plan_boxes, refine_boxes, upsample_prediction
-from .regions import Bbox, clip_bbox, to_local, to_slices, union_bboxes
+from .regions import Bbox, clip_bbox, to_local, to_slices
 from .state import SegmentationState, as_target_tensor
 from .store import InteractionStore
+from .undo import UndoRedoMixin
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
 
 
-class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept for drop-in use
+class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the reference's name, kept for drop-in use
     """Promptable 3-D segmentation with an nnInteractive checkpoint.
 
     Parameters
@@ -130,6 +122,7 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
         if self.device.type == "cpu" and self.optimize_cpu_graph:
             self.network = devices.optimize_for_cpu(self.network, self._dummy_input())
+            model.network = self.network  # let the eager copy of the weights go
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
@@ -414,124 +407,14 @@ class nnInteractiveInferenceSession:  # noqa: N801 - the reference's name, kept 
         if not self._queue:
             return None
         center, zoom = self._queue[-1]
-        zoom = min(MAX_ZOOM, zoom)
-        builder, network = self._builder, self.network
-        with devices.inference(self.device):
-            net_input = builder.build(center, zoom)
-            prediction = predict(network, net_input.tensor)
-            changed = border_changed(prediction, net_input.previous)
-            while changed and self.do_autozoom and zoom < MAX_ZOOM:
-                zoom = next_zoom(zoom)
-                if self.verbose:
-                    print(f"AutoZoom: zooming out to {zoom}")
-                net_input = builder.build(center, zoom)
-                prediction = predict(network, net_input.tensor)
-                changed = border_changed(prediction, net_input.previous)
-            if zoom == 1:
-                self._state.write_segmentation(net_input.window, prediction)
-                written = net_input.window
-            else:
-                written = self._refine(prediction, net_input.window, center, force_full_refine)
+        run = PredictionRun(
+            self._builder, self.network, self._state, self.device, self.refinement_rng, self.verbose
+        )
+        written = run.predict(center, zoom, self.do_autozoom, force_full_refine)
         self._queue.clear()
         written = clip_bbox(written, self._image.spatial_shape)
         self.last_changed_bbox = written
         return written
-
-    def _refine(
-        self, prediction: torch.Tensor, window: Bbox, center: list[int], force_full_refine: bool
-    ) -> Bbox:
-        """Refine a zoomed-out prediction patch by patch; return the hull of the refined boxes."""
-        state, shape = self._state, self._image.spatial_shape
-        patch = self.model.patch_size
-        coarse = upsample_prediction(prediction, [hi - lo for lo, hi in window])
-        planning = clip_bbox(window, shape)
-        if force_full_refine:
-            planning = union_bboxes([planning, state.store.channel_bbox(state.prev_channel)])
-        if planning is None:
-            plan = plan_boxes(torch.zeros(1, 1, 1, dtype=torch.uint8), [[0, 1]] * 3, patch, center)
-        else:
-            diff = diff_region(
-                coarse,
-                window,
-                lambda region: state.store.read(state.prev_channel, region),
-                planning,
-                shape,
-            )
-            if force_full_refine:
-                previous = state.store.read(state.prev_channel, planning).to(diff.device)
-                diff[previous > 0.5] = 1
-            plan = plan_boxes(diff, planning, patch, center, rng=self.refinement_rng)
-        working = refine_boxes(plan, coarse, window, self._builder, self.network)
-        hull = plan.hull
-        for box in plan.boxes:
-            state.write_segmentation(box, working[to_slices(to_local(box, hull))])
-        return hull
-
-    # ------------------------------------------------------------------ undo and redo
-    def _scalars(self) -> dict[str, Any]:
-        return {
-            "intensity": self._decay.intensity,
-            "queue": [(list(c), z) for c, z in self._queue],
-            "last_changed_bbox": self.last_changed_bbox,
-        }
-
-    def _restore_scalars(self, scalars: dict[str, Any]) -> None:
-        self._decay.intensity = scalars["intensity"]
-        self._queue = [(list(c), z) for c, z in scalars["queue"]]
-
-    @contextlib.contextmanager
-    def _step(self) -> Iterator[None]:
-        """One atomic, undoable prompt: on any error everything it changed is rolled back."""
-        self.history.begin(self._scalars())
-        try:
-            yield
-        except BaseException:
-            step = self.history.abandon()
-            if step is not None:
-                self._state.apply(step, forward=False)
-                self._restore_scalars(step.state_before)
-                self.last_changed_bbox = step.state_before["last_changed_bbox"]
-            raise
-        if self.supports_undo:
-            self.history.commit(self._scalars())
-        else:
-            self.history.abandon()
-
-    def _changed_target_bbox(self, step: Any) -> Bbox | None:
-        regions = [d.region for d in step.diffs if d.kind == TARGET]
-        return union_bboxes(regions)
-
-    def undo(self) -> bool:
-        """Revert the most recent prompt (repeatable, up to the history's depth).
-
-        Returns
-        -------
-        bool
-            True when something was undone.
-        """
-        step = self.history.pop_undo()
-        if step is None:
-            return False
-        self._state.apply(step, forward=False)
-        self._restore_scalars(step.state_before)
-        self.last_changed_bbox = self._changed_target_bbox(step)
-        return True
-
-    def redo(self) -> bool:
-        """Re-apply the most recently undone prompt.
-
-        Returns
-        -------
-        bool
-            True when something was redone.
-        """
-        step = self.history.pop_redo()
-        if step is None:
-            return False
-        self._state.apply(step, forward=True)
-        self._restore_scalars(step.state_after)
-        self.last_changed_bbox = self._changed_target_bbox(step)
-        return True
 
 
 #: Short name used across nni_jupyter.
