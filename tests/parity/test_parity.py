@@ -20,7 +20,19 @@ from nnInteractive.inference.inference_session import (  # noqa: E402
 from nni_jupyter.inference import nnInteractiveInferenceSession  # noqa: E402
 
 pytestmark = pytest.mark.parity
-DEMO_MODEL = Path(__file__).resolve().parents[2] / "nni_jupyter" / "demo" / "model"
+
+
+def _demo_model() -> Path:
+    """The bundled demo checkpoint: ``nni_jupyter.demo_model_path()`` once it exists."""
+    try:
+        from nni_jupyter.demo import demo_model_path
+
+        return Path(demo_model_path())
+    except (ImportError, AttributeError, FileNotFoundError):
+        return Path(__file__).resolve().parents[2] / "nni_jupyter" / "demo" / "model"
+
+
+DEMO_MODEL = _demo_model()
 
 Prompt = Callable[[object], object]
 
@@ -101,6 +113,10 @@ def run_both(
         overlap = 2 * (our_buffer.bool() & ref_buffer.bool()).sum().item()
         total = our_buffer.sum().item() + ref_buffer.sum().item()
         results.append((name, agreement, 1.0 if total == 0 else overlap / total))
+        print(
+            f"  {name}: foreground voxels ours {int(our_buffer.sum())}, reference "
+            f"{int(ref_buffer.sum())}"
+        )
     return results
 
 
