@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nni_jupyter.inference import layout
-from nni_jupyter.inference.checkpoint import build_network
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
+from nni_jupyter.inference import layout  # noqa: E402
+from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
 
 SMALL = {"features": [16, 32, 64, 128, 160], "blocks": [1, 2, 2, 2, 2], "patch": [64, 64, 64]}
 FULL = {

@@ -118,6 +118,11 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             Checkpoint file inside the fold folder.
         """
         model = load_model_folder(model_training_output_dir, use_fold, checkpoint_name, self.device)
+        if self._image is not None and self._image.num_channels != model.num_image_channels:
+            raise ValueError(
+                f"the image set earlier has {self._image.num_channels} channel(s) but the model "
+                f"takes {model.num_image_channels}; call set_image again after loading"
+            )
         self.model = model
         self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
         if self.device.type == "cpu" and self.optimize_cpu_graph:
