@@ -200,10 +200,14 @@ def latency(folder: Path, size: int, device: torch.device, threads: int, autozoo
     return {w: {k: statistics.median(v) for k, v in t.items()} for w, t in timings.items()}
 
 
-def rss_child(which: str, folder: str, size: int, device: str, threads: int) -> None:
+def rss_child(
+    which: str, folder: str, size: int, device: str, threads: int, autozoom: bool
+) -> None:
     """In a fresh process: load, set a size^3 image, run two prompts; print peak RSS in MiB."""
     image = phantom(size)
-    session = quiet(lambda: make_session(which, Path(folder), torch.device(device), threads, True))
+    session = quiet(
+        lambda: make_session(which, Path(folder), torch.device(device), threads, autozoom)
+    )
     session.set_image(image)
     session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
     for _, call in prompts(size)[:2]:
@@ -211,7 +215,9 @@ def rss_child(which: str, folder: str, size: int, device: str, threads: int) -> 
     print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def peak_rss(which: str, folder: Path, size: int, device: str, threads: int) -> float:
+def peak_rss(
+    which: str, folder: Path, size: int, device: str, threads: int, autozoom: bool
+) -> float:
     command = [
         sys.executable,
         __file__,
@@ -245,7 +251,9 @@ def main() -> None:
     args = parser.parse_args()
     device = args.device or ("cuda" if args.full else "cpu")
     if args.rss_child:
-        rss_child(args.rss_child, args.folder, args.size, device, args.threads)
+        rss_child(
+            args.rss_child, args.folder, args.size, device, args.threads, not args.no_autozoom
+        )
         return
     torch.set_num_threads(args.threads)
     spec = dict(FULL if args.full else SMALL)
@@ -266,7 +274,7 @@ def main() -> None:
             print(f"{name:10s} {ours:10.3f} {ref:10.3f} {ours / ref:9.2f}")
         if not args.skip_rss:
             rss = {
-                w: peak_rss(w, folder, args.rss_size, device, args.threads)
+                w: peak_rss(w, folder, args.rss_size, device, args.threads, not args.no_autozoom)
                 for w in ("ours", "reference")
             }
             print(

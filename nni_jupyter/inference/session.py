@@ -85,6 +85,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.optimize_cpu_graph = bool(optimize_cpu_graph)
         self.history = History(max_undo_steps, max_undo_bytes)
         self.network: torch.nn.Module | None = None
+        self._runner: torch.nn.Module | None = None
         self.model: LoadedModel | None = None
         self.license: str | None = None
         self.preferred_scribble_thickness: list[int] = [2, 2, 2]
@@ -125,9 +126,10 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             )
         self.model = model
         self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
+        # ``network`` stays the nn.Module (parameters countable); ``_runner`` is what runs.
+        self._runner = self.network
         if self.device.type == "cpu" and self.optimize_cpu_graph:
-            self.network = devices.optimize_for_cpu(self.network, self._dummy_input())
-            model.network = self.network  # let the eager copy of the weights go
+            self._runner = devices.optimize_for_cpu(self.network, self._dummy_input())
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
@@ -155,7 +157,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         if self.device.type != "cuda" and not self.use_torch_compile:
             return
         with devices.inference(self.device):
-            predict(self.network, self._dummy_input()[0])
+            predict(self._runner, self._dummy_input()[0])
 
     def _dummy_input(self) -> torch.Tensor:
         channels = self.model.num_image_channels + self.model.settings.num_interaction_channels
@@ -413,7 +415,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             return None
         center, zoom = self._queue[-1]
         run = PredictionRun(
-            self._builder, self.network, self._state, self.device, self.refinement_rng, self.verbose
+            self._builder, self._runner, self._state, self.device, self.refinement_rng, self.verbose
         )
         written = run.predict(center, zoom, self.do_autozoom, force_full_refine)
         self._queue.clear()
