@@ -1,25 +1,49 @@
 /**
- * Canvas plumbing for a slice view: slice-resolution bitmaps (grey image, mask overlay) that are
- * scaled up pixelated, display contexts in CSS pixels, and the three-view crosshair.
+ * Canvas plumbing for a slice view: slice-resolution layers (grey image, mask overlay) scaled up
+ * pixelated, the vector layer's context in CSS pixels, and the three-view crosshair.
  */
 import { type PlaneParams, planeAxes, planeShape, voxelToScreen } from "./transform";
 import type { Vec3 } from "./types";
 
-/** An offscreen bitmap at slice resolution, rewritten pixel by pixel. */
-export class SliceBitmap {
-  readonly canvas = document.createElement("canvas");
+/**
+ * A layer drawn at slice resolution (one canvas pixel per voxel, in the slice's memory order:
+ * column = q, row = p) and put on the stage by a CSS transform (`layerMatrix`), pixelated. A new
+ * slice costs one straight `putImageData` of its own size; zoom or pan only moves the layer.
+ */
+export class SliceLayer {
+  readonly canvas: HTMLCanvasElement;
   private image: ImageData | null = null;
 
-  /** Resize if needed and let `fill` write every pixel (little-endian RGBA words). */
+  constructor(name: string) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = `nni-layer nni-${name}-canvas`;
+    this.canvas.dataset.testid = `nni-${name}-canvas`;
+    this.canvas.width = 1;
+    this.canvas.height = 1;
+    this.show(false);
+  }
+
+  /** Resize to `width` (n_q) x `height` (n_p) if needed; `fill` writes every pixel (RGBA words). */
   paint(width: number, height: number, fill: (pixels: Uint32Array) => void): void {
     const ctx = this.canvas.getContext("2d") as CanvasRenderingContext2D;
     if (!this.image || this.image.width !== width || this.image.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
+      this.canvas.style.width = `${width}px`;
+      this.canvas.style.height = `${height}px`;
       this.image = ctx.createImageData(width, height);
     }
     fill(new Uint32Array(this.image.data.buffer));
     ctx.putImageData(this.image, 0, 0);
+  }
+
+  /** Put the layer on the stage with a CSS matrix from `layerMatrix`. */
+  place(matrix: readonly number[]): void {
+    this.canvas.style.transform = `matrix(${matrix.join(", ")})`;
+  }
+
+  show(visible: boolean): void {
+    this.canvas.style.visibility = visible ? "visible" : "hidden";
   }
 }
 

@@ -3,7 +3,7 @@
  * and show/hide. Pixels are written at slice resolution; the view scales them up pixelated.
  */
 import type { Axis, ObjectInfo, Vec3 } from "./types";
-import { planeShape, rowForQ } from "./transform";
+import { planeShape } from "./transform";
 
 /** Pleasant, distinguishable colours for objects the kernel sends without one. */
 export const PALETTE: readonly [number, number, number][] = [
@@ -84,7 +84,7 @@ export function labelSlice(labels: Uint8Array, shape: Vec3, axis: Axis, index: n
 }
 
 /**
- * Colour a label slice into RGBA pixels of an `n_p x n_q` image (rows in screen order for `axis`).
+ * Colour a label slice `[n_p, n_q]` into RGBA pixels in the same C order (the image layer's).
  * A voxel is an edge when a 4-neighbour in the slice has another label. Returns the number of
  * labelled voxels drawn.
  */
@@ -92,7 +92,6 @@ export function renderOverlay(
   slice: Uint8Array,
   nP: number,
   nQ: number,
-  axis: Axis,
   colours: { fill: Uint32Array; edge: Uint32Array },
   out: Uint32Array,
 ): number {
@@ -114,7 +113,7 @@ export function renderOverlay(
         slice[source + 1] !== label;
       const colour = isEdge ? colours.edge[label] : colours.fill[label];
       if (colour === 0) continue;
-      out[rowForQ(axis, q, nQ) * nP + p] = colour;
+      out[source] = colour;
       drawn++;
     }
   }

@@ -90,10 +90,7 @@ export function screenToVoxel(params: PlaneParams, x: number, y: number): PlaneP
   return [p, q];
 }
 
-/**
- * Screen rectangle covered by the whole slice (voxel edges, from -0.5 to n - 0.5).
- * Draw the slice image into it with its rows in screen order (see `rowForQ`).
- */
+/** Screen rectangle covered by the whole slice (voxel edges, from -0.5 to n - 0.5). */
 export function imageRect(params: PlaneParams): Rect {
   const [nP, nQ] = planeShape(params.axis, params.shape);
   const [scaleP, scaleQ] = pixelsPerVoxel(params);
@@ -103,9 +100,17 @@ export function imageRect(params: PlaneParams): Rect {
   return { x: left, y: top, width: nP * scaleP, height: nQ * scaleQ };
 }
 
-/** Image row (top = 0) that shows in-plane index q, matching the screen direction of q. */
-export function rowForQ(axis: Axis, q: number, nQ: number): number {
-  return qDirection(axis) === 1 ? q : nQ - 1 - q;
+/**
+ * CSS `matrix(a, b, c, d, e, f)` (origin at the top-left) that puts a slice-resolution layer on
+ * screen. The layer keeps the slice's own memory order: canvas column = q, row = p, so pixel
+ * `(u, v)` with centre `(q + 0.5, p + 0.5)` lands on `voxelToScreen([p, q])`. Writing a slice into
+ * it is then a straight copy, with no transposition.
+ */
+export function layerMatrix(params: PlaneParams): [number, number, number, number, number, number] {
+  const rect = imageRect(params);
+  const [scaleP, scaleQ] = pixelsPerVoxel(params);
+  if (qDirection(params.axis) === 1) return [0, scaleQ, scaleP, 0, rect.x, rect.y];
+  return [0, -scaleQ, scaleP, 0, rect.x, rect.y + rect.height];
 }
 
 /**

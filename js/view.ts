@@ -1,10 +1,10 @@
 /**
- * One slice view: three stacked canvases (image, mask overlay, gestures), a slice slider, and the
- * pointer interactions on them (prompt gestures, pan, zoom, window drag, slice wheel).
+ * One slice view: three stacked canvases (image and mask overlay at slice resolution, gestures at
+ * screen resolution), a slice slider, and the pointer interactions on them (prompt gestures, pan, zoom, window drag, slice wheel).
  */
 import type { AnyModel } from "@anywidget/types";
 import type { LabelVolume } from "./labels";
-import { SliceBitmap, clearedContext, drawCrosshair } from "./layers";
+import { SliceLayer, clearedContext, drawCrosshair } from "./layers";
 import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import type { SliceLoader } from "./slices";
 import { type Gesture, type PromptDraft, drawGesture, extendGesture, finishGesture, scribbleWidth, startGesture } from "./tools";
@@ -12,7 +12,7 @@ import {
   IDENTITY_VIEW,
   type PlaneParams,
   type ViewState,
-  imageRect,
+  layerMatrix,
   insidePlane,
   nearestIndex,
   planeShape,
@@ -55,23 +55,23 @@ type Drag =
   | { kind: "pan"; x: number; y: number; start: ViewState }
   | { kind: "window"; x: number; y: number; start: WindowLevel };
 
-function layerCanvas(layer: string): HTMLCanvasElement {
-  return h("canvas", { class: `nni-canvas nni-${layer}-canvas`, "data-testid": `nni-${layer}-canvas` });
-}
 
 export class SliceView {
   readonly el: HTMLElement;
   axis: Axis;
   view: ViewState = { ...IDENTITY_VIEW };
   private readonly stage: HTMLElement;
-  private readonly canvases: { image: HTMLCanvasElement; overlay: HTMLCanvasElement; gesture: HTMLCanvasElement };
+  private readonly imageLayer = new SliceLayer("image");
+  private readonly overlayLayer = new SliceLayer("overlay");
+  /** Gestures, pending prompts and the crosshair, at screen resolution; takes the pointer events. */
+  private readonly surface: HTMLCanvasElement;
   private readonly slider: HTMLInputElement;
   private readonly caption: HTMLElement;
-  private readonly imageBitmap = new SliceBitmap();
-  private readonly overlayBitmap = new SliceBitmap();
   private shownIndex = -1;
   private imageDirty = true;
   private overlayDirty = true;
+  private placementDirty = true;
+  private surfaceDirty = true;
   private overlayVoxels = 0;
   private labelScratch: Uint8Array | undefined;
   private size = { width: 1, height: 1 };
@@ -87,8 +87,8 @@ export class SliceView {
     axis: Axis,
   ) {
     this.axis = axis;
-    this.canvases = { image: layerCanvas("image"), overlay: layerCanvas("overlay"), gesture: layerCanvas("gesture") };
-    this.stage = h("div", { class: "nni-stage" }, [this.canvases.image, this.canvases.overlay, this.canvases.gesture]);
+    this.surface = h("canvas", { class: "nni-surface nni-gesture-canvas", "data-testid": "nni-gesture-canvas" });
+    this.stage = h("div", { class: "nni-stage" }, [this.imageLayer.canvas, this.overlayLayer.canvas, this.surface]);
     this.slider = h("input", { type: "range", class: "nni-slider", "data-testid": "nni-slice-slider", min: "0", step: "1" });
     this.caption = h("span", { class: "nni-view-caption" });
     this.el = h("div", { class: "nni-view", "data-testid": "nni-view" }, [
@@ -126,7 +126,10 @@ export class SliceView {
     this.axis = axis;
     this.view = { ...IDENTITY_VIEW };
     this.shownIndex = -1;
+    this.imageLayer.show(false);
     this.overlayDirty = true;
+    this.placementDirty = true;
+    this.surfaceDirty = true;
     this.gesture = null;
     this.el.dataset.axis = String(axis);
     this.syncSlice(0);
@@ -152,19 +155,24 @@ export class SliceView {
   }
 
   zoomBy(factor: number, x = this.size.width / 2, y = this.size.height / 2): void {
-    this.view = zoomAbout(this.params(), x, y, factor);
-    this.schedule();
+    this.setView(zoomAbout(this.params(), x, y, factor));
   }
 
   resetView(): void {
-    this.view = { ...IDENTITY_VIEW };
+    this.setView({ ...IDENTITY_VIEW });
+  }
+
+  private setView(view: ViewState): void {
+    this.view = view;
+    this.placementDirty = true;
+    this.surfaceDirty = true;
     this.schedule();
   }
 
   cancelGesture(): boolean {
     const had = this.gesture !== null;
     this.gesture = null;
-    this.schedule();
+    this.invalidateSurface();
     return had;
   }
 
@@ -180,6 +188,17 @@ export class SliceView {
     this.schedule();
   }
 
+  /** Redraw gestures, pending prompts and the crosshair on the next frame. */
+  invalidateSurface(): void {
+    this.surfaceDirty = true;
+    this.schedule();
+  }
+
+  /** Page rectangle of the view's drawing area. */
+  stageRect(): DOMRect {
+    return this.stage.getBoundingClientRect();
+  }
+
   /** Index of the slice whose pixels are on screen (-1 before the first one arrives). */
   get shown(): number {
     return this.shownIndex;
@@ -190,8 +209,15 @@ export class SliceView {
     const slice = this.host.loader.get(this.axis, index);
     if (!slice) return;
     const [nP, nQ] = slice.shape;
-    this.imageBitmap.paint(nP, nQ, (pixels) => windowSlice(slice.data, nP, nQ, this.axis, this.model.get("window"), pixels));
-    if (this.shownIndex !== index) this.overlayDirty = true;
+    this.imageLayer.paint(nQ, nP, (pixels) => windowSlice(slice.data, this.model.get("window"), pixels));
+    if (this.shownIndex < 0) {
+      this.imageLayer.show(true);
+      this.placementDirty = true;
+    }
+    if (this.shownIndex !== index) {
+      this.overlayDirty = true;
+      this.surfaceDirty = true;
+    }
     this.shownIndex = index;
     this.el.dataset.shownIndex = String(index);
   }
@@ -209,8 +235,11 @@ export class SliceView {
         show: this.model.get("show_masks"),
       });
       const scratch = this.labelScratch;
-      this.overlayBitmap.paint(nP, nQ, (pixels) => (this.overlayVoxels = renderOverlay(scratch, nP, nQ, this.axis, colours, pixels)));
+      this.overlayLayer.paint(nQ, nP, (pixels) => (this.overlayVoxels = renderOverlay(scratch, nP, nQ, colours, pixels)));
+      this.placementDirty = true;
     }
+    // An empty overlay is hidden rather than cleared: nothing to composite while scrolling.
+    this.overlayLayer.show(this.overlayVoxels > 0);
     this.el.dataset.overlayVoxels = String(this.overlayVoxels);
   }
 
@@ -236,10 +265,10 @@ export class SliceView {
     const rect = this.stage.getBoundingClientRect();
     const ratio = window.devicePixelRatio || 1;
     this.size = { width: Math.max(1, rect.width), height: Math.max(1, rect.height) };
-    for (const canvas of Object.values(this.canvases)) {
-      canvas.width = Math.round(this.size.width * ratio);
-      canvas.height = Math.round(this.size.height * ratio);
-    }
+    this.surface.width = Math.round(this.size.width * ratio);
+    this.surface.height = Math.round(this.size.height * ratio);
+    this.placementDirty = true;
+    this.surfaceDirty = true;
     this.draw();
   }
 
@@ -253,25 +282,33 @@ export class SliceView {
       this.renderOverlay();
     }
     const params = this.params();
-    const rect = imageRect(params);
-    const image = clearedContext(this.canvases.image, this.size.width);
-    if (this.shownIndex >= 0) image.drawImage(this.imageBitmap.canvas, rect.x, rect.y, rect.width, rect.height);
-    const overlay = clearedContext(this.canvases.overlay, this.size.width);
-    if (this.overlayVoxels > 0) overlay.drawImage(this.overlayBitmap.canvas, rect.x, rect.y, rect.width, rect.height);
-    const gestures = clearedContext(this.canvases.gesture, this.size.width);
-    if (this.model.get("view_layout") === "three") drawCrosshair(gestures, params, this.model.get("slice_index"));
-    const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
-    for (const draft of this.host.pendingPrompts()) {
-      if (draft.axis === this.axis && draft.index === this.index()) {
-        drawGesture(gestures, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
-      }
+    if (this.placementDirty) {
+      this.placementDirty = false;
+      const matrix = layerMatrix(params);
+      this.imageLayer.place(matrix);
+      this.overlayLayer.place(matrix);
     }
-    if (this.gesture) drawGesture(gestures, params, this.gesture, { scribbleWidth: width });
+    if (this.surfaceDirty) {
+      this.surfaceDirty = false;
+      this.drawSurface(params);
+    }
     this.host.drawn?.(this);
   }
 
+  private drawSurface(params: PlaneParams): void {
+    const ctx = clearedContext(this.surface, this.size.width);
+    if (this.model.get("view_layout") === "three") drawCrosshair(ctx, params, this.model.get("slice_index"));
+    const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
+    for (const draft of this.host.pendingPrompts()) {
+      if (draft.axis === this.axis && draft.index === this.index()) {
+        drawGesture(ctx, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
+      }
+    }
+    if (this.gesture) drawGesture(ctx, params, this.gesture, { scribbleWidth: width });
+  }
+
   private local(event: MouseEvent): [number, number] {
-    const rect = this.canvases.gesture.getBoundingClientRect();
+    const rect = this.surface.getBoundingClientRect();
     return [event.clientX - rect.left, event.clientY - rect.top];
   }
 
@@ -294,7 +331,7 @@ export class SliceView {
   }
 
   private bindEvents(): void {
-    const surface = this.canvases.gesture;
+    const surface = this.surface;
     this.listen(surface, "pointerdown", (event) => this.pointerDown(event));
     this.listen(surface, "pointermove", (event) => this.pointerMove(event));
     this.listen(surface, "pointerup", (event) => this.pointerUp(event));
@@ -326,16 +363,15 @@ export class SliceView {
     } else {
       return;
     }
-    this.canvases.gesture.setPointerCapture(event.pointerId);
-    this.schedule();
+    this.surface.setPointerCapture(event.pointerId);
+    this.invalidateSurface();
   }
 
   private pointerMove(event: PointerEvent): void {
     const [x, y] = this.local(event);
     this.readout(x, y);
     if (this.drag?.kind === "pan") {
-      this.view = { ...this.drag.start, panX: this.drag.start.panX + x - this.drag.x, panY: this.drag.start.panY + y - this.drag.y };
-      this.schedule();
+      this.setView({ ...this.drag.start, panX: this.drag.start.panX + x - this.drag.x, panY: this.drag.start.panY + y - this.drag.y });
     } else if (this.drag?.kind === "window") {
       this.host.setWindow(dragWindow(this.drag.start, x - this.drag.x, y - this.drag.y, this.model.get("intensity_stats")), false);
     } else if (this.gesture) {
@@ -343,7 +379,7 @@ export class SliceView {
         const [sx, sy] = this.local(sample);
         extendGesture(this.gesture, screenToVoxel(this.params(), sx, sy));
       }
-      this.schedule();
+      this.invalidateSurface();
     }
   }
 
@@ -357,14 +393,14 @@ export class SliceView {
       if (draft) this.host.submit(draft);
       else this.host.hint(reason);
     }
-    if (this.canvases.gesture.hasPointerCapture(event.pointerId)) this.canvases.gesture.releasePointerCapture(event.pointerId);
-    this.schedule();
+    if (this.surface.hasPointerCapture(event.pointerId)) this.surface.releasePointerCapture(event.pointerId);
+    this.invalidateSurface();
   }
 
   private cancelDrag(): void {
     this.drag = null;
     this.gesture = null;
-    this.schedule();
+    this.invalidateSurface();
   }
 
   private wheel(event: WheelEvent): void {

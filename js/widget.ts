@@ -33,7 +33,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   const labels = new LabelVolume(model.get("shape"));
   const link: KernelLink = new KernelLink(send, loader, labels, {
     error: showError,
-    pendingChanged: () => views.forEach((view) => view.schedule()),
+    pendingChanged: () => views.forEach((view) => view.invalidateSurface()),
   });
   const stats = link.stats;
   const hiddenObjects = new Set<number>();
@@ -102,7 +102,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     toClient: (viewIndex, p, q) => {
       const view = views[viewIndex];
       const [x, y] = voxelToScreen(view.params(), [p, q]);
-      const rect = view.el.querySelector("canvas")!.getBoundingClientRect();
+      const rect = view.stageRect();
       return [rect.left + x, rect.top + y];
     },
   };
@@ -176,7 +176,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   on("slice_index", () => {
     const next = model.get("slice_index");
     for (const view of views) view.syncSlice(next[view.axis] - lastSliceIndex[view.axis]);
-    if (model.get("view_layout") === "three") views.forEach((view) => view.schedule());
+    if (model.get("view_layout") === "three") views.forEach((view) => view.invalidateSurface());
     lastSliceIndex = [...next];
   });
   on("axis view_layout", () => {

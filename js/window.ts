@@ -2,9 +2,8 @@
  * Window/level in the browser: presets, the auto-percentile window, right-drag adjustment, and
  * mapping a slice's intensities to grey pixels. No kernel round trip.
  */
-import type { Axis, IntensityStats } from "./types";
 import type { SliceArray } from "./slices";
-import { rowForQ } from "./transform";
+import type { IntensityStats } from "./types";
 
 /** `[level, width]` as in the `window` trait. */
 export type WindowLevel = [number, number];
@@ -80,28 +79,17 @@ export function greyValue(value: number, window: WindowLevel): number {
 }
 
 /**
- * Write a slice `[n_p, n_q]` as opaque grey RGBA pixels of an `n_p x n_q` image (width = p,
- * rows in screen order for `axis`).
+ * Write a slice as opaque grey RGBA pixels (little-endian words), in the slice's own C order
+ * (`p * n_q + q`), the order of the view's image layer.
  */
-export function windowSlice(
-  data: SliceArray,
-  nP: number,
-  nQ: number,
-  axis: Axis,
-  window: WindowLevel,
-  out: Uint32Array,
-): void {
+export function windowSlice(data: SliceArray, window: WindowLevel, out: Uint32Array): void {
   const [level, width] = window;
   const low = level - width / 2;
   const scale = 255 / Math.max(width, MIN_WIDTH);
-  const flip = rowForQ(axis, 0, nQ) !== 0;
-  let source = 0;
-  for (let p = 0; p < nP; p++) {
-    for (let q = 0; q < nQ; q++, source++) {
-      let grey = (data[source] - low) * scale;
-      grey = grey <= 0 ? 0 : grey >= 255 ? 255 : grey | 0;
-      const row = flip ? nQ - 1 - q : q;
-      out[row * nP + p] = 0xff000000 | (grey << 16) | (grey << 8) | grey;
-    }
+  const count = Math.min(data.length, out.length);
+  for (let k = 0; k < count; k++) {
+    let grey = (data[k] - low) * scale;
+    grey = grey <= 0 ? 0 : grey >= 255 ? 255 : grey | 0;
+    out[k] = 0xff000000 | (grey << 16) | (grey << 8) | grey;
   }
 }

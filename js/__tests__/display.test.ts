@@ -34,17 +34,13 @@ describe("window", () => {
     expect(dragWindow([40, 400], -10000, 0, stats)[1]).toBeGreaterThan(0);
   });
 
-  it("writes grey pixels with p across and q flipped for axes 0 and 1", () => {
-    const data = new Int16Array([0, 100, 200, 300, 400, 500]); // [n_p = 2, n_q = 3]
+  it("writes opaque grey pixels in the slice's own order", () => {
+    const data = new Int16Array([0, 100, 200, 300, 400, 500]);
     const out = new Uint32Array(6);
-    windowSlice(data, 2, 3, 2, [250, 500], out);
-    const grey = (pixel: number) => pixel & 0xff;
-    // axis 2: row = q, column = p
-    expect([grey(out[0]), grey(out[1])]).toEqual([0, 153]);
-    expect(out[0] >>> 24).toBe(255);
-    windowSlice(data, 2, 3, 0, [250, 500], out);
-    // axis 0: row 0 is q = 2
-    expect([grey(out[0]), grey(out[1])]).toEqual([102, 255]);
+    windowSlice(data, [250, 500], out);
+    expect([...out].map((pixel) => pixel & 0xff)).toEqual([0, 51, 102, 153, 204, 255]);
+    expect([...out].every((pixel) => pixel >>> 24 === 255)).toBe(true);
+    expect([...out].every((pixel) => ((pixel >> 8) & 0xff) === (pixel & 0xff))).toBe(true);
   });
 });
 
@@ -82,9 +78,9 @@ describe("overlay", () => {
     for (let p = 1; p <= 3; p++) for (let q = 1; q <= 3; q++) slice[p * 5 + q] = 1;
     const objects: ObjectInfo[] = [{ id: 1, name: "a", color: [255, 0, 0], class_id: null, visible: true, voxels: 9 }];
     const out = new Uint32Array(25);
-    expect(renderOverlay(slice, 5, 5, 2, colourTable(objects, new Set(), { opacity: 0.4, outline: true, show: true }), out)).toBe(8);
+    expect(renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: true, show: true }), out)).toBe(8);
     expect(out[2 * 5 + 2]).toBe(0);
-    expect(renderOverlay(slice, 5, 5, 2, colourTable(objects, new Set(), { opacity: 0.4, outline: false, show: true }), out)).toBe(9);
+    expect(renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: false, show: true }), out)).toBe(9);
     expect(out[2 * 5 + 2] >>> 24).toBe(102);
     expect(out[1 * 5 + 1] >>> 24).toBeGreaterThan(102);
   });

@@ -8,7 +8,7 @@ import {
   pixelsPerVoxel,
   planeAxes,
   planeToVolume,
-  rowForQ,
+  layerMatrix,
   screenToVoxel,
   volumeToPlane,
   voxelToScreen,
@@ -117,10 +117,29 @@ describe("screen <-> voxel", () => {
         const bottomRight = screenToVoxel(p, rect.x + rect.width, rect.y + rect.height);
         expect(bottomRight[0]).toBeCloseTo(nP - 0.5);
         expect(bottomRight[1]).toBeCloseTo(axis === 2 ? nQ - 0.5 : -0.5);
-        // the image row drawn at a voxel's screen y is rowForQ of that voxel's q
-        const [, y] = voxelToScreen(p, [0, 4]);
-        const row = Math.floor(((y - rect.y) / rect.height) * nQ);
-        expect(row).toBe(rowForQ(axis, 4, nQ));
+      }
+  });
+
+  it("puts layer pixel (column q, row p) over voxel (p, q) on screen", () => {
+    for (const axis of AXES)
+      for (const view of views) {
+        const p = params(axis, view);
+        const [a, b, c, d, e, f] = layerMatrix(p);
+        const apply = (u: number, v: number) => [a * u + c * v + e, b * u + d * v + f];
+        for (const [vp, vq] of [[0, 0], [3, 7], [20, 11]]) {
+          const [x, y] = apply(vq + 0.5, vp + 0.5);
+          const [ex, ey] = voxelToScreen(p, [vp, vq]);
+          expect(x).toBeCloseTo(ex, 9);
+          expect(y).toBeCloseTo(ey, 9);
+        }
+        // the layer's corners are the slice's voxel edges
+        const [nP, nQ] = [shape[planeAxes(axis)[0]], shape[planeAxes(axis)[1]]];
+        const [x0, y0] = apply(0, 0);
+        expect(screenToVoxel(p, x0, y0)[0]).toBeCloseTo(-0.5);
+        expect(screenToVoxel(p, x0, y0)[1]).toBeCloseTo(-0.5);
+        const [x1, y1] = apply(nQ, nP);
+        expect(screenToVoxel(p, x1, y1)[0]).toBeCloseTo(nP - 0.5);
+        expect(screenToVoxel(p, x1, y1)[1]).toBeCloseTo(nQ - 0.5);
       }
   });
 });
