@@ -128,17 +128,11 @@ export class Ui {
     const help = button("nni-help-button", "Keys (?)", ["?"], handlers.help, { class: "nni-btn nni-help-btn" });
 
     const group = (children: Node[], extra = "") => h("div", { class: `nni-group ${extra}` }, children);
+    // Two clusters, prompting and viewing, that wrap as wholes in a narrow cell.
+    const cluster = (children: Node[], extra: string) => h("div", { class: `nni-cluster ${extra}` }, children);
     const toolbar = h("div", { class: "nni-toolbar", role: "toolbar", "data-testid": "nni-toolbar" }, [
-      group([...this.toolButtons.values()], "nni-tools"),
-      this.polarity,
-      h("span", { class: "nni-sep" }),
-      group([undo, redo]),
-      group([reset, add]),
-      h("span", { class: "nni-spacer" }),
-      group([...this.axisButtons, this.threeButton, fit]),
-      this.presets,
-      group([this.showButton, this.outlineButton, this.opacity]),
-      help,
+      cluster([group([...this.toolButtons.values()], "nni-tools"), this.polarity, group([undo, redo]), group([reset, add])], "nni-prompting"),
+      cluster([group([...this.axisButtons, this.threeButton, fit]), this.presets, group([this.showButton, this.outlineButton, this.opacity]), help], "nni-viewing"),
     ]);
     this.objects = h("div", { class: "nni-objects", "data-testid": "nni-objects" });
     this.errorText = h("span", { class: "nni-error-text" });

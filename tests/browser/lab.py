@@ -234,3 +234,18 @@ def execute_in_kernel(page: Any, code: str, timeout_ms: float = 120_000) -> str:
         }""",
         [code, timeout_ms],
     )
+
+
+def wait_for_widget(page: Any, screenshot: Path, timeout_ms: float = 180_000) -> None:
+    """Wait until a Segmenter shows its first slice; on failure, say what the notebook printed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_selector("[data-testid=nni-view][data-shown-index]", timeout=timeout_ms)
+    except PlaywrightTimeout as error:
+        page.screenshot(path=str(screenshot))
+        outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
+        raise AssertionError(
+            f"no widget slice after {timeout_ms / 1000:.0f} s (screenshot {screenshot}); "
+            f"cell outputs: {outputs[-3:]}"
+        ) from error
