@@ -203,15 +203,18 @@ def latency(folder: Path, size: int, device: torch.device, threads: int, autozoo
 def rss_child(
     which: str, folder: str, size: int, device: str, threads: int, autozoom: bool
 ) -> None:
-    """In a fresh process: load, set a size^3 image, run two prompts; print peak RSS in MiB."""
+    """In a fresh process: load, set a size^3 image, add a point and a scribble; print peak RSS
+    in MiB."""
     image = phantom(size)
     session = quiet(
         lambda: make_session(which, Path(folder), torch.device(device), threads, autozoom)
     )
     session.set_image(image)
     session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
-    for _, call in prompts(size)[:2]:
-        quiet(lambda c=call: c(session))
+    # a point and a scribble: small prompts, so the figure is memory, not refinement work
+    for name, call in prompts(size)[:4]:
+        if name in ("point", "scribble"):
+            quiet(lambda c=call: c(session))
     print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
@@ -236,6 +239,15 @@ def peak_rss(
     return json.loads(output.strip().splitlines()[-1])["peak_rss_mib"]
 
 
+def report_latency(folder: Path, args: argparse.Namespace, device: str) -> None:
+    """Print the median latency per prompt type and the ratio ours / reference."""
+    medians = latency(folder, args.size, torch.device(device), args.threads, not args.no_autozoom)
+    print(f"\n{'prompt':10s} {'ours (s)':>10s} {'ref (s)':>10s} {'ours/ref':>9s}")
+    for name in medians["ours"]:
+        ours, ref = medians["ours"][name], medians["reference"][name]
+        print(f"{name:10s} {ours:10.3f} {ref:10.3f} {ours / ref:9.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="ResEnc-L v1.0 shape on CUDA")
@@ -246,6 +258,7 @@ def main() -> None:
     parser.add_argument("--rss-size", type=int, default=256, help="RSS image edge (voxels)")
     parser.add_argument("--no-autozoom", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -265,20 +278,15 @@ def main() -> None:
             f"device {device}, threads {args.threads}, ResEnc features {spec['features']}, "
             f"patch {spec['patch']}, image {args.size}^3, autozoom {not args.no_autozoom}"
         )
-        medians = latency(
-            folder, args.size, torch.device(device), args.threads, not args.no_autozoom
-        )
-        print(f"\n{'prompt':10s} {'ours (s)':>10s} {'ref (s)':>10s} {'ours/ref':>9s}")
-        for name in medians["ours"]:
-            ours, ref = medians["ours"][name], medians["reference"][name]
-            print(f"{name:10s} {ours:10.3f} {ref:10.3f} {ours / ref:9.2f}")
+        if not args.skip_latency:
+            report_latency(folder, args, device)
         if not args.skip_rss:
             rss = {
                 w: peak_rss(w, folder, args.rss_size, device, args.threads, not args.no_autozoom)
                 for w in ("ours", "reference")
             }
             print(
-                f"\npeak RSS, {args.rss_size}^3 int16 image, 2 prompts: "
+                f"\npeak RSS, {args.rss_size}^3 int16 image, a point and a scribble: "
                 f"ours {rss['ours']:.0f} MiB, "
                 f"reference {rss['reference']:.0f} MiB, ratio {rss['ours'] / rss['reference']:.2f}"
             )

@@ -1,8 +1,22 @@
 """``nnInteractiveInferenceSession``: the reference's public API, orchestrating the modules here.
 
 Model loading lives in :mod:`.checkpoint`, image statistics in :mod:`.preprocess`, prompt encoding
-and decay in :mod:`.prompts`, windows and the border test in :mod:`.autozoom`, refinement in
-:mod:`.refine`, undo in :mod:`.history` and :mod:`.state`, input checks in :mod:`.validation`.
+and decay in :mod:`.prompts`, windows and the border test in :mod:`.autozoom`, one prediction in
+:mod:`.prediction`, refinement in :mod:`.refine`, undo in :mod:`.history`, :mod:`.state` and
+:mod:`.undo`, input checks in :mod:`.validation`.
+
+Where this deliberately differs from nnInteractive 2.6.0:
+
+- bad input raises ``ValueError`` before anything changes (a point outside the image, an empty or
+  multi-slice scribble or lasso, a box outside the image), where the reference ignores or accepts
+  it; scribble and lasso masks are binarised (``!= 0``);
+- undo is multi-level and there is ``redo``; ``reset_interactions`` also drops queued prompts;
+- the network is built from ``plans.json`` alone (the checkpoint's trainer class is not imported);
+- the image is kept in its own dtype and z-scored per crop; its mean and std are computed in
+  float64 (the reference's float32 mean can differ in the last bit);
+- interactions are stored in sparse tiles instead of a dense float16 volume;
+- a refinement box whose margin leaves no core (patches under 49 voxels) covers its centre voxel
+  instead of failing.
 """
 
 from __future__ import annotations
