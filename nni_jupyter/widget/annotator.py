@@ -1,0 +1,228 @@
+"""Run prompts and commands against an inference session and an object store.
+
+The session segments one object at a time into a target buffer (``buffer``); the
+:class:`~nni_jupyter.widget.objects.ObjectStore` keeps every object. After each prompt the changed
+region of the buffer is written into the active object under the overlap policy, and the result is
+described as mask patches for the browser. Knows nothing about widgets; all calls but
+:meth:`Annotator.check` and the readers run on one thread (the widget's worker).
+
+Switching objects, undo and redo re-seed the session from the active object's mask with
+``add_initial_seg_interaction`` (or ``reset_interactions`` for an empty mask): the mask carries over
+exactly; the earlier prompts of that object live on through it, not as separate interactions.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .codec import Bbox, bbox_slices, encode_mask, union_bbox
+from .objects import Change, ObjectStore
+from .prompts import Command, Prompt
+from .raster import Interaction, rasterize
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One object's 0/1 mask inside ``bbox``, ``packbits-deflate`` encoded (PROTOCOL.md)."""
+
+    object_id: int
+    bbox: Bbox
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What running an item did.
+
+    The changed bbox, the patches to send, whether the object table changed, the session time in
+    seconds, and ``applied`` False when undo/redo had nothing to do.
+    """
+
+    bbox: Bbox | None
+    patches: tuple[Patch, ...]
+    objects_changed: bool
+    compute_s: float
+    applied: bool = True
+
+
+class Annotator:
+    """Prompts and commands in, object masks out.
+
+    Parameters
+    ----------
+    session
+        A loaded inference session (the reference API).
+    image
+        ``[1, X, Y, Z]`` raw intensities; passed to ``session.set_image`` as is.
+    tools
+        Gesture tools the model supports.
+    thickness
+        Scribble width per axis in voxels.
+    overlap
+        ``"lock"`` or ``"overwrite"``.
+    """
+
+    def __init__(
+        self,
+        session: Any,
+        image: np.ndarray,
+        tools: list[str],
+        thickness: list[int],
+        overlap: str = "lock",
+    ):
+        self.session = session
+        self.shape = tuple(int(s) for s in image.shape[1:])
+        self.tools = list(tools)
+        self.thickness = list(thickness)
+        self.store = ObjectStore(self.shape, overlap=overlap)
+        self.lock = threading.RLock()
+        self.record: list[Prompt | Command] = []
+        self.buffer = np.zeros(self.shape, dtype=np.uint8)
+        session.set_image(image)
+        session.set_target_buffer(self.buffer)
+
+    # ---- checking (any thread) ----------------------------------------------------------------
+
+    def check(self, item: Prompt | Command) -> None:
+        """Raise ValueError when ``item`` cannot run on this image and model (state aside)."""
+        if isinstance(item, Prompt):
+            if item.tool != "mask" and item.tool not in self.tools:
+                raise ValueError(
+                    f"the loaded model does not support {item.tool} prompts; it supports "
+                    f"{', '.join(self.tools)}"
+                )
+            rasterize(item, self.shape, self.thickness)
+        elif not isinstance(item, Command):
+            raise TypeError(f"expected a Prompt or Command; got {type(item).__name__}")
+
+    # ---- running (the worker thread) ----------------------------------------------------------
+
+    def run(self, item: Prompt | Command) -> Outcome:
+        """Run one prompt or command; record it when it succeeds."""
+        self.check(item)
+        if isinstance(item, Prompt):
+            outcome = self._prompt(rasterize(item, self.shape, self.thickness))
+        else:
+            outcome = self._command(item)
+        self.record.append(item)
+        return outcome
+
+    def _prompt(self, interaction: Interaction) -> Outcome:
+        start = time.perf_counter()
+        region = self._call_session(interaction)
+        compute_s = time.perf_counter() - start
+        with self.lock:
+            with self.store.step(interaction.kind) as step:
+                if region is not None:
+                    self.store.write_active(region, self.buffer[bbox_slices(region)])
+            return self._outcome(self.store.change_of(step), compute_s)
+
+    def _call_session(self, interaction: Interaction) -> Bbox | None:
+        """Call the session; return the buffer region to take over (None: nothing changed)."""
+        session, positive = self.session, interaction.positive
+        full = [[0, s] for s in self.shape]
+        if interaction.kind == "point":
+            changed = session.add_point_interaction(interaction.point, include_interaction=positive)
+        elif interaction.kind == "bbox":
+            changed = session.add_bbox_interaction(interaction.bbox, include_interaction=positive)
+        elif interaction.kind in ("scribble", "lasso"):
+            add = getattr(session, f"add_{interaction.kind}_interaction")
+            changed = add(
+                interaction.crop, include_interaction=positive, interaction_bbox=interaction.bbox
+            )
+        else:
+            mask = np.zeros(self.shape, dtype=np.uint8)
+            if interaction.crop is not None:
+                mask[bbox_slices(interaction.bbox)] = interaction.crop
+            with self.lock:
+                old = self.store.object_bbox(self.store.active)
+            changed = session.add_initial_seg_interaction(mask, run_prediction=interaction.refine)
+            if interaction.refine and changed is None:
+                return full
+            return union_bbox(old, interaction.bbox, changed)
+        # a session that does not report the changed region may have written anywhere
+        return full if changed is None else [[int(lo), int(hi)] for lo, hi in changed]
+
+    def _command(self, command: Command) -> Outcome:
+        start = time.perf_counter()
+        with self.lock:
+            change, session_action = self._apply_command(command)
+            mask = self.store.mask() if session_action == "reseed" else None
+        if session_action == "reset":
+            self.session.reset_interactions()
+        elif mask is not None and mask.any():
+            self.session.add_initial_seg_interaction(mask, run_prediction=False)
+        elif mask is not None:
+            self.session.reset_interactions()
+        compute_s = time.perf_counter() - start
+        if change is None:
+            applied = command.name not in ("undo", "redo")
+            return Outcome(None, (), command.name == "select_object", compute_s, applied)
+        with self.lock:
+            return self._outcome(change, compute_s)
+
+    def _apply_command(self, command: Command) -> tuple[Change | None, str | None]:
+        """Change the store; return the change and the session action: reset, reseed or None."""
+        name, store = command.name, self.store
+        if name in ("undo", "redo"):
+            change = store.undo() if name == "undo" else store.redo()
+            return change, None if change is None else "reseed"
+        if name == "select_object":
+            if command.object == store.active:
+                return None, None
+            store.select(command.object)
+            return None, "reseed"
+        if name == "set_overlap":
+            store.set_overlap(command.overlap)
+            return None, None
+        active = store.active
+        with store.step(name) as step:
+            if name == "new_object":
+                store.create(command.object_name, command.class_id)
+            elif name == "reset_object":
+                store.clear_active()
+            else:
+                store.delete(command.object)
+        if name in ("new_object", "reset_object"):
+            return store.change_of(step), "reset"
+        return store.change_of(step), "reseed" if store.active != active else None
+
+    def _outcome(self, change: Change, compute_s: float) -> Outcome:
+        patches = []
+        for bbox, ids in change.regions:
+            crop = self.store.owner[bbox_slices(bbox)]
+            patches += [Patch(i, bbox, encode_mask(crop == i)) for i in ids]
+        return Outcome(change.bbox, tuple(patches), change.objects_changed, compute_s)
+
+    # ---- reading (any thread) -----------------------------------------------------------------
+
+    def snapshot_patches(self) -> list[Patch]:
+        """Return one patch per object with voxels: the full label state for a fresh view."""
+        with self.lock:
+            patches = []
+            for object_id in self.store.objects:
+                bbox = self.store.object_bbox(object_id)
+                if bbox is not None:
+                    crop = self.store.owner[bbox_slices(bbox)] == object_id
+                    patches.append(Patch(object_id, bbox, encode_mask(crop)))
+            return patches
+
+    def objects_state(self) -> list[dict[str, Any]]:
+        """Return the ``objects`` trait value (PROTOCOL.md)."""
+        with self.lock:
+            return [
+                {
+                    "id": info.id,
+                    "name": info.name,
+                    "color": list(info.color),
+                    "class_id": info.class_id,
+                    "visible": info.visible,
+                    "voxels": int(self.store.voxels.get(info.id, 0)),
+                }
+                for info in self.store.objects.values()
+            ]

@@ -1,0 +1,146 @@
+"""Parse and validate browser -> kernel messages (PROTOCOL.md) into frozen request values.
+
+Everything a browser sends is untrusted: :func:`parse_message` either returns a request or raises
+:class:`MessageError` (a ValueError) whose text says what was wrong and what was expected, and which
+carries the message's ``request_id`` when it had a valid one, for the ``error`` reply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .prompts import GESTURE_TOOLS, Command, Prompt
+
+MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
+BROWSER_COMMANDS = (
+    "undo",
+    "redo",
+    "reset_object",
+    "new_object",
+    "select_object",
+    "delete_object",
+)
+
+
+class MessageError(ValueError):
+    """A rejected browser message; ``request_id`` is None when the message had no valid one."""
+
+    def __init__(self, message: str, request_id: int | None = None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class SliceRequest:
+    """``get_slice``: one slice along ``axis`` at ``index``."""
+
+    axis: int
+    index: int
+    request_id: int
+
+
+@dataclass(frozen=True)
+class LabelsRequest:
+    """``get_labels``: the full label state."""
+
+    request_id: int
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    """``prompt`` or ``command``: an item for the worker."""
+
+    item: Prompt | Command
+    request_id: int
+
+
+Request = SliceRequest | LabelsRequest | ItemRequest
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _require(content: dict, key: str, request_id: int | None) -> Any:
+    if key not in content:
+        raise MessageError(f"{content.get('type')} message is missing {key!r}", request_id)
+    return content[key]
+
+
+def _axis_index(content: dict, shape: tuple[int, ...], request_id: int) -> tuple[int, int]:
+    axis = _require(content, "axis", request_id)
+    if not _is_int(axis) or axis not in (0, 1, 2):
+        raise MessageError(f"axis must be 0, 1 or 2; got {axis!r}", request_id)
+    index = _require(content, "index", request_id)
+    if not _is_int(index) or not 0 <= index < shape[axis]:
+        raise MessageError(
+            f"index must be an integer in 0..{shape[axis] - 1} for axis {axis}; got {index!r}",
+            request_id,
+        )
+    return axis, index
+
+
+def parse_message(content: Any, shape: tuple[int, int, int]) -> Request:
+    """Validate a browser message for an image of spatial ``shape`` and return its request.
+
+    Raises
+    ------
+    MessageError
+        On any malformed message: not a dict, unknown type, missing keys, wrong types, out-of-range
+        values, non-finite numbers, or a prompt whose geometry is invalid.
+    """
+    if not isinstance(content, dict):
+        raise MessageError(f"a message must be a JSON object; got {type(content).__name__}")
+    request_id = content.get("request_id")
+    if not _is_int(request_id) or request_id < 0:
+        raise MessageError(f"request_id must be an integer >= 0; got {request_id!r}")
+    kind = content.get("type")
+    if kind not in MESSAGE_TYPES:
+        raise MessageError(
+            f"type must be one of {', '.join(MESSAGE_TYPES)}; got {kind!r}", request_id
+        )
+    if kind == "get_labels":
+        return LabelsRequest(request_id)
+    if kind == "get_slice":
+        return SliceRequest(*_axis_index(content, shape, request_id), request_id)
+    if kind == "prompt":
+        return ItemRequest(_prompt(content, shape, request_id), request_id)
+    return ItemRequest(_command(content, request_id), request_id)
+
+
+def _prompt(content: dict, shape: tuple[int, ...], request_id: int) -> Prompt:
+    tool = _require(content, "tool", request_id)
+    if tool not in GESTURE_TOOLS:
+        raise MessageError(
+            f"tool must be one of {', '.join(GESTURE_TOOLS)}; got {tool!r}", request_id
+        )
+    positive = _require(content, "positive", request_id)
+    if not isinstance(positive, bool):
+        raise MessageError(f"positive must be true or false; got {positive!r}", request_id)
+    axis, index = _axis_index(content, shape, request_id)
+    vertices = _require(content, "vertices", request_id)
+    if not isinstance(vertices, list):
+        raise MessageError(f"vertices must be a list of [p, q] pairs; got {vertices!r}", request_id)
+    try:
+        return Prompt(tool, positive, axis=axis, index=index, vertices=tuple(vertices))
+    except ValueError as exc:
+        raise MessageError(str(exc), request_id) from exc
+
+
+def _command(content: dict, request_id: int) -> Command:
+    name = _require(content, "name", request_id)
+    if name not in BROWSER_COMMANDS:
+        raise MessageError(
+            f"command name must be one of {', '.join(BROWSER_COMMANDS)}; got {name!r}", request_id
+        )
+    fields: dict[str, Any] = {}
+    if name in ("select_object", "delete_object"):
+        fields["object"] = _require(content, "object", request_id)
+    if name == "new_object":
+        fields["object_name"] = content.get("object_name")
+        fields["class_id"] = content.get("class_id")
+    try:
+        return Command(name, **fields)
+    except ValueError as exc:
+        raise MessageError(str(exc), request_id) from exc

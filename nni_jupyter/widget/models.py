@@ -1,0 +1,126 @@
+"""Which model the Segmenter loads, the session it runs in, and the status line it shows.
+
+:func:`find_model` is the one place the widget decides where weights come from; it defers to
+:mod:`nni_jupyter.weights`, so new places to look belong there.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nni_jupyter import weights
+
+#: Besides nni_jupyter.weights' places ($NNI_JUPYTER_MODEL_DIR, the Hugging Face cache), a
+#: folder of model folders checked for nnInteractive_v1.0.
+DEFAULT_CACHE = Path("~/.cache/nni_jupyter")
+#: Above this many parameters a model is "full size": slow on CPU (v1.0 has about 102 million).
+FULL_SIZE_PARAMETERS = 20_000_000
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model folder and the name to show for it."""
+
+    path: Path
+    name: str
+    is_demo: bool
+
+
+def find_model(model: str | os.PathLike | None = None) -> ModelChoice:
+    """Return the model folder to load; the one place the Segmenter decides where weights come from.
+
+    Parameters
+    ----------
+    model
+        None: the best model on this machine without downloading: ``nnInteractive_v1.0`` when
+        :func:`nni_jupyter.weights.find_model` finds it (``$NNI_JUPYTER_MODEL_DIR``,
+        ``~/.cache/nni_jupyter/``, the Hugging Face cache), else the bundled demo model.
+        ``"demo"``, an official name (downloaded when missing) or a model folder: that model.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the requested model cannot be found or downloaded (the message says how to get it).
+    """
+    if model is None:
+        try:
+            found = weights.find_model(weights.DEFAULT_MODEL, local_dir=DEFAULT_CACHE.expanduser())
+        except ImportError:  # no huggingface_hub: no hub cache to look in
+            found = None
+        if found is not None:
+            return ModelChoice(Path(found), weights.DEFAULT_MODEL, is_demo=False)
+        model = weights.DEMO_MODEL
+    folder = Path(weights.resolve_model(model))
+    if model == weights.DEMO_MODEL:
+        return ModelChoice(folder, weights.DEMO_MODEL, is_demo=True)
+    name = model if model in weights.OFFICIAL_MODELS else folder.name
+    return ModelChoice(folder, str(name), is_demo=False)
+
+
+def create_session(choice: ModelChoice, device: Any = None) -> Any:
+    """Create nni_jupyter's inference session on ``device`` (default: the best one) with
+    ``choice`` loaded; non-demo weights print their licence."""
+    return weights.load_session(
+        choice.path,
+        device="auto" if device is None else device,
+        download=False,
+        show_license=None if choice.is_demo else print,
+        torch_n_threads=os.cpu_count() or 1,
+        enable_undo=False,  # the Segmenter keeps its own multi-object history
+    )
+
+
+def needs_model(session: Any) -> bool:
+    """True when ``session`` is a local session whose network has not been loaded yet."""
+    return hasattr(session, "network") and session.network is None
+
+
+def model_info(session: Any, name: str) -> dict[str, str]:
+    """Return the status line ``{name, license, device, warning}`` for a loaded ``session``."""
+    device = str(getattr(session, "device", "remote"))
+    network = getattr(session, "network", None)
+    parameters = sum(p.numel() for p in network.parameters()) if network is not None else 0
+    warning = ""
+    if device.startswith("cpu") and (
+        parameters > FULL_SIZE_PARAMETERS or name in weights.OFFICIAL_MODELS
+    ):
+        warning = (
+            f"{name} runs on the CPU: expect tens of seconds per prompt. Use a GPU kernel or "
+            "nni_jupyter's remote session for interactive speed."
+        )
+    return {
+        "name": name,
+        "license": str(getattr(session, "license", None) or "unknown"),
+        "device": device,
+        "warning": warning,
+    }
+
+
+def supported_tools(session: Any) -> list[str]:
+    """Return the gesture tools the session's model supports (all four when it does not say)."""
+    supported = getattr(session, "supported_interactions", None) or {}
+    if not supported:
+        return ["point", "box", "scribble", "lasso"]
+    tools = []
+    for tool, keys in (
+        ("point", ("points",)),
+        ("box", ("bbox2d", "bbox3d")),
+        ("scribble", ("scribble",)),
+        ("lasso", ("lasso",)),
+    ):
+        if any(supported.get(key, False) for key in keys):
+            tools.append(tool)
+    return tools
+
+
+def scribble_thickness(session: Any) -> list[int]:
+    """Return the session's preferred scribble thickness per axis (default 2 voxels)."""
+    value = getattr(session, "preferred_scribble_thickness", None)
+    if value is None:
+        return [2, 2, 2]
+    if not isinstance(value, (list, tuple)):
+        value = [value] * 3
+    return [max(1, int(round(float(v)))) for v in value]

@@ -1,0 +1,370 @@
+"""Objects: per-object masks, names, colours and class ids, with multi-level undo/redo.
+
+Under either overlap policy a voxel belongs to at most one object (``"lock"``: a prediction never
+takes voxels of another object; ``"overwrite"``: it takes them), so the store keeps one ``owner``
+map (uint8, 0 = background, else the object id) and derives every view from it: one object's mask,
+the instance map, the semantic map (class ids) and separate masks.
+
+Every change is a :class:`Step` holding the changed regions of the owner map (before and after,
+zlib-compressed) and the object table before and after, so undo and redo walk back and forth across
+all objects.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
+from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
+
+#: Overlay colours, cycled by object id (Okabe-Ito, then tab10 extras).
+PALETTE = (
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (240, 228, 66),
+    (0, 114, 178),
+    (213, 94, 0),
+    (204, 121, 167),
+    (148, 103, 189),
+    (140, 86, 75),
+    (188, 189, 34),
+    (23, 190, 207),
+    (227, 119, 194),
+)
+AGGREGATIONS = ("instance", "semantic", "separate")
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object's metadata; ``id`` is 1..255 and is its value in the instance map."""
+
+    id: int
+    name: str
+    color: tuple[int, int, int]
+    class_id: int
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class Region:
+    """A changed region of the owner map: bbox and zlib-compressed uint8 crops before and after."""
+
+    bbox: Bbox
+    before: bytes
+    after: bytes
+
+    def crops(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the (before, after) owner crops."""
+        shape = bbox_shape(self.bbox)
+        return (
+            np.frombuffer(zlib.decompress(self.before), np.uint8).reshape(shape),
+            np.frombuffer(zlib.decompress(self.after), np.uint8).reshape(shape),
+        )
+
+
+@dataclass
+class Step:
+    """One undoable change: regions of the owner map plus the object table and active id."""
+
+    label: str
+    objects_before: dict[int, ObjectInfo]
+    active_before: int
+    regions: list[Region] = field(default_factory=list)
+    objects_after: dict[int, ObjectInfo] | None = None
+    active_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a step (or its undo) changed: the regions and the ids whose masks changed in each."""
+
+    regions: list[tuple[Bbox, tuple[int, ...]]]
+    objects_changed: bool
+
+    @property
+    def bbox(self) -> Bbox | None:
+        """The union of the changed regions, or None."""
+        if not self.regions:
+            return None
+        boxes = [b for b, _ in self.regions]
+        return [[min(b[a][0] for b in boxes), max(b[a][1] for b in boxes)] for a in range(3)]
+
+
+class ObjectStore:
+    """Objects over one image, with an overlap policy and multi-level undo/redo.
+
+    Parameters
+    ----------
+    shape
+        The image's spatial shape ``(X, Y, Z)``.
+    overlap
+        ``"lock"`` (default) or ``"overwrite"``.
+    max_undo
+        Steps kept for undo; the oldest are dropped beyond it.
+    """
+
+    def __init__(self, shape: tuple[int, int, int], overlap: str = "lock", max_undo: int = 100):
+        self.shape = tuple(int(s) for s in shape)
+        self.owner = np.zeros(self.shape, dtype=np.uint8)
+        self.objects: dict[int, ObjectInfo] = {}
+        self.voxels: dict[int, int] = {}
+        self.overlap = _check_overlap(overlap)
+        self.max_undo = max_undo
+        self._undo: list[Step] = []
+        self._redo: list[Step] = []
+        self._step: Step | None = None
+        self.active = self._add_object(None, None)
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def mask(self, object_id: int | None = None) -> np.ndarray:
+        """Return one object's mask as uint8 0/1 (default: the active object)."""
+        return (self.owner == (self.active if object_id is None else object_id)).astype(np.uint8)
+
+    def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
+        """Return the objects combined: ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16
+        class ids) or ``"separate"`` (dict id -> uint8 mask)."""
+        if mode == "instance":
+            return self.owner.astype(np.uint16)
+        if mode == "semantic":
+            lut = np.zeros(256, dtype=np.uint16)
+            for info in self.objects.values():
+                lut[info.id] = info.class_id
+            return lut[self.owner]
+        if mode == "separate":
+            return {object_id: self.mask(object_id) for object_id in self.objects}
+        raise ValueError(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {mode!r}")
+
+    def object_bbox(self, object_id: int) -> Bbox | None:
+        """Return the bbox of an object's voxels, or None when it has none."""
+        if self.voxels.get(object_id, 0) == 0:
+            return None
+        return nonzero_bbox(self.owner == object_id)
+
+    @property
+    def can_undo(self) -> bool:
+        """True when there is a step to undo."""
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        """True when there is a step to redo."""
+        return bool(self._redo)
+
+    # ---- changing (each call inside one step) -------------------------------------------------
+
+    @contextmanager
+    def step(self, label: str) -> Iterator[Step]:
+        """Group the changes made inside the block into one undoable step."""
+        if self._step is not None:
+            raise RuntimeError("steps do not nest")
+        self._step = Step(label, dict(self.objects), self.active)
+        try:
+            yield self._step
+        except BaseException:
+            self._rollback(self._step)
+            raise
+        finally:
+            step, self._step = self._step, None
+        step.objects_after, step.active_after = dict(self.objects), self.active
+        self._undo.append(step)
+        del self._undo[: -self.max_undo]
+        self._redo.clear()
+
+    def set_overlap(self, overlap: str) -> None:
+        """Set the overlap policy for later writes (not a step)."""
+        self.overlap = _check_overlap(overlap)
+
+    def create(self, name: str | None = None, class_id: int | None = None) -> int:
+        """Add an empty object and make it active; return its id."""
+        self._require_step()
+        self.active = self._add_object(name, class_id)
+        return self.active
+
+    def delete(self, object_id: int) -> None:
+        """Remove an object and its voxels; the newest left (or a new one) becomes active."""
+        self._require_step()
+        self._require_object(object_id)
+        bbox = self.object_bbox(object_id)
+        if bbox is not None:
+            crop = self.owner[bbox_slices(bbox)]
+            self._write(bbox, np.where(crop == object_id, 0, crop).astype(np.uint8))
+        del self.objects[object_id]
+        self.voxels.pop(object_id, None)
+        if self.active == object_id:
+            self.active = max(self.objects) if self.objects else self._add_object(None, None)
+
+    def select(self, object_id: int) -> None:
+        """Make an object active (not a step on its own)."""
+        self._require_object(object_id)
+        self.active = object_id
+
+    def write_active(self, bbox: Bbox, prediction: np.ndarray) -> None:
+        """Write the active object's 0/1 ``prediction`` inside ``bbox`` under the overlap policy.
+
+        Voxels of the active object outside the prediction are released; with ``"lock"`` the
+        prediction only takes background voxels, with ``"overwrite"`` it also takes other objects'.
+        """
+        self._require_step()
+        crop = self.owner[bbox_slices(bbox)]
+        new = crop.copy()
+        predicted = np.asarray(prediction) != 0
+        new[(crop == self.active) & ~predicted] = 0
+        takes = predicted if self.overlap == "overwrite" else predicted & (crop == 0)
+        new[takes] = self.active
+        self._write(bbox, new)
+
+    def clear_active(self) -> None:
+        """Remove every voxel of the active object."""
+        self._require_step()
+        bbox = self.object_bbox(self.active)
+        if bbox is not None:
+            self.write_active(bbox, np.zeros(bbox_shape(bbox), dtype=np.uint8))
+
+    def rename(self, object_id: int, name: str | None = None, class_id: int | None = None) -> None:
+        """Change an object's name and/or class id (inside a step)."""
+        self._require_step()
+        self._require_object(object_id)
+        info = self.objects[object_id]
+        self.objects[object_id] = replace(
+            info,
+            name=info.name if name is None else name,
+            class_id=info.class_id if class_id is None else int(class_id),
+        )
+
+    # ---- undo / redo --------------------------------------------------------------------------
+
+    def undo(self) -> Change | None:
+        """Revert the latest step; return what changed, or None when there is nothing to undo."""
+        if not self._undo:
+            return None
+        step = self._undo.pop()
+        change = self._apply(step, forward=False)
+        self._redo.append(step)
+        return change
+
+    def redo(self) -> Change | None:
+        """Re-apply the latest undone step; return what changed, or None when there is none."""
+        if not self._redo:
+            return None
+        step = self._redo.pop()
+        change = self._apply(step, forward=True)
+        self._undo.append(step)
+        return change
+
+    def change_of(self, step: Step) -> Change:
+        """Describe what ``step`` changed (for a step just committed)."""
+        regions = []
+        for region in step.regions:
+            before, after = region.crops()
+            regions.append((region.bbox, _changed_ids(before, after)))
+        return Change(regions, step.objects_before != step.objects_after)
+
+    # ---- internals ----------------------------------------------------------------------------
+
+    def _apply(self, step: Step, forward: bool) -> Change:
+        regions = step.regions if forward else list(reversed(step.regions))
+        changed = []
+        for region in regions:
+            before, after = region.crops()
+            old, new = (before, after) if forward else (after, before)
+            self._count(old, new)
+            self.owner[bbox_slices(region.bbox)] = new
+            changed.append((region.bbox, _changed_ids(old, new)))
+        self.objects = dict(step.objects_after if forward else step.objects_before)
+        self.active = step.active_after if forward else step.active_before
+        for object_id in self.objects:
+            self.voxels.setdefault(object_id, 0)
+        for object_id in list(self.voxels):
+            if object_id not in self.objects:
+                del self.voxels[object_id]
+        return Change(changed, step.objects_before != step.objects_after)
+
+    def _write(self, bbox: Bbox, new: np.ndarray) -> None:
+        view = self.owner[bbox_slices(bbox)]
+        diff = view != new
+        local = nonzero_bbox(diff)
+        if local is None:
+            return
+        sub = bbox_slices(local)
+        before, after = view[sub].copy(), np.ascontiguousarray(new[sub])
+        self._count(before, after)
+        view[sub] = after
+        self._step.regions.append(
+            Region(
+                offset_bbox(local, bbox),
+                zlib.compress(before.tobytes(), 1),
+                zlib.compress(after.tobytes(), 1),
+            )
+        )
+
+    def _count(self, before: np.ndarray, after: np.ndarray) -> None:
+        for object_id in _changed_ids(before, after):
+            delta = int(np.count_nonzero(after == object_id)) - int(
+                np.count_nonzero(before == object_id)
+            )
+            self.voxels[object_id] = self.voxels.get(object_id, 0) + delta
+
+    def _rollback(self, step: Step) -> None:
+        for region in reversed(step.regions):
+            before, after = region.crops()
+            self._count(after, before)
+            self.owner[bbox_slices(region.bbox)] = before
+        self.objects = dict(step.objects_before)
+        self.active = step.active_before
+        self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}
+
+    def _add_object(self, name: str | None, class_id: int | None) -> int:
+        free = [
+            i
+            for i in range(1, MAX_OBJECT_ID + 1)
+            if i not in self.objects and i not in self._ids_in_history()
+        ]
+        if not free:
+            raise ValueError(
+                f"at most {MAX_OBJECT_ID} objects fit the label map (ids still held by undo "
+                "history count too); delete objects and start a new Segmenter"
+            )
+        object_id = free[0]
+        self.objects[object_id] = ObjectInfo(
+            id=object_id,
+            name=name if name else f"object {object_id}",
+            color=PALETTE[(object_id - 1) % len(PALETTE)],
+            class_id=object_id if class_id is None else int(class_id),
+        )
+        self.voxels[object_id] = 0
+        return object_id
+
+    def _ids_in_history(self) -> set[int]:
+        # ids that undo/redo could bring back must not be handed out again
+        ids: set[int] = set()
+        for step in (*self._undo, *self._redo):
+            ids.update(step.objects_before)
+            ids.update(step.objects_after or ())
+        return ids
+
+    def _require_step(self) -> None:
+        if self._step is None:
+            raise RuntimeError("changes must be made inside `with store.step(...)`")
+
+    def _require_object(self, object_id: int) -> None:
+        if object_id not in self.objects:
+            raise ValueError(f"no object with id {object_id}; objects are {sorted(self.objects)}")
+
+
+def _changed_ids(before: np.ndarray, after: np.ndarray) -> tuple[int, ...]:
+    diff = before != after
+    ids = np.union1d(before[diff], after[diff])
+    return tuple(int(i) for i in ids if i != 0)
+
+
+def _check_overlap(overlap: str) -> str:
+    if overlap not in OVERLAP_POLICIES:
+        raise ValueError(f"overlap must be one of {', '.join(OVERLAP_POLICIES)}; got {overlap!r}")
+    return overlap

@@ -1,0 +1,328 @@
+"""Prompt and Command values: what a gesture or a Python call asks for, recorded for replay.
+
+Both are frozen dataclasses that check their own structure on creation (types, counts, finite
+numbers); whether they fit a given image is checked by :mod:`nni_jupyter.widget.raster`. Both
+convert to and from plain JSON-able dicts, so ``[item.to_dict() for item in seg.prompts]`` can be
+saved and replayed later with :func:`item_from_dict`.
+
+A prompt has one of three geometry forms:
+
+- slice form (a browser gesture): ``axis``, ``index`` and in-plane ``vertices`` ``((p, q), ...)``;
+- ``point``: volume coordinates ``(x, y, z)`` (tool ``"point"``);
+- ``bbox``: a half-open volume box ``((x0, x1), (y0, y1), (z0, z1))`` (tool ``"box"``);
+- ``mask``: a :class:`MaskCrop` (tools ``"scribble"``, ``"lasso"`` and ``"mask"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .codec import bbox_shape, bbox_slices, decode_mask, encode_mask, nonzero_bbox
+
+Tool = Literal["point", "box", "scribble", "lasso", "mask"]
+GESTURE_TOOLS = ("point", "box", "scribble", "lasso")
+TOOLS = (*GESTURE_TOOLS, "mask")
+MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
+MAX_VERTICES = 100_000
+MAX_OBJECT_ID = 255
+MAX_CLASS_ID = 65535
+OVERLAP_POLICIES = ("lock", "overwrite")
+
+COMMANDS = (
+    "undo",
+    "redo",
+    "reset_object",
+    "new_object",
+    "select_object",
+    "delete_object",
+    "set_overlap",
+)
+COMMANDS_WITH_OBJECT = ("select_object", "delete_object")
+
+
+@dataclass(frozen=True)
+class MaskCrop:
+    """A 0/1 volume mask stored as its nonzero bbox plus ``packbits-deflate`` bytes.
+
+    Build it with :meth:`from_volume`; :meth:`crop` and :meth:`volume` decode it.
+    """
+
+    shape: tuple[int, int, int]
+    bbox: tuple[tuple[int, int], ...] | None
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def from_volume(cls, mask: np.ndarray) -> MaskCrop:
+        """Encode a full-volume 0/1 mask ``[X, Y, Z]`` (nonzero = 1)."""
+        mask = np.asarray(mask)
+        if mask.ndim != 3:
+            raise ValueError(f"mask must be 3-D [X, Y, Z]; got shape {mask.shape}")
+        bbox = nonzero_bbox(mask)
+        if bbox is None:
+            return cls(tuple(int(s) for s in mask.shape), None, encode_mask(np.zeros(0, np.uint8)))
+        return cls(
+            tuple(int(s) for s in mask.shape),
+            tuple((lo, hi) for lo, hi in bbox),
+            encode_mask(mask[bbox_slices(bbox)]),
+        )
+
+    @property
+    def empty(self) -> bool:
+        """True when the mask has no nonzero voxel."""
+        return self.bbox is None
+
+    def crop(self) -> np.ndarray:
+        """Return the uint8 0/1 crop inside :attr:`bbox` (raises on an empty mask)."""
+        if self.bbox is None:
+            raise ValueError("the mask is empty: it has no crop")
+        return decode_mask(self.data, bbox_shape(self.bbox))
+
+    def volume(self) -> np.ndarray:
+        """Return the full uint8 0/1 volume."""
+        out = np.zeros(self.shape, dtype=np.uint8)
+        if self.bbox is not None:
+            out[bbox_slices(self.bbox)] = self.crop()
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (the bytes as base64)."""
+        return {
+            "shape": list(self.shape),
+            "bbox": None if self.bbox is None else [list(b) for b in self.bbox],
+            "data": base64.b64encode(self.data).decode("ascii"),
+        }
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> MaskCrop:
+        """Inverse of :meth:`to_dict`."""
+        bbox = value["bbox"]
+        return cls(
+            tuple(int(s) for s in value["shape"]),
+            None if bbox is None else tuple((int(lo), int(hi)) for lo, hi in bbox),
+            base64.b64decode(value["data"]),
+        )
+
+
+def _finite(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a number; got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{what} must be finite; got {value!r}")
+    return float(value)
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{what} must be an integer; got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt for the active object; see the module docstring for its geometry forms.
+
+    Parameters
+    ----------
+    tool
+        ``"point"``, ``"box"``, ``"scribble"``, ``"lasso"`` or ``"mask"`` (start the active object
+        from a mask: the session's initial-segmentation prompt).
+    positive
+        True for foreground (``include_interaction=True``), False for background.
+    refine
+        Tool ``"mask"`` only: let the model refine the mask instead of taking it as is.
+    """
+
+    tool: Tool
+    positive: bool = True
+    axis: int | None = None
+    index: int | None = None
+    vertices: tuple[tuple[float, float], ...] | None = None
+    point: tuple[float, float, float] | None = None
+    bbox: tuple[tuple[int, int], ...] | None = None
+    mask: MaskCrop | None = None
+    refine: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tool not in TOOLS:
+            raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {self.tool!r}")
+        if not isinstance(self.positive, (bool, np.bool_)):
+            raise ValueError(f"positive must be True or False; got {self.positive!r}")
+        forms = [
+            name
+            for name, value in (
+                ("vertices", self.vertices),
+                ("point", self.point),
+                ("bbox", self.bbox),
+                ("mask", self.mask),
+            )
+            if value is not None
+        ]
+        if len(forms) != 1:
+            raise ValueError(
+                "a prompt needs exactly one of vertices, point, bbox or mask; "
+                f"got {forms or 'none'}"
+            )
+        allowed = {
+            "point": ("vertices", "point"),
+            "box": ("vertices", "bbox"),
+            "scribble": ("vertices", "mask"),
+            "lasso": ("vertices", "mask"),
+            "mask": ("mask",),
+        }[self.tool]
+        if forms[0] not in allowed:
+            raise ValueError(f"a {self.tool} prompt takes {' or '.join(allowed)}; got {forms[0]}")
+        if self.vertices is not None:
+            self._check_slice_form()
+        if self.point is not None:
+            object.__setattr__(self, "point", _coords(self.point, "point"))
+        if self.bbox is not None:
+            object.__setattr__(self, "bbox", _volume_bbox(self.bbox))
+        if self.refine and self.tool != "mask":
+            raise ValueError("refine applies to mask prompts only")
+
+    def _check_slice_form(self) -> None:
+        if self.axis is None or self.index is None:
+            raise ValueError(
+                "a prompt with vertices needs axis and index (the slice it was drawn on)"
+            )
+        axis = _integer(self.axis, "axis")
+        if axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2; got {axis}")
+        index = _integer(self.index, "index")
+        vertices = self.vertices
+        if not isinstance(vertices, (list, tuple)):
+            raise ValueError(
+                f"vertices must be a list of [p, q] pairs; got {type(vertices).__name__}"
+            )
+        if len(vertices) > MAX_VERTICES:
+            raise ValueError(f"at most {MAX_VERTICES} vertices are accepted; got {len(vertices)}")
+        need = MIN_VERTICES[self.tool]
+        if self.tool in ("point", "box") and len(vertices) != need:
+            raise ValueError(f"a {self.tool} takes exactly {need} vertices; got {len(vertices)}")
+        if len(vertices) < need:
+            raise ValueError(f"a {self.tool} takes at least {need} vertices; got {len(vertices)}")
+        clean = []
+        for k, vertex in enumerate(vertices):
+            if not isinstance(vertex, (list, tuple)) or len(vertex) != 2:
+                raise ValueError(f"vertex {k} must be a [p, q] pair; got {vertex!r}")
+            clean.append((_finite(vertex[0], f"vertex {k} p"), _finite(vertex[1], f"vertex {k} q")))
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "index", index)
+        object.__setattr__(self, "vertices", tuple(clean))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict; :func:`item_from_dict` inverts it."""
+        out: dict[str, Any] = {"kind": "prompt", "tool": self.tool, "positive": bool(self.positive)}
+        if self.vertices is not None:
+            out.update(axis=self.axis, index=self.index, vertices=[list(v) for v in self.vertices])
+        if self.point is not None:
+            out["point"] = list(self.point)
+        if self.bbox is not None:
+            out["bbox"] = [list(b) for b in self.bbox]
+        if self.mask is not None:
+            out["mask"] = self.mask.to_dict()
+        if self.refine:
+            out["refine"] = True
+        return out
+
+
+def _coords(value: Any, what: str) -> tuple[float, float, float]:
+    if not isinstance(value, (list, tuple, np.ndarray)) or len(value) != 3:
+        raise ValueError(f"{what} must be (x, y, z); got {value!r}")
+    return tuple(_finite(v, f"{what} coordinate") for v in value)  # type: ignore[return-value]
+
+
+def _volume_bbox(value: Any) -> tuple[tuple[int, int], ...]:
+    try:
+        pairs = [(int(lo), int(hi)) for lo, hi in value]
+        exact = all(lo == a and hi == b for (lo, hi), (a, b) in zip(pairs, value, strict=False))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"bbox must be [[x0, x1], [y0, y1], [z0, z1]]; got {value!r}") from exc
+    if len(pairs) != 3 or not exact:
+        raise ValueError(
+            f"bbox must be 3 integer pairs [[x0, x1], [y0, y1], [z0, z1]]; got {value!r}"
+        )
+    for axis, (lo, hi) in enumerate(pairs):
+        if hi <= lo:
+            raise ValueError(
+                f"bbox axis {axis} is empty or reversed: [{lo}, {hi}] (half-open, lo < hi)"
+            )
+    return tuple(pairs)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A state change other than a prompt.
+
+    Parameters
+    ----------
+    name
+        One of ``undo``, ``redo``, ``reset_object``, ``new_object``, ``select_object``,
+        ``delete_object``, ``set_overlap``.
+    object
+        The object id (1..255) for ``select_object`` and ``delete_object``.
+    object_name, class_id
+        Optional name and class id for ``new_object``.
+    overlap
+        ``"lock"`` or ``"overwrite"`` for ``set_overlap``.
+    """
+
+    name: str
+    object: int | None = None
+    object_name: str | None = None
+    class_id: int | None = None
+    overlap: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in COMMANDS:
+            raise ValueError(f"command must be one of {', '.join(COMMANDS)}; got {self.name!r}")
+        if self.name in COMMANDS_WITH_OBJECT:
+            if self.object is None:
+                raise ValueError(f"command {self.name} needs an object id")
+            object_id = _integer(self.object, "object")
+            if not 1 <= object_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be in 1..{MAX_OBJECT_ID}; got {object_id}")
+            object.__setattr__(self, "object", object_id)
+        elif self.object is not None:
+            raise ValueError(f"command {self.name} takes no object id")
+        if self.object_name is not None and not isinstance(self.object_name, str):
+            raise ValueError(f"object_name must be a string; got {self.object_name!r}")
+        if self.class_id is not None:
+            class_id = _integer(self.class_id, "class_id")
+            if not 0 <= class_id <= MAX_CLASS_ID:
+                raise ValueError(f"class_id must be in 0..{MAX_CLASS_ID}; got {class_id}")
+            object.__setattr__(self, "class_id", class_id)
+        if self.name == "set_overlap" and self.overlap not in OVERLAP_POLICIES:
+            raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}; got {self.overlap!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict; :func:`item_from_dict` inverts it."""
+        out: dict[str, Any] = {"kind": "command", "name": self.name}
+        for key in ("object", "object_name", "class_id", "overlap"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        return out
+
+
+def item_from_dict(value: dict[str, Any]) -> Prompt | Command:
+    """Rebuild a :class:`Prompt` or :class:`Command` from its :meth:`to_dict` form."""
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a dict from Prompt.to_dict or Command.to_dict; got {value!r}")
+    fields = {k: v for k, v in value.items() if k != "kind"}
+    kind = value.get("kind")
+    if kind == "command":
+        return Command(**fields)
+    if kind != "prompt":
+        raise ValueError(f"kind must be 'prompt' or 'command'; got {kind!r}")
+    if "vertices" in fields:
+        fields["vertices"] = tuple(tuple(v) for v in fields["vertices"])
+    if "point" in fields:
+        fields["point"] = tuple(fields["point"])
+    if "mask" in fields:
+        fields["mask"] = MaskCrop.from_dict(fields["mask"])
+    return Prompt(**fields)

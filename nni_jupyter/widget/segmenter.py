@@ -1,0 +1,459 @@
+"""The Segmenter widget: synced traits, message dispatch and the Python prompt API.
+
+The work lives elsewhere: messages are validated by :mod:`.messages`, gestures become voxels in
+:mod:`.raster`, prompts run on a :class:`~.worker.Worker` thread through an
+:class:`~.annotator.Annotator`, and slices and masks are encoded by :mod:`.slices` and
+:mod:`.codec`.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterable
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets as t
+
+from .annotator import Annotator, Outcome
+from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
+from .models import (
+    create_session,
+    find_model,
+    model_info,
+    needs_model,
+    scribble_thickness,
+    supported_tools,
+)
+from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict
+from .slices import default_window, extract_slice, intensity_stats, wire_dtype
+from .worker import Job, Worker
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+_UNBUILT_ESM = """export default { render({ el }) {
+  el.textContent = "nni_jupyter: the widget's JavaScript bundle is missing "
+    + "(nni_jupyter/static/widget.js). Install a released wheel, or run `npm run build` "
+    + "in the source tree.";
+} };"""
+ENCODING = "packbits-deflate"
+
+
+def _asset(name: str, fallback: str) -> Path | str:
+    path = _STATIC / name
+    return path if path.is_file() else fallback
+
+
+def _as_4d(image: Any) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim == 3:
+        array = array[np.newaxis]
+    if array.ndim != 4 or array.shape[0] != 1:
+        raise ValueError(
+            f"image must be 3-D [X, Y, Z] or 4-D [1, X, Y, Z]; got shape {np.shape(image)}"
+        )
+    if min(array.shape) == 0:
+        raise ValueError(f"image must not be empty; got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"image must hold real numbers; got dtype {array.dtype}")
+    return array
+
+
+def _spacing(spacing: Any) -> list[float]:
+    if spacing is None:
+        return [1.0, 1.0, 1.0]
+    values = [float(v) for v in spacing]
+    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"spacing must be 3 positive millimetre values (x, y, z); got {spacing!r}")
+    return values
+
+
+class Segmenter(anywidget.AnyWidget):
+    """nnInteractive in a notebook cell: show slices, draw prompts, get 3-D masks as numpy.
+
+    Parameters
+    ----------
+    image
+        ``[X, Y, Z]`` or ``[1, X, Y, Z]`` raw intensities (never resampled or converted).
+    session
+        An inference session with the nnInteractive API. Default: nni_jupyter's own session on CUDA
+        when available, else CPU. A session without a loaded network gets the model below.
+    model
+        None: the best available (``nnInteractive_v1.0`` if present, else the bundled demo model;
+        see :func:`nni_jupyter.widget.models.find_model`), ``"demo"``, or a model folder.
+    spacing
+        Voxel spacing in mm ``(x, y, z)``, for the display aspect only.
+    overlap
+        ``"lock"`` (default: a prompt never takes voxels of other objects) or ``"overwrite"``.
+    device
+        torch device for the default session.
+
+    Notes
+    -----
+    Every prompt method takes the same path as a browser gesture and blocks until the mask is
+    updated unless ``wait=False`` (then it returns a :class:`concurrent.futures.Future`). Watch
+    masks with ``seg.observe(callback, names="labels_version")``.
+    """
+
+    _esm = _asset("widget.js", _UNBUILT_ESM)
+    _css = _asset("widget.css", "")
+
+    shape = t.List(t.Int(), [1, 1, 1], minlen=3, maxlen=3).tag(sync=True)
+    spacing_mm = t.List(t.Float(), [1.0, 1.0, 1.0], minlen=3, maxlen=3).tag(sync=True)
+    image_dtype = t.Unicode("float32").tag(sync=True)
+    intensity_stats = t.Dict().tag(sync=True)
+    axis = t.Int(2, min=0, max=2).tag(sync=True)
+    slice_index = t.List(t.Int(), [0, 0, 0], minlen=3, maxlen=3).tag(sync=True)
+    view_layout = t.Enum(("single", "three"), "single").tag(sync=True)
+    tool = t.Enum(("point", "box", "scribble", "lasso"), "point").tag(sync=True)
+    positive = t.Bool(True).tag(sync=True)
+    window = t.List(t.Float(), [0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
+    objects = t.List(t.Dict()).tag(sync=True)
+    active_object = t.Int(1).tag(sync=True)
+    opacity = t.Float(0.5, min=0.0, max=1.0).tag(sync=True)
+    outline = t.Bool(False).tag(sync=True)
+    show_masks = t.Bool(True).tag(sync=True)
+    busy = t.Bool(False).tag(sync=True)
+    pending = t.Int(0).tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+    model_info = t.Dict().tag(sync=True)
+    supported_tools = t.List(t.Unicode()).tag(sync=True)
+    scribble_thickness = t.List(t.Int(), [2, 2, 2], minlen=3, maxlen=3).tag(sync=True)
+    overlap = t.Enum(OVERLAP_POLICIES, "lock").tag(sync=True)
+    labels_version = t.Int(0).tag(sync=True)
+
+    def __init__(
+        self,
+        image: Any,
+        session: Any = None,
+        model: str | Path | None = None,
+        spacing: Any = None,
+        *,
+        overlap: str = "lock",
+        device: Any = None,
+        **kwargs: Any,
+    ):
+        image4d = _as_4d(image)
+        self._volume = image4d[0]
+        session, name = self._load(session, model, device)
+        tools = supported_tools(session)
+        thickness = scribble_thickness(session)
+        self._annotator = Annotator(session, image4d, tools, thickness, overlap)
+        self._wire_dtype = wire_dtype(self._volume)
+        self._internal = threading.local()
+        stats = intensity_stats(self._volume)
+        info = model_info(session, name)
+        shape = [int(s) for s in self._volume.shape]
+        super().__init__(
+            shape=shape,
+            spacing_mm=_spacing(spacing),
+            image_dtype=self._wire_dtype.name,
+            intensity_stats=stats,
+            slice_index=[s // 2 for s in shape],
+            window=default_window(stats),
+            objects=self._annotator.objects_state(),
+            active_object=self._annotator.store.active,
+            model_info=info,
+            supported_tools=tools,
+            scribble_thickness=thickness,
+            overlap=overlap,
+            **kwargs,
+        )
+        if info["warning"]:
+            warnings.warn(info["warning"], stacklevel=2)
+        self._worker = Worker(self._annotator.run, self._finish, self._set_state)
+        self.on_msg(self._on_message)
+        self.observe(self._on_active_object, names="active_object")
+        self.observe(self._on_overlap, names="overlap")
+
+    @staticmethod
+    def _load(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
+        if session is None:
+            choice = find_model(model)
+            session = create_session(choice, device)
+        elif model is not None or needs_model(session):
+            choice = find_model(model)
+            session.initialize_from_trained_model_folder(str(choice.path))
+        else:
+            return session, str(getattr(session, "model_name", "custom session"))
+        print(
+            f"nni_jupyter: {choice.name} model from {choice.path} on "
+            f"{getattr(session, 'device', '?')}; licence: {getattr(session, 'license', None)}"
+        )
+        return session, choice.name
+
+    # ---- results ------------------------------------------------------------------------------
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy)."""
+        with self._annotator.lock:
+            return self._annotator.store.mask()
+
+    @property
+    def labels(self) -> np.ndarray:
+        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id."""
+        return self.aggregate("instance")
+
+    def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
+        """Return all objects combined.
+
+        Parameters
+        ----------
+        mode
+            ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16 class ids; an object's
+            class id defaults to its id) or ``"separate"`` (dict object id -> uint8 0/1 mask).
+        """
+        with self._annotator.lock:
+            return self._annotator.store.aggregate(mode)
+
+    @property
+    def prompts(self) -> tuple[Prompt | Command, ...]:
+        """Every prompt and command that ran, in order; ``replay`` them on a new Segmenter of the
+        same image and model to get the same masks (``item.to_dict()`` gives a JSON-able form)."""
+        return tuple(self._annotator.record)
+
+    # ---- prompts ------------------------------------------------------------------------------
+
+    def add_point(self, point: Any, positive: bool = True, *, wait: bool = True) -> Any:
+        """Prompt with a point ``(x, y, z)`` in voxel coordinates."""
+        return self._submit(Prompt("point", positive, point=tuple(point)), wait)
+
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Any:
+        """Prompt with a box.
+
+        ``box`` is a half-open volume box ``[[x0, x1], [y0, y1], [z0, z1]]`` (one axis of size 1
+        for the v1.0 model), or with ``axis`` and ``index`` two in-plane corners
+        ``[(p0, q0), (p1, q1)]`` on that slice (voxels ``round(min)..round(max)`` inclusive, as a
+        browser box).
+        """
+        if axis is None:
+            return self._submit(Prompt("box", positive, bbox=box), wait)
+        return self._submit(
+            Prompt("box", positive, axis=axis, index=index, vertices=_pairs(box)), wait
+        )
+
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Any:
+        """Prompt with a scribble.
+
+        ``stroke`` is a full-volume 0/1 mask ``[X, Y, Z]`` (the stroke, usually on one slice), or
+        with ``axis`` and ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn with
+        ``scribble_thickness`` as a browser scribble is.
+        """
+        return self._submit(self._mask_prompt("scribble", stroke, positive, axis, index), wait)
+
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Any:
+        """Prompt with a lasso.
+
+        ``outline`` is a full-volume *filled* 0/1 mask ``[X, Y, Z]``, or with ``axis`` and
+        ``index`` a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are
+        filled).
+        """
+        return self._submit(self._mask_prompt("lasso", outline, positive, axis, index), wait)
+
+    def add_mask(self, mask: Any, refine: bool = False, *, wait: bool = True) -> Any:
+        """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside).
+
+        Later prompts continue from it; ``refine=True`` lets the model refine it first.
+        """
+        return self._submit(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
+
+    @staticmethod
+    def _mask_prompt(tool: str, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
+        if axis is None:
+            return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
+        return Prompt(tool, positive, axis=axis, index=index, vertices=_pairs(value))
+
+    # ---- objects and history ------------------------------------------------------------------
+
+    def new_object(
+        self, name: str | None = None, class_id: int | None = None, *, wait: bool = True
+    ) -> Any:
+        """Finish the active object and start a new empty one; return its id."""
+        result = self._submit(Command("new_object", object_name=name, class_id=class_id), wait)
+        return result if not wait else self._annotator.store.active
+
+    def select_object(self, object_id: int, *, wait: bool = True) -> Any:
+        """Make an object active again so later prompts refine it (as setting ``active_object``)."""
+        return self._submit(Command("select_object", object=object_id), wait)
+
+    def delete_object(self, object_id: int, *, wait: bool = True) -> Any:
+        """Remove an object and its voxels (undoable)."""
+        return self._submit(Command("delete_object", object=object_id), wait)
+
+    def reset_object(self, *, wait: bool = True) -> Any:
+        """Clear the active object's mask and its prompts (undoable)."""
+        return self._submit(Command("reset_object"), wait)
+
+    def undo(self, *, wait: bool = True) -> Any:
+        """Undo the latest change of any object; return False when there was nothing to undo."""
+        result = self._submit(Command("undo"), wait, outcome=True)
+        return result.applied if wait else result
+
+    def redo(self, *, wait: bool = True) -> Any:
+        """Redo the latest undone change; return False when there was nothing to redo."""
+        result = self._submit(Command("redo"), wait, outcome=True)
+        return result.applied if wait else result
+
+    def replay(
+        self, items: Iterable[Prompt | Command | dict], *, wait: bool = True
+    ) -> list[Future]:
+        """Run recorded prompts and commands (``seg.prompts`` or their ``to_dict()``) in order.
+
+        With ``wait=True`` blocks until all ran and raises the first error, if any.
+        """
+        parsed = [
+            item if isinstance(item, (Prompt, Command)) else item_from_dict(item) for item in items
+        ]
+        futures = [self._submit(item, wait=False) for item in parsed]
+        if wait:
+            for future in futures:
+                future.result()
+        return futures
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every queued prompt has run; return False on timeout."""
+        return self._worker.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Stop the worker (after queued prompts) and close the widget."""
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.stop()
+        super().close()
+
+    # ---- dispatch -----------------------------------------------------------------------------
+
+    def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
+        self._annotator.check(item)
+        if wait and self._worker.in_worker_thread:
+            raise RuntimeError(
+                "a blocking call from inside a Segmenter callback would wait forever; "
+                "pass wait=False"
+            )
+        future = self._worker.submit(item)
+        if not wait:
+            future.add_done_callback(_warn_on_failure)
+            return future
+        result: Outcome = future.result()
+        return result if outcome else result.bbox
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        request_id = content.get("request_id") if isinstance(content, dict) else None
+        try:
+            request = parse_message(content, self._volume.shape)
+            if isinstance(request, SliceRequest):
+                data, meta = extract_slice(
+                    self._volume, request.axis, request.index, self._wire_dtype
+                )
+                reply = {"type": "slice", "axis": request.axis, "index": request.index}
+                self.send({**reply, "request_id": request.request_id, **meta}, [data])
+            elif isinstance(request, LabelsRequest):
+                self._send_labels(request.request_id)
+            elif isinstance(request, ItemRequest):
+                self._annotator.check(request.item)
+                self._worker.submit(request.item, request.request_id)
+        except Exception as exc:  # noqa: BLE001 - a browser message must never take the kernel down
+            rid = exc.request_id if isinstance(exc, MessageError) else request_id
+            self._report_error(
+                exc, rid if isinstance(rid, int) and not isinstance(rid, bool) else None
+            )
+
+    def _send_labels(self, request_id: int | None) -> None:
+        with self._annotator.lock:
+            self.send({"type": "labels_reset", "request_id": request_id})
+            for patch in self._annotator.snapshot_patches():
+                self._send_patch(patch, request_id)
+
+    def _send_patch(self, patch: Any, request_id: int | None) -> None:
+        content = {"type": "mask_patch", "object": patch.object_id, "bbox": patch.bbox}
+        self.send({**content, "encoding": ENCODING, "request_id": request_id}, [patch.data])
+
+    def _finish(self, job: Job, outcome: Outcome | None, error: BaseException | None) -> None:
+        """Report a finished job (worker thread): patches, then ``done``, then traits."""
+        if error is not None:
+            self._report_error(error, job.request_id)
+            outcome = Outcome(None, (), True, 0.0)  # resync a rejected active_object
+        else:
+            self.error = ""
+            with self._annotator.lock:
+                for patch in outcome.patches:
+                    self._send_patch(patch, job.request_id)
+                done = {"type": "done", "request_id": job.request_id, "bbox": outcome.bbox}
+                self.send({**done, "compute_s": round(outcome.compute_s, 6)})
+        if outcome.patches or outcome.objects_changed:
+            with self._internal_update():
+                self.objects = self._annotator.objects_state()
+                self.active_object = self._annotator.store.active
+        if outcome.patches:
+            self.labels_version += 1
+
+    def _report_error(self, error: BaseException, request_id: int | None) -> None:
+        message = f"{type(error).__name__}: {error}"
+        self.error = message
+        self.send({"type": "error", "request_id": request_id, "message": message})
+        if request_id is not None:
+            warnings.warn(f"nni_jupyter: a browser request failed: {message}", stacklevel=2)
+
+    def _set_state(self, busy: bool, pending: int) -> None:
+        self.busy, self.pending = busy, pending
+
+    @contextmanager
+    def _internal_update(self):
+        self._internal.active = True
+        try:
+            yield
+        finally:
+            self._internal.active = False
+
+    def _on_active_object(self, change: dict) -> None:
+        if getattr(self._internal, "active", False):
+            return
+        try:
+            self._submit(Command("select_object", object=change["new"]), wait=False)
+        except ValueError as exc:
+            self._report_error(exc, None)
+
+    def _on_overlap(self, change: dict) -> None:
+        if not getattr(self._internal, "active", False):
+            self._submit(Command("set_overlap", overlap=change["new"]), wait=False)
+
+
+def _pairs(vertices: Any) -> tuple[tuple[float, float], ...]:
+    return tuple(tuple(vertex) for vertex in vertices)
+
+
+def _warn_on_failure(future: Future) -> None:
+    error = future.exception()
+    if error is not None:
+        warnings.warn(
+            f"nni_jupyter: a queued prompt failed: {type(error).__name__}: {error}", stacklevel=2
+        )

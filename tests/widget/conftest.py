@@ -1,0 +1,103 @@
+"""Fixtures for the widget tests: a real inference session on a small model, and small images.
+
+The session is nni_jupyter's own with the bundled demo model when that is present; otherwise a tiny
+random-weight model in the official folder layout (written once per test run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nni_jupyter.data import phantom
+from nni_jupyter.inference import nnInteractiveInferenceSession
+from nni_jupyter.inference.layout import (
+    NUM_INTERACTION_CHANNELS,
+    make_plans,
+    resenc_unet_arch,
+    write_model_folder,
+)
+
+TINY_PATCH_SIZE = [32, 32, 32]
+IMAGE_SHAPE = (40, 36, 32)
+
+
+def _demo_model() -> Path | None:
+    try:
+        from nni_jupyter.demo import demo_model_path
+    except ImportError:
+        return None
+    path = Path(demo_model_path())
+    return path if (path / "plans.json").is_file() else None
+
+
+def _write_tiny_model(folder: Path) -> Path:
+    from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
+
+    arch = resenc_unet_arch(features_per_stage=[4, 8], blocks_per_stage=[1, 1])
+    kwargs = dict(arch["arch_kwargs"])
+    kwargs.update(
+        conv_op=torch.nn.Conv3d,
+        norm_op=torch.nn.InstanceNorm3d,
+        dropout_op=None,
+        nonlin=torch.nn.LeakyReLU,
+    )
+    torch.manual_seed(0)
+    network = ResidualEncoderUNet(
+        input_channels=1 + NUM_INTERACTION_CHANNELS, num_classes=2, deep_supervision=False, **kwargs
+    )
+    plans = make_plans(arch, TINY_PATCH_SIZE)
+    return write_model_folder(folder, plans, network.state_dict(), license_text="Apache-2.0")
+
+
+@pytest.fixture(scope="session")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model when bundled, else a tiny random-weight model."""
+    return _demo_model() or _write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+
+
+@pytest.fixture
+def make_session(model_folder: Path):
+    """Return a factory of fresh, loaded CPU sessions (one per Segmenter).
+
+    AutoZoom is off: with random weights it zooms out and refines nearly everywhere, which costs
+    minutes of CPU and tests nothing of the widget (one prediction window per prompt suffices).
+    """
+
+    def make(do_autozoom: bool = False) -> nnInteractiveInferenceSession:
+        session = nnInteractiveInferenceSession(
+            device="cpu", torch_n_threads=2, enable_undo=False, do_autozoom=do_autozoom
+        )
+        session.initialize_from_trained_model_folder(str(model_folder))
+        return session
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def image() -> np.ndarray:
+    """A small CT-like phantom ``[X, Y, Z]`` (int16)."""
+    return phantom(IMAGE_SHAPE, seed=3)[0]
+
+
+@pytest.fixture
+def make_segmenter(make_session, image):
+    """Return a factory of Segmenters on ``image`` that records sent messages in ``seg.sent``;
+    every Segmenter is closed after the test."""
+    from nni_jupyter.widget import Segmenter
+
+    made = []
+
+    def make(volume: np.ndarray | None = None, **kwargs) -> Segmenter:
+        seg = Segmenter(image if volume is None else volume, session=make_session(), **kwargs)
+        seg.sent = []
+        seg.send = lambda content, buffers=None: seg.sent.append((content, buffers))
+        made.append(seg)
+        return seg
+
+    yield make
+    for seg in made:
+        seg.close()
