@@ -1,4 +1,4 @@
-"""Parse and validate browser -> kernel messages (PROTOCOL.md) into frozen request values.
+"""The wire messages of PROTOCOL.md: browser -> kernel parsed and checked, kernel -> browser built.
 
 Everything a browser sends is untrusted: :func:`parse_message` either returns a request or raises
 :class:`MessageError` (a ValueError) whose text says what was wrong and what was expected, and which
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .codec import ENCODING, Bbox
 from .prompts import GESTURE_TOOLS, Command, Prompt
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
@@ -144,3 +145,49 @@ def _command(content: dict, request_id: int) -> Command:
         return Command(name, **fields)
     except ValueError as exc:
         raise MessageError(str(exc), request_id) from exc
+
+
+# ---- kernel -> browser ----------------------------------------------------------------------
+
+
+def slice_reply(request: SliceRequest, dtype: str, shape: list[int]) -> dict[str, Any]:
+    """``slice`` (its buffer: the raw slice bytes)."""
+    return {
+        "type": "slice",
+        "axis": request.axis,
+        "index": request.index,
+        "request_id": request.request_id,
+        "dtype": dtype,
+        "shape": shape,
+    }
+
+
+def labels_reset(request_id: int | None) -> dict[str, Any]:
+    """``labels_reset``: the browser clears its label volume; patches follow."""
+    return {"type": "labels_reset", "request_id": request_id}
+
+
+def mask_patch(object_id: int, bbox: Bbox, request_id: int | None) -> dict[str, Any]:
+    """``mask_patch`` (its buffer: the ``packbits-deflate`` crop)."""
+    return {
+        "type": "mask_patch",
+        "object": object_id,
+        "bbox": bbox,
+        "encoding": ENCODING,
+        "request_id": request_id,
+    }
+
+
+def done(request_id: int | None, bbox: Bbox | None, compute_s: float) -> dict[str, Any]:
+    """``done``: the prompt or command finished; ``compute_s`` is the session's time."""
+    return {
+        "type": "done",
+        "request_id": request_id,
+        "bbox": bbox,
+        "compute_s": round(compute_s, 6),
+    }
+
+
+def error(request_id: int | None, message: str) -> dict[str, Any]:
+    """``error``: the request was rejected or failed and changed nothing."""
+    return {"type": "error", "request_id": request_id, "message": message}

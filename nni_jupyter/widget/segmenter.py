@@ -20,7 +20,9 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from .annotator import Annotator, Outcome
+from . import messages
+from .annotator import Annotator, Outcome, Patch
+from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import (
     create_session,
@@ -33,43 +35,6 @@ from .models import (
 from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict
 from .slices import default_window, extract_slice, intensity_stats, wire_dtype
 from .worker import Job, Worker
-
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-_UNBUILT_ESM = """export default { render({ el }) {
-  el.textContent = "nni_jupyter: the widget's JavaScript bundle is missing "
-    + "(nni_jupyter/static/widget.js). Install a released wheel, or run `npm run build` "
-    + "in the source tree.";
-} };"""
-ENCODING = "packbits-deflate"
-
-
-def _asset(name: str, fallback: str) -> Path | str:
-    path = _STATIC / name
-    return path if path.is_file() else fallback
-
-
-def _as_4d(image: Any) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim == 3:
-        array = array[np.newaxis]
-    if array.ndim != 4 or array.shape[0] != 1:
-        raise ValueError(
-            f"image must be 3-D [X, Y, Z] or 4-D [1, X, Y, Z]; got shape {np.shape(image)}"
-        )
-    if min(array.shape) == 0:
-        raise ValueError(f"image must not be empty; got shape {array.shape}")
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"image must hold real numbers; got dtype {array.dtype}")
-    return array
-
-
-def _spacing(spacing: Any) -> list[float]:
-    if spacing is None:
-        return [1.0, 1.0, 1.0]
-    values = [float(v) for v in spacing]
-    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"spacing must be 3 positive millimetre values (x, y, z); got {spacing!r}")
-    return values
 
 
 class Segmenter(anywidget.AnyWidget):
@@ -99,8 +64,8 @@ class Segmenter(anywidget.AnyWidget):
     masks with ``seg.observe(callback, names="labels_version")``.
     """
 
-    _esm = _asset("widget.js", _UNBUILT_ESM)
-    _css = _asset("widget.css", "")
+    _esm = static_asset("widget.js", UNBUILT_ESM)
+    _css = static_asset("widget.css", "")
 
     shape = t.List(t.Int(), [1, 1, 1], minlen=3, maxlen=3).tag(sync=True)
     spacing_mm = t.List(t.Float(), [1.0, 1.0, 1.0], minlen=3, maxlen=3).tag(sync=True)
@@ -137,7 +102,7 @@ class Segmenter(anywidget.AnyWidget):
         device: Any = None,
         **kwargs: Any,
     ):
-        image4d = _as_4d(image)
+        image4d = image_4d(image)
         self._volume = image4d[0]
         session, name = self._load(session, model, device)
         tools = supported_tools(session)
@@ -150,7 +115,7 @@ class Segmenter(anywidget.AnyWidget):
         shape = [int(s) for s in self._volume.shape]
         super().__init__(
             shape=shape,
-            spacing_mm=_spacing(spacing),
+            spacing_mm=check_spacing(spacing),
             image_dtype=self._wire_dtype.name,
             intensity_stats=stats,
             slice_index=[s // 2 for s in shape],
@@ -242,7 +207,7 @@ class Segmenter(anywidget.AnyWidget):
         if axis is None:
             return self._submit(Prompt("box", positive, bbox=box), wait)
         return self._submit(
-            Prompt("box", positive, axis=axis, index=index, vertices=_pairs(box)), wait
+            Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box)), wait
         )
 
     def add_scribble(
@@ -290,7 +255,7 @@ class Segmenter(anywidget.AnyWidget):
     def _mask_prompt(tool: str, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
         if axis is None:
             return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
-        return Prompt(tool, positive, axis=axis, index=index, vertices=_pairs(value))
+        return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
 
     # ---- objects and history ------------------------------------------------------------------
 
@@ -374,8 +339,7 @@ class Segmenter(anywidget.AnyWidget):
                 data, meta = extract_slice(
                     self._volume, request.axis, request.index, self._wire_dtype
                 )
-                reply = {"type": "slice", "axis": request.axis, "index": request.index}
-                self.send({**reply, "request_id": request.request_id, **meta}, [data])
+                self.send(messages.slice_reply(request, **meta), [data])
             elif isinstance(request, LabelsRequest):
                 self._send_labels(request.request_id)
             elif isinstance(request, ItemRequest):
@@ -389,13 +353,12 @@ class Segmenter(anywidget.AnyWidget):
 
     def _send_labels(self, request_id: int | None) -> None:
         with self._annotator.lock:
-            self.send({"type": "labels_reset", "request_id": request_id})
-            for patch in self._annotator.snapshot_patches():
-                self._send_patch(patch, request_id)
+            self.send(messages.labels_reset(request_id))
+            self._send_patches(self._annotator.snapshot_patches(), request_id)
 
-    def _send_patch(self, patch: Any, request_id: int | None) -> None:
-        content = {"type": "mask_patch", "object": patch.object_id, "bbox": patch.bbox}
-        self.send({**content, "encoding": ENCODING, "request_id": request_id}, [patch.data])
+    def _send_patches(self, patches: Iterable[Patch], request_id: int | None) -> None:
+        for patch in patches:
+            self.send(messages.mask_patch(patch.object_id, patch.bbox, request_id), [patch.data])
 
     def _finish(self, job: Job, outcome: Outcome | None, error: BaseException | None) -> None:
         """Report a finished job (worker thread): patches, then ``done``, then traits."""
@@ -405,21 +368,24 @@ class Segmenter(anywidget.AnyWidget):
         else:
             self.error = ""
             with self._annotator.lock:
-                for patch in outcome.patches:
-                    self._send_patch(patch, job.request_id)
-                done = {"type": "done", "request_id": job.request_id, "bbox": outcome.bbox}
-                self.send({**done, "compute_s": round(outcome.compute_s, 6)})
-        if outcome.patches or outcome.objects_changed:
-            with self._internal_update():
-                self.objects = self._annotator.objects_state()
-                self.active_object = self._annotator.store.active
-        if outcome.patches:
-            self.labels_version += 1
+                self._send_patches(outcome.patches, job.request_id)
+                self.send(messages.done(job.request_id, outcome.bbox, outcome.compute_s))
+        try:
+            if outcome.patches or outcome.objects_changed:
+                with self._internal_update():
+                    self.objects = self._annotator.objects_state()
+                    self.active_object = self._annotator.store.active
+            if outcome.patches:
+                self.labels_version += 1
+        except Exception as exc:  # noqa: BLE001 - a user's observer must not fail the prompt
+            warnings.warn(
+                f"nni_jupyter: an observer raised {type(exc).__name__}: {exc}", stacklevel=2
+            )
 
     def _report_error(self, error: BaseException, request_id: int | None) -> None:
         message = f"{type(error).__name__}: {error}"
         self.error = message
-        self.send({"type": "error", "request_id": request_id, "message": message})
+        self.send(messages.error(request_id, message))
         if request_id is not None:
             warnings.warn(f"nni_jupyter: a browser request failed: {message}", stacklevel=2)
 
@@ -445,10 +411,6 @@ class Segmenter(anywidget.AnyWidget):
     def _on_overlap(self, change: dict) -> None:
         if not getattr(self._internal, "active", False):
             self._submit(Command("set_overlap", overlap=change["new"]), wait=False)
-
-
-def _pairs(vertices: Any) -> tuple[tuple[float, float], ...]:
-    return tuple(tuple(vertex) for vertex in vertices)
 
 
 def _warn_on_failure(future: Future) -> None:

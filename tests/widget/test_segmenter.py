@@ -473,3 +473,15 @@ def test_commands_and_prompts_are_recorded_in_order(make_segmenter):
         Command("set_overlap", overlap="overwrite"),
         Command("undo"),
     )
+
+
+def test_a_failing_observer_does_not_fail_the_prompt(make_segmenter):
+    seg = make_segmenter()
+
+    def broken(change):
+        raise KeyError("user bug")
+
+    seg.observe(broken, names="labels_version")
+    with pytest.warns(UserWarning, match="observer raised KeyError"):
+        bbox = seg.add_point((20, 18, 16))
+    assert bbox is not None and seg.labels_version == 1 and seg.error == ""

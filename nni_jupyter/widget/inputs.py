@@ -1,0 +1,59 @@
+"""Checks of what users hand the Segmenter: the image, the spacing, vertex lists; and its assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+#: Shown instead of a blank cell when the package was installed without its JavaScript bundle.
+UNBUILT_ESM = """export default { render({ el }) {
+  el.textContent = "nni_jupyter: the widget's JavaScript bundle is missing "
+    + "(nni_jupyter/static/widget.js). Install a released wheel, or run `npm run build` "
+    + "in the source tree.";
+} };"""
+
+
+def static_asset(name: str, fallback: str) -> Path | str:
+    """Return ``nni_jupyter/static/<name>`` when it was built, else ``fallback`` (inline text)."""
+    path = _STATIC / name
+    return path if path.is_file() else fallback
+
+
+def image_4d(image: Any) -> np.ndarray:
+    """Return ``image`` as ``[1, X, Y, Z]`` (a view, never a copy of the data).
+
+    Raises
+    ------
+    ValueError
+        If it is not ``[X, Y, Z]`` or ``[1, X, Y, Z]`` of real numbers, or is empty.
+    """
+    array = np.asarray(image)
+    if array.ndim == 3:
+        array = array[np.newaxis]
+    if array.ndim != 4 or array.shape[0] != 1:
+        raise ValueError(
+            f"image must be 3-D [X, Y, Z] or 4-D [1, X, Y, Z]; got shape {np.shape(image)}"
+        )
+    if min(array.shape) == 0:
+        raise ValueError(f"image must not be empty; got shape {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"image must hold real numbers; got dtype {array.dtype}")
+    return array
+
+
+def check_spacing(spacing: Any) -> list[float]:
+    """Return the voxel spacing as 3 positive floats (default 1 mm)."""
+    if spacing is None:
+        return [1.0, 1.0, 1.0]
+    values = [float(v) for v in spacing]
+    if len(values) != 3 or not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"spacing must be 3 positive millimetre values (x, y, z); got {spacing!r}")
+    return values
+
+
+def vertex_pairs(vertices: Any) -> tuple[tuple[Any, ...], ...]:
+    """Turn an ``(n, 2)`` array or a list of pairs into tuples (checked by :class:`Prompt`)."""
+    return tuple(tuple(vertex) for vertex in vertices)
