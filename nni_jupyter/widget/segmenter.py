@@ -371,10 +371,12 @@ class Segmenter(anywidget.AnyWidget):
                 self._send_patches(outcome.patches, job.request_id)
                 self.send(messages.done(job.request_id, outcome.bbox, outcome.compute_s))
         try:
-            if outcome.patches or outcome.objects_changed:
-                with self._internal_update():
+            with self._internal_update():
+                if outcome.patches or outcome.objects_changed:
                     self.objects = self._annotator.objects_state()
                     self.active_object = self._annotator.store.active
+                if isinstance(job.item, Command) and job.item.name == "set_overlap":
+                    self.overlap = self._annotator.store.overlap  # also when replayed
             if outcome.patches:
                 self.labels_version += 1
         except Exception as exc:  # noqa: BLE001 - a user's observer must not fail the prompt

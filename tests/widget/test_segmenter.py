@@ -318,6 +318,7 @@ def test_replay_reproduces_the_masks(make_segmenter, image):
     assert np.array_equal(replayed.labels, original.labels)
     assert replayed.objects == original.objects
     assert replayed.active_object == original.active_object
+    assert replayed.overlap == original.overlap == "overwrite"
 
     from_json = make_segmenter()
     saved = json.dumps([item.to_dict() for item in original.prompts])
