@@ -58,13 +58,7 @@ export async function decodeMaskPatch(buffer: Uint8Array, bbox: Bbox): Promise<U
  * inside `bbox`, bit 1 -> `id`; bit 0 where the label is `id` -> 0; other labels stay.
  * Returns the number of voxels that changed.
  */
-export function applyMaskPatch(
-  labels: Uint8Array,
-  shape: Vec3,
-  bbox: Bbox,
-  id: number,
-  crop: Uint8Array,
-): number {
+export function applyMaskPatch(labels: Uint8Array, shape: Vec3, bbox: Bbox, id: number, crop: Uint8Array): number {
   validateBbox(bbox, shape);
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox;
   const [, sizeY, sizeZ] = shape;

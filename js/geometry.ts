@@ -248,7 +248,8 @@ export function rasterizeScribble(
     const [[pMin, pMax], [qMin, qMax]] = bounds([a, b]);
     for (let p = Math.max(0, Math.floor(pMin - halfP)); p <= Math.min(nP - 1, Math.ceil(pMax + halfP)); p++) {
       for (let q = Math.max(0, Math.floor(qMin - halfQ)); q <= Math.min(nQ - 1, Math.ceil(qMax + halfQ)); q++) {
-        if (!mask[p * nQ + q] && segmentMeetsBox(a, b, [p - halfP, q - halfQ], [p + halfP, q + halfQ])) mask[p * nQ + q] = 1;
+        if (!mask[p * nQ + q] && segmentMeetsBox(a, b, [p - halfP, q - halfQ], [p + halfP, q + halfQ]))
+          mask[p * nQ + q] = 1;
       }
     }
   }

@@ -53,7 +53,9 @@ export class LabelVolume {
   /** Decode and apply a patch in order; resolves to the number of voxels changed. */
   patch(msg: MaskPatchMsg, buffer: DataView | ArrayBuffer): Promise<number> {
     if (msg.encoding !== "packbits-deflate") {
-      return Promise.reject(new Error(`mask patch encoding ${JSON.stringify(msg.encoding)} is not supported; expected "packbits-deflate"`));
+      return Promise.reject(
+        new Error(`mask patch encoding ${JSON.stringify(msg.encoding)} is not supported; expected "packbits-deflate"`),
+      );
     }
     if (!Number.isInteger(msg.object) || msg.object < 1 || msg.object > 255) {
       return Promise.reject(new Error(`mask patch object id ${msg.object} is outside 1..255`));

@@ -23,18 +23,24 @@ export class SliceLayer {
     this.show(false);
   }
 
-  /** Resize to `width` (n_q) x `height` (n_p) if needed; `fill` writes every pixel (RGBA words). */
-  paint(width: number, height: number, fill: (pixels: Uint32Array) => void): void {
+  /**
+   * Resize to `width` (n_q) x `height` (n_p) if needed; `fill` writes every pixel (RGBA words).
+   * Returns true when the size changed (the layer must be placed again).
+   */
+  paint(width: number, height: number, fill: (pixels: Uint32Array) => void): boolean {
     const ctx = this.canvas.getContext("2d") as CanvasRenderingContext2D;
-    if (!this.image || this.image.width !== width || this.image.height !== height) {
+    const resized = !this.image || this.image.width !== width || this.image.height !== height;
+    if (resized) {
       this.canvas.width = width;
       this.canvas.height = height;
       this.canvas.style.width = `${width}px`;
       this.canvas.style.height = `${height}px`;
       this.image = ctx.createImageData(width, height);
     }
-    fill(new Uint32Array(this.image.data.buffer));
-    ctx.putImageData(this.image, 0, 0);
+    const image = this.image as ImageData;
+    fill(new Uint32Array(image.data.buffer));
+    ctx.putImageData(image, 0, 0);
+    return resized;
   }
 
   /** Put the layer on the stage with a CSS matrix from `layerMatrix`. */

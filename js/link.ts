@@ -67,7 +67,13 @@ export class KernelLink {
 
   submit(draft: PromptDraft): void {
     const request_id = this.newRequestId();
-    const stats: PromptStats = { request_id, tool: draft.tool, sent_ms: performance.now(), patch_bytes: 0, patch_voxels: 0 };
+    const stats: PromptStats = {
+      request_id,
+      tool: draft.tool,
+      sent_ms: performance.now(),
+      patch_bytes: 0,
+      patch_voxels: 0,
+    };
     this.pending.set(request_id, { draft, stats });
     this.stats.prompts.push(stats);
     if (this.stats.prompts.length > STATS_KEPT) this.stats.prompts.shift();
@@ -78,7 +84,9 @@ export class KernelLink {
   command(name: CommandName, object?: number): void {
     const request_id = this.newRequestId();
     this.commands.add(request_id);
-    this.send(object === undefined ? { type: "command", name, request_id } : { type: "command", name, request_id, object });
+    this.send(
+      object === undefined ? { type: "command", name, request_id } : { type: "command", name, request_id, object },
+    );
   }
 
   /** Prompts sent and not yet done. */
@@ -109,7 +117,9 @@ export class KernelLink {
           entry.stats.patch_bytes += buffers[0]?.byteLength ?? 0;
           entry.stats.patch_voxels += msg.bbox.reduce((n, [lo, hi]) => n * (hi - lo), 1);
         }
-        this.labels.patch(msg, buffers[0]).catch((error: Error) => this.callbacks.error(`Could not apply a mask update: ${error.message}`));
+        this.labels
+          .patch(msg, buffers[0])
+          .catch((error: Error) => this.callbacks.error(`Could not apply a mask update: ${error.message}`));
         break;
       }
       case "done": {
@@ -121,7 +131,11 @@ export class KernelLink {
       case "error":
         // Errors never go unseen: ours, and those of no request (a malformed message, a Python call).
         if (msg.request_id === null) this.callbacks.error(msg.message);
-        else if (this.loader.handleError(msg.request_id) || this.pending.has(msg.request_id) || this.commands.has(msg.request_id)) {
+        else if (
+          this.loader.handleError(msg.request_id) ||
+          this.pending.has(msg.request_id) ||
+          this.commands.has(msg.request_id)
+        ) {
           this.finish(msg.request_id, msg.message);
           this.callbacks.error(msg.message);
         }

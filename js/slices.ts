@@ -5,14 +5,7 @@
  */
 import type { Axis, GetSliceMsg, SliceDtype, SliceReply } from "./types";
 
-export type SliceArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array;
+export type SliceArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Int32Array | Uint32Array | Float32Array;
 
 export interface Slice {
   axis: Axis;
@@ -23,7 +16,10 @@ export interface Slice {
   data: SliceArray;
 }
 
-const ARRAY_TYPES: Record<SliceDtype, { new (buffer: ArrayBuffer, offset: number, length: number): SliceArray; BYTES_PER_ELEMENT: number }> = {
+const ARRAY_TYPES: Record<
+  SliceDtype,
+  { new (buffer: ArrayBuffer, offset: number, length: number): SliceArray; BYTES_PER_ELEMENT: number }
+> = {
   uint8: Uint8Array,
   int8: Int8Array,
   uint16: Uint16Array,
@@ -36,7 +32,8 @@ const ARRAY_TYPES: Record<SliceDtype, { new (buffer: ArrayBuffer, offset: number
 /** Wrap a slice reply's buffer in the typed array its dtype names (copying only if misaligned). */
 export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer): Slice {
   const ArrayType = ARRAY_TYPES[reply.dtype];
-  if (!ArrayType) throw new Error(`slice dtype ${JSON.stringify(reply.dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(", ")}`);
+  if (!ArrayType)
+    throw new Error(`slice dtype ${JSON.stringify(reply.dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(", ")}`);
   const [nP, nQ] = reply.shape;
   const view = buffer instanceof ArrayBuffer ? new DataView(buffer) : buffer;
   const expected = nP * nQ * ArrayType.BYTES_PER_ELEMENT;
@@ -223,7 +220,10 @@ export class SliceLoader {
   /** Slices in the order they should be fetched now: every focus's own slice, then neighbours. */
   wanted(): [Axis, number][] {
     const order: [Axis, number][] = [];
-    const plans = [...this.focuses].map(([axis, focus]) => ({ axis, steps: neighbourSteps(focus, this.options.prefetchAhead) }));
+    const plans = [...this.focuses].map(([axis, focus]) => ({
+      axis,
+      steps: neighbourSteps(focus, this.options.prefetchAhead),
+    }));
     for (const { axis, steps } of plans) order.push([axis, steps[0]]);
     const longest = Math.max(0, ...plans.map((plan) => plan.steps.length));
     for (let k = 1; k < longest; k++) {

@@ -4,7 +4,15 @@
  */
 import type { Axis, PlanePoint, Tool, Vec3 } from "./types";
 import { clampToPlane, closeRing, lassoPolygon, roundPoints, scribblePolyline } from "./geometry";
-import { type PlaneParams, insidePlane, nearestIndex, planeAxes, planeShape, pixelsPerVoxel, voxelToScreen } from "./transform";
+import {
+  type PlaneParams,
+  insidePlane,
+  nearestIndex,
+  planeAxes,
+  planeShape,
+  pixelsPerVoxel,
+  voxelToScreen,
+} from "./transform";
 
 export interface Gesture {
   tool: Tool;
@@ -150,7 +158,12 @@ function tracePath(ctx: CanvasRenderingContext2D, points: [number, number][]): v
   points.forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
 }
 
-function drawMarker(ctx: CanvasRenderingContext2D, [x, y]: [number, number], positive: boolean, pending: boolean): void {
+function drawMarker(
+  ctx: CanvasRenderingContext2D,
+  [x, y]: [number, number],
+  positive: boolean,
+  pending: boolean,
+): void {
   ctx.setLineDash([]);
   ctx.beginPath();
   ctx.arc(x, y, 6, 0, Math.PI * 2);

@@ -76,8 +76,7 @@ export function voxelToScreen(params: PlaneParams, point: PlanePoint): [number, 
   const [nP, nQ] = planeShape(params.axis, params.shape);
   const [scaleP, scaleQ] = pixelsPerVoxel(params);
   const x = params.width / 2 + params.view.panX + (point[0] - (nP - 1) / 2) * scaleP;
-  const y =
-    params.height / 2 + params.view.panY + qDirection(params.axis) * (point[1] - (nQ - 1) / 2) * scaleQ;
+  const y = params.height / 2 + params.view.panY + qDirection(params.axis) * (point[1] - (nQ - 1) / 2) * scaleQ;
   return [x, y];
 }
 

@@ -15,14 +15,7 @@ export type Tool = "point" | "box" | "scribble" | "lasso";
 export const TOOLS: readonly Tool[] = ["point", "box", "scribble", "lasso"];
 export type Layout = "single" | "three";
 
-export type SliceDtype =
-  | "uint8"
-  | "int8"
-  | "uint16"
-  | "int16"
-  | "int32"
-  | "uint32"
-  | "float32";
+export type SliceDtype = "uint8" | "int8" | "uint16" | "int16" | "int32" | "uint32" | "float32";
 
 export interface IntensityStats {
   min: number;
@@ -79,13 +72,7 @@ export interface WidgetTraits {
   labels_version: number;
 }
 
-export type CommandName =
-  | "undo"
-  | "redo"
-  | "reset_object"
-  | "new_object"
-  | "select_object"
-  | "delete_object";
+export type CommandName = "undo" | "redo" | "reset_object" | "new_object" | "select_object" | "delete_object";
 
 // ---- browser -> kernel -------------------------------------------------------------------------
 

@@ -26,10 +26,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 }
 
 const ICON_PATHS: Record<string, string> = {
-  point: '<circle cx="8" cy="8" r="2.6" fill="currentColor" stroke="none"/><path d="M8 1.5v3M8 11.5v3M1.5 8h3M11.5 8h3"/>',
+  point:
+    '<circle cx="8" cy="8" r="2.6" fill="currentColor" stroke="none"/><path d="M8 1.5v3M8 11.5v3M1.5 8h3M11.5 8h3"/>',
   box: '<rect x="2.5" y="3.5" width="11" height="9" rx="1.2"/>',
   scribble: '<path d="M2 12c1.5-5 3-7 4.5-5.5S8 12 10 10s2.5-6 4-6"/>',
-  lasso: '<path d="M6.2 11.6C3.6 11 2 9.4 2 7.4 2 4.9 4.7 3 8 3s6 1.9 6 4.4-2.7 4.4-6 4.4"/><path d="M6.5 11.5c-.8 1.2-.4 2.5 1 3"/>',
+  lasso:
+    '<path d="M6.2 11.6C3.6 11 2 9.4 2 7.4 2 4.9 4.7 3 8 3s6 1.9 6 4.4-2.7 4.4-6 4.4"/><path d="M6.5 11.5c-.8 1.2-.4 2.5 1 3"/>',
   undo: '<path d="M5.5 3.5 2.5 6.5l3 3"/><path d="M2.5 6.5h7a4 4 0 0 1 0 8H7"/>',
   redo: '<path d="m10.5 3.5 3 3-3 3"/><path d="M13.5 6.5h-7a4 4 0 0 0 0 8H9"/>',
   reset: '<path d="M2.8 8A5.2 5.2 0 1 0 4.3 4.3"/><path d="M2.5 1.8v3h3"/>',
@@ -46,8 +48,18 @@ function icon(name: string): SVGElement {
   return wrapper.firstElementChild as SVGElement;
 }
 
-function button(testid: string, title: string, content: (Node | string)[], onClick: () => void, extra: Attrs = {}): HTMLButtonElement {
-  const element = h("button", { type: "button", class: "nni-btn", title, "aria-label": title, "data-testid": testid, ...extra }, content);
+function button(
+  testid: string,
+  title: string,
+  content: (Node | string)[],
+  onClick: () => void,
+  extra: Attrs = {},
+): HTMLButtonElement {
+  const element = h(
+    "button",
+    { type: "button", class: "nni-btn", title, "aria-label": title, "data-testid": testid, ...extra },
+    content,
+  );
   element.addEventListener("click", (event) => {
     event.preventDefault();
     onClick();
@@ -106,24 +118,62 @@ export class Ui {
       const key = tool[0].toUpperCase();
       this.toolButtons.set(
         tool,
-        button(`nni-tool-${tool}`, `${TOOL_LABELS[tool]} (${key})`, [icon(tool), h("span", { class: "nni-btn-label" }, [TOOL_LABELS[tool]])], () => handlers.tool(tool), { "data-tool": tool }),
+        button(
+          `nni-tool-${tool}`,
+          `${TOOL_LABELS[tool]} (${key})`,
+          [icon(tool), h("span", { class: "nni-btn-label" }, [TOOL_LABELS[tool]])],
+          () => handlers.tool(tool),
+          { "data-tool": tool },
+        ),
       );
     }
-    this.polarity = button("nni-polarity", "Include / exclude (T)", [], handlers.togglePolarity, { class: "nni-btn nni-polarity" });
+    this.polarity = button("nni-polarity", "Include / exclude (T)", [], handlers.togglePolarity, {
+      class: "nni-btn nni-polarity",
+    });
     const undo = button("nni-undo", "Undo (Ctrl+Z)", [icon("undo")], () => handlers.command("undo"));
     const redo = button("nni-redo", "Redo (Ctrl+Shift+Z)", [icon("redo")], () => handlers.command("redo"));
-    const reset = button("nni-reset", "Reset the active object (R)", [icon("reset")], () => handlers.command("reset_object"));
+    const reset = button("nni-reset", "Reset the active object (R)", [icon("reset")], () =>
+      handlers.command("reset_object"),
+    );
     const add = button("nni-new-object", "New object (M)", [icon("plus")], () => handlers.command("new_object"));
     ([0, 1, 2] as Axis[]).forEach((axis) => {
-      this.axisButtons.push(button(`nni-axis-${axis}`, `Slices along ${"xyz"[axis]} (${axis + 1})`, ["XYZ"[axis]], () => handlers.axis(axis), { class: "nni-btn nni-axis" }));
+      this.axisButtons.push(
+        button(
+          `nni-axis-${axis}`,
+          `Slices along ${"xyz"[axis]} (${axis + 1})`,
+          ["XYZ"[axis]],
+          () => handlers.axis(axis),
+          { class: "nni-btn nni-axis" },
+        ),
+      );
     });
     this.threeButton = button("nni-layout-three", "Three views (V)", [icon("three")], () => handlers.layout("three"));
     const fit = button("nni-fit", "Fit to view (0)", [icon("fit")], handlers.fit);
-    this.presets = h("select", { class: "nni-select", title: "Window / level: Auto = 0.5th to 99.5th percentile (MRI); right-drag to adjust", "data-testid": "nni-window-preset" }, presetOptions());
+    this.presets = h(
+      "select",
+      {
+        class: "nni-select",
+        title: "Window / level: Auto = 0.5th to 99.5th percentile (MRI); right-drag to adjust",
+        "data-testid": "nni-window-preset",
+      },
+      presetOptions(),
+    );
     this.presets.addEventListener("change", () => handlers.preset(this.presets.value));
-    this.showButton = button("nni-show-masks", "Show / hide masks (A)", [icon("eye")], () => handlers.showMasks(this.showButton.getAttribute("aria-pressed") !== "true"));
-    this.outlineButton = button("nni-outline", "Outline (O)", [icon("outline")], () => handlers.outline(this.outlineButton.getAttribute("aria-pressed") !== "true"));
-    this.opacity = h("input", { type: "range", class: "nni-opacity", min: "0", max: "1", step: "0.05", title: "Mask opacity", "data-testid": "nni-opacity" });
+    this.showButton = button("nni-show-masks", "Show / hide masks (A)", [icon("eye")], () =>
+      handlers.showMasks(this.showButton.getAttribute("aria-pressed") !== "true"),
+    );
+    this.outlineButton = button("nni-outline", "Outline (O)", [icon("outline")], () =>
+      handlers.outline(this.outlineButton.getAttribute("aria-pressed") !== "true"),
+    );
+    this.opacity = h("input", {
+      type: "range",
+      class: "nni-opacity",
+      min: "0",
+      max: "1",
+      step: "0.05",
+      title: "Mask opacity",
+      "data-testid": "nni-opacity",
+    });
     this.opacity.addEventListener("input", () => handlers.opacity(Number(this.opacity.value)));
     const help = button("nni-help-button", "Keys (?)", ["?"], handlers.help, { class: "nni-btn nni-help-btn" });
 
@@ -131,8 +181,19 @@ export class Ui {
     // Two clusters, prompting and viewing, that wrap as wholes in a narrow cell.
     const cluster = (children: Node[], extra: string) => h("div", { class: `nni-cluster ${extra}` }, children);
     const toolbar = h("div", { class: "nni-toolbar", role: "toolbar", "data-testid": "nni-toolbar" }, [
-      cluster([group([...this.toolButtons.values()], "nni-tools"), this.polarity, group([undo, redo]), group([reset, add])], "nni-prompting"),
-      cluster([group([...this.axisButtons, this.threeButton, fit]), this.presets, group([this.showButton, this.outlineButton, this.opacity]), help], "nni-viewing"),
+      cluster(
+        [group([...this.toolButtons.values()], "nni-tools"), this.polarity, group([undo, redo]), group([reset, add])],
+        "nni-prompting",
+      ),
+      cluster(
+        [
+          group([...this.axisButtons, this.threeButton, fit]),
+          this.presets,
+          group([this.showButton, this.outlineButton, this.opacity]),
+          help,
+        ],
+        "nni-viewing",
+      ),
     ]);
     this.objects = h("div", { class: "nni-objects", "data-testid": "nni-objects" });
     this.errorText = h("span", { class: "nni-error-text" });
@@ -144,25 +205,39 @@ export class Ui {
     this.helpPanel = this.buildHelp(handlers);
     this.viewport = h("div", { class: "nni-viewport", "data-testid": "nni-viewport" });
     this.progress = h("div", { class: "nni-progress", hidden: true });
-    const viewportFrame = h("div", { class: "nni-viewport-frame" }, [this.progress, this.viewport, this.hintBox, this.helpPanel]);
+    const viewportFrame = h("div", { class: "nni-viewport-frame" }, [
+      this.progress,
+      this.viewport,
+      this.hintBox,
+      this.helpPanel,
+    ]);
     this.busy = h("span", { class: "nni-busy", "data-testid": "nni-busy" });
     this.cursorText = h("span", { class: "nni-cursor", "data-testid": "nni-cursor" });
     this.modelText = h("span", { class: "nni-model", "data-testid": "nni-model-info" });
     this.warning = h("span", { class: "nni-warning", "data-testid": "nni-warning", hidden: true });
-    const status = h("div", { class: "nni-status", "data-testid": "nni-status" }, [this.busy, this.cursorText, h("span", { class: "nni-spacer" }), this.warning, this.modelText]);
-    this.root = h("div", { class: "nni-root", tabindex: 0, "data-lm-suppress-shortcuts": "true", "data-testid": "nni-root" }, [
-      toolbar,
-      this.objects,
-      this.errorBanner,
-      viewportFrame,
-      status,
+    const status = h("div", { class: "nni-status", "data-testid": "nni-status" }, [
+      this.busy,
+      this.cursorText,
+      h("span", { class: "nni-spacer" }),
+      this.warning,
+      this.modelText,
     ]);
+    this.root = h(
+      "div",
+      { class: "nni-root", tabindex: 0, "data-lm-suppress-shortcuts": "true", "data-testid": "nni-root" },
+      [toolbar, this.objects, this.errorBanner, viewportFrame, status],
+    );
   }
 
   private buildHelp(handlers: UiHandlers): HTMLElement {
-    const rows = KEY_HELP.map(([keys, action]) => h("div", { class: "nni-help-row" }, [h("kbd", {}, [keys]), h("span", {}, [action])]));
+    const rows = KEY_HELP.map(([keys, action]) =>
+      h("div", { class: "nni-help-row" }, [h("kbd", {}, [keys]), h("span", {}, [action])]),
+    );
     const panel = h("div", { class: "nni-help", "data-testid": "nni-help", hidden: true }, [
-      h("div", { class: "nni-help-title" }, ["Keys", button("nni-help-close", "Close", ["×"], handlers.help, { class: "nni-btn nni-help-close" })]),
+      h("div", { class: "nni-help-title" }, [
+        "Keys",
+        button("nni-help-close", "Close", ["×"], handlers.help, { class: "nni-btn nni-help-close" }),
+      ]),
       h("div", { class: "nni-help-grid" }, rows),
     ]);
     return panel;
@@ -178,8 +253,13 @@ export class Ui {
     }
     this.polarity.classList.toggle("nni-negative", !traits.positive);
     this.polarity.dataset.positive = String(traits.positive);
-    this.polarity.replaceChildren(h("span", { class: "nni-sign" }, [traits.positive ? "+" : "−"]), traits.positive ? "Include" : "Exclude");
-    this.axisButtons.forEach((element, axis) => element.classList.toggle("nni-active", traits.view_layout === "single" && traits.axis === axis));
+    this.polarity.replaceChildren(
+      h("span", { class: "nni-sign" }, [traits.positive ? "+" : "−"]),
+      traits.positive ? "Include" : "Exclude",
+    );
+    this.axisButtons.forEach((element, axis) =>
+      element.classList.toggle("nni-active", traits.view_layout === "single" && traits.axis === axis),
+    );
     this.threeButton.classList.toggle("nni-active", traits.view_layout === "three");
     this.presets.value = preset ?? "custom";
     this.showButton.classList.toggle("nni-active", traits.show_masks);
@@ -197,17 +277,30 @@ export class Ui {
     const chips = (traits.objects ?? []).map((object) => {
       const [r, g, b] = object.color;
       const visible = object.visible && !hidden.has(object.id);
-      const chip = h("div", {
-        class: `nni-chip${object.id === traits.active_object ? " nni-active" : ""}${visible ? "" : " nni-hidden"}`,
-        "data-testid": "nni-object",
-        "data-object": object.id,
-        title: `Object ${object.id}${object.class_id != null ? `, class ${object.class_id}` : ""}: click to make it active`,
-      }, [
-        h("span", { class: "nni-swatch", style: `background: rgb(${r}, ${g}, ${b})` }),
-        h("span", { class: "nni-chip-name" }, [object.name]),
-        h("span", { class: "nni-chip-count" }, [formatCount(object.voxels)]),
-      ]);
-      const eye = h("button", { type: "button", class: "nni-chip-eye", title: visible ? "Hide" : "Show", "aria-label": visible ? "Hide" : "Show" }, [icon("eye")]);
+      const chip = h(
+        "div",
+        {
+          class: `nni-chip${object.id === traits.active_object ? " nni-active" : ""}${visible ? "" : " nni-hidden"}`,
+          "data-testid": "nni-object",
+          "data-object": object.id,
+          title: `Object ${object.id}${object.class_id != null ? `, class ${object.class_id}` : ""}: click to make it active`,
+        },
+        [
+          h("span", { class: "nni-swatch", style: `background: rgb(${r}, ${g}, ${b})` }),
+          h("span", { class: "nni-chip-name" }, [object.name]),
+          h("span", { class: "nni-chip-count" }, [formatCount(object.voxels)]),
+        ],
+      );
+      const eye = h(
+        "button",
+        {
+          type: "button",
+          class: "nni-chip-eye",
+          title: visible ? "Hide" : "Show",
+          "aria-label": visible ? "Hide" : "Show",
+        },
+        [icon("eye")],
+      );
       eye.addEventListener("click", (event) => {
         event.stopPropagation();
         this.handlers.toggleObject(object.id);

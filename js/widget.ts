@@ -11,7 +11,8 @@ import { SliceLoader } from "./slices";
 import { voxelToScreen } from "./transform";
 import type { Axis, IncomingMsg, Layout, OutgoingMsg, Tool, WidgetTraits } from "./types";
 import { Ui, type UiHandlers } from "./ui";
-import { type CursorReadout, SliceView, type ViewHost } from "./view";
+import type { CursorReadout } from "./pointer";
+import { SliceView, type ViewHost } from "./view";
 import { type WindowLevel, autoWindow, matchingPreset, presetWindow } from "./window";
 
 /**
@@ -139,7 +140,8 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     cursor: (readout) => ui.setCursor(readout ? formatReadout(readout, model.get("image_dtype")) : ""),
     activate: (view) => (activeView = view),
     drawn: (view) => {
-      if (stats.first_slice_ms === undefined && view.shown >= 0) stats.first_slice_ms = performance.now() - stats.rendered_ms;
+      if (stats.first_slice_ms === undefined && view.shown >= 0)
+        stats.first_slice_ms = performance.now() - stats.rendered_ms;
     },
   };
 
@@ -156,15 +158,19 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   model.on("msg:custom", messageHandler);
   cleanups.push(() => model.off("msg:custom", messageHandler));
 
-  cleanups.push(loader.onSlice((slice) => {
-    for (const view of views) if (view.axis === slice.axis && view.index() === slice.index) view.invalidateImage();
-  }));
-  cleanups.push(labels.onChange((bbox) => {
-    for (const view of views) {
-      const index = view.shown >= 0 ? view.shown : view.index();
-      if (!bbox || (bbox[view.axis][0] <= index && index < bbox[view.axis][1])) view.invalidateOverlay();
-    }
-  }));
+  cleanups.push(
+    loader.onSlice((slice) => {
+      for (const view of views) if (view.axis === slice.axis && view.index() === slice.index) view.invalidateImage();
+    }),
+  );
+  cleanups.push(
+    labels.onChange((bbox) => {
+      for (const view of views) {
+        const index = view.shown >= 0 ? view.shown : view.index();
+        if (!bbox || (bbox[view.axis][0] <= index && index < bbox[view.axis][1])) view.invalidateOverlay();
+      }
+    }),
+  );
 
   let lastSliceIndex = [...model.get("slice_index")];
   const on = (names: string, callback: () => void) => {
@@ -271,16 +277,37 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
 
 function readTraits(model: AnyModel<WidgetTraits>): WidgetTraits {
   const names: (keyof WidgetTraits)[] = [
-    "shape", "spacing_mm", "image_dtype", "intensity_stats", "axis", "slice_index", "view_layout", "tool",
-    "positive", "window", "objects", "active_object", "opacity", "outline", "show_masks", "busy", "pending",
-    "error", "model_info", "supported_tools", "scribble_thickness", "overlap", "labels_version",
+    "shape",
+    "spacing_mm",
+    "image_dtype",
+    "intensity_stats",
+    "axis",
+    "slice_index",
+    "view_layout",
+    "tool",
+    "positive",
+    "window",
+    "objects",
+    "active_object",
+    "opacity",
+    "outline",
+    "show_masks",
+    "busy",
+    "pending",
+    "error",
+    "model_info",
+    "supported_tools",
+    "scribble_thickness",
+    "overlap",
+    "labels_version",
   ];
   return Object.fromEntries(names.map((name) => [name, model.get(name)])) as unknown as WidgetTraits;
 }
 
 function formatReadout({ voxel, value, label }: CursorReadout, dtype: string): string {
   const position = `x ${voxel[0]}  y ${voxel[1]}  z ${voxel[2]}`;
-  const shown = value === null ? "…" : dtype.startsWith("float") ? Number(value.toPrecision(5)).toString() : String(value);
+  const shown =
+    value === null ? "…" : dtype.startsWith("float") ? Number(value.toPrecision(5)).toString() : String(value);
   return `${position}   = ${shown}${label ? `   object ${label}` : ""}`;
 }
 

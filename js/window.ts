@@ -65,7 +65,12 @@ export function matchingPreset(window: WindowLevel, stats: IntensityStats | null
  * Window after a right-drag of (dx, dy) CSS px: right widens, down raises the level (as in most
  * radiology viewers). Sensitivity scales with the image's intensity range.
  */
-export function dragWindow(start: WindowLevel, dx: number, dy: number, stats: IntensityStats | null | undefined): WindowLevel {
+export function dragWindow(
+  start: WindowLevel,
+  dx: number,
+  dy: number,
+  stats: IntensityStats | null | undefined,
+): WindowLevel {
   const range = stats && stats.max > stats.min ? stats.max - stats.min : Math.max(1, start[1]);
   const perPixel = range / 400;
   return [start[0] + dy * perPixel, Math.max(MIN_WIDTH, start[1] + dx * perPixel)];

@@ -1,13 +1,20 @@
 import { deflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { applyMaskPatch, bboxVoxels, decodeAndApplyPatch, decodeMaskPatch, inflateZlib, unpackBitsLittle } from "../codec";
+import {
+  applyMaskPatch,
+  bboxVoxels,
+  decodeAndApplyPatch,
+  decodeMaskPatch,
+  inflateZlib,
+  unpackBitsLittle,
+} from "../codec";
 import type { Bbox, Vec3 } from "../types";
 
 /** numpy's packbits(bits, bitorder="little"), written independently of the code under test. */
 function packBitsLittle(bits: Uint8Array): Uint8Array {
   const packed = new Uint8Array(Math.ceil(bits.length / 8));
   bits.forEach((bit, k) => {
-    if (bit) packed[Math.floor(k / 8)] |= 1 << k % 8;
+    if (bit) packed[Math.floor(k / 8)] |= 1 << (k % 8);
   });
   return packed;
 }
@@ -68,7 +75,11 @@ describe("decodeMaskPatch", () => {
   });
 
   it("decodes an empty bbox to nothing", async () => {
-    const bbox: Bbox = [[1, 1], [0, 4], [0, 4]];
+    const bbox: Bbox = [
+      [1, 1],
+      [0, 4],
+      [0, 4],
+    ];
     expect((await decodeMaskPatch(encodePatch(new Uint8Array(0)), bbox)).length).toBe(0);
   });
 });
@@ -82,7 +93,11 @@ describe("applyMaskPatch", () => {
     labels[index(shape, 1, 1, 2)] = 5; // another object inside the bbox, bit 0: kept
     labels[index(shape, 2, 2, 2)] = 5; // another object, bit 1: overwritten
     labels[index(shape, 0, 0, 0)] = 3; // object 3 outside the bbox: kept
-    const bbox: Bbox = [[1, 4], [1, 3], [1, 6]];
+    const bbox: Bbox = [
+      [1, 4],
+      [1, 3],
+      [1, 6],
+    ];
     const crop = new Uint8Array(bboxVoxels(bbox));
     const at = (x: number, y: number, z: number) => ((x - 1) * 2 + (y - 1)) * 5 + (z - 1);
     crop[at(2, 2, 2)] = 1;
@@ -104,7 +119,11 @@ describe("applyMaskPatch", () => {
     const big: Vec3 = [9, 8, 10];
     const labels = new Uint8Array(big[0] * big[1] * big[2]);
     const truth = new Uint8Array(labels.length);
-    const bbox: Bbox = [[2, 7], [1, 8], [0, 9]];
+    const bbox: Bbox = [
+      [2, 7],
+      [1, 8],
+      [0, 9],
+    ];
     const crop = new Uint8Array(bboxVoxels(bbox));
     let k = 0;
     for (let x = 2; x < 7; x++)
@@ -122,8 +141,18 @@ describe("applyMaskPatch", () => {
 
   it("rejects a bbox outside the volume with a readable message", () => {
     const labels = new Uint8Array(shape[0] * shape[1] * shape[2]);
-    expect(() => applyMaskPatch(labels, shape, [[0, 7], [0, 1], [0, 1]], 1, new Uint8Array(7))).toThrow(
-      /not a half-open box inside shape \[6,5,7\]/,
-    );
+    expect(() =>
+      applyMaskPatch(
+        labels,
+        shape,
+        [
+          [0, 7],
+          [0, 1],
+          [0, 1],
+        ],
+        1,
+        new Uint8Array(7),
+      ),
+    ).toThrow(/not a half-open box inside shape \[6,5,7\]/);
   });
 });

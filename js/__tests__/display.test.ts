@@ -78,9 +78,13 @@ describe("overlay", () => {
     for (let p = 1; p <= 3; p++) for (let q = 1; q <= 3; q++) slice[p * 5 + q] = 1;
     const objects: ObjectInfo[] = [{ id: 1, name: "a", color: [255, 0, 0], class_id: null, visible: true, voxels: 9 }];
     const out = new Uint32Array(25);
-    expect(renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: true, show: true }), out)).toBe(8);
+    expect(
+      renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: true, show: true }), out),
+    ).toBe(8);
     expect(out[2 * 5 + 2]).toBe(0);
-    expect(renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: false, show: true }), out)).toBe(9);
+    expect(
+      renderOverlay(slice, 5, 5, colourTable(objects, new Set(), { opacity: 0.4, outline: false, show: true }), out),
+    ).toBe(9);
     expect(out[2 * 5 + 2] >>> 24).toBe(102);
     expect(out[1 * 5 + 1] >>> 24).toBeGreaterThan(102);
   });
@@ -91,7 +95,13 @@ describe("gestures", () => {
 
   it("sends a point as the nearest voxel", () => {
     const gesture = startGesture("point", true, 2, 7, shape, [3.4, 5.6])!;
-    expect(finishGesture(gesture, shape).draft).toEqual({ tool: "point", positive: true, axis: 2, index: 7, vertices: [[3, 6]] });
+    expect(finishGesture(gesture, shape).draft).toEqual({
+      tool: "point",
+      positive: true,
+      axis: 2,
+      index: 7,
+      vertices: [[3, 6]],
+    });
     expect(startGesture("point", true, 2, 7, shape, [-1, 5])).toBeNull();
   });
 
@@ -100,13 +110,19 @@ describe("gestures", () => {
     expect(finishGesture(gesture, shape).draft).toBeNull();
     extendGesture(gesture, [10.123, 1]);
     extendGesture(gesture, [12.5, 15.25]);
-    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([[2, 2], [12.5, 15.25]]);
+    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([
+      [2, 2],
+      [12.5, 15.25],
+    ]);
   });
 
   it("clips a box dragged past the edge to the slice", () => {
     const gesture = startGesture("box", true, 2, 0, shape, [5, 5])!;
     extendGesture(gesture, [100, -20]);
-    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([[5, 5], [39, 0]]);
+    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([
+      [5, 5],
+      [39, 0],
+    ]);
   });
 
   it("simplifies lassos and rejects a line", () => {

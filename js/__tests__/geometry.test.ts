@@ -24,7 +24,11 @@ function circle(centre: PlanePoint, radius: number, count: number): PlanePoint[]
 
 describe("polylines", () => {
   it("measures length and distance to a polyline", () => {
-    const line: PlanePoint[] = [[0, 0], [3, 0], [3, 4]];
+    const line: PlanePoint[] = [
+      [0, 0],
+      [3, 0],
+      [3, 4],
+    ];
     expect(polylineLength(line)).toBe(7);
     expect(distanceToPolyline([1, 2], line)).toBe(2);
     expect(distanceToPolyline([5, 5], line)).toBeCloseTo(Math.hypot(2, 1));
@@ -32,23 +36,45 @@ describe("polylines", () => {
   });
 
   it("drops close points and keeps the last one", () => {
-    const kept = dropClosePoints([[0, 0], [0.1, 0], [0.2, 0], [1, 0], [1.05, 0]], 0.5);
-    expect(kept).toEqual([[0, 0], [1.05, 0]]);
+    const kept = dropClosePoints(
+      [
+        [0, 0],
+        [0.1, 0],
+        [0.2, 0],
+        [1, 0],
+        [1.05, 0],
+      ],
+      0.5,
+    );
+    expect(kept).toEqual([
+      [0, 0],
+      [1.05, 0],
+    ]);
   });
 
   it("simplifies within the tolerance and keeps the ends", () => {
     const wiggly: PlanePoint[] = Array.from({ length: 200 }, (_, k) => [k / 10, 0.2 * Math.sin(k)]);
     const simple = simplifyPolyline(wiggly, 0.5);
     expect(simple).toEqual([wiggly[0], wiggly[199]]);
-    const corner: PlanePoint[] = [[0, 0], [1, 0.01], [2, 0], [2, 1], [2, 2]];
+    const corner: PlanePoint[] = [
+      [0, 0],
+      [1, 0.01],
+      [2, 0],
+      [2, 1],
+      [2, 2],
+    ];
     const kept = simplifyPolyline(corner, 0.1);
-    expect(kept).toEqual([[0, 0], [2, 0], [2, 2]]);
+    expect(kept).toEqual([
+      [0, 0],
+      [2, 0],
+      [2, 2],
+    ]);
     for (const point of corner) expect(distanceToPolyline(point, kept)).toBeLessThanOrEqual(0.1);
   });
 
   it("keeps every dropped point within tolerance on a random walk", () => {
     let state = 5;
-    const next = () => ((state = (state * 16807) % 2147483647) / 2147483647);
+    const next = () => (state = (state * 16807) % 2147483647) / 2147483647;
     const walk: PlanePoint[] = [[0, 0]];
     for (let k = 0; k < 500; k++) {
       const [p, q] = walk[walk.length - 1];
@@ -61,12 +87,22 @@ describe("polylines", () => {
 });
 
 describe("polygons", () => {
-  const square: PlanePoint[] = [[0, 0], [4, 0], [4, 4], [0, 4]];
+  const square: PlanePoint[] = [
+    [0, 0],
+    [4, 0],
+    [4, 4],
+    [0, 4],
+  ];
 
   it("opens and closes rings", () => {
     expect(closeRing(square)).toEqual([...square, [0, 0]]);
     expect(openRing(closeRing(square))).toEqual(square);
-    expect(openRing([[1, 1], [1, 1]])).toEqual([[1, 1]]);
+    expect(
+      openRing([
+        [1, 1],
+        [1, 1],
+      ]),
+    ).toEqual([[1, 1]]);
   });
 
   it("computes signed area", () => {
@@ -78,7 +114,16 @@ describe("polygons", () => {
   it("tests points inside, outside, and in concave notches", () => {
     expect(pointInPolygon([2, 2], square)).toBe(true);
     expect(pointInPolygon([5, 2], square)).toBe(false);
-    const ushape: PlanePoint[] = [[0, 0], [6, 0], [6, 6], [4, 6], [4, 2], [2, 2], [2, 6], [0, 6]];
+    const ushape: PlanePoint[] = [
+      [0, 0],
+      [6, 0],
+      [6, 6],
+      [4, 6],
+      [4, 2],
+      [2, 2],
+      [2, 6],
+      [0, 6],
+    ];
     expect(pointInPolygon([1, 4], ushape)).toBe(true);
     expect(pointInPolygon([3, 4], ushape)).toBe(false);
     expect(pointInPolygon([5, 4], ushape)).toBe(true);
@@ -93,7 +138,16 @@ describe("polygons", () => {
   });
 
   it("rasterises voxel centres inside the polygon", () => {
-    const mask = rasterizePolygon([[0.5, 0.5], [3.5, 0.5], [3.5, 2.5], [0.5, 2.5]], 6, 5);
+    const mask = rasterizePolygon(
+      [
+        [0.5, 0.5],
+        [3.5, 0.5],
+        [3.5, 2.5],
+        [0.5, 2.5],
+      ],
+      6,
+      5,
+    );
     const inside: string[] = [];
     mask.forEach((value, k) => value && inside.push(`${Math.floor(k / 5)},${k % 5}`));
     expect(inside).toEqual(["1,1", "1,2", "2,1", "2,2", "3,1", "3,2"]);
@@ -115,7 +169,13 @@ describe("lasso", () => {
   });
 
   it("rejects slips: a line, a dot, a tiny loop", () => {
-    expect(lassoPolygon([[0, 0], [5, 0], [10, 0]])).toBeNull();
+    expect(
+      lassoPolygon([
+        [0, 0],
+        [5, 0],
+        [10, 0],
+      ]),
+    ).toBeNull();
     expect(lassoPolygon([[3, 3]])).toBeNull();
     expect(lassoPolygon(circle([5, 5], 0.3, 20))).toBeNull();
   });
@@ -123,9 +183,17 @@ describe("lasso", () => {
 
 describe("scribble", () => {
   it("keeps a dot as one vertex and simplifies a straight stroke to its ends", () => {
-    expect(scribblePolyline([[2, 3], [2.01, 3]])).toEqual([[2, 3]]);
+    expect(
+      scribblePolyline([
+        [2, 3],
+        [2.01, 3],
+      ]),
+    ).toEqual([[2, 3]]);
     const stroke: PlanePoint[] = Array.from({ length: 50 }, (_, k) => [k * 0.2, 5]);
-    expect(scribblePolyline(stroke)).toEqual([[0, 5], [49 * 0.2, 5]]);
+    expect(scribblePolyline(stroke)).toEqual([
+      [0, 5],
+      [49 * 0.2, 5],
+    ]);
   });
 
   const voxels = (mask: Uint8Array, nQ: number) => {
@@ -136,7 +204,15 @@ describe("scribble", () => {
 
   it("covers exactly t voxels across a stroke along an axis (PROTOCOL.md rasterization)", () => {
     for (const width of [1, 2, 3, 4]) {
-      const mask = rasterizeScribble([[2, 5], [8, 5]], [width, width], 12, 12);
+      const mask = rasterizeScribble(
+        [
+          [2, 5],
+          [8, 5],
+        ],
+        [width, width],
+        12,
+        12,
+      );
       for (let p = 3; p <= 7; p++) {
         const across = [...Array(12).keys()].filter((q) => mask[p * 12 + q]);
         expect(across.length).toBe(width);
@@ -144,7 +220,15 @@ describe("scribble", () => {
         expect(across[0]).toBe(Math.ceil(5 - width / 2));
       }
     }
-    const vertical = rasterizeScribble([[4, 1], [4, 9]], [3, 2], 12, 12);
+    const vertical = rasterizeScribble(
+      [
+        [4, 1],
+        [4, 9],
+      ],
+      [3, 2],
+      12,
+      12,
+    );
     expect(voxels(vertical, 12).filter((v) => v.endsWith(",5"))).toEqual(["3,5", "4,5", "5,5"]);
   });
 
@@ -156,10 +240,17 @@ describe("scribble", () => {
   });
 
   it("covers a diagonal stroke without gaps", () => {
-    const mask = rasterizeScribble([[1, 1], [8, 8]], [1, 1], 10, 10);
+    const mask = rasterizeScribble(
+      [
+        [1, 1],
+        [8, 8],
+      ],
+      [1, 1],
+      10,
+      10,
+    );
     for (let k = 1; k <= 8; k++) expect(mask[k * 10 + k]).toBe(1);
     expect(mask[0]).toBe(0);
     expect(mask[9 * 10 + 9]).toBe(0);
   });
-
 });

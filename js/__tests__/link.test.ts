@@ -12,7 +12,10 @@ function setup() {
   const send = (msg: OutgoingMsg) => sent.push(msg);
   const loader: SliceLoader = new SliceLoader({ send, nextRequestId: () => link.newRequestId() });
   const labels = new LabelVolume([4, 4, 4]);
-  const link: KernelLink = new KernelLink(send, loader, labels, { error: (m) => errors.push(m), pendingChanged: () => {} });
+  const link: KernelLink = new KernelLink(send, loader, labels, {
+    error: (m) => errors.push(m),
+    pendingChanged: () => {},
+  });
   return { sent, errors, loader, labels, link };
 }
 
@@ -33,9 +36,47 @@ describe("KernelLink", () => {
     expect(prompt).toMatchObject({ type: "prompt", tool: "point", axis: 2, index: 1, vertices: [[1, 2]] });
     expect(link.pendingDrafts()).toHaveLength(1);
     const id = prompt.request_id;
-    link.handle({ type: "mask_patch", object: 2, bbox: [[0, 1], [0, 1], [0, 2]], encoding: "packbits-deflate", request_id: id }, [patch([1, 1])]);
-    link.handle({ type: "mask_patch", object: 2, bbox: [[0, 1], [0, 1], [0, 2]], encoding: "packbits-deflate", request_id: id }, [patch([0, 1])]);
-    link.handle({ type: "done", request_id: id, bbox: [[0, 1], [0, 1], [0, 2]], compute_s: 0.25 }, []);
+    link.handle(
+      {
+        type: "mask_patch",
+        object: 2,
+        bbox: [
+          [0, 1],
+          [0, 1],
+          [0, 2],
+        ],
+        encoding: "packbits-deflate",
+        request_id: id,
+      },
+      [patch([1, 1])],
+    );
+    link.handle(
+      {
+        type: "mask_patch",
+        object: 2,
+        bbox: [
+          [0, 1],
+          [0, 1],
+          [0, 2],
+        ],
+        encoding: "packbits-deflate",
+        request_id: id,
+      },
+      [patch([0, 1])],
+    );
+    link.handle(
+      {
+        type: "done",
+        request_id: id,
+        bbox: [
+          [0, 1],
+          [0, 1],
+          [0, 2],
+        ],
+        compute_s: 0.25,
+      },
+      [],
+    );
     await labels.enqueue(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect([...labels.volume.slice(0, 2)]).toEqual([0, 2]);
@@ -58,7 +99,20 @@ describe("KernelLink", () => {
 
   it("reports a broken patch instead of throwing", async () => {
     const { errors, labels, link } = setup();
-    link.handle({ type: "mask_patch", object: 1, bbox: [[0, 9], [0, 1], [0, 1]], encoding: "packbits-deflate", request_id: null }, [patch([1])]);
+    link.handle(
+      {
+        type: "mask_patch",
+        object: 1,
+        bbox: [
+          [0, 9],
+          [0, 1],
+          [0, 1],
+        ],
+        encoding: "packbits-deflate",
+        request_id: null,
+      },
+      [patch([1])],
+    );
     await labels.enqueue(() => undefined).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(errors[0]).toMatch(/Could not apply a mask update: .*not a half-open box inside shape/);
@@ -76,16 +130,37 @@ describe("KernelLink", () => {
 describe("keys", () => {
   function actions() {
     const calls: string[] = [];
-    const record = (name: string) => (...args: unknown[]) => calls.push([name, ...args].join(" "));
+    const record =
+      (name: string) =>
+      (...args: unknown[]) =>
+        calls.push([name, ...args].join(" "));
     const keyActions: KeyActions = {
-      tool: record("tool"), togglePolarity: record("polarity"), command: record("command"), toggleHelp: record("help"),
-      escape: record("escape"), step: record("step"), zoom: record("zoom"), fit: record("fit"), axis: record("axis"),
-      toggleLayout: record("layout"), toggleOutline: record("outline"), toggleMasks: record("masks"), setSpace: record("space"),
+      tool: record("tool"),
+      togglePolarity: record("polarity"),
+      command: record("command"),
+      toggleHelp: record("help"),
+      escape: record("escape"),
+      step: record("step"),
+      zoom: record("zoom"),
+      fit: record("fit"),
+      axis: record("axis"),
+      toggleLayout: record("layout"),
+      toggleOutline: record("outline"),
+      toggleMasks: record("masks"),
+      setSpace: record("space"),
     };
     return { calls, keyActions };
   }
   const key = (key: string, extra: Partial<KeyboardEventInit> = {}) =>
-    ({ key, ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, target: { matches: () => false }, ...extra }) as unknown as KeyboardEvent;
+    ({
+      key,
+      ctrlKey: false,
+      metaKey: false,
+      altKey: false,
+      shiftKey: false,
+      target: { matches: () => false },
+      ...extra,
+    }) as unknown as KeyboardEvent;
 
   it("maps napari-nninteractive's keys", () => {
     const { calls, keyActions } = actions();
@@ -96,8 +171,23 @@ describe("keys", () => {
     expect(handleKey(key("z", { ctrlKey: true, shiftKey: true }), keyActions)).toBe(true);
     expect(handleKey(key("ArrowDown", { shiftKey: true }), keyActions)).toBe(true);
     expect(calls).toEqual([
-      "tool point", "tool box", "tool scribble", "tool lasso", "polarity", "command reset_object", "command new_object",
-      "help", "step 1", "step -10", "zoom 1.25", "fit", "axis 2", "layout", "command undo", "command redo", "step -5",
+      "tool point",
+      "tool box",
+      "tool scribble",
+      "tool lasso",
+      "polarity",
+      "command reset_object",
+      "command new_object",
+      "help",
+      "step 1",
+      "step -10",
+      "zoom 1.25",
+      "fit",
+      "axis 2",
+      "layout",
+      "command undo",
+      "command redo",
+      "step -5",
     ]);
   });
 

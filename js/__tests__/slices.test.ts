@@ -35,7 +35,12 @@ describe("LruCache", () => {
 
 describe("sliceFromReply", () => {
   const reply = (dtype: SliceReply["dtype"], shape: [number, number]): SliceReply => ({
-    type: "slice", axis: 2, index: 3, request_id: 1, dtype, shape,
+    type: "slice",
+    axis: 2,
+    index: 3,
+    request_id: 1,
+    dtype,
+    shape,
   });
 
   it("wraps the buffer in the typed array of its dtype", () => {
@@ -54,8 +59,12 @@ describe("sliceFromReply", () => {
   });
 
   it("rejects a buffer of the wrong size and an unknown dtype", () => {
-    expect(() => sliceFromReply(reply("uint16", [2, 2]), new DataView(new ArrayBuffer(6)))).toThrow(/has 6 bytes; uint16 \[2, 2\] needs 8/);
-    expect(() => sliceFromReply(reply("float64" as never, [1, 1]), new DataView(new ArrayBuffer(8)))).toThrow(/not one of/);
+    expect(() => sliceFromReply(reply("uint16", [2, 2]), new DataView(new ArrayBuffer(6)))).toThrow(
+      /has 6 bytes; uint16 \[2, 2\] needs 8/,
+    );
+    expect(() => sliceFromReply(reply("float64" as never, [1, 1]), new DataView(new ArrayBuffer(8)))).toThrow(
+      /not one of/,
+    );
   });
 });
 
@@ -75,7 +84,12 @@ describe("SliceLoader", () => {
   function setup(maxInFlight = 3) {
     const sent: GetSliceMsg[] = [];
     let id = 0;
-    const loader = new SliceLoader({ send: (msg) => sent.push(msg), nextRequestId: () => ++id, maxInFlight, prefetchAhead: 4 });
+    const loader = new SliceLoader({
+      send: (msg) => sent.push(msg),
+      nextRequestId: () => ++id,
+      maxInFlight,
+      prefetchAhead: 4,
+    });
     const answer = (msg: GetSliceMsg) =>
       loader.handleReply(
         { type: "slice", axis: msg.axis, index: msg.index, request_id: msg.request_id, dtype: "uint8", shape: [2, 2] },
@@ -118,7 +132,12 @@ describe("SliceLoader", () => {
     sent.slice().forEach(answer);
     loader.focus(0, 5, 50, 0);
     expect(new Set(sent.map((msg) => msg.index)).size).toBe(sent.length);
-    expect(loader.handleReply({ type: "slice", axis: 0, index: 1, request_id: 999, dtype: "uint8", shape: [1, 1] }, new DataView(new ArrayBuffer(1)))).toBe(false);
+    expect(
+      loader.handleReply(
+        { type: "slice", axis: 0, index: 1, request_id: 999, dtype: "uint8", shape: [1, 1] },
+        new DataView(new ArrayBuffer(1)),
+      ),
+    ).toBe(false);
   });
 
   it("frees the slot of a failed request", () => {

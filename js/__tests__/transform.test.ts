@@ -83,7 +83,7 @@ describe("screen <-> voxel", () => {
     expect(scaleQ).toBeCloseTo(4 * 2.5);
     // axis 2: p = x (51.2 mm), q = y (38.4 mm); width limits: 400 / 51.2 px/mm, square voxels
     const [sx, sy] = pixelsPerVoxel(params(2));
-    expect(sx).toBeCloseTo(400 / 51.2 * 0.8);
+    expect(sx).toBeCloseTo((400 / 51.2) * 0.8);
     expect(sy).toBeCloseTo(sx);
     // zoom multiplies both
     const [zx, zy] = pixelsPerVoxel(params(0, { zoom: 2, panX: 0, panY: 0 }));
@@ -126,7 +126,11 @@ describe("screen <-> voxel", () => {
         const p = params(axis, view);
         const [a, b, c, d, e, f] = layerMatrix(p);
         const apply = (u: number, v: number) => [a * u + c * v + e, b * u + d * v + f];
-        for (const [vp, vq] of [[0, 0], [3, 7], [20, 11]]) {
+        for (const [vp, vq] of [
+          [0, 0],
+          [3, 7],
+          [20, 11],
+        ]) {
           const [x, y] = apply(vq + 0.5, vp + 0.5);
           const [ex, ey] = voxelToScreen(p, [vp, vq]);
           expect(x).toBeCloseTo(ex, 9);
