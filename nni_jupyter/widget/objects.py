@@ -15,7 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -147,16 +147,6 @@ class ObjectStore:
             return None
         return nonzero_bbox(self.owner == object_id)
 
-    @property
-    def can_undo(self) -> bool:
-        """True when there is a step to undo."""
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        """True when there is a step to redo."""
-        return bool(self._redo)
-
     # ---- changing (each call inside one step) -------------------------------------------------
 
     @contextmanager
@@ -226,17 +216,6 @@ class ObjectStore:
         bbox = self.object_bbox(self.active)
         if bbox is not None:
             self.write_active(bbox, np.zeros(bbox_shape(bbox), dtype=np.uint8))
-
-    def rename(self, object_id: int, name: str | None = None, class_id: int | None = None) -> None:
-        """Change an object's name and/or class id (inside a step)."""
-        self._require_step()
-        self._require_object(object_id)
-        info = self.objects[object_id]
-        self.objects[object_id] = replace(
-            info,
-            name=info.name if name is None else name,
-            class_id=info.class_id if class_id is None else int(class_id),
-        )
 
     # ---- undo / redo --------------------------------------------------------------------------
 
