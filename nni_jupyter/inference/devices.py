@@ -90,7 +90,7 @@ def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool)
 
 def optimize_for_cpu(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:
     """Trace and freeze ``network`` for ``example``'s shape so oneDNN can prepack every
-    convolution (about 20% faster on CPU, outputs equal to float32 rounding).
+    convolution (outputs equal to float32 rounding; speed-up between none and about 20%).
 
     Falls back to the eager network when tracing fails.
     """

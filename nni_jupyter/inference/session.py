@@ -65,7 +65,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     enable_undo, max_undo_steps, max_undo_bytes
         Multi-level undo/redo and its bounds.
     optimize_cpu_graph
-        On CPU, trace and freeze the network so oneDNN prepacks its convolutions.
+        Experimental, off by default: on CPU, trace and freeze the network so oneDNN prepacks
+        its convolutions. The first two predictions are slow (TorchScript profiles), the gain
+        afterwards is small and not always there, and loading costs extra memory.
     """
 
     def __init__(
@@ -80,7 +82,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         enable_undo: bool = True,
         max_undo_steps: int = 32,
         max_undo_bytes: int = 512 * 1024**2,
-        optimize_cpu_graph: bool = True,
+        optimize_cpu_graph: bool = False,
     ):
         if interactions_storage not in STORAGE_OPTIONS:
             raise ValueError(
