@@ -45,8 +45,8 @@ class Segmenter(anywidget.AnyWidget):
     image
         ``[X, Y, Z]`` or ``[1, X, Y, Z]`` raw intensities (never resampled or converted).
     session
-        An inference session with the nnInteractive API. Default: nni_jupyter's own session on CUDA
-        when available, else CPU. A session without a loaded network gets the model below.
+        An inference session with the nnInteractive API. Default: nni_jupyter's own session on the
+        best device (CUDA, MPS, CPU). A session without a loaded network gets the model below.
     model
         None: the best available (``nnInteractive_v1.0`` if present, else the bundled demo model;
         see :func:`nni_jupyter.widget.models.find_model`), ``"demo"``, or a model folder.
@@ -103,6 +103,7 @@ class Segmenter(anywidget.AnyWidget):
         **kwargs: Any,
     ):
         image4d = image_4d(image)
+        spacing = check_spacing(spacing)
         self._volume = image4d[0]
         session, name = self._load(session, model, device)
         tools = supported_tools(session)
@@ -115,7 +116,7 @@ class Segmenter(anywidget.AnyWidget):
         shape = [int(s) for s in self._volume.shape]
         super().__init__(
             shape=shape,
-            spacing_mm=check_spacing(spacing),
+            spacing_mm=spacing,
             image_dtype=self._wire_dtype.name,
             intensity_stats=stats,
             slice_index=[s // 2 for s in shape],
