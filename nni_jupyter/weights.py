@@ -65,7 +65,10 @@ def _hub_cache_dir() -> Path:
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path(_hub().constants.HF_HUB_CACHE)
+    _hub()  # a clear ImportError when the [hub] extra is missing
+    from huggingface_hub import constants  # not an attribute of the package until imported
+
+    return Path(constants.HF_HUB_CACHE)
 
 
 def _offline() -> bool:

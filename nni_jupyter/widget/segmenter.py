@@ -43,7 +43,9 @@ class Segmenter(anywidget.AnyWidget):
     Parameters
     ----------
     image
-        ``[X, Y, Z]`` or ``[1, X, Y, Z]`` raw intensities (never resampled or converted).
+        ``[X, Y, Z]`` or ``[1, X, Y, Z]`` raw intensities (never resampled or converted), or an
+        :class:`nni_jupyter.Image` from :func:`nni_jupyter.read_image` (spacing, origin and
+        direction then come with it).
     session
         An inference session with the nnInteractive API. Default: nni_jupyter's own session on the
         best device (CUDA, MPS, CPU). A session without a loaded network gets the model below.
@@ -102,6 +104,10 @@ class Segmenter(anywidget.AnyWidget):
         device: Any = None,
         **kwargs: Any,
     ):
+        self._geometry = image if hasattr(image, "spacing_mm") else None  # an nni_jupyter.Image
+        if self._geometry is not None:
+            spacing = self._geometry.spacing_mm if spacing is None else spacing
+            image = self._geometry.array
         image4d = image_4d(image)
         spacing = check_spacing(spacing)
         self._volume = image4d[0]
@@ -308,6 +314,34 @@ class Segmenter(anywidget.AnyWidget):
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued prompt has run; return False on timeout."""
         return self._worker.wait_idle(timeout)
+
+    def measure(self, as_dataframe: bool | None = None) -> Any:
+        """Per object: voxels, volume in mL, bbox, centroid in voxels and in mm.
+
+        Physical positions use the image's origin and direction when the Segmenter was given an
+        :class:`nni_jupyter.Image`. Returns a DataFrame when pandas is installed, else a list of
+        dicts (see :func:`nni_jupyter.measure`).
+        """
+        from nni_jupyter.measurements import measure
+
+        geometry = self._geometry if self._geometry is not None else self.spacing_mm
+        return measure(self.labels, geometry, self._object_names(), as_dataframe=as_dataframe)
+
+    def show_3d(self, **kwargs: Any) -> Any:
+        """An ipyvolume view of every object's surface, refreshed when masks change.
+
+        Needs the ``[3d]`` extra. ``kwargs`` go to :func:`nni_jupyter.surfaces.live_view3d`.
+        """
+        from nni_jupyter.surfaces import live_view3d
+
+        def observe(refresh: Any) -> None:
+            self.observe(lambda _change: refresh(), names="labels_version")
+
+        kwargs.setdefault("names", self._object_names())
+        return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
+
+    def _object_names(self) -> dict[int, str]:
+        return {int(item["id"]): str(item["name"]) for item in self.objects}
 
     def close(self) -> None:
         """Stop the worker (after queued prompts) and close the widget."""
