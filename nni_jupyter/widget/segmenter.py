@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import messages
+from . import messages, persistence
 from .annotator import Annotator, Outcome, Patch
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
@@ -58,6 +58,9 @@ class Segmenter(anywidget.AnyWidget):
         ``"lock"`` (default: a prompt never takes voxels of other objects) or ``"overwrite"``.
     device
         torch device for the default session.
+    autosave
+        A ``.npz`` path: after every prompt or command the state is written there atomically
+        (see :meth:`autosave`).
 
     Notes
     -----
@@ -102,8 +105,10 @@ class Segmenter(anywidget.AnyWidget):
         *,
         overlap: str = "lock",
         device: Any = None,
+        autosave: str | Path | None = None,
         **kwargs: Any,
     ):
+        self._autosave_path: Path | None = None
         self._geometry = image if hasattr(image, "spacing_mm") else None  # an nni_jupyter.Image
         if self._geometry is not None:
             spacing = self._geometry.spacing_mm if spacing is None else spacing
@@ -141,6 +146,8 @@ class Segmenter(anywidget.AnyWidget):
         self.on_msg(self._on_message)
         self.observe(self._on_active_object, names="active_object")
         self.observe(self._on_overlap, names="overlap")
+        if autosave is not None:
+            self.autosave(autosave)
 
     @staticmethod
     def _load(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
@@ -350,6 +357,68 @@ class Segmenter(anywidget.AnyWidget):
             worker.stop()
         super().close()
 
+    # ---- saving -------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write labels, objects, prompts and settings to ``path`` (``.npz``, atomically).
+
+        Waits for queued prompts first. Restore with :meth:`Segmenter.load`; the undo history
+        is not saved.
+        """
+        if not self._worker.in_worker_thread:
+            self.wait()
+        return persistence.save(self, path)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        image: Any,
+        session: Any = None,
+        model: str | Path | None = None,
+        *,
+        check_image: bool = True,
+        **kwargs: Any,
+    ) -> Segmenter:
+        """Restore a Segmenter saved with :meth:`save` on the same ``image``.
+
+        ``session``, ``model`` and ``kwargs`` are as for the constructor (spacing and overlap
+        default to the saved ones). ``check_image=False`` skips the check that the image's
+        intensities match the saved fingerprint (its shape must always match).
+
+        Raises
+        ------
+        ValueError
+            When the file is not a segmentation, or was saved for another image.
+        """
+        owner, meta = persistence.read(path)
+        kwargs.setdefault("spacing", meta.get("spacing_mm"))
+        kwargs.setdefault("overlap", meta.get("overlap", "lock"))
+        volume = image.array if hasattr(image, "spacing_mm") else image
+        persistence.check_image(meta, image_4d(volume)[0], path, check_image)
+        autosave = kwargs.pop("autosave", None)
+        seg = cls(image, session=session, model=model, **kwargs)
+        persistence.restore(seg, owner, meta)
+        if autosave is not None:
+            seg.autosave(autosave)
+        return seg
+
+    def autosave(self, path: str | Path | None) -> None:
+        """Save to ``path`` now and after every prompt or command (``None`` turns it off)."""
+        self._autosave_path = None if path is None else Path(path).expanduser()
+        if self._autosave_path is not None:
+            self.save(self._autosave_path)
+
+    def _autosave_now(self) -> None:
+        if self._autosave_path is None:
+            return
+        try:
+            persistence.save(self, self._autosave_path)
+        except Exception as exc:  # noqa: BLE001 - a failed save must not fail the prompt
+            # the prompt itself succeeded: a banner and a warning, no ``error`` reply
+            self.error = f"autosave to {self._autosave_path} failed: {type(exc).__name__}: {exc}"
+            warnings.warn(f"nni_jupyter: {self.error}", stacklevel=2)
+
     # ---- dispatch -----------------------------------------------------------------------------
 
     def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
@@ -418,6 +487,8 @@ class Segmenter(anywidget.AnyWidget):
             warnings.warn(
                 f"nni_jupyter: an observer raised {type(exc).__name__}: {exc}", stacklevel=2
             )
+        if error is None:
+            self._autosave_now()
 
     def _report_error(self, error: BaseException, request_id: int | None) -> None:
         message = f"{type(error).__name__}: {error}"

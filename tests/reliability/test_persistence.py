@@ -1,0 +1,135 @@
+"""No lost work: save / load / autosave of a Segmenter (labels, objects, prompts, settings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from nni_jupyter.widget import Segmenter, persistence
+
+POINT_A = (20, 18, 16)
+POINT_B = (8, 8, 8)
+
+
+def _work(seg) -> None:
+    seg.add_point(POINT_A)
+    seg.new_object("second", class_id=7)
+    seg.add_point(POINT_B)
+    seg.add_box([[4, 14], [4, 14], [9, 10]])
+    seg.undo()
+    seg.redo()
+    seg.overlap = "overwrite"
+    seg.select_object(1)
+    seg.wait()
+    seg.window = [40.0, 400.0]
+
+
+def test_save_and_load_restore_masks_objects_prompts_and_settings(make_segmenter, make_session,
+                                                                  image, tmp_path):  # fmt: skip
+    seg = make_segmenter(spacing=(0.5, 0.7, 2.0))
+    _work(seg)
+    path = seg.save(tmp_path / "work.npz")
+    restored = Segmenter.load(path, image=image, session=make_session())
+    try:
+        assert np.array_equal(restored.labels, seg.labels)
+        assert restored.objects == seg.objects
+        assert restored.active_object == seg.active_object == 1
+        assert restored.overlap == "overwrite"
+        assert restored.window == [40.0, 400.0]
+        assert restored.spacing_mm == [0.5, 0.7, 2.0]
+        assert restored.prompts == seg.prompts
+        assert restored.aggregate("semantic").max() == 7
+        # the session was re-seeded with the active object: a prompt continues from it
+        restored.add_point(POINT_A, positive=False)
+        seg.add_point(POINT_A, positive=False)
+        assert np.array_equal(restored.labels, seg.labels)
+    finally:
+        restored.close()
+
+
+def test_replaying_the_stored_prompts_reproduces_the_masks(make_segmenter, image, tmp_path):
+    seg = make_segmenter()
+    _work(seg)
+    _, meta = persistence.read(seg.save(tmp_path / "work.npz"))
+    fresh = make_segmenter()
+    fresh.replay(meta["prompts"])
+    assert np.array_equal(fresh.labels, seg.labels)
+    assert fresh.objects == seg.objects
+
+
+def test_autosave_writes_after_every_change_atomically(make_segmenter, image, tmp_path):
+    path = tmp_path / "auto.npz"
+    seg = make_segmenter(autosave=path)
+    assert path.is_file() and not persistence.read(path)[0].any()
+    seg.add_point(POINT_A)
+    assert np.array_equal(persistence.read(path)[0], seg.labels)
+    seg.new_object()
+    seg.add_point(POINT_B)
+    owner, meta = persistence.read(path)
+    assert np.array_equal(owner, seg.labels) and len(meta["prompts"]) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auto.npz"]  # no temporary left over
+
+
+def test_a_failed_write_keeps_the_previous_file(make_segmenter, tmp_path, monkeypatch):
+    path = tmp_path / "auto.npz"
+    seg = make_segmenter(autosave=path)
+    seg.add_point(POINT_A)
+    before = path.read_bytes()
+
+    def interrupted(*_args, **_kwargs):
+        raise KeyboardInterrupt  # e.g. the kernel interrupted mid-write
+
+    monkeypatch.setattr(np, "savez_compressed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        seg.save(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["auto.npz"]
+
+
+def test_autosave_failure_is_reported_and_the_prompt_still_counts(make_segmenter, tmp_path):
+    seg = make_segmenter()
+    seg.autosave(tmp_path / "auto.npz")
+    seg._autosave_path = tmp_path / "missing-folder" / "auto.npz"
+    with pytest.warns(UserWarning, match="autosave"):
+        seg.add_point(POINT_A)
+        seg.wait()
+    assert seg.labels.any() and "autosave" in seg.error
+
+
+def test_load_refuses_another_image_and_foreign_files(make_segmenter, image, tmp_path):
+    path = make_segmenter().save(tmp_path / "work.npz")
+    with pytest.raises(ValueError, match="shape"):
+        Segmenter.load(path, image=image[:-1])
+    with pytest.raises(ValueError, match="different image"):
+        Segmenter.load(path, image=image + 1)
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, x=np.zeros(3))
+    with pytest.raises(ValueError, match="not an nni_jupyter segmentation"):
+        persistence.read(foreign)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (exec, ("import os; os.environ['NNI_PWNED_BY_NPZ'] = '1'",))
+
+
+def test_a_pickled_npz_is_refused_and_never_runs(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNI_PWNED_BY_NPZ", raising=False)
+    path = tmp_path / "evil.npz"
+    meta = np.empty((), dtype=object)
+    meta[()] = _Payload()
+    np.savez(path, owner=np.zeros((2, 2, 2), np.uint8), meta=meta)
+    assert b"NNI_PWNED_BY_NPZ" in path.read_bytes()  # the payload is in the file
+    with pytest.raises(ValueError, match="not an nni_jupyter segmentation"):
+        persistence.read(path)
+    assert "NNI_PWNED_BY_NPZ" not in __import__("os").environ
+
+
+def test_file_is_plain_json_and_uint8(make_segmenter, tmp_path):
+    seg = make_segmenter()
+    seg.add_point(POINT_A)
+    with np.load(seg.save(tmp_path / "w.npz"), allow_pickle=False) as data:
+        assert data["owner"].dtype == np.uint8
+        assert json.loads(str(data["meta"]))["format"] == persistence.FORMAT
