@@ -192,6 +192,8 @@ def read_license(folder: Path, plans: Mapping[str, Any], configuration: str) -> 
 def fold_folder(folder: Path, use_fold: int | str | None) -> Path:
     """The ``fold_*`` folder to load: the given fold (``"all"`` allowed) or the only one present."""
     if use_fold is not None:
+        if use_fold != "all" and (isinstance(use_fold, bool) or not str(use_fold).isdigit()):
+            raise ValueError(f"use_fold must be a fold number >= 0 or 'all'; got {use_fold!r}")
         name = "fold_all" if use_fold == "all" else f"fold_{int(use_fold)}"
         return folder / name
     folds = sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name.startswith("fold_"))
@@ -203,17 +205,41 @@ def fold_folder(folder: Path, use_fold: int | str | None) -> Path:
     return folder / folds[0]
 
 
+def checkpoint_path(folder: Path, use_fold: int | str | None, checkpoint_name: str) -> Path:
+    """The checkpoint file to load; refuses one that lies outside ``folder`` (``..`` parts,
+    absolute names or symlinks leading out), which a downloaded model folder must not reach."""
+    path = fold_folder(folder, use_fold) / checkpoint_name
+    root = folder.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise ValueError(
+            f"refusing checkpoint {path}: it resolves to {path.resolve()}, outside the model "
+            f"folder {root}. Pass a fold number and a plain file name inside the folder."
+        )
+    return path
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """``torch.load(path, weights_only=True)``; refuses checkpoints needing unsafe unpickling."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        raise _unsafe(path, error) from error
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, OSError) as error:  # torch's zip reader on a cut-off file
         raise RuntimeError(
-            f"refusing to load {path}: it holds pickled Python objects beyond tensors and "
-            "plain containers, and unpickling them could run arbitrary code "
-            "(weights_only=False). If you trust its source, re-save it with only "
-            "'network_weights', 'trainer_name' and 'init_args'. Details: {error}"
+            f"cannot read checkpoint {path}: the file is damaged or incomplete (an interrupted "
+            f"download or copy?). Download or copy it again. Details: {error}"
         ) from error
+
+
+def _unsafe(path: Path, error: Exception) -> RuntimeError:
+    return RuntimeError(
+        f"refusing to load {path}: it holds pickled Python objects beyond tensors and "
+        "plain containers, and unpickling them could run arbitrary code "
+        "(weights_only=False). If you trust its source, re-save it with only "
+        f"'network_weights', 'trainer_name' and 'init_args'. Details: {error}"
+    )
 
 
 def _import_attribute(dotted: str) -> Any:
@@ -352,7 +378,7 @@ def load_model_folder(
     settings = read_settings(folder)
     plans = _read_json(folder / "plans.json")
     dataset = _read_json(folder / "dataset.json")
-    checkpoint = load_checkpoint(fold_folder(folder, use_fold) / checkpoint_name)
+    checkpoint = load_checkpoint(checkpoint_path(folder, use_fold, checkpoint_name))
     configuration = checkpoint["init_args"]["configuration"]
     entry = configuration_entry(plans, configuration)
     channel_names = dataset.get("channel_names", dataset.get("modality", {"0": "image"}))
