@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .codec import Bbox, bbox_slices, encode_mask, union_bbox
+from .guards import out_of_memory_hint
 from .objects import Change, ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
@@ -114,7 +115,8 @@ class Annotator:
 
     def _prompt(self, interaction: Interaction) -> Outcome:
         start = time.perf_counter()
-        region = self._call_session(interaction)
+        with out_of_memory_hint(getattr(self.session, "device", "the device")):
+            region = self._call_session(interaction)
         compute_s = time.perf_counter() - start
         with self.lock:
             with self.store.step(interaction.kind) as step:
