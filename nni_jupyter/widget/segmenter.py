@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import messages, persistence
+from . import memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
@@ -58,6 +58,9 @@ class Segmenter(anywidget.AnyWidget):
         ``"lock"`` (default: a prompt never takes voxels of other objects) or ``"overwrite"``.
     device
         torch device for the default session.
+    memory_budget
+        Bytes (or ``"8G"``) the Segmenter may use; default ``$NNI_JUPYTER_MEMORY_BUDGET``, else
+        the memory available. A larger image is refused before it is loaded.
     autosave
         A ``.npz`` path: after every prompt or command the state is written there atomically
         (see :meth:`autosave`).
@@ -106,6 +109,7 @@ class Segmenter(anywidget.AnyWidget):
         overlap: str = "lock",
         device: Any = None,
         autosave: str | Path | None = None,
+        memory_budget: int | str | None = None,
         **kwargs: Any,
     ):
         self._autosave_path: Path | None = None
@@ -117,6 +121,9 @@ class Segmenter(anywidget.AnyWidget):
         spacing = check_spacing(spacing)
         self._volume = image4d[0]
         session, name = self._load(session, model, device)
+        memory.check_fits(
+            self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
+        )
         tools = supported_tools(session)
         thickness = scribble_thickness(session)
         self._annotator = Annotator(session, image4d, tools, thickness, overlap)

@@ -1,0 +1,95 @@
+"""Estimate the memory a Segmenter needs for an image, and refuse one that cannot fit.
+
+Per voxel (steady state, nni_jupyter's session and the widget together):
+
+- the session's copy of the image in its own dtype (float64 kept as float32): ``itemsize`` bytes;
+- the session's target buffer (uint8) and the widget's owner map (uint8): 2 bytes;
+- transient copies while reading results (``mask``, ``labels`` as uint16): 2 bytes;
+- interaction channels: float16 tiles allocated only where prompts and predictions wrote
+  (0 bytes for untouched regions; the reference keeps 7 dense float16 channels, 14 bytes).
+
+The reference session holds float32 image + 7 float16 channels = 18 bytes per voxel plus its
+target buffer. On top come the network weights and the working set of a few patches.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+BUDGET_ENV = "NNI_JUPYTER_MEMORY_BUDGET"
+#: Per voxel besides the image copy: target buffer + owner map + transient result copies.
+WIDGET_BYTES_PER_VOXEL = 4
+#: The network's working set (activations, a few patches of inputs) plus the interpreter.
+FIXED_OVERHEAD_BYTES = 1 << 30
+REFERENCE_BYTES_PER_VOXEL = 4 + 7 * 2 + 1
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def bytes_per_voxel(dtype: Any) -> int:
+    """Steady-state bytes per voxel for an image of ``dtype`` (see the module notes)."""
+    itemsize = 4 if np.dtype(dtype) == np.float64 else np.dtype(dtype).itemsize
+    return itemsize + WIDGET_BYTES_PER_VOXEL
+
+
+def estimate_bytes(shape: tuple[int, ...], dtype: Any, network: Any = None) -> int:
+    """Estimated peak bytes a Segmenter needs for an image of ``shape`` and ``dtype``."""
+    voxels = int(np.prod([int(s) for s in shape], dtype=np.int64))
+    weights = 0
+    if network is not None and hasattr(network, "parameters"):
+        weights = sum(p.numel() * p.element_size() for p in network.parameters())
+    return voxels * bytes_per_voxel(dtype) + weights + FIXED_OVERHEAD_BYTES
+
+
+def parse_bytes(text: str | int | float) -> int:
+    """``"8G"``, ``"512M"``, ``"1.5g"``, ``"1000000"`` -> bytes (binary units)."""
+    if isinstance(text, (int, float)):
+        return int(text)
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)i?b?\s*", str(text).lower())
+    if match is None:
+        raise ValueError(f"a memory size must look like 8G, 512M or 1000000; got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+def available_bytes() -> int | None:
+    """Memory available to this process now (psutil or /proc/meminfo), None when unknown."""
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _gib(value: int) -> str:
+    return f"{value / (1 << 30):.1f} GiB"
+
+
+def check_fits(shape: tuple[int, ...], dtype: Any, network: Any = None, budget: Any = None) -> int:
+    """Raise MemoryError when the estimate exceeds ``budget``; return the estimate in bytes.
+
+    ``budget`` defaults to ``$NNI_JUPYTER_MEMORY_BUDGET``, else the memory available now.
+    """
+    needed = estimate_bytes(shape, dtype, network)
+    budget = budget if budget is not None else os.environ.get(BUDGET_ENV)
+    limit = parse_bytes(budget) if budget is not None else available_bytes()
+    source = "the memory budget" if budget is not None else "the memory available now"
+    if limit is not None and needed > limit:
+        raise MemoryError(
+            f"an image of shape {tuple(shape)} ({np.dtype(dtype)}) needs about {_gib(needed)} "
+            f"({bytes_per_voxel(dtype)} B/voxel + model and working memory) but {source} is "
+            f"{_gib(limit)}. Crop the image to the region of interest, free memory, or raise "
+            f"the budget (memory_budget=... or ${BUDGET_ENV})."
+        )
+    return needed
