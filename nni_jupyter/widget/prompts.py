@@ -29,6 +29,8 @@ GESTURE_TOOLS = ("point", "box", "scribble", "lasso")
 TOOLS = (*GESTURE_TOOLS, "mask")
 MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
 MAX_VERTICES = 100_000
+#: Vertices may lie outside the slice, but not so far that the geometry overflows.
+MAX_COORDINATE = 1e9
 MAX_OBJECT_ID = 255
 MAX_CLASS_ID = 65535
 OVERLAP_POLICIES = ("lock", "overwrite")
@@ -111,6 +113,8 @@ class MaskCrop:
 def _finite(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{what} must be a number; got {value!r}")
+    if isinstance(value, int) and abs(value) > 2**53:
+        raise ValueError(f"{what} is too large; got {value!r}")
     if not math.isfinite(float(value)):
         raise ValueError(f"{what} must be finite; got {value!r}")
     return float(value)
@@ -210,7 +214,12 @@ class Prompt:
         for k, vertex in enumerate(vertices):
             if not isinstance(vertex, (list, tuple)) or len(vertex) != 2:
                 raise ValueError(f"vertex {k} must be a [p, q] pair; got {vertex!r}")
-            clean.append((_finite(vertex[0], f"vertex {k} p"), _finite(vertex[1], f"vertex {k} q")))
+            pair = (_finite(vertex[0], f"vertex {k} p"), _finite(vertex[1], f"vertex {k} q"))
+            if max(abs(pair[0]), abs(pair[1])) > MAX_COORDINATE:
+                raise ValueError(
+                    f"vertex {k} coordinates must be within +-{MAX_COORDINATE:g} voxels; got {pair}"
+                )
+            clean.append(pair)
         object.__setattr__(self, "axis", axis)
         object.__setattr__(self, "index", index)
         object.__setattr__(self, "vertices", tuple(clean))

@@ -163,8 +163,10 @@ def _trim(origin: tuple[int, int], mask: np.ndarray) -> tuple[tuple[int, int], n
 
 def _candidates(lo: np.ndarray, hi: np.ndarray, plane: tuple[int, int]):
     """Integer voxel grid covering ``[lo, hi]`` clipped to the plane, or None when empty."""
-    start = np.maximum(np.floor(lo).astype(np.int64), 0)
-    stop = np.minimum(np.ceil(hi).astype(np.int64) + 1, plane)
+    # clip in float first: vertices far outside (1e300) must not overflow the int64 cast
+    limit = np.asarray(plane, dtype=np.float64)
+    start = np.maximum(np.floor(np.clip(lo, -1.0, limit)).astype(np.int64), 0)
+    stop = np.minimum(np.ceil(np.clip(hi, -1.0, limit)).astype(np.int64) + 1, plane)
     if np.any(stop <= start):
         return None
     kp = np.arange(start[0], stop[0], dtype=np.float64)[:, None]

@@ -165,6 +165,9 @@ def test_named_hostile_messages(make_segmenter) -> None:
         {"type": "command", "name": "new_object", "class_id": -3, "request_id": 14},
         {"type": "command", "name": "exec", "request_id": 15},
         {"type": "get_slice", "axis": 0, "index": 40, "request_id": 16},
+        {**point, "request_id": 17, "tool": "scribble",
+         "vertices": [[-1e308, -1e308], [1e308, 1e308]]},
+        {**point, "request_id": 18, "vertices": [[10**400, 1]]},
     ]  # fmt: skip
     before = _state(seg)
     for message in cases:
