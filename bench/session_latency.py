@@ -235,6 +235,8 @@ def peak_rss(
         "--threads",
         str(threads),
     ]
+    if not autozoom:
+        command.append("--no-autozoom")
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])["peak_rss_mib"]
 
