@@ -33,7 +33,17 @@ _LAZY = {
     "remote_session": "remote:remote_session",
 }
 # public submodules, imported on first attribute access
-_SUBMODULES = {"data", "evaluation", "plot", "inference", "widget", "demo", "io", "weights", "remote"}
+_SUBMODULES = {
+    "data",
+    "demo",
+    "evaluation",
+    "inference",
+    "io",
+    "plot",
+    "remote",
+    "weights",
+    "widget",
+}
 
 
 def __getattr__(name: str) -> Any:
