@@ -6,6 +6,7 @@ for the mask geometry (distance transform, connected components, slices, lassos,
 
 from __future__ import annotations
 
+from .geometry import interior_centre
 from .protocol import (
     FIRST_PROMPTS,
     MAX_INTERACTIONS,
@@ -33,6 +34,7 @@ __all__ = [
     "dice",
     "evaluate_object",
     "give_first_prompt",
+    "interior_centre",
     "iter_objects",
     "lasso_prompt",
     "next_click",
