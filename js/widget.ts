@@ -132,6 +132,8 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
       const next = [...model.get("slice_index")] as WidgetTraits["slice_index"];
       next[axis] = index;
       setTrait("slice_index", next, true);
+      // Change events may arrive a task later; move the views now, so a scroll step costs one frame.
+      syncSliceIndex();
     },
     setWindow: (window: WindowLevel, final: boolean) => setTrait("window", window, !final),
     submit: (draft) => link.submit(draft),
@@ -173,18 +175,20 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   );
 
   let lastSliceIndex = [...model.get("slice_index")];
+  function syncSliceIndex(): void {
+    const next = model.get("slice_index");
+    if (next.every((index, axis) => index === lastSliceIndex[axis])) return;
+    for (const view of views) view.syncSlice(next[view.axis] - lastSliceIndex[view.axis]);
+    if (model.get("view_layout") === "three") views.forEach((view) => view.invalidateSurface());
+    lastSliceIndex = [...next];
+  }
   const on = (names: string, callback: () => void) => {
     for (const name of names.split(" ")) {
       model.on(`change:${name}`, callback);
       cleanups.push(() => model.off(`change:${name}`, callback));
     }
   };
-  on("slice_index", () => {
-    const next = model.get("slice_index");
-    for (const view of views) view.syncSlice(next[view.axis] - lastSliceIndex[view.axis]);
-    if (model.get("view_layout") === "three") views.forEach((view) => view.invalidateSurface());
-    lastSliceIndex = [...next];
-  });
+  on("slice_index", syncSliceIndex);
   on("axis view_layout", () => {
     buildViews();
     refreshUi();
