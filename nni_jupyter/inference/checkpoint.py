@@ -387,7 +387,12 @@ def load_model_folder(
         entry["architecture"], num_image_channels + settings.num_interaction_channels
     )
     weights = checkpoint["network_weights"]
-    weights = {key.removeprefix("_orig_mod."): value for key, value in weights.items()}
+    # assign=True adopts the tensors without a copy, so bring any half-precision storage (the demo
+    # checkpoint keeps its weights in float16 to stay small) to float32 first
+    weights = {
+        key.removeprefix("_orig_mod."): value.float() if value.is_floating_point() else value
+        for key, value in weights.items()
+    }
     network.load_state_dict(weights, strict=True, assign=True)
     network.to(device or torch.device("cpu")).eval()
     return LoadedModel(
