@@ -128,6 +128,10 @@ class Annotator:
         """Call the session; return the buffer region to take over (None: nothing changed)."""
         session, positive = self.session, interaction.positive
         full = [[0, s] for s in self.shape]
+        if hasattr(session, "refinement_rng"):
+            # refinement covers leftover voxels around random picks: seed it by the prompt's place
+            # in the record, so replaying seg.prompts gives the same masks
+            session.refinement_rng = np.random.RandomState(len(self.record))
         if interaction.kind == "point":
             changed = session.add_point_interaction(interaction.point, include_interaction=positive)
         elif interaction.kind == "bbox":
