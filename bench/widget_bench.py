@@ -4,7 +4,10 @@ Figures (issue 4), with the demo model on this machine:
 - click-to-overlay latency (median) on a 128³ phantom, and the share of it that is not model
   compute (the kernel reports ``compute_s`` in each ``done`` message);
 - bytes sent per mask update, against the raw uint8 bbox;
-- time from display to first slice, and slice scroll rate after it, on a 512×512×300 volume.
+- time from display to first slice, and slice scroll rate after it, on a 512×512×300 volume:
+  each step waits until its slice is on screen; ``scroll_per_s`` with Chromium's 60 Hz frame limit
+  off (the widget's own rate), ``*_vsync`` with it on (at most 60), ``scroll_cached_*`` back over
+  slices already in the browser's cache.
 
 Run from the repository root with the package installed and the bundle built
 (``npm run build``): ``python bench/widget_bench.py [--clicks 8] [--scroll 150] [--json out.json]``.
@@ -209,9 +212,13 @@ def main() -> None:
     started = time.perf_counter()
     result = run(args, [])
     if args.scroll:
+        # With frames held to 60 Hz a step can never take less than one frame; the scroll rate
+        # that measures the widget is the one with that limit off.
+        vsync = {f"{key}_vsync": result.pop(key) for key in ("scroll_per_s", "scroll_cached_per_s")}
         unthrottled = run(argparse.Namespace(clicks=0, scroll=args.scroll), UNTHROTTLED)
-        result["scroll_per_s_unthrottled"] = unthrottled["scroll_per_s"]
-        result["first_slice_s_unthrottled"] = unthrottled["first_slice_s"]
+        result["scroll_per_s"] = unthrottled["scroll_per_s"]
+        result["scroll_cached_per_s"] = unthrottled["scroll_cached_per_s"]
+        result.update(vsync)
     result["wall_s"] = time.perf_counter() - started
     goals = {
         "non_compute_share_median": ("<=", 0.15),

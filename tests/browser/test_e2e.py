@@ -1,0 +1,236 @@
+"""End to end in a real JupyterLab and Debian Chromium: gestures on the Segmenter widget change
+``seg.mask`` in the kernel (Dice against the phantom's truth) and the overlay canvas.
+
+Run: ``pytest -m browser tests/browser``. Screenshots go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from . import lab
+
+pytestmark = pytest.mark.browser
+
+_missing = lab.missing_requirement()
+if _missing:
+    pytest.skip(f"browser end-to-end test skipped: {_missing}", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+# The model the notebook loads: the bundled demo model unless NNI_E2E_MODEL names a model folder.
+MODEL = os.environ.get("NNI_E2E_MODEL", "demo")
+SEED = 11
+# organ per gesture (phantom label names); each becomes its own object
+POINT_ORGAN = "liver"
+BOX_ORGAN = "kidney_left"
+LASSO_ORGAN = "spleen"
+MIN_DICE = 0.8
+WIDGET = "document.querySelector('.nni-root')"
+
+SETUP_CELL = f"""\
+import json
+import numpy as np
+from nni_jupyter import Segmenter
+from nni_jupyter.data import LABEL_VALUES, phantom
+
+image, truth = phantom(seed={SEED})
+seg = Segmenter(image, model={MODEL!r})
+seg"""
+
+# Helpers defined in the kernel (not a notebook cell): where to prompt, how good the mask is.
+HELPERS = """\
+def _e2e_target(name):
+    from scipy import ndimage
+    from scipy.spatial import ConvexHull
+    organ = truth == LABEL_VALUES[name]
+    z = int(organ.sum(axis=(0, 1)).argmax())
+    plane = organ[:, :, z]
+    depth = ndimage.distance_transform_edt(plane)
+    x, y = (int(v) for v in np.unravel_index(int(depth.argmax()), plane.shape))
+    xs, ys = np.nonzero(plane)
+    points = np.stack([xs, ys], axis=1).astype(float)
+    hull = points[ConvexHull(points).vertices]
+    centre = hull.mean(axis=0)
+    outward = hull - centre
+    hull = hull + 1.5 * outward / np.linalg.norm(outward, axis=1, keepdims=True)
+    return {"z": z, "inside": [x, y], "box": [[int(xs.min()) - 1, int(ys.min()) - 1],
+            [int(xs.max()) + 1, int(ys.max()) + 1]], "hull": hull.round(2).tolist()}
+
+def _e2e_dice(name):
+    mask = np.asarray(seg.mask) > 0
+    organ = truth == LABEL_VALUES[name]
+    total = int(mask.sum()) + int(organ.sum())
+    return {"dice": 2 * int((mask & organ).sum()) / total if total else 1.0,
+            "voxels": int(mask.sum()), "active": seg.active_object,
+            "objects": len(seg.objects)}
+"""
+
+
+def kernel_json(page, expression: str):
+    return json.loads(lab.execute_in_kernel(page, f"print(json.dumps({expression}))"))
+
+
+def overlay_digest(page) -> str:
+    """A hash of the overlay canvas pixels of the first view."""
+    data = page.evaluate(
+        """() => {
+          const canvas = document.querySelector('[data-testid=nni-overlay-canvas]');
+          const context = canvas.getContext('2d');
+          const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+          let sum = 0;
+          let weighted = 0;
+          for (let k = 0; k < pixels.length; k++) {
+            sum += pixels[k];
+            weighted = (weighted * 31 + pixels[k]) % 1000000007;
+          }
+          return `${sum}:${weighted}`;
+        }"""
+    )
+    return hashlib.sha1(data.encode()).hexdigest()
+
+
+def to_client(page, p: float, q: float) -> tuple[float, float]:
+    x, y = page.evaluate(f"([p, q]) => {WIDGET}.nni.toClient(0, p, q)", [p, q])
+    return x, y
+
+
+def prompts_finished(page) -> int:
+    return page.evaluate(
+        f"() => {WIDGET}.nni.stats.prompts.filter(p => p.drawn_ms || p.error).length"
+    )
+
+
+def wait_prompt(page, before: int, timeout_ms: float = 120_000) -> dict:
+    """Wait for the next prompt's overlay to be drawn (or its error) and return its stats."""
+    page.wait_for_function(
+        f"""() => {WIDGET}.nni.stats.prompts
+              .filter(p => p.drawn_ms || p.error).length > {before}""",
+        timeout=timeout_ms,
+    )
+    stats = page.evaluate(f"() => {WIDGET}.nni.stats.prompts.slice(-1)[0]")
+    assert "error" not in stats, f"the kernel rejected the prompt: {stats['error']}"
+    return stats
+
+
+def show_slice(page, z: int) -> None:
+    lab.execute_in_kernel(page, f"seg.slice_index = [seg.slice_index[0], seg.slice_index[1], {z}]")
+    page.wait_for_selector(f"[data-testid=nni-view][data-shown-index='{z}']", timeout=30_000)
+    page.wait_for_timeout(200)
+
+
+def new_object(page) -> None:
+    count = page.locator("[data-testid=nni-object]").count()
+    page.click("[data-testid=nni-new-object]")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=nni-object]').length > {count}",
+        timeout=30_000,
+    )
+
+
+def drag(page, points: list[tuple[float, float]], steps: int = 4) -> None:
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point, steps=steps)
+    page.mouse.up()
+
+
+@pytest.fixture(scope="module")
+def page():
+    ARTIFACTS.mkdir(exist_ok=True)
+    workdir = ARTIFACTS / "e2e-notebook"
+    workdir.mkdir(exist_ok=True)
+    lab.write_notebook(workdir / "e2e.ipynb", [SETUP_CELL])
+    with lab.jupyter_lab(workdir, ARTIFACTS / "e2e-jupyter.log") as base, lab.chromium() as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        lab.open_notebook(page, base, "e2e.ipynb")
+        lab.run_all_cells(page)
+        lab.wait_for_widget(page, ARTIFACTS / "e2e_00_no_widget.png")
+        lab.kernel_idle(page)
+        lab.execute_in_kernel(page, HELPERS)
+        page.locator("[data-testid=nni-root]").screenshot(path=str(ARTIFACTS / "e2e_01_loaded.png"))
+        yield page
+        assert not errors, f"errors in the page: {errors}"
+
+
+def test_widget_renders_with_status(page):
+    status = page.inner_text("[data-testid=nni-model-info]")
+    assert status.strip(), "the status line shows no model information"
+    assert page.get_attribute("[data-testid=nni-tool-point]", "aria-pressed") == "true"
+    assert page.get_attribute("[data-testid=nni-polarity]", "data-positive") == "true"
+
+
+def test_point_inside_organ(page):
+    target = kernel_json(page, f"_e2e_target({POINT_ORGAN!r})")
+    show_slice(page, target["z"])
+    before_pixels = overlay_digest(page)
+    before = prompts_finished(page)
+    page.click("[data-testid=nni-tool-point]")
+    page.mouse.click(*to_client(page, *target["inside"]))
+    wait_prompt(page, before)
+    page.locator("[data-testid=nni-root]").screenshot(path=str(ARTIFACTS / "e2e_02_point.png"))
+    assert overlay_digest(page) != before_pixels, "the overlay canvas did not change"
+    result = kernel_json(page, f"_e2e_dice({POINT_ORGAN!r})")
+    assert result["dice"] >= MIN_DICE, f"point on the {POINT_ORGAN}: {result}"
+
+
+def test_box_around_organ(page):
+    new_object(page)
+    target = kernel_json(page, f"_e2e_target({BOX_ORGAN!r})")
+    show_slice(page, target["z"])
+    before_pixels = overlay_digest(page)
+    before = prompts_finished(page)
+    page.click("[data-testid=nni-tool-box]")
+    (p0, q0), (p1, q1) = target["box"]
+    drag(page, [to_client(page, p0, q0), to_client(page, p1, q1)], steps=8)
+    wait_prompt(page, before)
+    page.locator("[data-testid=nni-root]").screenshot(path=str(ARTIFACTS / "e2e_03_box.png"))
+    assert overlay_digest(page) != before_pixels, "the overlay canvas did not change"
+    result = kernel_json(page, f"_e2e_dice({BOX_ORGAN!r})")
+    assert result["dice"] >= MIN_DICE, f"box around the {BOX_ORGAN}: {result}"
+
+
+def test_lasso_around_organ(page):
+    new_object(page)
+    target = kernel_json(page, f"_e2e_target({LASSO_ORGAN!r})")
+    show_slice(page, target["z"])
+    before_pixels = overlay_digest(page)
+    before = prompts_finished(page)
+    page.click("[data-testid=nni-tool-lasso]")
+    hull = [to_client(page, p, q) for p, q in target["hull"]]
+    drag(page, [*hull, hull[0]], steps=3)
+    wait_prompt(page, before)
+    page.locator("[data-testid=nni-root]").screenshot(path=str(ARTIFACTS / "e2e_04_lasso.png"))
+    assert overlay_digest(page) != before_pixels, "the overlay canvas did not change"
+    result = kernel_json(page, f"_e2e_dice({LASSO_ORGAN!r})")
+    assert result["dice"] >= MIN_DICE, f"lasso around the {LASSO_ORGAN}: {result}"
+
+
+def test_undo_removes_the_lasso_mask(page):
+    before_pixels = overlay_digest(page)
+    voxels_before = kernel_json(page, f"_e2e_dice({LASSO_ORGAN!r})")["voxels"]
+    assert voxels_before > 0
+    page.focus("[data-testid=nni-root]")
+    page.keyboard.press("Control+z")
+    page.wait_for_function(
+        "(d) => document.querySelector('[data-testid=nni-view]').dataset.overlayVoxels !== d",
+        arg=page.get_attribute("[data-testid=nni-view]", "data-overlay-voxels"),
+        timeout=60_000,
+    )
+    lab.kernel_idle(page)
+    result = kernel_json(page, f"_e2e_dice({LASSO_ORGAN!r})")
+    page.locator("[data-testid=nni-root]").screenshot(path=str(ARTIFACTS / "e2e_05_undo.png"))
+    assert result["voxels"] == 0, f"undo left the lasso's object with a mask: {result}"
+    assert overlay_digest(page) != before_pixels, "the overlay canvas did not change"
+    # the earlier objects are untouched
+    point = kernel_json(page, f"(seg.select_object(1), _e2e_dice({POINT_ORGAN!r}))[1]")
+    assert point["dice"] >= MIN_DICE, f"undo changed the first object: {point}"
+    assert not math.isnan(point["dice"])
