@@ -27,10 +27,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 # The model the notebook loads: the bundled demo model unless NNI_E2E_MODEL names a model folder.
 MODEL = os.environ.get("NNI_E2E_MODEL", "demo")
 SEED = 11
-# organ per gesture (phantom label names); each becomes its own object
-POINT_ORGAN = "liver"
-BOX_ORGAN = "kidney_left"
-LASSO_ORGAN = "spleen"
+# Organ per gesture (phantom label names), each its own object: compact organs the demo model
+# segments from one prompt (the liver, long and lobed, needs several).
+POINT_ORGAN = "kidney_left"
+BOX_ORGAN = "stomach"
+LASSO_ORGAN = "bladder"
 MIN_DICE = 0.8
 WIDGET = "document.querySelector('.nni-root')"
 
