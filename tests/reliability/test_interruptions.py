@@ -12,12 +12,20 @@ import _thread
 import numpy as np
 import pytest
 import torch
+from _tiny_model import write_tiny_model
 from widget.browser_emulator import LabelVolume
 
 from nni_jupyter.widget.guards import OOM_HINT, PredictionOutOfMemory
 
 pytestmark = pytest.mark.filterwarnings("ignore:nni_jupyter")
 POINT = (20, 18, 16)
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny model whatever is bundled: its 32-voxel patch makes an initial mask of this image
+    need several refinement boxes, so a later forward pass lands inside a multi-box refinement."""
+    return write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
 def _raise_on_call(network: torch.nn.Module, error: BaseException, at_call: int = 1):
