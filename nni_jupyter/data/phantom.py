@@ -201,7 +201,10 @@ def _paint_blob(canvas: _Canvas, label: int, hu: float, centre, radii, **kwargs)
 
 
 def _paint_body(canvas: _Canvas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Elliptic body cylinder along z with a fat rim; returns (mask, centre_ref, radii_ref)."""
+    """Elliptic body cylinder along z: subcutaneous fat, a muscle wall, then a visceral-fat cavity.
+
+    Returns (mask, centre_ref, radii_ref).
+    """
     rng = canvas.rng
     centre = np.array([64 + rng.normal(0, 2), 64 + rng.normal(0, 2), 64.0])
     radii = np.array([rng.uniform(50, 58), rng.uniform(38, 46)])
@@ -217,11 +220,12 @@ def _paint_body(canvas: _Canvas) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         + (y[None, :, None] / (radii[1] * z_factor)) ** 2
     )
     body = rho < 1.0
-    inner = rho < 1.0 - fat / radii.mean()
+    wall = rho < 1.0 - fat / radii.mean()
+    cavity = rho < 1.0 - (fat + rng.uniform(3, 5)) / radii.mean()
     texture = _smooth_field(rng, canvas.shape, 7)
-    soft_hu = rng.uniform(10, 40)
     canvas.hu[body] = FAT_HU + 10 * texture[body]
-    canvas.hu[inner] = soft_hu + 12 * texture[inner]
+    canvas.hu[wall] = rng.uniform(40, 60) + 8 * texture[wall]
+    canvas.hu[cavity] = rng.uniform(-90, -50) + 15 * texture[cavity]
     canvas.labels[body] = LABEL_VALUES["body"]
     return body, centre, radii
 

@@ -170,13 +170,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m nni_jupyter.demo.train", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=demo_model_path(), help="model folder")
-    parser.add_argument("--minutes", type=float, default=55.0, help="wall-time budget")
+    parser.add_argument("--minutes", type=float, default=80.0, help="wall-time budget")
     parser.add_argument("--iterations", type=int, default=None, help="fixed iteration count")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--pool", type=int, default=12, help="phantoms held at once")
+    parser.add_argument("--pool", type=int, default=10, help="phantoms held at once")
     parser.add_argument("--refresh-every", type=int, default=60, help="draws per new phantom")
     parser.add_argument("--save-minutes", type=float, default=5.0)
     parser.add_argument("--log-every", type=int, default=10)
@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.init is not None:
         checkpoint = torch.load(args.init, map_location="cpu", weights_only=True)
         network.load_state_dict(checkpoint["network_weights"])
+    # oneDNN's channels-last 3-D convolutions train about 1.6x faster on CPU
+    network = network.to(memory_format=torch.channels_last_3d)
     n_params = sum(p.numel() for p in network.parameters())
     print(f"network: {n_params / 1e6:.2f} M parameters, patch {PATCH_SIZE}^3", flush=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=args.lr, weight_decay=3e-5)
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = [simulator.sample(pool.draw()) for _ in range(args.batch_size)]
-        x = torch.stack([b[0] for b in batch])
+        x = torch.stack([b[0] for b in batch]).to(memory_format=torch.channels_last_3d)
         y = torch.stack([b[1] for b in batch])
         loss = segmentation_loss(network(x), y)
         optimizer.zero_grad(set_to_none=True)
