@@ -72,12 +72,22 @@ class UserSimulator:
         Network patch edge in voxels.
     decay
         Weight factor per prompt of age (the inference's ``interaction_decay``).
+    large_object_share
+        Share of examples drawn from objects wider than 60% of the patch (liver, great vessels),
+        which a uniform draw over labels visits too rarely to learn.
     """
 
-    def __init__(self, rng: np.random.Generator, patch_size: int, decay: float = 0.98):
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        patch_size: int,
+        decay: float = 0.98,
+        large_object_share: float = 0.0,
+    ):
         self.rng = rng
         self.patch_size = patch_size
         self.decay = decay
+        self.large_object_share = large_object_share
 
     # --- one example ---------------------------------------------------------------------------
 
@@ -107,6 +117,12 @@ class UserSimulator:
         return self._augment(x, y)
 
     def _pick_object(self, volume: TrainingVolume) -> tuple[int, int, list[list[int]]]:
+        if self.rng.random() < self.large_object_share:
+            large = [
+                o for o in volume.objects if max(hi - lo for lo, hi in o[2]) > 0.6 * self.patch_size
+            ]
+            if large:
+                return large[self.rng.integers(len(large))]
         # uniform over labels first, so the many vertebrae do not crowd out the organs
         labels = sorted({label for _, label, _ in volume.objects})
         label = labels[self.rng.integers(len(labels))]

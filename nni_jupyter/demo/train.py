@@ -25,6 +25,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -148,10 +149,15 @@ def validate(network: torch.nn.Module, examples: list[tuple[torch.Tensor, torch.
 
 def save(network: torch.nn.Module, plans: dict, out: Path, notes: dict) -> None:
     """Write the model folder (official layout) plus ``training.json``."""
+    # A fresh, contiguous network: its state dict shares storage between the aliased keys of
+    # dynamic-network-architectures (conv / all_modules.0, decoder.encoder / encoder), so the
+    # file holds each weight once; channels-last copies would be saved four times over.
+    export, _ = build_network(deep_supervision=False)
+    export.load_state_dict(network.state_dict())
     write_model_folder(
         out,
         plans,
-        network.state_dict(),
+        export.state_dict(),
         inference_info=INFERENCE_INFO_V2,
         license_text=LICENSE_TEXT,
     )
@@ -181,7 +187,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-minutes", type=float, default=5.0)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--validation-examples", type=int, default=24)
-    parser.add_argument("--init", type=Path, default=None, help="checkpoint to start from")
+    parser.add_argument("--large-object-share", type=float, default=0.0)
+    parser.add_argument("--init", type=Path, default=None, help="model folder to start from")
     return parser.parse_args(argv)
 
 
@@ -194,16 +201,22 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
 
     network, plans = build_network(deep_supervision=True)
+    previous_phases = []
     if args.init is not None:
-        checkpoint = torch.load(args.init, map_location="cpu", weights_only=True)
+        checkpoint_file = args.init / "fold_0" / "checkpoint_final.pth"
+        checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
         network.load_state_dict(checkpoint["network_weights"])
+        notes_file = args.init / "training.json"
+        if notes_file.is_file():
+            earlier = json.loads(notes_file.read_text())
+            previous_phases = earlier.pop("previous_phases", []) + [earlier]
     # oneDNN's channels-last 3-D convolutions train about 1.6x faster on CPU
     network = network.to(memory_format=torch.channels_last_3d)
     n_params = sum(p.numel() for p in network.parameters())
     print(f"network: {n_params / 1e6:.2f} M parameters, patch {PATCH_SIZE}^3", flush=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=args.lr, weight_decay=3e-5)
     pool = VolumePool(args.pool, TRAINING_SEED_START, args.refresh_every, rng)
-    simulator = UserSimulator(rng, PATCH_SIZE)
+    simulator = UserSimulator(rng, PATCH_SIZE, large_object_share=args.large_object_share)
     validation = validation_set(args.validation_examples, args.seed + 1)
     print(f"setup {time.perf_counter() - start:.1f} s", flush=True)
 
@@ -216,6 +229,10 @@ def main(argv: list[str] | None = None) -> None:
         "features_per_stage": FEATURES,
         "blocks_per_stage": BLOCKS,
         "torch_threads": args.threads,
+        "lr": args.lr,
+        "large_object_share": args.large_object_share,
+        "command": "python -m nni_jupyter.demo.train " + " ".join(argv or sys.argv[1:]),
+        "previous_phases": previous_phases,
         "training_phantom_seeds_from": TRAINING_SEED_START,
         "validation_phantom_seeds_from": VALIDATION_SEED_START,
         "log": [],
