@@ -263,10 +263,11 @@ def test_rapid_prompts_queue_and_match_one_by_one(make_segmenter, image):
         for message in messages:
             rapid._on_message(rapid, message, [])
         rapid._on_message(rapid, {"type": "get_slice", "axis": 0, "index": 1, "request_id": 99}, [])
-        assert rapid.busy and rapid.pending == 49
+        # 49 waiting behind the one the worker holds, or all 50 if it has not taken one yet
+        assert rapid.busy and rapid.pending in (49, 50)
         assert [c["type"] for c, _ in rapid.sent] == ["slice"]
     assert rapid.wait(timeout=600)
-    assert max(pending_seen) == 49 and rapid.pending == 0 and not rapid.busy
+    assert max(pending_seen) in (49, 50) and rapid.pending == 0 and not rapid.busy
 
     stepwise = make_segmenter()
     for message in messages:
