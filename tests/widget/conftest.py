@@ -10,18 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from _tiny_model import write_tiny_model
 
 from nni_jupyter.data import phantom
 from nni_jupyter.inference import nnInteractiveInferenceSession
-from nni_jupyter.inference.layout import (
-    NUM_INTERACTION_CHANNELS,
-    make_plans,
-    resenc_unet_arch,
-    write_model_folder,
-)
 
-TINY_PATCH_SIZE = [32, 32, 32]
 IMAGE_SHAPE = (40, 36, 32)
 
 
@@ -34,29 +27,10 @@ def _demo_model() -> Path | None:
     return path if (path / "plans.json").is_file() else None
 
 
-def _write_tiny_model(folder: Path) -> Path:
-    from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
-
-    arch = resenc_unet_arch(features_per_stage=[4, 8], blocks_per_stage=[1, 1])
-    kwargs = dict(arch["arch_kwargs"])
-    kwargs.update(
-        conv_op=torch.nn.Conv3d,
-        norm_op=torch.nn.InstanceNorm3d,
-        dropout_op=None,
-        nonlin=torch.nn.LeakyReLU,
-    )
-    torch.manual_seed(0)
-    network = ResidualEncoderUNet(
-        input_channels=1 + NUM_INTERACTION_CHANNELS, num_classes=2, deep_supervision=False, **kwargs
-    )
-    plans = make_plans(arch, TINY_PATCH_SIZE)
-    return write_model_folder(folder, plans, network.state_dict(), license_text="Apache-2.0")
-
-
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo model when bundled, else a tiny random-weight model."""
-    return _demo_model() or _write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+    return _demo_model() or write_tiny_model(tmp_path_factory.mktemp("tiny_model"), "Apache-2.0")
 
 
 @pytest.fixture
