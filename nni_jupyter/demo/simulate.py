@@ -105,7 +105,7 @@ class UserSimulator:
         is_initial = rng.random() < 0.5
         if not is_initial:
             prompts += [self._consistent_point(target, crop) for _ in range(rng.integers(0, 3))]
-            prev = self._imperfect_mask(target, crop)
+            prev = self._imperfect_mask(target, crop, volume.components[crop], oid)
             interactions[enc.PREV_SEG][crop] = torch.from_numpy(prev[crop].astype(np.float32))
             prompts.append(self._corrective_prompt(target, prev, crop))
         for age, prompt in enumerate(reversed(prompts)):
@@ -242,17 +242,39 @@ class UserSimulator:
 
     # --- previous segmentation -----------------------------------------------------------------
 
-    def _imperfect_mask(self, target: np.ndarray, crop: tuple[slice, ...]) -> np.ndarray:
+    def _imperfect_mask(
+        self, target: np.ndarray, crop: tuple[slice, ...], components: np.ndarray, oid: int
+    ) -> np.ndarray:
         """The truth spoiled the ways a previous prediction goes wrong."""
         rng = self.rng
         local = target[crop].copy()
-        kinds = ["dilate", "erode", "cut", "coarse", "leak", "hole", "empty"]
-        weights = np.array([0.15, 0.15, 0.25, 0.2, 0.12, 0.08, 0.05])
-        for kind in rng.choice(kinds, size=rng.integers(1, 3), replace=False, p=weights):
+        kinds = ["merge", "cut", "coarse", "dilate", "erode", "leak", "hole", "empty"]
+        weights = np.array([0.25, 0.2, 0.15, 0.12, 0.12, 0.08, 0.04, 0.04])
+        chosen = list(rng.choice(kinds, size=rng.integers(1, 3), replace=False, p=weights))
+        if "merge" in chosen:  # first, so the other spoilers act on the merged mask
+            chosen.remove("merge")
+            local = self._merge_neighbour(local, components, oid)
+        for kind in chosen:
             local = self._perturb(kind, local)
         prev = np.zeros(target.shape, dtype=bool)
         prev[crop] = local
         return prev
+
+    def _merge_neighbour(self, mask: np.ndarray, components: np.ndarray, oid: int) -> np.ndarray:
+        """Add a touching neighbour object, whole or near the contact: the leak a negative
+        click has to undo, since the image alone may not tell the two apart."""
+        near = _dilate(mask, 4) & (components != oid) & (components > 0)
+        ids = np.unique(components[near])
+        if len(ids) == 0:
+            return mask
+        other = components == ids[self.rng.integers(len(ids))]
+        if self.rng.random() < 0.5:
+            contacts = np.argwhere(other & near)
+            anchor = contacts[self.rng.integers(len(contacts))]
+            grid = np.indices(mask.shape).reshape(3, -1).T
+            radius = self.rng.uniform(5, 15)
+            other &= (((grid - anchor) ** 2).sum(1) <= radius**2).reshape(mask.shape)
+        return mask | other
 
     def _perturb(self, kind: str, mask: np.ndarray) -> np.ndarray:
         rng = self.rng
@@ -353,13 +375,13 @@ def _dot(shape2d, point, axis: int) -> np.ndarray:
 def _pool(mask: np.ndarray, radius: int, grow: bool) -> np.ndarray:
     if radius <= 0:
         return mask.copy()
-    t = torch.from_numpy(mask.astype(np.float32))[None, None]
+    t = torch.from_numpy(mask.astype(np.float32))
     if not grow:
         t = 1 - t
-    pooled = F.max_pool3d(t, 2 * radius + 1, stride=1, padding=radius)
+    pooled = enc.max_filter(t, 2 * radius + 1)
     if not grow:
         pooled = 1 - pooled
-    return pooled[0, 0].numpy() > 0.5
+    return pooled.numpy() > 0.5
 
 
 def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
