@@ -320,7 +320,7 @@ class UserSimulator:
             jitter = rng.integers(-p // 3, p // 3 + 1, size=3) if rng.random() < 0.6 else 0
             return tuple(int(c) for c in np.asarray(centre) + jitter), 1.0
         zoom = start
-        zoom_out_odds = 0.55 if extent > 0.6 * p else 0.1
+        zoom_out_odds = 0.4 if extent > 0.6 * p else 0.1
         while zoom < MAX_ZOOM and rng.random() < zoom_out_odds:
             zoom = min(MAX_ZOOM, zoom * 1.5)
         return centre, zoom
