@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 import lab  # noqa: E402
 
-NOTEBOOK = "notebooks/01_getting_started.ipynb"
+#: ``jupyter lab notebooks/01_getting_started.ipynb`` serves ``notebooks/`` as its root
+NOTEBOOK = "01_getting_started.ipynb"
 
 
 def clone(into: Path) -> Path:
@@ -89,7 +90,6 @@ def wait_until_up(process: subprocess.Popen, base: str, timeout_s: float) -> Non
 def use_notebook(base: str, out: Path, t0: float) -> None:
     """Open the notebook, run all cells, report what shows."""
     with lab.chromium() as page:
-        page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={lab.TOKEN}", timeout=120_000)
         lab.open_notebook(page, base, NOTEBOOK, timeout_ms=120_000)
         print(f"[{time.perf_counter() - t0:6.1f} s] notebook open, kernel idle", flush=True)
         page.screenshot(path=str(out / "new_user_1_opened.png"))

@@ -33,7 +33,7 @@ from .models import (
     supported_tools,
 )
 from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict
-from .slices import default_window, extract_slice, intensity_stats, wire_dtype
+from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
 
@@ -138,7 +138,9 @@ class Segmenter(anywidget.AnyWidget):
             image_dtype=self._wire_dtype.name,
             intensity_stats=stats,
             slice_index=[s // 2 for s in shape],
-            window=default_window(stats),
+            window=window_for(kwargs.pop("window"))
+            if "window" in kwargs
+            else default_window(stats),
             objects=self._annotator.objects_state(),
             active_object=self._annotator.store.active,
             model_info=info,
@@ -353,6 +355,11 @@ class Segmenter(anywidget.AnyWidget):
 
         kwargs.setdefault("names", self._object_names())
         return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
+
+    def set_window(self, window: Any) -> None:
+        """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
+        ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
+        self.window = window_for(window)
 
     def _object_names(self) -> dict[int, str]:
         return {int(item["id"]): str(item["name"]) for item in self.objects}

@@ -24,6 +24,16 @@ def browser_labels(seg) -> np.ndarray:
     return volume.labels
 
 
+def test_window_from_a_preset_or_a_pair(make_segmenter):
+    seg = make_segmenter(window="bone")
+    assert seg.window == [400.0, 1800.0]
+    seg.set_window((-600, 1500))
+    assert seg.window == [-600.0, 1500.0]
+    with pytest.raises(ValueError, match="presets"):
+        seg.set_window("abdomen")
+    assert seg.window == [-600.0, 1500.0]  # a bad window changes nothing
+
+
 def test_traits_describe_image_model_and_tools(make_segmenter, image):
     seg = make_segmenter(spacing=(0.8, 0.8, 2.5))
     assert seg.shape == list(image.shape)
@@ -31,7 +41,7 @@ def test_traits_describe_image_model_and_tools(make_segmenter, image):
     assert seg.image_dtype == "int16"
     assert seg.intensity_stats["min"] == image.min() and seg.intensity_stats["max"] == image.max()
     assert seg.slice_index == [s // 2 for s in image.shape]
-    assert seg.window[1] > 0
+    assert seg.window == [40.0, 400.0]  # a CT phantom opens in the soft-tissue window
     assert seg.model_info["license"] in ("Apache-2.0", "CC BY-NC-SA 4.0")
     assert seg.model_info["device"] == "cpu"
     assert seg.supported_tools == ["point", "box", "scribble", "lasso"]

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nni_jupyter.widget.slices import default_window, extract_slice, intensity_stats, wire_dtype
+from nni_jupyter.data import phantom
+from nni_jupyter.widget.slices import (
+    CT_WINDOWS,
+    default_window,
+    extract_slice,
+    intensity_stats,
+    looks_like_ct,
+    window_for,
+    wire_dtype,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,13 +61,35 @@ def test_out_of_range_slice_is_an_error():
         extract_slice(volume, 3, 0, wire_dtype(volume))
 
 
-def test_intensity_stats_and_window():
-    volume = np.linspace(-1000, 1000, 50 * 40 * 30).reshape(50, 40, 30)
+def test_intensity_stats_and_percentile_window():
+    volume = np.linspace(0, 2000, 50 * 40 * 30).reshape(50, 40, 30)  # e.g. MRI: no air at -1000
     volume[0, 0, 0] = np.nan
     stats = intensity_stats(volume)
     assert set(stats) == {"min", "max", "p01", "p99", "p005", "p995"}
-    assert stats["max"] == 1000 and stats["min"] > -1000
-    assert -1000 < stats["p005"] < stats["p01"] < stats["p99"] < stats["p995"] < 1000
+    assert stats["max"] == 2000 and stats["min"] > 0
+    assert 0 < stats["p005"] < stats["p01"] < stats["p99"] < stats["p995"] < 2000
+    assert not looks_like_ct(stats)
     level, width = default_window(stats)
-    assert level == pytest.approx(0, abs=20) and width == pytest.approx(1980, rel=0.02)
+    assert level == pytest.approx(1000, abs=20) and width == pytest.approx(1980, rel=0.02)
     assert default_window(intensity_stats(np.ones((3, 3, 3))))[1] > 0
+
+
+def test_ct_opens_in_the_soft_tissue_window():
+    image, _ = phantom((64, 64, 64), seed=1)
+    stats = intensity_stats(image)
+    assert looks_like_ct(stats)
+    assert default_window(stats) == list(CT_WINDOWS["soft tissue"])
+    # the same anatomy shifted to positive values (an unsigned export) is not taken for HU
+    assert not looks_like_ct(intensity_stats(image.astype(np.int32) + 1024))
+    assert not looks_like_ct(intensity_stats((image - image.mean()) / image.std()))
+
+
+def test_window_presets_and_pairs():
+    assert window_for("lung") == list(CT_WINDOWS["lung"])
+    assert window_for((50, 350)) == [50.0, 350.0]
+    with pytest.raises(ValueError, match="presets: soft tissue"):
+        window_for("lungs")
+    with pytest.raises(ValueError, match="width > 0"):
+        window_for((40, 0))
+    with pytest.raises(ValueError, match="level, width"):
+        window_for((1, 2, 3))
