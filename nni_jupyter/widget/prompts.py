@@ -335,3 +335,22 @@ def item_from_dict(value: dict[str, Any]) -> Prompt | Command:
     if "mask" in fields:
         fields["mask"] = MaskCrop.from_dict(fields["mask"])
     return Prompt(**fields)
+
+
+def prompt_focus(prompt: Prompt) -> tuple[int | None, dict[int, int]]:
+    """Where a prompt lies, for bringing it into view: ``(plane axis or None, {axis: index})``.
+
+    A point gives its voxel on every axis; a prompt drawn on a slice gives that slice (and its
+    axis as the plane); a box or mask over the volume gives its one-voxel-thick axis as the plane
+    when it has one, else the centre of its bbox.
+    """
+    if prompt.point is not None:
+        return None, {a: round(c) for a, c in enumerate(prompt.point)}
+    if prompt.axis is not None and prompt.index is not None:
+        return prompt.axis, {prompt.axis: prompt.index}
+    box = prompt.bbox if prompt.bbox is not None else (prompt.mask.bbox if prompt.mask else None)
+    if box is None:
+        return None, {}
+    flat = [a for a, (lo, hi) in enumerate(box) if hi - lo == 1]
+    where = {a: (lo + hi - 1) // 2 for a, (lo, hi) in enumerate(box)}
+    return (flat[0] if flat else None), where

@@ -32,7 +32,7 @@ from .models import (
     scribble_thickness,
     supported_tools,
 )
-from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict
+from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict, prompt_focus
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -209,7 +209,7 @@ class Segmenter(anywidget.AnyWidget):
 
     def add_point(self, point: Any, positive: bool = True, *, wait: bool = True) -> Any:
         """Prompt with a point ``(x, y, z)`` in voxel coordinates."""
-        return self._submit(Prompt("point", positive, point=tuple(point)), wait)
+        return self._prompt(Prompt("point", positive, point=tuple(point)), wait)
 
     def add_box(
         self,
@@ -228,8 +228,8 @@ class Segmenter(anywidget.AnyWidget):
         browser box).
         """
         if axis is None:
-            return self._submit(Prompt("box", positive, bbox=box), wait)
-        return self._submit(
+            return self._prompt(Prompt("box", positive, bbox=box), wait)
+        return self._prompt(
             Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box)), wait
         )
 
@@ -248,7 +248,7 @@ class Segmenter(anywidget.AnyWidget):
         with ``axis`` and ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn with
         ``scribble_thickness`` as a browser scribble is.
         """
-        return self._submit(self._mask_prompt("scribble", stroke, positive, axis, index), wait)
+        return self._prompt(self._mask_prompt("scribble", stroke, positive, axis, index), wait)
 
     def add_lasso(
         self,
@@ -265,14 +265,14 @@ class Segmenter(anywidget.AnyWidget):
         ``index`` a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are
         filled).
         """
-        return self._submit(self._mask_prompt("lasso", outline, positive, axis, index), wait)
+        return self._prompt(self._mask_prompt("lasso", outline, positive, axis, index), wait)
 
     def add_mask(self, mask: Any, refine: bool = False, *, wait: bool = True) -> Any:
         """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside).
 
         Later prompts continue from it; ``refine=True`` lets the model refine it first.
         """
-        return self._submit(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
+        return self._prompt(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
 
     @staticmethod
     def _mask_prompt(tool: str, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
@@ -434,6 +434,18 @@ class Segmenter(anywidget.AnyWidget):
             warnings.warn(f"nni_jupyter: {self.error}", stacklevel=2)
 
     # ---- dispatch -----------------------------------------------------------------------------
+
+    def _prompt(self, prompt: Prompt, wait: bool) -> Any:
+        """Submit a prompt made in Python and bring its slice into view, as if drawn there."""
+        result = self._submit(prompt, wait)
+        plane, where = prompt_focus(prompt)
+        index = list(self.slice_index)
+        for axis, value in where.items():
+            index[axis] = min(max(int(value), 0), self.shape[axis] - 1)
+        self.slice_index = index
+        if plane is not None:
+            self.axis = plane
+        return result
 
     def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
         self._annotator.check(item)

@@ -24,6 +24,21 @@ def browser_labels(seg) -> np.ndarray:
     return volume.labels
 
 
+def test_prompts_from_python_bring_their_slice_into_view(make_segmenter, image):
+    seg = make_segmenter()
+    nx, ny, nz = image.shape
+    seg.add_point((5, ny - 3, 7))
+    assert seg.slice_index == [5, ny - 3, 7] and seg.axis == 2
+    seg.add_box([(2, 3), (9, 12)], axis=0, index=nx - 2)
+    assert seg.axis == 0 and seg.slice_index[0] == nx - 2
+    seg.add_box([[4, 10], [6, 7], [2, 12]])  # one voxel thick along y
+    assert seg.axis == 1 and seg.slice_index == [6, 6, 6]
+    before = (list(seg.slice_index), seg.axis)
+    with pytest.raises(ValueError):
+        seg.add_point((nx + 5, 0, 0))  # outside: refused, and the view stays where it was
+    assert (seg.slice_index, seg.axis) == before
+
+
 def test_window_from_a_preset_or_a_pair(make_segmenter):
     seg = make_segmenter(window="bone")
     assert seg.window == [400.0, 1800.0]
