@@ -303,6 +303,8 @@ def load_session(
     folder = resolve_model(model, download=download)
     from nni_jupyter.inference import nnInteractiveInferenceSession, pick_device
 
+    # the session's own licence banner would repeat the notice below
+    session_kwargs.setdefault("print_license", False)
     session = nnInteractiveInferenceSession(device=pick_device(device), **session_kwargs)
     session.initialize_from_trained_model_folder(str(folder))
     if show_license is not None and model != DEMO_MODEL:

@@ -134,10 +134,13 @@ def test_license_notice_for_official_and_unlicensed_folders(tmp_path: Path) -> N
     assert "unknown" in license_notice(bare)
 
 
-def test_load_session_from_the_hub_cache_shows_the_licence(fake_hub_cache: Path) -> None:
+def test_load_session_from_the_hub_cache_shows_the_licence(
+    fake_hub_cache: Path, capsys: pytest.CaptureFixture
+) -> None:
     shown: list[str] = []
     session = load_session(NAME, device="cpu", show_license=shown.append, torch_n_threads=1)
     assert len(shown) == 1 and "CC BY-NC-SA 4.0" in shown[0]
+    assert "Model license" not in capsys.readouterr().out  # the notice, not the session's banner
     image = np.random.default_rng(0).normal(0.0, 0.1, (1, 24, 24, 16)).astype(np.float32)
     image[0, 8:16, 8:16, 4:12] += 1.0
     session.set_image(image)
@@ -170,7 +173,7 @@ def test_unreachable_hub_falls_back_to_the_cache(
 
 
 def test_demo_model_loads_without_the_licence_notice(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     import nni_jupyter.demo
 
@@ -178,7 +181,7 @@ def test_demo_model_loads_without_the_licence_notice(
     monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: folder)
     shown: list[str] = []
     session = load_session("demo", device="cpu", show_license=shown.append, torch_n_threads=1)
-    assert shown == []
+    assert shown == [] and capsys.readouterr().out == ""
     assert session.license == "Apache-2.0"
     monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: tmp_path / "nothing")
     with pytest.raises(ModelNotFoundError, match="demo model is missing"):

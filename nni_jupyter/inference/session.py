@@ -68,6 +68,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         Experimental, off by default: on CPU, trace and freeze the network so oneDNN prepacks
         its convolutions. The first two predictions are slow (TorchScript profiles), the gain
         afterwards is small and not always there, and loading costs extra memory.
+    print_license
+        Print the model's licence when a model loads (``load_session`` and the Segmenter show
+        their own notice instead).
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         max_undo_steps: int = 32,
         max_undo_bytes: int = 512 * 1024**2,
         optimize_cpu_graph: bool = False,
+        print_license: bool = True,
     ):
         if interactions_storage not in STORAGE_OPTIONS:
             raise ValueError(
@@ -94,6 +98,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
         self.use_torch_compile = use_torch_compile
         self.verbose = verbose
+        self.print_license = print_license
         self.do_autozoom = bool(do_autozoom)
         self.use_pinned_memory = devices.uses_pinned_memory(self.device, use_pinned_memory)
         self.interactions_storage = interactions_storage
@@ -149,7 +154,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
-        print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
+        if self.print_license:
+            print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
         self.warmup()
         if self._image is not None:
             self._start_image_state()
