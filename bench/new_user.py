@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,20 +72,6 @@ def start_lab(repo: Path, port: int, log_path: Path, t0: float) -> subprocess.Po
     return process
 
 
-def wait_until_up(process: subprocess.Popen, base: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise SystemExit(f"bash .ci/lab exited with {process.returncode} before serving")
-        try:
-            with urllib.request.urlopen(f"{base}/api/status?token={lab.TOKEN}", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise SystemExit(f"JupyterLab did not answer within {timeout_s:.0f} s") from None
-            time.sleep(1)
-
-
 def use_notebook(base: str, out: Path, t0: float) -> None:
     """Open the notebook, run all cells, report what shows."""
     with lab.chromium() as page:
@@ -133,15 +118,11 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         process = start_lab(repo, port, args.out / "new_user_lab.log", t0)
         try:
-            wait_until_up(process, base, args.setup_timeout)
+            lab.wait_until_serving(process, base, args.setup_timeout, "bash .ci/lab")
             print(f"[{time.perf_counter() - t0:6.1f} s] JupyterLab answers at {base}", flush=True)
             use_notebook(base, args.out, t0)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            lab.stop(process)
         print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

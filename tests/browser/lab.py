@@ -114,27 +114,35 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {process.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError as error:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"jupyter lab did not answer in {timeout_s} s; see {log_path}"
-                    ) from error
-                time.sleep(0.3)
+        wait_until_serving(process, base, timeout_s, f"jupyter lab (see {log_path})")
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
+
+
+def wait_until_serving(process: subprocess.Popen, base: str, timeout_s: float, what: str) -> None:
+    """Wait until the Jupyter server at ``base`` answers; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before serving")
+        try:
+            with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+                return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{what} did not answer in {timeout_s:.0f} s") from error
+            time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen, timeout_s: float = 15) -> None:
+    """Terminate a server process, killing it when it does not exit in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @contextlib.contextmanager
