@@ -74,7 +74,7 @@ def test_loads_in_our_session(ours):
     assert ours.license is not None and ours.license.startswith("Apache-2.0")
 
 
-@pytest.mark.parametrize(("first_prompt", "floor"), [("point", 0.6), ("box", 0.6)])
+@pytest.mark.parametrize(("first_prompt", "floor"), [("point", 0.8), ("box", 0.8)])
 def test_quality_floor(ours, held_out, first_prompt, floor):
     image, objects = held_out
     buffer = np.zeros(image.shape, np.uint8)
