@@ -39,3 +39,11 @@ def write_tiny_model(folder: str | Path, license_text: str | None = "CC BY-NC-SA
     )
     plans = make_plans(arch, TINY_PATCH_SIZE, configuration=DEFAULT_CONFIGURATION)
     return write_model_folder(folder, plans, network.state_dict(), license_text=license_text)
+
+
+def demo_or_tiny_model(scratch: Path, license_text: str | None = "CC BY-NC-SA 4.0") -> Path:
+    """The bundled demo model when its folder is complete, else a tiny model in ``scratch``."""
+    from nni_jupyter.demo import demo_model_path
+
+    demo = Path(demo_model_path())
+    return demo if (demo / "plans.json").is_file() else write_tiny_model(scratch, license_text)

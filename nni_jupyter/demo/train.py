@@ -194,7 +194,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--precision",
         choices=["bf16", "fp32"],
         default="bf16",
-        help="bf16 autocast (1.6x faster on CPUs with AMX or AVX512-BF16; weights stay fp32)",
+        help="bf16 autocast (faster on CPUs with AMX or AVX512-BF16; weights stay fp32)",
     )
     return parser.parse_args(argv)
 

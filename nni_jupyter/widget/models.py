@@ -73,6 +73,24 @@ def create_session(choice: ModelChoice, device: Any = None) -> Any:
     )
 
 
+def load_model(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
+    """The Segmenter's session and model name: a new session when ``session`` is None, the given
+    one loaded with ``model`` when it has none yet (or ``model`` is named), else as it is."""
+    if session is None:
+        choice = find_model(model)
+        session = create_session(choice, device)
+    elif model is not None or needs_model(session):
+        choice = find_model(model)
+        session.initialize_from_trained_model_folder(str(choice.path))
+    else:
+        return session, str(getattr(session, "model_name", "custom session"))
+    print(
+        f"nni_jupyter: {choice.name} model from {choice.path} on "
+        f"{getattr(session, 'device', '?')}; licence: {getattr(session, 'license', None)}"
+    )
+    return session, choice.name
+
+
 def needs_model(session: Any) -> bool:
     """True when ``session`` is a local session whose network has not been loaded yet."""
     return hasattr(session, "network") and session.network is None

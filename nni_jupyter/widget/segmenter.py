@@ -24,14 +24,7 @@ from . import memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
-from .models import (
-    create_session,
-    find_model,
-    model_info,
-    needs_model,
-    scribble_thickness,
-    supported_tools,
-)
+from .models import load_model, model_info, scribble_thickness, supported_tools
 from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict, prompt_focus
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
@@ -120,7 +113,7 @@ class Segmenter(anywidget.AnyWidget):
         image4d = image_4d(image)
         spacing = check_spacing(spacing)
         self._volume = image4d[0]
-        session, name = self._load(session, model, device)
+        session, name = load_model(session, model, device)
         memory.check_fits(
             self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
         )
@@ -157,22 +150,6 @@ class Segmenter(anywidget.AnyWidget):
         self.observe(self._on_overlap, names="overlap")
         if autosave is not None:
             self.autosave(autosave)
-
-    @staticmethod
-    def _load(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
-        if session is None:
-            choice = find_model(model)
-            session = create_session(choice, device)
-        elif model is not None or needs_model(session):
-            choice = find_model(model)
-            session.initialize_from_trained_model_folder(str(choice.path))
-        else:
-            return session, str(getattr(session, "model_name", "custom session"))
-        print(
-            f"nni_jupyter: {choice.name} model from {choice.path} on "
-            f"{getattr(session, 'device', '?')}; licence: {getattr(session, 'license', None)}"
-        )
-        return session, choice.name
 
     # ---- results ------------------------------------------------------------------------------
 

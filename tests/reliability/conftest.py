@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _tiny_model import write_tiny_model
+from _tiny_model import demo_or_tiny_model
 
 from nni_jupyter.data import phantom
 from nni_jupyter.inference import nnInteractiveInferenceSession
@@ -19,19 +19,10 @@ from nni_jupyter.inference import nnInteractiveInferenceSession
 IMAGE_SHAPE = (40, 36, 32)
 
 
-def _demo_model() -> Path | None:
-    try:
-        from nni_jupyter.demo import demo_model_path
-    except ImportError:
-        return None
-    path = Path(demo_model_path())
-    return path if (path / "plans.json").is_file() else None
-
-
 @pytest.fixture(scope="session")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo model when bundled, else a tiny random-weight model."""
-    return _demo_model() or write_tiny_model(tmp_path_factory.mktemp("tiny_model"))
+    return demo_or_tiny_model(tmp_path_factory.mktemp("tiny_model"))
 
 
 @pytest.fixture
