@@ -7,6 +7,7 @@ and the window (centre and zoom) the inference would run the network on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,16 @@ class UserSimulator:
     large_object_share
         Share of examples drawn from objects wider than 60% of the patch (liver, great vessels),
         which a uniform draw over labels visits too rarely to learn.
+    object_share
+        Share of examples drawn uniformly over objects instead of over labels, so a structure
+        made of many small parts (the vertebrae) is met about as often as a user meets it.
+    own_prediction_share
+        Share of correction examples whose previous segmentation is the network's own prediction
+        from the first prompt (set ``predictor``), as nnInteractive trains: the model learns to
+        fix the mistakes it actually makes, not only simulated ones.
+    predictor
+        ``[8, P, P, P]`` input -> ``[P, P, P]`` boolean foreground of the network being trained;
+        None (the default) until the network is worth asking.
     """
 
     def __init__(
@@ -83,11 +94,16 @@ class UserSimulator:
         patch_size: int,
         decay: float = 0.98,
         large_object_share: float = 0.0,
+        object_share: float = 0.0,
+        own_prediction_share: float = 0.0,
     ):
         self.rng = rng
         self.patch_size = patch_size
         self.decay = decay
         self.large_object_share = large_object_share
+        self.object_share = object_share
+        self.own_prediction_share = own_prediction_share
+        self.predictor: Callable[[torch.Tensor], np.ndarray] | None = None
 
     # --- one example ---------------------------------------------------------------------------
 
@@ -104,9 +120,13 @@ class UserSimulator:
         prompts = [self._initial_prompt(target, box)]
         is_initial = rng.random() < 0.5
         if not is_initial:
-            prompts += [self._consistent_point(target, crop) for _ in range(rng.integers(0, 3))]
-            prev = self._imperfect_mask(target, crop, volume.components[crop], oid)
-            interactions[enc.PREV_SEG][crop] = torch.from_numpy(prev[crop].astype(np.float32))
+            prev = None
+            if self.predictor is not None and rng.random() < self.own_prediction_share:
+                prev = self._own_prediction(volume, target, box, prompts[0])
+            if prev is None:
+                prompts += [self._consistent_point(target, crop) for _ in range(rng.integers(0, 3))]
+                prev = self._imperfect_mask(target, crop, volume.components[crop], oid)
+            interactions[enc.PREV_SEG] = torch.from_numpy(prev.astype(np.float32))
             prompts.append(self._corrective_prompt(target, prev, crop))
         for age, prompt in enumerate(reversed(prompts)):
             self._write(interactions, prompt, self.decay**age)
@@ -117,12 +137,15 @@ class UserSimulator:
         return self._augment(x, y)
 
     def _pick_object(self, volume: TrainingVolume) -> tuple[int, int, list[list[int]]]:
-        if self.rng.random() < self.large_object_share:
+        draw = self.rng.random()
+        if draw < self.large_object_share:
             large = [
                 o for o in volume.objects if max(hi - lo for lo, hi in o[2]) > 0.6 * self.patch_size
             ]
             if large:
                 return large[self.rng.integers(len(large))]
+        elif draw < self.large_object_share + self.object_share:
+            return volume.objects[self.rng.integers(len(volume.objects))]
         # uniform over labels first, so the many vertebrae do not crowd out the organs
         labels = sorted({label for _, label, _ in volume.objects})
         label = labels[self.rng.integers(len(labels))]
@@ -304,6 +327,30 @@ class UserSimulator:
         if kind == "leak":
             return mask | ball
         return mask & ~ball  # hole
+
+    def _own_prediction(
+        self, volume: TrainingVolume, target: np.ndarray, box: list[list[int]], first: Prompt
+    ) -> np.ndarray | None:
+        """The network's own answer to the first prompt, pasted into the volume (zoom 1 window
+        around the prompt); None for objects too wide for one patch, which AutoZoom would zoom
+        out for."""
+        p = self.patch_size
+        if self.predictor is None or max(hi - lo for lo, hi in box) > 0.8 * p:
+            return None
+        interactions = torch.zeros((enc.NUM_INTERACTION_CHANNELS, *target.shape))
+        self._write(interactions, first, 1.0)
+        x, _ = enc.build_window(
+            volume.image, interactions, torch.from_numpy(target), first.centre, 1.0, p
+        )
+        foreground = self.predictor(x)
+        window = enc.window_bbox(first.centre, [p] * 3)
+        shape = target.shape
+        inside = [[max(lo, 0), min(hi, n)] for (lo, hi), n in zip(window, shape, strict=True)]
+        prev = np.zeros(target.shape, dtype=bool)
+        prev[tuple(slice(lo, hi) for lo, hi in inside)] = foreground[
+            tuple(slice(lo - w, hi - w) for (lo, hi), (w, _) in zip(inside, window, strict=True))
+        ]
+        return prev
 
     # --- window --------------------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ Run: ``python -m nni_jupyter.demo.train [--out DIR] [--minutes 88] [--seed 1234]
 
 The model is a small ResidualEncoderUNet (5 stages, features [8, 16, 32, 64, 128], 64³ patch)
 trained on simulated users (see ``nni_jupyter.demo.simulate``): positive and negative points,
-2-D boxes on any axis, lassos and scribbles, imperfect previous segmentations, decayed older
-prompts, and the windows AutoZoom predicts on (zoom 1 refinement patches and zoomed-out context
-up to 4x). Inputs are encoded as the inference encodes them (``nni_jupyter.demo.encoding``).
+2-D boxes on any axis, lassos and scribbles, imperfect previous segmentations (simulated ones,
+and, once the network has trained a while, its own predictions from a first prompt, as
+nnInteractive trains), decayed older prompts, and the windows AutoZoom predicts on (zoom 1
+refinement patches and zoomed-out context up to 4x). Inputs are encoded as the inference encodes
+them (``nni_jupyter.demo.encoding``).
 
 Phantoms come from seeds ``TRAINING_SEED_START`` upwards; the validation printed during training
 uses seeds from ``VALIDATION_SEED_START``; evaluation and the quality benchmark use seeds below
@@ -14,8 +16,9 @@ both, so they never see a training phantom.
 
 The learning-rate schedule follows wall time (``--minutes``) unless ``--iterations`` is given, so
 a slower, shared machine trains fewer iterations in the same time; every random choice comes from
-``--seed``. The shipped model is this command with its defaults: seed 1234, 88 minutes, bf16
-autocast, 10,540 iterations on 2 otherwise idle CPU cores (see the model folder's
+``--seed``. The shipped model is this command with seed 1234, 88 minutes, bf16 autocast and
+``--object-share 0 --own-prediction-share 0`` (the defaults before those options existed):
+10,540 iterations on 2 otherwise idle CPU cores (see the model folder's
 ``training.json`` for the losses and validation Dice every 10 minutes). Intermediate model folders
 are written every ``--save-minutes``, so a usable model exists early.
 """
@@ -189,6 +192,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--validation-examples", type=int, default=24)
     parser.add_argument("--large-object-share", type=float, default=0.25)
+    parser.add_argument(
+        "--object-share", type=float, default=0.15, help="examples drawn over objects, not labels"
+    )
+    parser.add_argument(
+        "--own-prediction-share",
+        type=float,
+        default=0.5,
+        help="correction examples whose previous mask is the network's own prediction",
+    )
+    parser.add_argument(
+        "--own-prediction-from",
+        type=float,
+        default=0.1,
+        help="share of the budget trained before the network's own predictions are used",
+    )
     parser.add_argument("--init", type=Path, default=None, help="model folder to start from")
     parser.add_argument(
         "--precision",
@@ -223,7 +241,13 @@ def main(argv: list[str] | None = None) -> None:
     print(f"network: {n_params / 1e6:.2f} M parameters, patch {PATCH_SIZE}^3", flush=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=args.lr, weight_decay=3e-5)
     pool = VolumePool(args.pool, TRAINING_SEED_START, args.refresh_every, rng)
-    simulator = UserSimulator(rng, PATCH_SIZE, large_object_share=args.large_object_share)
+    simulator = UserSimulator(
+        rng,
+        PATCH_SIZE,
+        large_object_share=args.large_object_share,
+        object_share=args.object_share,
+        own_prediction_share=args.own_prediction_share,
+    )
     validation = validation_set(args.validation_examples, args.seed + 1)
     print(f"setup {time.perf_counter() - start:.1f} s", flush=True)
 
@@ -240,6 +264,9 @@ def main(argv: list[str] | None = None) -> None:
         "torch": torch.__version__,
         "lr": args.lr,
         "large_object_share": args.large_object_share,
+        "object_share": args.object_share,
+        "own_prediction_share": args.own_prediction_share,
+        "own_prediction_from": args.own_prediction_from,
         "precision": args.precision,
         "command": "python -m nni_jupyter.demo.train " + " ".join(argv or sys.argv[1:]),
         "previous_phases": previous_phases,
@@ -258,6 +285,8 @@ def main(argv: list[str] | None = None) -> None:
         if progress >= 1:
             break
         lr = learning_rate(args.lr, iteration, progress)
+        if simulator.predictor is None and progress >= args.own_prediction_from:
+            simulator.predictor = _predictor(network, args.precision)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = [simulator.sample(pool.draw()) for _ in range(args.batch_size)]
@@ -285,6 +314,19 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"done: {iteration} iterations in {(time.perf_counter() - start) / 60:.1f} min", flush=True
     )
+
+
+def _predictor(network: torch.nn.Module, precision: str):
+    """The training network as a simulator's ``predictor``: one window in, foreground out."""
+
+    @torch.no_grad()
+    def predict(x: torch.Tensor) -> np.ndarray:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outputs = network(x[None].to(memory_format=torch.channels_last_3d))
+        logits = outputs[0] if isinstance(outputs, list | tuple) else outputs
+        return (logits[0].float().argmax(0) == 1).numpy()
+
+    return predict
 
 
 def _checkpoint(network, plans, args, notes, iteration, losses, validation, start) -> None:

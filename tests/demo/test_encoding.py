@@ -98,3 +98,55 @@ def test_simulator_examples_are_well_formed():
         assert x[2:].sum() > 0, "every example carries at least one prompt"
         nonempty += int(y.sum() > 0)
     assert nonempty >= 10
+
+
+def test_own_prediction_is_pasted_where_its_window_lies():
+    """The network's answer to the first prompt becomes the previous mask in volume coordinates,
+    clipped where the window leaves the image."""
+    from nni_jupyter.demo.simulate import Prompt, UserSimulator, prepare_volume
+
+    volume = prepare_volume(seed=100_000, shape=(64, 64, 64))
+    simulator = UserSimulator(np.random.default_rng(0), patch_size=32, own_prediction_share=1.0)
+    # a stand-in network that answers "foreground" exactly where the positive-point channel is lit
+    simulator.predictor = lambda x: (x[1 + enc.POINT_POS] > 0).numpy()
+    target = volume.components == 1
+    for point in [(30, 30, 30), (2, 61, 5)]:
+        prompt = Prompt(enc.POINT_POS, point, [1, 1, 1], point=point)
+        prev = simulator._own_prediction(volume, target, [[0, 10]] * 3, prompt)
+        expected = torch.zeros((enc.NUM_INTERACTION_CHANNELS, 64, 64, 64))
+        enc.stamp_point(expected[enc.POINT_POS], point, 1.0)
+        assert prev.shape == target.shape and prev[point]
+        np.testing.assert_array_equal(prev, expected[enc.POINT_POS].numpy() > 0)
+    # too wide for one patch: AutoZoom would zoom out, so the simulator falls back
+    assert simulator._own_prediction(volume, target, [[0, 60]] * 3, prompt) is None
+
+
+def test_examples_with_the_networks_own_previous_mask_are_well_formed():
+    from nni_jupyter.demo.simulate import UserSimulator, prepare_volume
+
+    volume = prepare_volume(seed=100_000, shape=(64, 64, 64))
+    simulator = UserSimulator(np.random.default_rng(1), patch_size=32, own_prediction_share=1.0)
+    calls = []
+    simulator.predictor = lambda x: calls.append(1) or (x[0] > 1.0).numpy()
+    for _ in range(8):
+        x, y = simulator.sample(volume)
+        assert x.shape == (8, 32, 32, 32) and torch.isfinite(x).all()
+        assert x[2:].sum() > 0
+    assert calls, "half the examples are corrections, so the predictor must have been asked"
+
+
+def test_object_share_draws_the_many_vertebrae_as_often_as_they_occur():
+    from nni_jupyter.data import LABEL_VALUES
+    from nni_jupyter.demo.simulate import UserSimulator, prepare_volume
+
+    volume = prepare_volume(seed=100_000, shape=(128, 128, 128))
+    spine = LABEL_VALUES["spine"]
+    n_spine = sum(label == spine for _, label, _ in volume.objects)
+
+    def spine_share(**kwargs) -> float:
+        simulator = UserSimulator(np.random.default_rng(0), patch_size=64, **kwargs)
+        return np.mean([simulator._pick_object(volume)[1] == spine for _ in range(600)])
+
+    by_object = n_spine / len(volume.objects)
+    assert abs(spine_share(object_share=1.0) - by_object) < 0.07
+    assert spine_share() < 0.5 * by_object  # over labels, the spine is one label of many
