@@ -16,9 +16,8 @@ both, so they never see a training phantom.
 
 The learning-rate schedule follows wall time (``--minutes``) unless ``--iterations`` is given, so
 a slower, shared machine trains fewer iterations in the same time; every random choice comes from
-``--seed``. The shipped model is this command with seed 1234, 88 minutes, bf16 autocast and
-``--object-share 0 --own-prediction-share 0`` (the defaults before those options existed):
-10,540 iterations on 2 otherwise idle CPU cores (see the model folder's
+``--seed``. The shipped model is this command with its defaults: seed 1234, 88 minutes, bf16
+autocast, 10,766 iterations on 2 otherwise idle CPU cores (see the model folder's
 ``training.json`` for the losses and validation Dice every 10 minutes). Intermediate model folders
 are written every ``--save-minutes``, so a usable model exists early.
 """
