@@ -126,7 +126,7 @@ class UserSimulator:
             if prev is None:
                 prompts += [self._consistent_point(target, crop) for _ in range(rng.integers(0, 3))]
                 prev = self._imperfect_mask(target, crop, volume.components[crop], oid)
-            interactions[enc.PREV_SEG] = torch.from_numpy(prev.astype(np.float32))
+            interactions[enc.PREV_SEG].copy_(torch.from_numpy(prev))
             prompts.append(self._corrective_prompt(target, prev, crop))
         for age, prompt in enumerate(reversed(prompts)):
             self._write(interactions, prompt, self.decay**age)

@@ -140,12 +140,11 @@ def validation_set(n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]
 def validate(network: torch.nn.Module, examples: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
     """Mean Dice of the network's argmax on the validation examples."""
     network.eval()
+    predict = _predictor(network, "fp32")
     dices = []
     for x, y in examples:
-        outputs = network(x[None])
-        pred = (outputs[0] if isinstance(outputs, list | tuple) else outputs)[0].argmax(0)
-        inter = ((pred == 1) & (y == 1)).sum().item()
-        dices.append(2 * inter / max((pred == 1).sum().item() + y.sum().item(), 1))
+        pred, truth = predict(x), y.numpy() == 1
+        dices.append(2 * (pred & truth).sum() / max(pred.sum() + truth.sum(), 1))
     network.train()
     return float(np.mean(dices))
 
