@@ -109,7 +109,11 @@ def cover_with_boxes(
     extent = nonzero_bbox(mask)
     if stride is None:
         stride = [max(1, round((hi - 1 - lo) / 4)) for lo, hi in extent]
-    axes = [torch.arange(lo, hi, step) for (lo, hi), step in zip(extent, stride, strict=True)]
+    # The grid indexes the mask, so it must live on the mask's device (CUDA after a zoomed run).
+    axes = [
+        torch.arange(lo, hi, step, device=mask.device)
+        for (lo, hi), step in zip(extent, stride, strict=True)
+    ]
     grid = torch.cartesian_prod(*axes).reshape(-1, 3)
     candidates = grid[mask[grid[:, 0], grid[:, 1], grid[:, 2]] != 0].tolist()
     if not candidates:
