@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 pytest.importorskip("huggingface_hub", reason="needs the [hub] extra: pip install nni_jupyter[hub]")
 
+from _release_checkpoint import convert_to_release  # noqa: E402
 from _tiny_model import write_tiny_model  # noqa: E402
 
 from nni_jupyter import weights  # noqa: E402
@@ -42,12 +44,25 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "hf_home" / "hub"
 
 
+def _store_as_blobs(snapshot: Path, repo: Path) -> None:
+    """Move every file of ``snapshot`` into ``repo/blobs/`` and link it back, as the hub client
+    does: the files of a cached model folder are symlinks leading out of it."""
+    blobs = repo / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    for file in sorted(p for p in snapshot.rglob("*") if p.is_file()):
+        blob = blobs / hashlib.sha256(file.read_bytes()).hexdigest()
+        file.replace(blob)
+        file.symlink_to(Path(*[".."] * (len(file.relative_to(repo).parts) - 1), "blobs", blob.name))
+
+
 @pytest.fixture
 def fake_hub_cache(offline_env: Path) -> Path:
-    """The cache layout snapshot_download writes: refs/<revision> -> snapshots/<sha>/<model>/."""
+    """The cache layout snapshot_download writes: refs/<revision> -> snapshots/<sha>/<model>/,
+    whose files link into blobs/; the checkpoint is shaped like the official release."""
     repo = offline_env / "models--nnInteractive--nnInteractive"
     commit = _commit()
-    write_tiny_model(repo / "snapshots" / commit / NAME)
+    convert_to_release(write_tiny_model(repo / "snapshots" / commit / NAME))
+    _store_as_blobs(repo / "snapshots" / commit, repo)
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(commit)
     if weights.HUB_REVISION not in ("main", commit):
@@ -186,3 +201,44 @@ def test_demo_model_loads_without_the_licence_notice(
     monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: tmp_path / "nothing")
     with pytest.raises(ModelNotFoundError, match="demo model is missing"):
         load_session("demo")
+
+
+def test_release_checkpoint_in_the_hub_cache_loads_through_every_entry_point(
+    fake_hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import nni_jupyter as nj
+
+    link = fake_hub_cache / "fold_0" / "checkpoint_final.pth"
+    assert link.is_symlink() and "blobs" in os.readlink(link)  # the layout the hub client writes
+    folder = download_weights(NAME)
+    image = np.random.default_rng(1).normal(0.0, 0.1, (24, 24, 16)).astype(np.float32)
+    image[8:16, 8:16, 4:12] += 1.0
+    for session in (
+        load_session(NAME, device="cpu", show_license=None, torch_n_threads=1),
+        load_session(folder, device="cpu", show_license=None, torch_n_threads=1),
+    ):
+        assert session.model.trainer_name == "nnInteractiveTrainer_stub"
+    for model in (folder, None):  # a path, and NNI_JUPYTER_MODEL_DIR found by default
+        monkeypatch.setenv(MODEL_DIR_ENV, str(folder.parent))
+        with pytest.warns(UserWarning, match="runs on the CPU"):  # the official name, on CPU
+            seg = nj.Segmenter(image, model=model, device="cpu")
+        try:
+            seg.add_point((12, 12, 8))
+            assert seg.mask.shape == image.shape and set(np.unique(seg.mask)) <= {0, 1}
+            assert seg.model_info["license"] == "CC BY-NC-SA 4.0"
+        finally:
+            seg.close()
+
+
+def test_a_hub_cache_link_leading_anywhere_but_its_blobs_is_refused(
+    fake_hub_cache: Path, tmp_path: Path
+) -> None:
+    link = fake_hub_cache / "fold_0" / "checkpoint_final.pth"
+    elsewhere = tmp_path / "elsewhere.pth"
+    elsewhere.write_bytes(link.read_bytes())  # a loadable file, outside the cache's blob store
+    link.unlink()
+    link.symlink_to(elsewhere)
+    with pytest.raises(ValueError, match="outside the model folder"):
+        load_session(NAME, device="cpu", show_license=None)

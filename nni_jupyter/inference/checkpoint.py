@@ -2,7 +2,11 @@
 
 Safety: a plans file names classes as strings. Only classes inside ``dynamic_network_architectures``
 may be built, and the class-valued keyword arguments (``_kw_requires_import``) may only name
-``torch.nn`` modules; nothing else is imported. Weights load with ``torch.load(weights_only=True)``.
+``torch.nn`` modules; nothing else is imported. Checkpoints load with
+``torch.load(weights_only=True)``, which allows tensors and plain containers; on top of those we
+allow only the data-only numpy globals that nnU-Net training checkpoints hold (scalars such as
+the logged Dice values, dtypes and arrays), under their numpy 1.x and 2.x names. Nothing else in
+a pickle is ever constructed or run.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import importlib
 import json
 import pickle
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -205,23 +211,86 @@ def fold_folder(folder: Path, use_fold: int | str | None) -> Path:
     return folder / folds[0]
 
 
+def hub_blob_store(folder: Path) -> Path | None:
+    """The Hugging Face cache's ``<repo>/blobs`` folder when ``folder`` lies in one of its
+    snapshots (``<repo>/snapshots/<revision>/...``), else None.
+
+    The hub client stores each file once under ``blobs/`` and links it from every snapshot, so a
+    cached model folder's files are symlinks that lead out of the folder, into that store.
+    """
+    for parent in folder.absolute().parents:
+        if parent.name == "snapshots" and (parent.parent / "blobs").is_dir():
+            return parent.parent / "blobs"
+    return None
+
+
 def checkpoint_path(folder: Path, use_fold: int | str | None, checkpoint_name: str) -> Path:
     """The checkpoint file to load; refuses one that lies outside ``folder`` (``..`` parts,
-    absolute names or symlinks leading out), which a downloaded model folder must not reach."""
+    absolute names or symlinks leading out), which a downloaded model folder must not reach.
+
+    The one place a link may lead is the blob store of the Hugging Face cache that holds the
+    folder (see :func:`hub_blob_store`).
+    """
     path = fold_folder(folder, use_fold) / checkpoint_name
-    root = folder.resolve()
-    if not path.resolve().is_relative_to(root):
+    target = path.resolve()
+    roots = [folder.resolve()]
+    store = hub_blob_store(folder)
+    if store is not None:
+        roots.append(store.resolve())
+    if not any(target.is_relative_to(root) for root in roots):
         raise ValueError(
-            f"refusing checkpoint {path}: it resolves to {path.resolve()}, outside the model "
-            f"folder {root}. Pass a fold number and a plain file name inside the folder."
+            f"refusing checkpoint {path}: it resolves to {target}, outside the model "
+            f"folder {roots[0]}. Pass a fold number and a plain file name inside the folder."
         )
     return path
 
 
+#: Checkpoint keys inference reads; everything else in a training checkpoint is ignored.
+REQUIRED_KEYS = ("network_weights", "init_args")
+#: Where numpy keeps its pickling helpers: ``numpy._core`` from numpy 2, ``numpy.core`` before.
+NUMPY_MODULES = ("numpy._core.multiarray", "numpy.core.multiarray")
+#: Booleans, integers, floats and complex numbers; no strings, objects or structured types.
+NUMERIC_DTYPE_CODES = "?bBhHiIlLqQefdgFDG"
+
+# torch's allow-list is process-wide: one load at a time adds and removes our entries.
+_ALLOW_LOCK = threading.Lock()
+
+
+def release_globals() -> list[Any]:
+    """The globals a released nnInteractive checkpoint may name beyond torch's defaults.
+
+    nnU-Net's trainer logs per-epoch values computed with numpy (``np.nanmean``), so the published
+    checkpoint pickles numpy float64 scalars (and may hold dtypes or small arrays). These only
+    rebuild numbers from bytes: no code runs. Each is allowed under both numpy 1.x
+    (``numpy.core.multiarray``) and numpy 2.x (``numpy._core.multiarray``) names, whichever numpy
+    saved the file, and mapped to this numpy's own function.
+    """
+    scalar = np.float64(0).__reduce__()[0]
+    reconstruct = np.zeros(1).__reduce__()[0]
+    # A pickled dtype is rebuilt as np.dtype(...) and then given its state, which torch allows only
+    # for allow-listed classes: numpy >= 1.25 gives each dtype its own class (Float64DType, ...).
+    dtype_classes = {type(np.dtype(code)) for code in NUMERIC_DTYPE_CODES}
+    allowed: list[Any] = [np.dtype, np.ndarray, *sorted(dtype_classes, key=lambda c: c.__name__)]
+    for module in NUMPY_MODULES:
+        allowed += [(scalar, f"{module}.scalar"), (reconstruct, f"{module}._reconstruct")]
+    return allowed
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)``; refuses checkpoints needing unsafe unpickling."""
+    """Load a checkpoint with ``torch.load(weights_only=True)`` and :func:`release_globals`.
+
+    Raises
+    ------
+    RuntimeError
+        When the file needs anything else to unpickle (refused, never run), is damaged or
+        incomplete, or lacks the keys inference needs.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with _ALLOW_LOCK:
+            present = torch.serialization.get_safe_globals()
+            extra = [entry for entry in release_globals() if entry not in present]
+            with torch.serialization.safe_globals(extra):
+                content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise _unsafe(path, error) from error
     except FileNotFoundError:
@@ -231,12 +300,31 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"cannot read checkpoint {path}: the file is damaged or incomplete (an interrupted "
             f"download or copy?). Download or copy it again. Details: {error}"
         ) from error
+    _check_content(path, content)
+    return content
+
+
+def _check_content(path: Path, content: Any) -> None:
+    missing = [key for key in REQUIRED_KEYS if not isinstance(content, dict) or key not in content]
+    if missing:
+        found = sorted(map(str, content)) if isinstance(content, dict) else type(content).__name__
+        raise RuntimeError(
+            f"checkpoint {path} is not an nnU-Net/nnInteractive checkpoint: it lacks {missing} "
+            f"(found {found}). Expected a dict with 'network_weights' and "
+            "'init_args': {'configuration': ...}."
+        )
+    init_args = content["init_args"]
+    if not isinstance(init_args, dict) or not isinstance(init_args.get("configuration"), str):
+        raise RuntimeError(
+            f"checkpoint {path}: init_args must name the plans configuration as a string "
+            f"(init_args['configuration']); got {init_args!r:.200}"
+        )
 
 
 def _unsafe(path: Path, error: Exception) -> RuntimeError:
     return RuntimeError(
-        f"refusing to load {path}: it holds pickled Python objects beyond tensors and "
-        "plain containers, and unpickling them could run arbitrary code "
+        f"refusing to load {path}: it holds pickled Python objects beyond tensors, plain "
+        "containers and numpy numbers, and unpickling them could run arbitrary code "
         "(weights_only=False). If you trust its source, re-save it with only "
         f"'network_weights', 'trainer_name' and 'init_args'. Details: {error}"
     )
