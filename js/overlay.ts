@@ -2,23 +2,11 @@
  * Mask overlay: the label slice under the view, coloured per object, with opacity, outline mode
  * and show/hide. Pixels are written at slice resolution; the view scales them up pixelated.
  */
+import { PALETTE } from "./contract.gen";
 import type { Axis, ObjectInfo, Vec3 } from "./types";
 import { planeShape } from "./transform";
 
-/** Pleasant, distinguishable colours for objects the kernel sends without one. */
-export const PALETTE: readonly [number, number, number][] = [
-  [255, 99, 71],
-  [46, 204, 113],
-  [52, 152, 219],
-  [241, 196, 15],
-  [155, 89, 182],
-  [26, 188, 156],
-  [230, 126, 34],
-  [236, 72, 153],
-  [132, 204, 22],
-  [99, 102, 241],
-];
-
+/** The colour of object `id` when the kernel has not sent one (yet): the kernel's palette. */
 export function paletteColor(id: number): [number, number, number] {
   return PALETTE[(Math.max(1, id) - 1) % PALETTE.length];
 }

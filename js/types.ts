@@ -1,7 +1,11 @@
 /**
  * Shared types for the browser side, mirroring nni_jupyter/widget/PROTOCOL.md.
- * Change PROTOCOL.md first, then this file and nni_jupyter/widget/messages.py together.
+ * Change PROTOCOL.md first, then this file and nni_jupyter/widget/messages.py together. Names and
+ * constants both sides share (traits, commands, tools) come from the kernel via `contract.gen.ts`.
  */
+import type { CommandName, TraitName, Tool } from "./contract.gen";
+
+export { TOOLS, type CommandName, type Tool } from "./contract.gen";
 
 /** Volume axis index: 0 = x, 1 = y, 2 = z (the array's axis order). */
 export type Axis = 0 | 1 | 2;
@@ -11,8 +15,6 @@ export type Bbox = [[number, number], [number, number], [number, number]];
 /** In-plane continuous voxel coordinate `[p, q]` (centre of voxel k is at k). */
 export type PlanePoint = [number, number];
 
-export type Tool = "point" | "box" | "scribble" | "lasso";
-export const TOOLS: readonly Tool[] = ["point", "box", "scribble", "lasso"];
 export type Layout = "single" | "three";
 
 export type SliceDtype = "uint8" | "int8" | "uint16" | "int16" | "int32" | "uint32" | "float32";
@@ -72,7 +74,10 @@ export interface WidgetTraits {
   labels_version: number;
 }
 
-export type CommandName = "undo" | "redo" | "reset_object" | "new_object" | "select_object" | "delete_object";
+/** Compiles only while `WidgetTraits` names exactly the kernel's synced traits. */
+export type WidgetTraitsMatchKernel = IsTrue<SameUnion<keyof WidgetTraits, TraitName>>;
+type SameUnion<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type IsTrue<T extends true> = T;
 
 // ---- browser -> kernel -------------------------------------------------------------------------
 

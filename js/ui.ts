@@ -2,11 +2,11 @@
  * The widget's chrome: toolbar, object strip, status line, error banner, hints and the help
  * overlay. Pure DOM; the widget wires the handlers and calls `update` when state changes.
  */
+import { WINDOW_PRESETS } from "./contract.gen";
 import type { Axis, CommandName, Layout, Tool, WidgetTraits } from "./types";
 import { TOOLS } from "./types";
 import { KEY_HELP } from "./keys";
 import { TOOL_LABELS } from "./tools";
-import { WINDOW_PRESETS } from "./window";
 
 type Attrs = Record<string, string | number | boolean | undefined>;
 

@@ -4,6 +4,7 @@
  */
 import type { AnyModel, RenderProps } from "@anywidget/types";
 import "./widget.css";
+import { TRAIT_NAMES, type TraitName } from "./contract.gen";
 import { type KeyActions, handleKey } from "./keys";
 import { LabelVolume } from "./labels";
 import { KernelLink, type WidgetStats } from "./link";
@@ -182,30 +183,30 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     if (model.get("view_layout") === "three") views.forEach((view) => view.invalidateSurface());
     lastSliceIndex = [...next];
   }
-  const on = (names: string, callback: () => void) => {
-    for (const name of names.split(" ")) {
+  const on = (names: readonly TraitName[], callback: () => void) => {
+    for (const name of names) {
       model.on(`change:${name}`, callback);
       cleanups.push(() => model.off(`change:${name}`, callback));
     }
   };
-  on("slice_index", syncSliceIndex);
-  on("axis view_layout", () => {
+  on(["slice_index"], syncSliceIndex);
+  on(["axis", "view_layout"], () => {
     buildViews();
     refreshUi();
   });
-  on("window", () => {
+  on(["window"], () => {
     views.forEach((view) => view.invalidateImage());
     refreshUi();
   });
-  on("objects opacity outline show_masks", () => {
+  on(["objects", "opacity", "outline", "show_masks"], () => {
     views.forEach((view) => view.invalidateOverlay());
     refreshUi();
   });
-  on("tool positive busy pending error model_info supported_tools active_object", () => {
+  on(["tool", "positive", "busy", "pending", "error", "model_info", "supported_tools", "active_object"], () => {
     if (model.get("error") === "") dismissedTraitError = "";
     refreshUi();
   });
-  on("shape", () => {
+  on(["shape"], () => {
     loader.clear();
     labels.resize(model.get("shape"));
     link.requestLabels();
@@ -280,32 +281,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
 }
 
 function readTraits(model: AnyModel<WidgetTraits>): WidgetTraits {
-  const names: (keyof WidgetTraits)[] = [
-    "shape",
-    "spacing_mm",
-    "image_dtype",
-    "intensity_stats",
-    "axis",
-    "slice_index",
-    "view_layout",
-    "tool",
-    "positive",
-    "window",
-    "objects",
-    "active_object",
-    "opacity",
-    "outline",
-    "show_masks",
-    "busy",
-    "pending",
-    "error",
-    "model_info",
-    "supported_tools",
-    "scribble_thickness",
-    "overlap",
-    "labels_version",
-  ];
-  return Object.fromEntries(names.map((name) => [name, model.get(name)])) as unknown as WidgetTraits;
+  return Object.fromEntries(TRAIT_NAMES.map((name) => [name, model.get(name)])) as unknown as WidgetTraits;
 }
 
 function formatReadout({ voxel, value, label }: CursorReadout, dtype: string): string {

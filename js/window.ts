@@ -2,29 +2,12 @@
  * Window/level in the browser: presets, the auto-percentile window, right-drag adjustment, and
  * mapping a slice's intensities to grey pixels. No kernel round trip.
  */
+import { WINDOW_PRESETS } from "./contract.gen";
 import type { SliceArray } from "./slices";
 import type { IntensityStats } from "./types";
 
 /** `[level, width]` as in the `window` trait. */
 export type WindowLevel = [number, number];
-
-export interface WindowPreset {
-  id: string;
-  label: string;
-  /** Option group in the preset menu ("" for none). */
-  group: string;
-  /** A fixed window, or null for one computed from the image statistics. */
-  window: WindowLevel | null;
-}
-
-export const WINDOW_PRESETS: readonly WindowPreset[] = [
-  { id: "auto", label: "Auto", group: "", window: null },
-  { id: "full", label: "Full range", group: "", window: null },
-  { id: "soft", label: "Soft tissue", group: "CT", window: [40, 400] },
-  { id: "lung", label: "Lung", group: "CT", window: [-600, 1500] },
-  { id: "bone", label: "Bone", group: "CT", window: [400, 1800] },
-  { id: "brain", label: "Brain", group: "CT", window: [40, 80] },
-];
 
 const MIN_WIDTH = 1e-6;
 

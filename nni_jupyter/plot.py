@@ -14,24 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nni_jupyter.palette import object_color
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 AXIS_NAMES = ("x", "y", "z")
-#: Overlay colours (RGB 0..1) of labels 1, 2, ... (matplotlib's tab10, repeated beyond 10).
-LABEL_COLORS = (
-    (0.122, 0.467, 0.706),
-    (1.000, 0.498, 0.055),
-    (0.173, 0.627, 0.173),
-    (0.839, 0.153, 0.157),
-    (0.580, 0.404, 0.741),
-    (0.549, 0.337, 0.294),
-    (0.890, 0.467, 0.761),
-    (0.498, 0.498, 0.498),
-    (0.737, 0.741, 0.133),
-    (0.090, 0.745, 0.812),
-)
 
 
 @functools.cache
@@ -59,8 +48,12 @@ def _figure(**kwargs: Any) -> Figure:
 
 
 def label_color(label: int) -> tuple[float, float, float]:
-    """RGB colour (0..1) of a label value (1-based; label 0 is background)."""
-    return LABEL_COLORS[(int(label) - 1) % len(LABEL_COLORS)]
+    """RGB colour (0..1) of a label value (1-based; label 0 is background).
+
+    The colour of the object with that id in the widget (:mod:`nni_jupyter.palette`).
+    """
+    red, green, blue = object_color(label)
+    return (red / 255, green / 255, blue / 255)
 
 
 def as_label_map(labels: Any, shape: tuple[int, ...]) -> np.ndarray | None:

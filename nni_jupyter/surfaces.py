@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nni_jupyter.measurements import split_objects
-from nni_jupyter.plot import label_color
+from nni_jupyter.palette import object_color
 
 _EXTRA_HINT = "install it with: pip install nni_jupyter[3d]"
 
@@ -106,7 +106,7 @@ def surface_meshes(
 
 
 def _hex_color(label: int) -> str:
-    return "#" + "".join(f"{round(channel * 255):02x}" for channel in label_color(label))
+    return "#" + "".join(f"{channel:02x}" for channel in object_color(label))
 
 
 def _ipv_mesh(mesh: SurfaceMesh, name: str) -> Any:

@@ -11,17 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .codec import ENCODING, Bbox
-from .prompts import GESTURE_TOOLS, Command, Prompt
+from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
-BROWSER_COMMANDS = (
-    "undo",
-    "redo",
-    "reset_object",
-    "new_object",
-    "select_object",
-    "delete_object",
-)
 
 
 class MessageError(ValueError):

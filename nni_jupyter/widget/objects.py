@@ -19,24 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..palette import PALETTE
 from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
 
-#: Overlay colours, cycled by object id (Okabe-Ito, then tab10 extras).
-PALETTE = (
-    (230, 159, 0),
-    (86, 180, 233),
-    (0, 158, 115),
-    (240, 228, 66),
-    (0, 114, 178),
-    (213, 94, 0),
-    (204, 121, 167),
-    (148, 103, 189),
-    (140, 86, 75),
-    (188, 189, 34),
-    (23, 190, 207),
-    (227, 119, 194),
-)
 AGGREGATIONS = ("instance", "semantic", "separate")
 
 

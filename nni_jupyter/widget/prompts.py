@@ -35,15 +35,16 @@ MAX_OBJECT_ID = 255
 MAX_CLASS_ID = 65535
 OVERLAP_POLICIES = ("lock", "overwrite")
 
-COMMANDS = (
+#: Commands a browser may send (PROTOCOL.md); a Python call may also ``set_overlap``.
+BROWSER_COMMANDS = (
     "undo",
     "redo",
     "reset_object",
     "new_object",
     "select_object",
     "delete_object",
-    "set_overlap",
 )
+COMMANDS = (*BROWSER_COMMANDS, "set_overlap")
 COMMANDS_WITH_OBJECT = ("select_object", "delete_object")
 
 

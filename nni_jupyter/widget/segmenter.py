@@ -25,7 +25,15 @@ from .annotator import Annotator, Outcome, Patch
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
-from .prompts import OVERLAP_POLICIES, Command, MaskCrop, Prompt, item_from_dict, prompt_focus
+from .prompts import (
+    GESTURE_TOOLS,
+    OVERLAP_POLICIES,
+    Command,
+    MaskCrop,
+    Prompt,
+    item_from_dict,
+    prompt_focus,
+)
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -75,7 +83,7 @@ class Segmenter(anywidget.AnyWidget):
     axis = t.Int(2, min=0, max=2).tag(sync=True)
     slice_index = t.List(t.Int(), [0, 0, 0], minlen=3, maxlen=3).tag(sync=True)
     view_layout = t.Enum(("single", "three"), "single").tag(sync=True)
-    tool = t.Enum(("point", "box", "scribble", "lasso"), "point").tag(sync=True)
+    tool = t.Enum(GESTURE_TOOLS, "point").tag(sync=True)
     positive = t.Bool(True).tag(sync=True)
     window = t.List(t.Float(), [0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
     objects = t.List(t.Dict()).tag(sync=True)

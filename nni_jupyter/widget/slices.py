@@ -6,6 +6,7 @@ A slice along ``axis`` at ``index`` is the 2-D array over the two other axes in 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -76,13 +77,34 @@ def intensity_stats(volume: np.ndarray) -> dict[str, float]:
     }
 
 
-#: Standard CT display windows, ``name: (level, width)`` in Hounsfield units (the browser's
-#: preset menu offers the same, see ``js/window.ts``).
+@dataclass(frozen=True)
+class WindowPreset:
+    """One entry of the browser's window menu (sent to it through ``js/contract.gen.ts``).
+
+    ``group`` is the menu's option group (``""`` for none); ``window`` is a fixed
+    ``(level, width)``, or None for one the browser computes from :func:`intensity_stats`.
+    """
+
+    id: str
+    label: str
+    group: str
+    window: tuple[float, float] | None
+
+
+WINDOW_PRESETS = (
+    WindowPreset("auto", "Auto", "", None),
+    WindowPreset("full", "Full range", "", None),
+    WindowPreset("soft", "Soft tissue", "CT", (40.0, 400.0)),
+    WindowPreset("lung", "Lung", "CT", (-600.0, 1500.0)),
+    WindowPreset("bone", "Bone", "CT", (400.0, 1800.0)),
+    WindowPreset("brain", "Brain", "CT", (40.0, 80.0)),
+)
+#: Standard CT display windows, ``name: (level, width)`` in Hounsfield units, named by their
+#: lower-case menu label (``"soft tissue"``, ``"lung"``, ...).
 CT_WINDOWS: dict[str, tuple[float, float]] = {
-    "soft tissue": (40.0, 400.0),
-    "lung": (-600.0, 1500.0),
-    "bone": (400.0, 1800.0),
-    "brain": (40.0, 80.0),
+    preset.label.lower(): preset.window
+    for preset in WINDOW_PRESETS
+    if preset.group == "CT" and preset.window is not None
 }
 
 
