@@ -215,12 +215,16 @@ def rss_child(
     for name, call in prompts(size)[:4]:
         if name in ("point", "scribble"):
             quiet(lambda c=call: c(session))
-    print(json.dumps({"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    peaks = {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.device(device).type == "cuda":
+        peaks["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 1024**2
+    print(json.dumps(peaks))
 
 
 def peak_rss(
     which: str, folder: Path, size: int, device: str, threads: int, autozoom: bool
-) -> float:
+) -> dict[str, float]:
+    """Peak RSS (and, on CUDA, peak GPU memory) in MiB of one implementation, in its own process."""
     command = [
         sys.executable,
         __file__,
@@ -238,7 +242,7 @@ def peak_rss(
     if not autozoom:
         command.append("--no-autozoom")
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])["peak_rss_mib"]
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def report_latency(folder: Path, args: argparse.Namespace, device: str) -> None:
@@ -283,15 +287,17 @@ def main() -> None:
         if not args.skip_latency:
             report_latency(folder, args, device)
         if not args.skip_rss:
-            rss = {
+            peaks = {
                 w: peak_rss(w, folder, args.rss_size, device, args.threads, not args.no_autozoom)
                 for w in ("ours", "reference")
             }
-            print(
-                f"\npeak RSS, {args.rss_size}^3 int16 image, a point and a scribble: "
-                f"ours {rss['ours']:.0f} MiB, "
-                f"reference {rss['reference']:.0f} MiB, ratio {rss['ours'] / rss['reference']:.2f}"
-            )
+            for key, what in (("peak_rss_mib", "peak RSS"), ("peak_gpu_mib", "peak GPU memory")):
+                if key in peaks["ours"]:
+                    ours, ref = peaks["ours"][key], peaks["reference"][key]
+                    print(
+                        f"\n{what}, {args.rss_size}^3 int16 image, a point and a scribble: "
+                        f"ours {ours:.0f} MiB, reference {ref:.0f} MiB, ratio {ours / ref:.2f}"
+                    )
 
 
 if __name__ == "__main__":
