@@ -338,7 +338,7 @@ class ObjectStore:
         objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
         active = table.get("active_object")
         counts = np.bincount(owner.ravel(), minlength=256)
-        unknown = sorted(set(np.flatnonzero(counts[1:]) + 1) - set(objects))
+        unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
         if active not in objects or unknown:
             raise ValueError(
                 f"the state is inconsistent: active object {active!r}, objects "
