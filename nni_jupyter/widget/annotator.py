@@ -26,9 +26,10 @@ import numpy as np
 
 from .codec import Bbox, bbox_slices, encode_mask, union_bbox
 from .guards import out_of_memory_hint
-from .objects import Change, ObjectStore
+from .objects import ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
+from .steps import Change
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,8 @@ takes voxels of another object; ``"overwrite"``: it takes them), so the store ke
 map (uint8, 0 = background, else the object id) and derives every view from it: one object's mask,
 the instance map, the semantic map (class ids) and separate masks.
 
-Every change is a :class:`Step` holding the changed regions of the owner map and the object table
-before and after, so undo and redo walk back and forth across all objects. A region keeps, per
-object whose voxels changed in it, the object's mask before and after, encoded once when written in
-the wire encoding (``packbits-deflate``): the same bytes serve undo, redo and the browser's patches.
+Every change is a :class:`~.steps.Step` holding the changed regions of the owner map and the object
+table before and after, so undo and redo walk back and forth across all objects (see :mod:`.steps`).
 
 :meth:`ObjectStore.export` and :meth:`ObjectStore.load` are the one serialization of the store;
 :meth:`ObjectInfo.to_dict` is the one serialization of an object's metadata.
@@ -18,21 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .codec import (
-    Bbox,
-    bbox_shape,
-    bbox_slices,
-    decode_mask,
-    encode_mask,
-    nonzero_bbox,
-    offset_bbox,
-)
+from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
+from .steps import Change, Step, paint, record
 
 #: Overlay colours, cycled by object id (Okabe-Ito, then tab10 extras).
 PALETTE = (
@@ -100,57 +91,6 @@ class ObjectInfo:
                 f"got {value!r}"
             )
         return info
-
-
-@dataclass(frozen=True)
-class Region:
-    """A changed region of the owner map.
-
-    Per object whose voxels changed inside ``bbox``, its 0/1 mask in the bbox before and after the
-    change, ``packbits-deflate`` encoded (:func:`~.codec.encode_mask`, the wire encoding).
-    """
-
-    bbox: Bbox
-    before: dict[int, bytes]
-    after: dict[int, bytes]
-
-
-@dataclass
-class Step:
-    """One undoable change: regions of the owner map plus the object table and active id."""
-
-    label: str
-    objects_before: dict[int, ObjectInfo]
-    active_before: int
-    regions: list[Region] = field(default_factory=list)
-    objects_after: dict[int, ObjectInfo] | None = None
-    active_after: int | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a step (or its undo) changed.
-
-    ``masks``: per changed region, its bbox and the encoded masks (as they are now, inside the
-    bbox) of the objects whose voxels changed there; ``objects_changed``: whether the object table
-    changed.
-    """
-
-    masks: list[tuple[Bbox, dict[int, bytes]]]
-    objects_changed: bool
-
-    @property
-    def regions(self) -> list[tuple[Bbox, tuple[int, ...]]]:
-        """The changed regions and, per region, the ids whose masks changed there (ascending)."""
-        return [(bbox, tuple(sorted(masks))) for bbox, masks in self.masks]
-
-    @property
-    def bbox(self) -> Bbox | None:
-        """The union of the changed regions, or None."""
-        if not self.masks:
-            return None
-        boxes = [b for b, _ in self.masks]
-        return [[min(b[a][0] for b in boxes), max(b[a][1] for b in boxes)] for a in range(3)]
 
 
 class ObjectStore:
@@ -360,7 +300,7 @@ class ObjectStore:
         changed = []
         for region in regions:
             masks = region.after if forward else region.before
-            self._paint(region.bbox, masks)
+            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], masks))
             changed.append((region.bbox, masks))
         self.objects = dict(step.objects_after if forward else step.objects_before)
         self.active = step.active_after if forward else step.active_before
@@ -371,20 +311,6 @@ class ObjectStore:
                 del self.voxels[object_id]
         return Change(changed, step.objects_before != step.objects_after)
 
-    def _paint(self, bbox: Bbox, masks: dict[int, bytes]) -> None:
-        """Give the voxels inside ``bbox`` of the objects in ``masks`` exactly those masks."""
-        view = self.owner[bbox_slices(bbox)]
-        shape = bbox_shape(bbox)
-        decoded = {i: decode_mask(data, shape).astype(bool) for i, data in masks.items()}
-        for object_id, mask in decoded.items():
-            delta = int(np.count_nonzero(mask)) - int(np.count_nonzero(view == object_id))
-            self.voxels[object_id] = self.voxels.get(object_id, 0) + delta
-        # every changed voxel belonged to one of these objects before or after: clearing theirs
-        # and painting their masks reproduces the other side of the change exactly
-        view[np.isin(view, list(decoded))] = 0
-        for object_id, mask in decoded.items():
-            view[mask] = object_id
-
     def _write(self, bbox: Bbox, new: np.ndarray) -> None:
         view = self.owner[bbox_slices(bbox)]
         diff = view != new
@@ -392,23 +318,18 @@ class ObjectStore:
         if local is None:
             return
         sub = bbox_slices(local)
-        before, after, changed = view[sub], new[sub], diff[sub]
-        ids = [int(i) for i in np.union1d(before[changed], after[changed]) if i != 0]
-        masks = {i: (before == i, after == i) for i in ids}
-        region = Region(
-            offset_bbox(local, bbox),
-            {i: encode_mask(was) for i, (was, _) in masks.items()},
-            {i: encode_mask(now) for i, (_, now) in masks.items()},
-        )
-        for object_id, (was, now) in masks.items():
-            delta = int(np.count_nonzero(now)) - int(np.count_nonzero(was))
-            self.voxels[object_id] = self.voxels.get(object_id, 0) + delta
-        view[sub] = after
+        region, deltas = record(offset_bbox(local, bbox), view[sub], new[sub], diff[sub])
+        self._add_voxels(deltas)
+        view[sub] = new[sub]
         self._step.regions.append(region)
+
+    def _add_voxels(self, deltas: dict[int, int]) -> None:
+        for object_id, delta in deltas.items():
+            self.voxels[object_id] = self.voxels.get(object_id, 0) + delta
 
     def _rollback(self, step: Step) -> None:
         for region in reversed(step.regions):
-            self._paint(region.bbox, region.before)
+            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], region.before))
         self.objects = dict(step.objects_before)
         self.active = step.active_before
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from nni_jupyter.widget import annotator as annotator_module
-from nni_jupyter.widget import objects as objects_module
+from nni_jupyter.widget import steps as steps_module
 from nni_jupyter.widget.annotator import Annotator, Snapshot
 from nni_jupyter.widget.codec import decode_mask
 from nni_jupyter.widget.models import scribble_thickness, supported_tools
@@ -58,8 +58,8 @@ def test_a_step_encodes_each_changed_mask_once_and_sends_those_bytes(
     annotator = make_annotator(make_session(), image)
     run(annotator, SCRIBBLE)
     run(annotator, Command("new_object"))
-    encoded = counting(monkeypatch, objects_module, "encode_mask")
-    decoded = counting(monkeypatch, objects_module, "decode_mask")
+    encoded = counting(monkeypatch, steps_module, "encode_mask")
+    decoded = counting(monkeypatch, steps_module, "decode_mask")
     outcome = run(annotator, BOX)  # overwrite: may take voxels of object 1 too
     ids = [patch.object_id for patch in outcome.patches]
     assert 2 in ids and len(encoded) == 2 * len(ids)  # before and after, per changed object
