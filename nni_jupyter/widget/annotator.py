@@ -6,6 +6,10 @@ region of the buffer is written into the active object under the overlap policy,
 described as mask patches for the browser. Knows nothing about widgets; all calls but
 :meth:`Annotator.check` and the readers run on one thread (the widget's worker).
 
+A prompt is rasterized once, by :meth:`Annotator.check`, which returns the :class:`Task` that
+:meth:`Annotator.run` runs. :meth:`Annotator.snapshot` and :meth:`Annotator.restore` give and take
+the whole state (objects, masks, the record) as plain values, for saving.
+
 Switching objects, undo and redo re-seed the session from the active object's mask with
 ``add_initial_seg_interaction`` (or ``reset_interactions`` for an empty mask): the mask carries over
 exactly; the earlier prompts of that object live on through it, not as separate interactions.
@@ -22,9 +26,10 @@ import numpy as np
 
 from .codec import Bbox, bbox_slices, encode_mask, union_bbox
 from .guards import out_of_memory_hint
-from .objects import Change, ObjectStore
+from .objects import ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
+from .steps import Change
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,23 @@ class Patch:
     object_id: int
     bbox: Bbox
     data: bytes
+
+
+@dataclass(frozen=True)
+class Task:
+    """An item that passed :meth:`Annotator.check`, with its prompt's interaction (or None)."""
+
+    item: Prompt | Command
+    interaction: Interaction | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The annotator's whole state: the store's ``(owner, table)`` export and the record."""
+
+    owner: np.ndarray
+    table: dict[str, Any]
+    record: tuple[Prompt | Command, ...]
 
 
 @dataclass(frozen=True)
@@ -89,28 +111,34 @@ class Annotator:
 
     # ---- checking (any thread) ----------------------------------------------------------------
 
-    def check(self, item: Prompt | Command) -> None:
-        """Raise ValueError when ``item`` cannot run on this image and model (state aside)."""
+    def check(self, item: Prompt | Command) -> Task:
+        """Check that ``item`` can run on this image and model (state aside); rasterize a prompt.
+
+        Raises
+        ------
+        ValueError
+            When the prompt does not fit the image or uses a tool the model does not support.
+        """
         if isinstance(item, Prompt):
             if item.tool != "mask" and item.tool not in self.tools:
                 raise ValueError(
                     f"the loaded model does not support {item.tool} prompts; it supports "
                     f"{', '.join(self.tools)}"
                 )
-            rasterize(item, self.shape, self.thickness)
-        elif not isinstance(item, Command):
+            return Task(item, rasterize(item, self.shape, self.thickness))
+        if not isinstance(item, Command):
             raise TypeError(f"expected a Prompt or Command; got {type(item).__name__}")
+        return Task(item)
 
     # ---- running (the worker thread) ----------------------------------------------------------
 
-    def run(self, item: Prompt | Command) -> Outcome:
-        """Run one prompt or command; record it when it succeeds."""
-        self.check(item)
-        if isinstance(item, Prompt):
-            outcome = self._prompt(rasterize(item, self.shape, self.thickness))
+    def run(self, task: Task) -> Outcome:
+        """Run a checked prompt or command; record it when it succeeds."""
+        if task.interaction is not None:
+            outcome = self._prompt(task.interaction)
         else:
-            outcome = self._command(item)
-        self.record.append(item)
+            outcome = self._command(task.item)
+        self.record.append(task.item)
         return outcome
 
     def _prompt(self, interaction: Interaction) -> Outcome:
@@ -161,10 +189,8 @@ class Annotator:
             mask = self.store.mask() if session_action == "reseed" else None
         if session_action == "reset":
             self.session.reset_interactions()
-        elif mask is not None and mask.any():
-            self.session.add_initial_seg_interaction(mask, run_prediction=False)
         elif mask is not None:
-            self.session.reset_interactions()
+            self._reseed(mask)
         compute_s = time.perf_counter() - start
         if change is None:
             applied = command.name not in ("undo", "redo")
@@ -198,12 +224,42 @@ class Annotator:
             return store.change_of(step), "reset"
         return store.change_of(step), "reseed" if store.active != active else None
 
+    def _reseed(self, mask: np.ndarray) -> None:
+        """Start the session over from ``mask`` (the active object's, exactly)."""
+        if mask.any():
+            self.session.add_initial_seg_interaction(mask, run_prediction=False)
+        else:
+            self.session.reset_interactions()
+
     def _outcome(self, change: Change, compute_s: float) -> Outcome:
-        patches = []
-        for bbox, ids in change.regions:
-            crop = self.store.owner[bbox_slices(bbox)]
-            patches += [Patch(i, bbox, encode_mask(crop == i)) for i in ids]
-        return Outcome(change.bbox, tuple(patches), change.objects_changed, compute_s)
+        patches = tuple(
+            Patch(object_id, bbox, data)
+            for bbox, masks in change.masks
+            for object_id, data in sorted(masks.items())
+        )
+        return Outcome(change.bbox, patches, change.objects_changed, compute_s)
+
+    # ---- the whole state (saving) -------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Return the whole state, taken under the lock: objects, masks and the record."""
+        with self.lock:
+            owner, table = self.store.export()
+            return Snapshot(owner, table, tuple(self.record))
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Replace the whole state with ``snapshot`` (worker idle); re-seed the session from it.
+
+        Raises
+        ------
+        ValueError
+            When the snapshot does not fit this image (see :meth:`ObjectStore.load`).
+        """
+        with self.lock:
+            self.store.load(snapshot.owner, snapshot.table)
+            self.record[:] = snapshot.record
+            mask = self.store.mask()
+        self._reseed(mask)
 
     # ---- reading (any thread) -----------------------------------------------------------------
 
@@ -222,13 +278,6 @@ class Annotator:
         """Return the ``objects`` trait value (PROTOCOL.md)."""
         with self.lock:
             return [
-                {
-                    "id": info.id,
-                    "name": info.name,
-                    "color": list(info.color),
-                    "class_id": info.class_id,
-                    "visible": info.visible,
-                    "voxels": int(self.store.voxels.get(info.id, 0)),
-                }
+                {**info.to_dict(), "voxels": int(self.store.voxels.get(info.id, 0))}
                 for info in self.store.objects.values()
             ]

@@ -5,23 +5,26 @@ takes voxels of another object; ``"overwrite"``: it takes them), so the store ke
 map (uint8, 0 = background, else the object id) and derives every view from it: one object's mask,
 the instance map, the semantic map (class ids) and separate masks.
 
-Every change is a :class:`Step` holding the changed regions of the owner map (before and after,
-zlib-compressed) and the object table before and after, so undo and redo walk back and forth across
-all objects.
+Every change is a :class:`~.steps.Step` holding the changed regions of the owner map and the object
+table before and after, so undo and redo walk back and forth across all objects (see :mod:`.steps`).
+
+:meth:`ObjectStore.export` and :meth:`ObjectStore.load` are the one serialization of the store;
+:meth:`ObjectInfo.to_dict` is the one serialization of an object's metadata.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..palette import PALETTE
 from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
+from .steps import Change, Step, paint, record
 
 AGGREGATIONS = ("instance", "semantic", "separate")
 
@@ -36,50 +39,44 @@ class ObjectInfo:
     class_id: int
     visible: bool = True
 
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form (the ``objects`` trait and the save file)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "color": list(self.color),
+            "class_id": self.class_id,
+            "visible": self.visible,
+        }
 
-@dataclass(frozen=True)
-class Region:
-    """A changed region of the owner map: bbox and zlib-compressed uint8 crops before and after."""
+    @classmethod
+    def from_dict(cls, value: Any) -> ObjectInfo:
+        """Inverse of :meth:`to_dict`.
 
-    bbox: Bbox
-    before: bytes
-    after: bytes
-
-    def crops(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return the (before, after) owner crops."""
-        shape = bbox_shape(self.bbox)
-        return (
-            np.frombuffer(zlib.decompress(self.before), np.uint8).reshape(shape),
-            np.frombuffer(zlib.decompress(self.after), np.uint8).reshape(shape),
-        )
-
-
-@dataclass
-class Step:
-    """One undoable change: regions of the owner map plus the object table and active id."""
-
-    label: str
-    objects_before: dict[int, ObjectInfo]
-    active_before: int
-    regions: list[Region] = field(default_factory=list)
-    objects_after: dict[int, ObjectInfo] | None = None
-    active_after: int | None = None
-
-
-@dataclass(frozen=True)
-class Change:
-    """What a step (or its undo) changed: the regions and the ids whose masks changed in each."""
-
-    regions: list[tuple[Bbox, tuple[int, ...]]]
-    objects_changed: bool
-
-    @property
-    def bbox(self) -> Bbox | None:
-        """The union of the changed regions, or None."""
-        if not self.regions:
-            return None
-        boxes = [b for b, _ in self.regions]
-        return [[min(b[a][0] for b in boxes), max(b[a][1] for b in boxes)] for a in range(3)]
+        Raises
+        ------
+        ValueError
+            When ``value`` is not such a dict or its id is outside 1..255.
+        """
+        try:
+            info = cls(
+                id=int(value["id"]),
+                name=str(value["name"]),
+                color=tuple(int(c) for c in value["color"]),  # type: ignore[arg-type]
+                class_id=int(value["class_id"]),
+                visible=bool(value.get("visible", True)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(
+                "an object must be {id, name, color [r, g, b], class_id, visible}; "
+                f"got {value!r} ({type(exc).__name__}: {exc})"
+            ) from exc
+        if not 1 <= info.id <= MAX_OBJECT_ID or len(info.color) != 3:
+            raise ValueError(
+                f"an object needs an id in 1..{MAX_OBJECT_ID} and an [r, g, b] colour; "
+                f"got {value!r}"
+            )
+        return info
 
 
 class ObjectStore:
@@ -225,11 +222,62 @@ class ObjectStore:
 
     def change_of(self, step: Step) -> Change:
         """Describe what ``step`` changed (for a step just committed)."""
-        regions = []
-        for region in step.regions:
-            before, after = region.crops()
-            regions.append((region.bbox, _changed_ids(before, after)))
-        return Change(regions, step.objects_before != step.objects_after)
+        return Change(
+            [(region.bbox, region.after) for region in step.regions],
+            step.objects_before != step.objects_after,
+        )
+
+    # ---- the state as plain values ------------------------------------------------------------
+
+    def export(self) -> tuple[np.ndarray, dict[str, Any]]:
+        """Return the store's state as ``(owner, table)``; :meth:`load` inverts it.
+
+        ``owner`` is a copy of the uint8 owner map ``[X, Y, Z]``; ``table`` is JSON-able:
+        ``{"objects": [ObjectInfo.to_dict(), ...], "active_object": id, "overlap": policy}``.
+        The undo history is not part of it.
+        """
+        table = {
+            "objects": [info.to_dict() for info in self.objects.values()],
+            "active_object": self.active,
+            "overlap": self.overlap,
+        }
+        return self.owner.copy(), table
+
+    def load(self, owner: np.ndarray, table: dict[str, Any]) -> None:
+        """Replace the whole state with an exported one; the undo history starts empty.
+
+        Raises
+        ------
+        ValueError
+            When ``owner`` is not uint8 of the store's shape, or ``table`` is malformed or does
+            not match it (an active id without an object, label values without an object).
+        """
+        if self._step is not None:
+            raise RuntimeError("load replaces the whole state: not inside a step")
+        owner = np.asarray(owner)
+        if owner.dtype != np.uint8 or owner.shape != self.shape:
+            raise ValueError(
+                f"owner must be uint8 of shape {self.shape}; got {owner.dtype} {owner.shape}"
+            )
+        if not isinstance(table, dict) or not isinstance(table.get("objects"), list):
+            raise ValueError(f"table must be a dict with an 'objects' list; got {table!r:.200}")
+        objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
+        active = table.get("active_object")
+        counts = np.bincount(owner.ravel(), minlength=256)
+        unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
+        if active not in objects or unknown:
+            raise ValueError(
+                f"the state is inconsistent: active object {active!r}, objects "
+                f"{sorted(objects)}, label values without an object {unknown}"
+            )
+        overlap = _check_overlap(table.get("overlap", self.overlap))
+        self.owner[...] = owner
+        self.objects = objects
+        self.voxels = {i: int(counts[i]) for i in objects}
+        self.active = int(active)
+        self.overlap = overlap
+        self._undo.clear()
+        self._redo.clear()
 
     # ---- internals ----------------------------------------------------------------------------
 
@@ -237,11 +285,9 @@ class ObjectStore:
         regions = step.regions if forward else list(reversed(step.regions))
         changed = []
         for region in regions:
-            before, after = region.crops()
-            old, new = (before, after) if forward else (after, before)
-            self._count(old, new)
-            self.owner[bbox_slices(region.bbox)] = new
-            changed.append((region.bbox, _changed_ids(old, new)))
+            masks = region.after if forward else region.before
+            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], masks))
+            changed.append((region.bbox, masks))
         self.objects = dict(step.objects_after if forward else step.objects_before)
         self.active = step.active_after if forward else step.active_before
         for object_id in self.objects:
@@ -258,29 +304,18 @@ class ObjectStore:
         if local is None:
             return
         sub = bbox_slices(local)
-        before, after = view[sub].copy(), np.ascontiguousarray(new[sub])
-        self._count(before, after)
-        view[sub] = after
-        self._step.regions.append(
-            Region(
-                offset_bbox(local, bbox),
-                zlib.compress(before.tobytes(), 1),
-                zlib.compress(after.tobytes(), 1),
-            )
-        )
+        region, deltas = record(offset_bbox(local, bbox), view[sub], new[sub], diff[sub])
+        self._add_voxels(deltas)
+        view[sub] = new[sub]
+        self._step.regions.append(region)
 
-    def _count(self, before: np.ndarray, after: np.ndarray) -> None:
-        for object_id in _changed_ids(before, after):
-            delta = int(np.count_nonzero(after == object_id)) - int(
-                np.count_nonzero(before == object_id)
-            )
+    def _add_voxels(self, deltas: dict[int, int]) -> None:
+        for object_id, delta in deltas.items():
             self.voxels[object_id] = self.voxels.get(object_id, 0) + delta
 
     def _rollback(self, step: Step) -> None:
         for region in reversed(step.regions):
-            before, after = region.crops()
-            self._count(after, before)
-            self.owner[bbox_slices(region.bbox)] = before
+            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], region.before))
         self.objects = dict(step.objects_before)
         self.active = step.active_before
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}
@@ -321,12 +356,6 @@ class ObjectStore:
     def _require_object(self, object_id: int) -> None:
         if object_id not in self.objects:
             raise ValueError(f"no object with id {object_id}; objects are {sorted(self.objects)}")
-
-
-def _changed_ids(before: np.ndarray, after: np.ndarray) -> tuple[int, ...]:
-    diff = before != after
-    ids = np.union1d(before[diff], after[diff])
-    return tuple(int(i) for i in ids if i != 0)
 
 
 def _check_overlap(overlap: str) -> str:

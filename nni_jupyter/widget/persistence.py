@@ -5,8 +5,12 @@ The file holds two arrays and never a pickle (it is read with ``allow_pickle=Fal
 - ``owner``: uint8 ``[X, Y, Z]``, 0 = background, else the object id (zlib-compressed by
   :func:`numpy.savez_compressed`);
 - ``meta``: a JSON text with the format tag and version, the image's shape, dtype and fingerprint,
-  the object table, the active object, the overlap policy, spacing, display window and the
-  prompts record (``Prompt.to_dict`` / ``Command.to_dict``).
+  the object store's table (``objects``, ``active_object``, ``overlap``: see
+  :meth:`~.objects.ObjectStore.export`), spacing, display window and the prompts record
+  (``Prompt.to_dict`` / ``Command.to_dict``).
+
+The state comes from :meth:`~.annotator.Annotator.snapshot` and goes back through
+:meth:`~.annotator.Annotator.restore`; this module only turns it into a file and back.
 
 Writes are atomic: a temporary file in the same folder is written, flushed, fsynced and then
 renamed over the target (:func:`os.replace`), so a crash or an interrupt mid-write leaves the
@@ -19,12 +23,14 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .objects import ObjectInfo
+from .annotator import Snapshot
 from .prompts import item_from_dict
 
 FORMAT = "nni_jupyter.segmentation"
@@ -39,54 +45,69 @@ def image_fingerprint(volume: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def _cached_fingerprint(seg: Any) -> str:
-    # hashing a large image takes a second: once per Segmenter
-    if getattr(seg, "_fingerprint", None) is None:
-        seg._fingerprint = image_fingerprint(seg._volume)
-    return seg._fingerprint
+class ImageTag:
+    """What a save file records of its image: the dtype, and a fingerprint hashed when first needed.
+
+    Parameters
+    ----------
+    volume
+        The ``[X, Y, Z]`` image the segmentation is made on (kept by reference, not copied).
+    """
+
+    def __init__(self, volume: np.ndarray):
+        self._volume = volume
+        self.dtype = volume.dtype.str
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """:func:`image_fingerprint` of the volume (hashing a large image takes a second: once)."""
+        return image_fingerprint(self._volume)
 
 
-def snapshot(seg: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """Return ``(owner copy, meta)`` of a Segmenter, taken under its annotator's lock."""
-    annotator = seg._annotator
-    with annotator.lock:
-        store = annotator.store
-        owner = store.owner.copy()
-        meta = {
-            "format": FORMAT,
-            "version": VERSION,
-            "shape": list(store.shape),
-            "image_dtype": seg._volume.dtype.str,
-            "image_fingerprint": _cached_fingerprint(seg),
-            "objects": [
-                {
-                    "id": info.id,
-                    "name": info.name,
-                    "color": list(info.color),
-                    "class_id": info.class_id,
-                    "visible": info.visible,
-                }
-                for info in store.objects.values()
-            ],
-            "active_object": store.active,
-            "overlap": store.overlap,
-            "spacing_mm": list(seg.spacing_mm),
-            "window": list(seg.window),
-            "prompts": [item.to_dict() for item in annotator.record],
-        }
-    return owner, meta
-
-
-def save(seg: Any, path: str | os.PathLike) -> Path:
+def save(
+    path: str | os.PathLike,
+    snapshot: Snapshot,
+    image: ImageTag,
+    spacing_mm: Sequence[float],
+    window: Sequence[float],
+) -> Path:
     """Write a Segmenter's state to ``path`` atomically; return the path.
+
+    Parameters
+    ----------
+    snapshot
+        The annotator's state (:meth:`~.annotator.Annotator.snapshot`).
+    image
+        The image it was made on.
+    spacing_mm, window
+        The display settings to restore with it.
 
     Raises
     ------
     OSError
         When the folder is not writable; the previous file, if any, is left as it was.
     """
-    owner, meta = snapshot(seg)
-    return write_atomic(Path(path), owner, meta)
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "shape": list(snapshot.owner.shape),
+        "image_dtype": image.dtype,
+        "image_fingerprint": image.fingerprint,
+        **snapshot.table,
+        "spacing_mm": [float(v) for v in spacing_mm],
+        "window": [float(v) for v in window],
+        "prompts": [item.to_dict() for item in snapshot.record],
+    }
+    return write_atomic(Path(path), snapshot.owner, meta)
+
+
+def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
+    """Return the annotator state held by a file's ``(owner, meta)`` (from :func:`read`).
+
+    The store's table lies at the top level of ``meta``; the store reads its own keys from it.
+    """
+    records = tuple(item_from_dict(item) for item in meta.get("prompts", []))
+    return Snapshot(owner, meta, records)
 
 
 def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
@@ -167,45 +188,3 @@ def check_image(meta: dict[str, Any], volume: np.ndarray, path: Any, strict: boo
             f"{path} was saved for a different image (same shape, other intensities). Pass the "
             "image the segmentation was made on, or check_image=False to restore it anyway."
         )
-
-
-def restore(seg: Any, owner: np.ndarray, meta: dict[str, Any]) -> None:
-    """Put a saved state into a new Segmenter (worker idle); re-seed the session with it."""
-    annotator = seg._annotator
-    objects = {
-        int(item["id"]): ObjectInfo(
-            id=int(item["id"]),
-            name=str(item["name"]),
-            color=tuple(int(c) for c in item["color"]),
-            class_id=int(item["class_id"]),
-            visible=bool(item.get("visible", True)),
-        )
-        for item in meta["objects"]
-    }
-    active = int(meta["active_object"])
-    unknown = set(np.unique(owner).tolist()) - set(objects) - {0}
-    if active not in objects or unknown:
-        raise ValueError(
-            f"the saved state is inconsistent: active object {active}, objects {sorted(objects)}, "
-            f"label values without an object {sorted(unknown)}"
-        )
-    records = [item_from_dict(item) for item in meta.get("prompts", [])]
-    counts = np.bincount(owner.ravel(), minlength=256)
-    with annotator.lock:
-        store = annotator.store
-        store.owner[...] = owner
-        store.objects = objects
-        store.voxels = {i: int(counts[i]) for i in objects}
-        store.active = active
-        store.set_overlap(meta.get("overlap", store.overlap))
-        annotator.record[:] = records
-        mask = store.mask()
-    if mask.any():
-        annotator.session.add_initial_seg_interaction(mask, run_prediction=False)
-    with seg._internal_update():
-        seg.objects = annotator.objects_state()
-        seg.active_object = active
-        seg.overlap = store.overlap
-        if meta.get("window"):
-            seg.window = [float(v) for v in meta["window"]]
-    seg.labels_version += 1

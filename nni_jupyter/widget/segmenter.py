@@ -121,6 +121,7 @@ class Segmenter(anywidget.AnyWidget):
         image4d = image_4d(image)
         spacing = check_spacing(spacing)
         self._volume = image4d[0]
+        self._image_tag = persistence.ImageTag(self._volume)
         session, name = load_model(session, model, device)
         memory.check_fits(
             self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
@@ -366,7 +367,7 @@ class Segmenter(anywidget.AnyWidget):
         """
         if not self._worker.in_worker_thread:
             self.wait()
-        return persistence.save(self, path)
+        return self._save_now(path)
 
     @classmethod
     def load(
@@ -393,11 +394,22 @@ class Segmenter(anywidget.AnyWidget):
         owner, meta = persistence.read(path)
         kwargs.setdefault("spacing", meta.get("spacing_mm"))
         kwargs.setdefault("overlap", meta.get("overlap", "lock"))
+        if meta.get("window"):
+            kwargs.setdefault("window", meta["window"])
         volume = image.array if hasattr(image, "spacing_mm") else image
         persistence.check_image(meta, image_4d(volume)[0], path, check_image)
         autosave = kwargs.pop("autosave", None)
         seg = cls(image, session=session, model=model, **kwargs)
-        persistence.restore(seg, owner, meta)
+        try:
+            seg._annotator.restore(persistence.snapshot_of(owner, meta))
+        except BaseException:
+            seg.close()
+            raise
+        with seg._internal_update():
+            seg.objects = seg._annotator.objects_state()
+            seg.active_object = seg._annotator.store.active
+            seg.overlap = seg._annotator.store.overlap
+        seg.labels_version += 1
         if autosave is not None:
             seg.autosave(autosave)
         return seg
@@ -412,11 +424,15 @@ class Segmenter(anywidget.AnyWidget):
         if self._autosave_path is None:
             return
         try:
-            persistence.save(self, self._autosave_path)
+            self._save_now(self._autosave_path)
         except Exception as exc:  # noqa: BLE001 - a failed save must not fail the prompt
             # the prompt itself succeeded: a banner and a warning, no ``error`` reply
             self.error = f"autosave to {self._autosave_path} failed: {type(exc).__name__}: {exc}"
             warnings.warn(f"nni_jupyter: {self.error}", stacklevel=2)
+
+    def _save_now(self, path: str | Path) -> Path:
+        snapshot = self._annotator.snapshot()
+        return persistence.save(path, snapshot, self._image_tag, self.spacing_mm, self.window)
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -433,13 +449,13 @@ class Segmenter(anywidget.AnyWidget):
         return result
 
     def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
-        self._annotator.check(item)
+        task = self._annotator.check(item)
         if wait and self._worker.in_worker_thread:
             raise RuntimeError(
                 "a blocking call from inside a Segmenter callback would wait forever; "
                 "pass wait=False"
             )
-        future = self._worker.submit(item)
+        future = self._worker.submit(task)
         if not wait:
             future.add_done_callback(_warn_on_failure)
             return future
@@ -458,8 +474,7 @@ class Segmenter(anywidget.AnyWidget):
             elif isinstance(request, LabelsRequest):
                 self._send_labels(request.request_id)
             elif isinstance(request, ItemRequest):
-                self._annotator.check(request.item)
-                self._worker.submit(request.item, request.request_id)
+                self._worker.submit(self._annotator.check(request.item), request.request_id)
         except Exception as exc:  # noqa: BLE001 - a browser message must never take the kernel down
             rid = exc.request_id if isinstance(exc, MessageError) else request_id
             self._report_error(
@@ -490,7 +505,7 @@ class Segmenter(anywidget.AnyWidget):
                 if outcome.patches or outcome.objects_changed:
                     self.objects = self._annotator.objects_state()
                     self.active_object = self._annotator.store.active
-                if isinstance(job.item, Command) and job.item.name == "set_overlap":
+                if isinstance(job.item.item, Command) and job.item.item.name == "set_overlap":
                     self.overlap = self._annotator.store.overlap  # also when replayed
             if outcome.patches:
                 self.labels_version += 1

@@ -133,3 +133,46 @@ def test_file_is_plain_json_and_uint8(make_segmenter, tmp_path):
     with np.load(seg.save(tmp_path / "w.npz"), allow_pickle=False) as data:
         assert data["owner"].dtype == np.uint8
         assert json.loads(str(data["meta"]))["format"] == persistence.FORMAT
+
+
+def test_a_file_in_the_version_1_layout_loads(make_session, image, tmp_path):
+    # written by hand as nni_jupyter 0.x (format version 1) wrote it: keys, order and types
+    owner = np.zeros(image.shape, np.uint8)
+    owner[4:10, 4:10, 16] = 1
+    owner[20:24, 20:30, 10:12] = 3
+    meta = {
+        "format": "nni_jupyter.segmentation",
+        "version": 1,
+        "shape": list(image.shape),
+        "image_dtype": image.dtype.str,
+        "image_fingerprint": persistence.image_fingerprint(image),
+        "objects": [
+            {"id": 1, "name": "liver", "color": [230, 159, 0], "class_id": 1, "visible": True},
+            {"id": 3, "name": "kidney", "color": [1, 2, 3], "class_id": 7, "visible": False},
+        ],
+        "active_object": 3,
+        "overlap": "overwrite",
+        "spacing_mm": [0.5, 0.7, 2.0],
+        "window": [40.0, 400.0],
+        "prompts": [
+            {"kind": "prompt", "tool": "point", "positive": True, "point": [7.0, 7.0, 16.0]},
+            {"kind": "command", "name": "new_object", "object_name": "kidney", "class_id": 7},
+        ],
+    }
+    path = tmp_path / "v1.npz"
+    np.savez_compressed(path, owner=owner, meta=np.array(json.dumps(meta)))
+    seg = Segmenter.load(path, image=image, session=make_session())
+    try:
+        assert np.array_equal(seg.labels, owner)
+        assert [(o["id"], o["name"], o["color"], o["class_id"], o["visible"], o["voxels"])
+                for o in seg.objects] == [(1, "liver", [230, 159, 0], 1, True, 36),
+                                          (3, "kidney", [1, 2, 3], 7, False, 80)]  # fmt: skip
+        assert (seg.active_object, seg.overlap) == (3, "overwrite")
+        assert seg.window == [40.0, 400.0] and seg.spacing_mm == [0.5, 0.7, 2.0]
+        assert [item.to_dict() for item in seg.prompts] == meta["prompts"]
+        assert np.array_equal(seg.mask, owner == 3)
+        # and saving it again writes the same layout
+        _, again = persistence.read(seg.save(tmp_path / "again.npz"))
+        assert list(again) == list(meta) and again == meta
+    finally:
+        seg.close()

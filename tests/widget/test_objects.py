@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
+from nni_jupyter.widget.codec import decode_mask
 from nni_jupyter.widget.objects import ObjectStore
 
 SHAPE = (12, 10, 8)
@@ -191,3 +194,118 @@ def test_undo_depth_is_bounded():
         undone += 1
     assert undone == 3
     assert np.array_equal(store.mask(), block(2, 3))
+
+
+def _worked_store() -> ObjectStore:
+    store = ObjectStore(SHAPE, overlap="overwrite")
+    write(store, block(0, 6))
+    new_object(store, "kidney", class_id=7)
+    write(store, block(4, 9, 2, 8))
+    new_object(store)
+    with store.step("select"):
+        store.select(1)
+    return store
+
+
+def test_export_and_load_round_trip_masks_ids_names_colours_and_settings():
+    store = _worked_store()
+    owner, table = store.export()
+    json.dumps(table)  # the table is plain JSON
+    assert owner is not store.owner and np.array_equal(owner, store.owner)
+    loaded = ObjectStore(SHAPE)
+    loaded.load(owner, json.loads(json.dumps(table)))
+    assert np.array_equal(loaded.owner, store.owner)
+    assert loaded.objects == store.objects  # ids, names, colours, class ids, visibility
+    assert [info.name for info in loaded.objects.values()] == ["object 1", "kidney", "object 3"]
+    assert loaded.objects[2].class_id == 7 and loaded.objects[2].color == store.objects[2].color
+    assert (loaded.active, loaded.overlap) == (1, "overwrite")
+    assert loaded.voxels == store.voxels
+    assert_counts_match(loaded)
+    for object_id in store.objects:
+        assert np.array_equal(loaded.mask(object_id), store.mask(object_id))
+    assert loaded.export()[1] == table
+
+
+def test_load_starts_an_empty_history_and_later_steps_undo_to_it():
+    store = _worked_store()
+    loaded = ObjectStore(SHAPE)
+    write(loaded, block(10, 12))
+    loaded.load(*store.export())
+    assert loaded.undo() is None
+    write(loaded, block(0, 2))
+    loaded.undo()
+    assert np.array_equal(loaded.owner, store.owner)
+    assert new_object(loaded) == 4  # ids of loaded objects are not handed out again
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda owner, table: (owner[:-1], table), "shape"),
+        (lambda owner, table: (owner.astype(np.uint16), table), "uint8"),
+        (lambda owner, table: (owner, {**table, "active_object": 9}), "active object 9"),
+        (lambda owner, table: (owner, {**table, "objects": table["objects"][:1]}), r"\[2\]"),
+        (lambda owner, table: (owner, {**table, "objects": [{"id": 1}]}), "an object must be"),
+        (lambda owner, table: (owner, {**table, "objects": [{"id": 0}]}), "an object must be"),
+        (lambda owner, table: (owner, {**table, "overlap": "merge"}), "lock, overwrite"),
+        (lambda owner, table: (owner, [1, 2]), "table must be a dict"),
+    ],
+)
+def test_load_refuses_a_state_that_does_not_fit_and_changes_nothing(change, match):
+    store = _worked_store()
+    target = ObjectStore(SHAPE)
+    write(target, block(10, 12))
+    before = snapshot(target)
+    with pytest.raises(ValueError, match=match):
+        target.load(*change(*store.export()))
+    after = snapshot(target)
+    assert np.array_equal(before[0], after[0]) and before[1:] == after[1:]
+
+
+def test_undo_and_redo_are_exact_over_random_overlapping_writes():
+    rng = np.random.default_rng(0)
+    store = ObjectStore(SHAPE, overlap="overwrite")
+    states = [store.owner.copy()]
+    for _ in range(30):
+        if rng.random() < 0.2 and len(store.objects) < 5:
+            new_object(store)
+        else:
+            with store.step("select"):
+                store.select(int(rng.choice(list(store.objects))))
+        lo = rng.integers(0, [10, 8, 6])
+        hi = lo + rng.integers(1, 6, size=3)
+        bbox = [[int(a), int(min(b, s))] for a, b, s in zip(lo, hi, SHAPE, strict=True)]
+        crop_shape = tuple(b - a for a, b in bbox)
+        with store.step("prompt"):
+            store.write_active(bbox, (rng.random(crop_shape) < 0.6).astype(np.uint8))
+        states.append(store.owner.copy())
+    for expected in reversed(states[:-1]):
+        store.undo()
+        store.undo()
+        assert np.array_equal(store.owner, expected)
+        assert_counts_match(store)
+    for expected in states[1:]:
+        store.redo()
+        store.redo()
+        assert np.array_equal(store.owner, expected)
+
+
+def test_a_change_carries_each_changed_object_mask_as_the_browser_gets_it():
+    store = ObjectStore(SHAPE, overlap="overwrite")
+    write(store, block(0, 6))
+    new_object(store)
+    with store.step("prompt") as step:
+        store.write_active(FULL, block(4, 8))
+    change = store.change_of(step)
+    ((bbox, masks),) = change.masks
+    assert step.regions[0].after is masks  # encoded once, when written
+    assert sorted(masks) == [1, 2]
+    for object_id, data in masks.items():
+        crop = store.owner[tuple(slice(lo, hi) for lo, hi in bbox)] == object_id
+        assert np.array_equal(decode_mask(data, crop.shape), crop)
+    undone = store.undo()
+    for (bbox, masks), (_, ids) in zip(undone.masks, undone.regions, strict=True):
+        assert tuple(sorted(masks)) == ids == (1, 2)
+        crop = store.owner[tuple(slice(lo, hi) for lo, hi in bbox)]
+        for object_id, data in masks.items():
+            assert np.array_equal(decode_mask(data, crop.shape), crop == object_id)
