@@ -10,6 +10,10 @@ Per voxel (steady state, nni_jupyter's session and the widget together):
 
 The reference session holds float32 image + 7 float16 channels = 18 bytes per voxel plus its
 target buffer. On top come the network weights and the working set of a few patches.
+
+Measured (``python bench/reliability_big_volume.py``, 2 CPU threads): a 512x512x1000 int16 CT
+(0.49 GiB) raised the process's peak RSS by 1.1 GiB through ``Segmenter(...)`` and a first point,
+below the 6 bytes per voxel this estimate counts. Notebook 04 points here.
 """
 
 from __future__ import annotations
