@@ -10,6 +10,12 @@ and adds:
   restart. The next call then claims a new lease, sends the image again, restores the current mask
   (``add_initial_seg_interaction``) and retries, so the segmentation so far is kept. Undo history
   and the weight of earlier prompts are not: the restored mask is the new starting point.
+- no silent divergence after a timeout: a prompt that timed out is reported as failed, but the
+  server may still apply it once it answers again. The next call therefore first brings the server
+  back in line with this kernel (a new lease with the image and the current local mask), so what the
+  server holds is what the kernel shows and a replay of the recorded prompts reproduces it.
+- a shorter wait for a hung server (``read_timeout`` 20 s instead of the client's 60 s) and a
+  message every few seconds while a call is pending (``on_wait``).
 
 Start a server on a GPU host with, for example,
 ``nninteractive-server --model nnInteractive_v1.0 --host 0.0.0.0 --port 1527 --api-key SECRET``
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from importlib import metadata
 from typing import Any
@@ -28,6 +35,11 @@ from typing import Any
 import numpy as np
 
 DEFAULT_PORT = 1527
+#: Seconds a call may wait for the server's answer (the client's own default is 60 s); a prompt
+#: on the v1.0 model takes 0.1 to 10 s on a GPU.
+DEFAULT_READ_TIMEOUT = 20.0
+#: Seconds between the "still waiting" messages of a pending call.
+WAIT_MESSAGE_INTERVAL = 5.0
 _EXTRA_HINT = "install it with: pip install nni_jupyter[remote]"
 _START_HINT = (
     "Is nninteractive-server running there? Start it on the GPU host with "
@@ -205,18 +217,24 @@ class RemoteSession:
         connect: Callable[[], Any],
         recover: bool = True,
         on_recover: Callable[[str], None] | None = print,
+        on_wait: Callable[[str], None] | None = None,
+        read_timeout: float | None = None,
     ) -> None:
         self.url = url
         self._connect = connect
         self._recover = recover
         self._on_recover = on_recover
+        self._on_wait = on_wait
+        self._read_timeout = read_timeout
         self._lock = threading.RLock()
         self._image: np.ndarray | None = None
         self._image_properties: dict | None = None
         self._target: Any = None
         self._do_autozoom: bool | None = None
         self.recoveries = 0
-        self._stale = False  # True while a reconnection has not completed
+        # Why the server may not hold this kernel's state (a failed reconnection or a timed-out
+        # call it may still apply); None when in line.
+        self._out_of_sync: str | None = None
         with _translate_errors(url):
             self._client = connect()
 
@@ -236,14 +254,21 @@ class RemoteSession:
         return getattr(self._client, name)
 
     def _call(self, method: str, *args: Any, restore: bool = True, **kwargs: Any) -> Any:
-        """Call the client; on an expired lease reconnect (restoring state if asked) and retry."""
+        """Call the client; on an expired lease reconnect (restoring state if asked) and retry.
+
+        A call that times out leaves the session out of sync: the next call reconnects first.
+        """
+        import httpx
+
         expired = _client().SessionExpiredError
         with self._lock, _translate_errors(self.url):
-            if self._stale:
-                self._reconnect("an earlier reconnection failed", restore)
-                return getattr(self._client, method)(*args, **kwargs)
+            if self._out_of_sync is not None:
+                self._reconnect(self._out_of_sync, restore)
+                with self._waiting(method):
+                    return getattr(self._client, method)(*args, **kwargs)
             try:
-                return getattr(self._client, method)(*args, **kwargs)
+                with self._waiting(method):
+                    return getattr(self._client, method)(*args, **kwargs)
             except expired as error:
                 if not self._recover:
                     raise RemoteError(
@@ -253,14 +278,49 @@ class RemoteSession:
                     ) from error
                 self._reconnect(str(error), restore)
                 return getattr(self._client, method)(*args, **kwargs)
+            except httpx.TimeoutException as error:
+                self._out_of_sync = f"{method} timed out and the server may still apply it"
+                raise RemoteConnectionError(
+                    f"{self.url} did not answer {method} in time ({type(error).__name__}); the "
+                    "prompt counts as failed and the mask is unchanged here. The server may "
+                    "still apply it, so the next call first starts a new server session with the "
+                    "image and this mask. If the server is busy rather than hung, pass a longer "
+                    "read_timeout to remote_session."
+                ) from error
+
+    @contextlib.contextmanager
+    def _waiting(self, method: str) -> Iterator[None]:
+        """Report every few seconds (``on_wait``) while a call is pending."""
+        on_wait = self._on_wait
+        if on_wait is None:
+            yield
+            return
+        done = threading.Event()
+        started = time.monotonic()
+        limit = f" (gives up after {self._read_timeout:.0f} s)" if self._read_timeout else ""
+
+        def report() -> None:
+            while not done.wait(WAIT_MESSAGE_INTERVAL):
+                waited = time.monotonic() - started
+                on_wait(
+                    f"nnInteractive server {self.url}: waiting for {method}, {waited:.0f} s{limit}"
+                )
+
+        reporter = threading.Thread(target=report, name="nni-remote-wait", daemon=True)
+        reporter.start()
+        try:
+            yield
+        finally:
+            done.set()
+            reporter.join()
 
     def _reconnect(self, reason: str, restore: bool) -> None:
         """Claim a new lease; restore image, target buffer, current mask and autozoom.
 
-        If this fails (server full or down), the session stays stale and the next call tries
-        again; the mask so far stays in the local target buffer meanwhile.
+        If this fails (server full, down or hung), the session stays out of sync and the next call
+        tries again; the mask so far stays in the local target buffer meanwhile.
         """
-        self._stale = True
+        self._out_of_sync = self._out_of_sync or "an earlier reconnection failed"
         with contextlib.suppress(Exception):
             self._client.close()
         self._client = self._connect()
@@ -277,7 +337,7 @@ class RemoteSession:
                     self._client.add_initial_seg_interaction(mask, run_prediction=False)
         if self._do_autozoom is not None:
             self._client.set_do_autozoom(self._do_autozoom)
-        self._stale = False
+        self._out_of_sync = None
         self.recoveries += 1
         if self._on_recover is not None:
             restored = (
@@ -285,10 +345,7 @@ class RemoteSession:
                 if restore and self._image is not None
                 else ""
             )
-            self._on_recover(
-                f"nnInteractive server {self.url}: the session had expired ({reason}); "
-                f"reconnected{restored}."
-            )
+            self._on_recover(f"nnInteractive server {self.url}: reconnected ({reason}){restored}.")
 
     def set_image(self, image: np.ndarray, image_properties: dict | None = None) -> None:
         """Send the 4-D image ``[1, X, Y, Z]``; a new image needs a new target buffer after it."""
@@ -352,6 +409,7 @@ def remote_session(
     check_version: bool = True,
     recover: bool = True,
     on_recover: Callable[[str], None] | None = print,
+    on_wait: Callable[[str], None] | None = print,
     **client_kwargs: Any,
 ) -> RemoteSession:
     """Connect to an ``nninteractive-server`` and claim a session on it.
@@ -368,9 +426,13 @@ def remote_session(
         Replace an expired lease on the next call and restore the mask (see the module docs).
     on_recover
         Called with a one-line message after each recovery (default ``print``); None for silence.
+    on_wait
+        Called every few seconds with a one-line message while a call waits for the server
+        (default ``print``); None for silence.
     **client_kwargs
-        Passed to ``nnInteractiveRemoteInferenceSession`` (``connect_timeout``, ``read_timeout``,
-        ``set_image_read_timeout``, ``write_timeout``).
+        Passed to ``nnInteractiveRemoteInferenceSession`` (``connect_timeout``, ``read_timeout``
+        (default here :data:`DEFAULT_READ_TIMEOUT`, 20 s), ``set_image_read_timeout``,
+        ``write_timeout``).
 
     Returns
     -------
@@ -384,6 +446,7 @@ def remote_session(
     """
     url = normalize_url(url)
     remote = _client()
+    client_kwargs.setdefault("read_timeout", DEFAULT_READ_TIMEOUT)
     capabilities = check_server(url, api_key, timeout=client_kwargs.get("connect_timeout", 5.0))
     if check_version:
         check_versions(capabilities.get("inference_session_version"), client_version())
@@ -397,4 +460,11 @@ def remote_session(
                 "update the server to the client's nnInteractive version"
             ) from error
 
-    return RemoteSession(url, connect, recover=recover, on_recover=on_recover)
+    return RemoteSession(
+        url,
+        connect,
+        recover=recover,
+        on_recover=on_recover,
+        on_wait=on_wait,
+        read_timeout=client_kwargs["read_timeout"],
+    )

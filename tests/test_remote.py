@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -54,8 +55,12 @@ def _model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_model(tmp_path_factory.mktemp("model") / "tiny")
 
 
-def _start_server(model: Path, log_path: Path, *extra_args: str) -> Iterator[str]:
-    """Start nninteractive-server on a free port; yield its URL; stop it afterwards."""
+def _start_server(
+    model: Path, log_path: Path, *extra_args: str, started: list | None = None
+) -> Iterator[str]:
+    """Start nninteractive-server on a free port; yield its URL; stop it afterwards.
+
+    The process is appended to ``started`` when given (to signal it)."""
     port = _free_port()
     command = [
         sys.executable, "-m", "nnInteractive.inference.server.main",
@@ -65,6 +70,8 @@ def _start_server(model: Path, log_path: Path, *extra_args: str) -> Iterator[str
     ]  # fmt: skip
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    if started is not None:
+        started.append(process)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     try:
@@ -81,6 +88,7 @@ def _start_server(model: Path, log_path: Path, *extra_args: str) -> Iterator[str
             time.sleep(0.3)
         yield url
     finally:
+        process.send_signal(signal.SIGCONT)  # a test may have left it stopped
         process.terminate()
         try:
             process.wait(timeout=20)
@@ -309,3 +317,54 @@ def test_recovery_waits_for_a_free_slot_and_keeps_the_mask(
         [("add_initial_seg_interaction", first), ("add_point_interaction", (30, 24, 16), True)],
     )
     np.testing.assert_array_equal(session.target_buffer, expected)
+
+
+@pytest.fixture
+def stoppable_server(model_folder: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A server of this test's own, which the test may stop (SIGSTOP) and resume."""
+    started: list = []
+    for url in _start_server(model_folder, tmp_path / "server.log", started=started):
+        yield url, started[0]
+
+
+def test_a_timed_out_prompt_is_not_kept_by_the_server(
+    stoppable_server: tuple[str, subprocess.Popen], model_folder: Path
+) -> None:
+    """A stalled server times the prompt out; once it resumes it applies that prompt to the old
+    lease, but the next call first re-synchronises, so the masks follow only the prompts that
+    succeeded."""
+    from nni_jupyter.widget import Segmenter
+
+    url, process = stoppable_server
+    waits: list[str] = []
+    session = remote_session(
+        url, api_key=API_KEY, read_timeout=6, on_recover=None, on_wait=waits.append
+    )
+    seg = Segmenter(_image()[0], session=session)
+    seg.send = lambda content, buffers=None: None  # no front end in this test
+    try:
+        seg.add_point((24, 20, 16))
+        first = seg.labels.copy()
+        assert first.any()
+        process.send_signal(signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(RemoteConnectionError, match="did not answer .* in time"):
+            seg.add_point((12, 8, 8), positive=True)
+        assert time.monotonic() - started < 30  # the short default, not the client's 60 s
+        assert waits and "waiting for add_point_interaction" in waits[0]
+        np.testing.assert_array_equal(seg.labels, first)  # the failed prompt changed nothing
+        process.send_signal(signal.SIGCONT)  # the server now applies the stale prompt
+        time.sleep(2)
+        seg.add_point((30, 24, 16))
+        assert session.recoveries == 1
+        points = [item.to_dict().get("point") for item in seg.prompts]
+        assert points == [[24, 20, 16], [30, 24, 16]]  # the failed prompt is not recorded
+        expected = _local_reference(
+            model_folder,
+            [("add_initial_seg_interaction", first), ("add_point_interaction", (30, 24, 16), True)],
+        )
+        np.testing.assert_array_equal(seg.labels, expected)
+    finally:
+        seg.close()
+        process.send_signal(signal.SIGCONT)
+        session.close()
