@@ -29,12 +29,13 @@ import torch
 
 from . import devices, validation
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
-from .checkpoint import LoadedModel, load_model_folder
+from .checkpoint import LoadedModel
 from .history import History
 from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
 from .prompts import Decay, box_region, mask_values, point_stamp
 from .regions import Bbox, clip_bbox, to_local, to_slices
+from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor
 from .store import InteractionStore
 from .undo import UndoRedoMixin
@@ -106,6 +107,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.optimize_cpu_graph = bool(optimize_cpu_graph)
         self.history = History(max_undo_steps, max_undo_bytes)
         self.network: torch.nn.Module | None = None
+        self._shared: SharedNetwork | None = None
         self._runner: torch.nn.Module | None = None
         self.model: LoadedModel | None = None
         self.license: str | None = None
@@ -139,18 +141,25 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         checkpoint_name
             Checkpoint file inside the fold folder.
         """
-        model = load_model_folder(model_training_output_dir, use_fold, checkpoint_name, self.device)
+        shared = load_shared(
+            model_training_output_dir,
+            use_fold,
+            checkpoint_name,
+            self.device,
+            self.use_torch_compile,
+            self.optimize_cpu_graph,
+        )
+        model = shared.model
         if self._image is not None and self._image.num_channels != model.num_image_channels:
             raise ValueError(
                 f"the image set earlier has {self._image.num_channels} channel(s) but the model "
                 f"takes {model.num_image_channels}; call set_image again after loading"
             )
+        self._shared = shared  # keeps the shared network alive as long as this session
         self.model = model
-        self.network = devices.maybe_compile(model.network, self.device, self.use_torch_compile)
         # ``network`` stays the nn.Module (parameters countable); ``_runner`` is what runs.
-        self._runner = self.network
-        if self.device.type == "cpu" and self.optimize_cpu_graph:
-            self._runner = devices.optimize_for_cpu(self.network, self._dummy_input())
+        self.network = shared.network
+        self._runner = shared.runner
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
@@ -182,8 +191,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             predict(self._runner, self._dummy_input()[0])
 
     def _dummy_input(self) -> torch.Tensor:
-        channels = self.model.num_image_channels + self.model.settings.num_interaction_channels
-        return torch.zeros((1, channels, *self.model.patch_size), device=self.device)
+        return dummy_input(self.model, self.device)
 
     # ------------------------------------------------------------------ image and buffer
     def set_image(

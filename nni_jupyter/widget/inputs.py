@@ -16,10 +16,14 @@ UNBUILT_ESM = """export default { render({ el }) {
 } };"""
 
 
-def static_asset(name: str, fallback: str) -> Path | str:
-    """Return ``nni_jupyter/static/<name>`` when it was built, else ``fallback`` (inline text)."""
+def static_asset(name: str, fallback: str) -> str:
+    """The text of ``nni_jupyter/static/<name>`` when it was built, else ``fallback``.
+
+    Text, not a path: anywidget watches a path for changes and connects every widget instance to
+    the watcher, which keeps closed Segmenters alive for as long as the class exists.
+    """
     path = _STATIC / name
-    return path if path.is_file() else fallback
+    return path.read_text(encoding="utf-8") if path.is_file() else fallback
 
 
 def image_4d(image: Any) -> np.ndarray:
