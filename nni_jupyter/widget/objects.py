@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
+from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
 
 #: Overlay colours, cycled by object id (Okabe-Ito, then tab10 extras).
@@ -183,7 +183,7 @@ class ObjectStore:
         self._require_object(object_id)
         bbox = self.object_bbox(object_id)
         if bbox is not None:
-            crop = self.owner[bbox_slices(bbox)]
+            crop = self.owner[to_slices(bbox)]
             self._write(bbox, np.where(crop == object_id, 0, crop).astype(np.uint8))
         del self.objects[object_id]
         self.voxels.pop(object_id, None)
@@ -202,7 +202,7 @@ class ObjectStore:
         prediction only takes background voxels, with ``"overwrite"`` it also takes other objects'.
         """
         self._require_step()
-        crop = self.owner[bbox_slices(bbox)]
+        crop = self.owner[to_slices(bbox)]
         new = crop.copy()
         predicted = np.asarray(prediction) != 0
         new[(crop == self.active) & ~predicted] = 0
@@ -254,7 +254,7 @@ class ObjectStore:
             before, after = region.crops()
             old, new = (before, after) if forward else (after, before)
             self._count(old, new)
-            self.owner[bbox_slices(region.bbox)] = new
+            self.owner[to_slices(region.bbox)] = new
             changed.append((region.bbox, _changed_ids(old, new)))
         self.objects = dict(step.objects_after if forward else step.objects_before)
         self.active = step.active_after if forward else step.active_before
@@ -266,18 +266,18 @@ class ObjectStore:
         return Change(changed, step.objects_before != step.objects_after)
 
     def _write(self, bbox: Bbox, new: np.ndarray) -> None:
-        view = self.owner[bbox_slices(bbox)]
+        view = self.owner[to_slices(bbox)]
         diff = view != new
         local = nonzero_bbox(diff)
         if local is None:
             return
-        sub = bbox_slices(local)
+        sub = to_slices(local)
         before, after = view[sub].copy(), np.ascontiguousarray(new[sub])
         self._count(before, after)
         view[sub] = after
         self._step.regions.append(
             Region(
-                offset_bbox(local, bbox),
+                from_local(local, bbox),
                 zlib.compress(before.tobytes(), 1),
                 zlib.compress(after.tobytes(), 1),
             )
@@ -294,7 +294,7 @@ class ObjectStore:
         for region in reversed(step.regions):
             before, after = region.crops()
             self._count(after, before)
-            self.owner[bbox_slices(region.bbox)] = before
+            self.owner[to_slices(region.bbox)] = before
         self.objects = dict(step.objects_before)
         self.active = step.active_before
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}
