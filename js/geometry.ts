@@ -1,6 +1,7 @@
 /**
  * Lasso and scribble geometry in in-plane voxel coordinates `[p, q]`: cleaning and simplifying
- * the captured polyline, closing polygons, point-in-polygon and rasterisation for previews.
+ * the captured polyline and closing polygons. The browser sends the vertices; the kernel turns
+ * them into voxels (nni_jupyter/inference/gestures.py, pinned by tests/widget/gesture_fixture.json).
  */
 import type { PlanePoint } from "./types";
 
@@ -28,13 +29,6 @@ export function distanceToPolyline(point: PlanePoint, polyline: readonly PlanePo
     best = Math.min(best, distanceToSegment(point, polyline[k - 1], polyline[k]));
   }
   return best;
-}
-
-/** Total length of a polyline. */
-export function polylineLength(polyline: readonly PlanePoint[]): number {
-  let length = 0;
-  for (let k = 1; k < polyline.length; k++) length += distance(polyline[k - 1], polyline[k]);
-  return length;
 }
 
 /**
@@ -109,36 +103,6 @@ export function polygonArea(polygon: readonly PlanePoint[]): number {
   return twice / 2;
 }
 
-/** Even-odd point-in-polygon test; the closing edge is implied. */
-export function pointInPolygon(point: PlanePoint, polygon: readonly PlanePoint[]): boolean {
-  const [px, py] = point;
-  let inside = false;
-  for (let k = 0, j = polygon.length - 1; k < polygon.length; j = k++) {
-    const [xk, yk] = polygon[k];
-    const [xj, yj] = polygon[j];
-    if (yk > py !== yj > py && px < ((xj - xk) * (py - yk)) / (yj - yk) + xk) inside = !inside;
-  }
-  return inside;
-}
-
-/** Axis-aligned bounds `[[pMin, pMax], [qMin, qMax]]` of a set of points. */
-export function bounds(points: readonly PlanePoint[]): [[number, number], [number, number]] {
-  let pMin = Infinity;
-  let pMax = -Infinity;
-  let qMin = Infinity;
-  let qMax = -Infinity;
-  for (const [p, q] of points) {
-    pMin = Math.min(pMin, p);
-    pMax = Math.max(pMax, p);
-    qMin = Math.min(qMin, q);
-    qMax = Math.max(qMax, q);
-  }
-  return [
-    [pMin, pMax],
-    [qMin, qMax],
-  ];
-}
-
 /** Clamp points into the slice's continuous extent `[0, n - 1]` along p and q. */
 export function clampToPlane(points: readonly PlanePoint[], nP: number, nQ: number): PlanePoint[] {
   return points.map(([p, q]) => [Math.min(nP - 1, Math.max(0, p)), Math.min(nQ - 1, Math.max(0, q))]);
@@ -166,92 +130,4 @@ export function lassoPolygon(path: readonly PlanePoint[], tolerance = 0.15, minA
 export function scribblePolyline(path: readonly PlanePoint[], tolerance = 0.5): PlanePoint[] {
   if (path.length === 0) return [];
   return simplifyPolyline(dropClosePoints(path, tolerance / 2), tolerance);
-}
-
-/**
- * Voxels of an `nP x nQ` slice whose centres lie inside the polygon, as a 0/1 mask indexed
- * `p * nQ + q` (the slice's C order). Used for previews and to check the kernel's raster.
- */
-export function rasterizePolygon(polygon: readonly PlanePoint[], nP: number, nQ: number): Uint8Array {
-  const mask = new Uint8Array(nP * nQ);
-  if (polygon.length < 3) return mask;
-  const [[pMin, pMax], [qMin, qMax]] = bounds(polygon);
-  for (let p = Math.max(0, Math.ceil(pMin)); p <= Math.min(nP - 1, Math.floor(pMax)); p++) {
-    for (let q = Math.max(0, Math.ceil(qMin)); q <= Math.min(nQ - 1, Math.floor(qMax)); q++) {
-      if (pointInPolygon([p, q], polygon)) mask[p * nQ + q] = 1;
-    }
-  }
-  return mask;
-}
-
-/** A parameter interval on a segment, each end open or closed. */
-interface Interval {
-  lo: number;
-  loOpen: boolean;
-  hi: number;
-  hiOpen: boolean;
-}
-
-function raise(interval: Interval, value: number, open: boolean): void {
-  if (value > interval.lo || (value === interval.lo && open)) {
-    interval.lo = value;
-    interval.loOpen = open;
-  }
-}
-
-function lower(interval: Interval, value: number, open: boolean): void {
-  if (value < interval.hi || (value === interval.hi && open)) {
-    interval.hi = value;
-    interval.hiOpen = open;
-  }
-}
-
-/**
- * True when some point `c` of segment `a`-`b` has `low[i] < c[i] <= high[i]` on both axes
- * (the segment meets a box that is open below and closed above).
- */
-function segmentMeetsBox(a: PlanePoint, b: PlanePoint, low: PlanePoint, high: PlanePoint): boolean {
-  const interval: Interval = { lo: 0, loOpen: false, hi: 1, hiOpen: false };
-  for (let axis = 0; axis < 2; axis++) {
-    const start = a[axis];
-    const delta = b[axis] - start;
-    if (delta === 0) {
-      if (!(low[axis] < start && start <= high[axis])) return false;
-    } else if (delta > 0) {
-      raise(interval, (low[axis] - start) / delta, true);
-      lower(interval, (high[axis] - start) / delta, false);
-    } else {
-      raise(interval, (high[axis] - start) / delta, false);
-      lower(interval, (low[axis] - start) / delta, true);
-    }
-  }
-  return interval.lo < interval.hi || (interval.lo === interval.hi && !interval.loOpen && !interval.hiOpen);
-}
-
-/**
- * Voxels of a scribble by PROTOCOL.md's rule, as a 0/1 mask indexed `p * nQ + q`: voxel `k` is in
- * the stroke when a brush `[c - t/2, c + t/2)` (per axis, widths `[t_p, t_q]`) centred on some
- * point `c` of the polyline contains `k`. A single vertex stamps a `t_p x t_q` block.
- */
-export function rasterizeScribble(
-  polyline: readonly PlanePoint[],
-  widths: [number, number],
-  nP: number,
-  nQ: number,
-): Uint8Array {
-  const mask = new Uint8Array(nP * nQ);
-  if (polyline.length === 0) return mask;
-  const [halfP, halfQ] = [widths[0] / 2, widths[1] / 2];
-  const segments: [PlanePoint, PlanePoint][] =
-    polyline.length === 1 ? [[polyline[0], polyline[0]]] : polyline.slice(1).map((point, k) => [polyline[k], point]);
-  for (const [a, b] of segments) {
-    const [[pMin, pMax], [qMin, qMax]] = bounds([a, b]);
-    for (let p = Math.max(0, Math.floor(pMin - halfP)); p <= Math.min(nP - 1, Math.ceil(pMax + halfP)); p++) {
-      for (let q = Math.max(0, Math.floor(qMin - halfQ)); q <= Math.min(nQ - 1, Math.ceil(qMax + halfQ)); q++) {
-        if (!mask[p * nQ + q] && segmentMeetsBox(a, b, [p - halfP, q - halfQ], [p + halfP, q + halfQ]))
-          mask[p * nQ + q] = 1;
-      }
-    }
-  }
-  return mask;
 }

@@ -146,9 +146,3 @@ export function planeToVolume(axis: Axis, index: number, p: number, q: number): 
   if (axis === 1) return [p, index, q];
   return [p, q, index];
 }
-
-/** In-plane `(p, q)` of a volume voxel seen along `axis`. */
-export function volumeToPlane(axis: Axis, voxel: Vec3): PlanePoint {
-  const [p, q] = planeAxes(axis);
-  return [voxel[p], voxel[q]];
-}

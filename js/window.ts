@@ -59,13 +59,6 @@ export function dragWindow(
   return [start[0] + dy * perPixel, Math.max(MIN_WIDTH, start[1] + dx * perPixel)];
 }
 
-/** Grey value 0..255 for one intensity. */
-export function greyValue(value: number, window: WindowLevel): number {
-  const [level, width] = window;
-  const grey = ((value - (level - width / 2)) / Math.max(width, MIN_WIDTH)) * 255;
-  return grey <= 0 ? 0 : grey >= 255 ? 255 : Math.round(grey);
-}
-
 /**
  * Write a slice as opaque grey RGBA pixels (little-endian words), in the slice's own C order
  * (`p * n_q + q`), the order of the view's image layer.

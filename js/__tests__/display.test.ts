@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { colourTable, labelSlice, paletteColor, renderOverlay } from "../overlay";
 import { finishGesture, startGesture, extendGesture, scribbleWidth } from "../tools";
 import type { ObjectInfo, Vec3 } from "../types";
-import { autoWindow, dragWindow, greyValue, matchingPreset, presetWindow, windowSlice } from "../window";
+import { autoWindow, dragWindow, matchingPreset, presetWindow, windowSlice } from "../window";
 
 const stats = { min: -1000, max: 1000, p01: -200, p99: 600, p005: -900, p995: 900 };
 
@@ -18,13 +18,6 @@ describe("window", () => {
     expect(matchingPreset([40, 400], stats)).toBe("soft");
     expect(matchingPreset([0, 1800], stats)).toBe("auto");
     expect(matchingPreset([1, 2], stats)).toBeNull();
-  });
-
-  it("maps intensities linearly from level - width/2 to level + width/2", () => {
-    expect(greyValue(-160, [40, 400])).toBe(0);
-    expect(greyValue(240, [40, 400])).toBe(255);
-    expect(greyValue(40, [40, 400])).toBe(128);
-    expect(greyValue(-5000, [40, 400])).toBe(0);
   });
 
   it("widens on right-drag to the right and raises the level downward", () => {

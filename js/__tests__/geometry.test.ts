@@ -5,11 +5,7 @@ import {
   dropClosePoints,
   lassoPolygon,
   openRing,
-  pointInPolygon,
   polygonArea,
-  polylineLength,
-  rasterizePolygon,
-  rasterizeScribble,
   scribblePolyline,
   simplifyPolyline,
 } from "../geometry";
@@ -23,13 +19,12 @@ function circle(centre: PlanePoint, radius: number, count: number): PlanePoint[]
 }
 
 describe("polylines", () => {
-  it("measures length and distance to a polyline", () => {
+  it("measures the distance to a polyline", () => {
     const line: PlanePoint[] = [
       [0, 0],
       [3, 0],
       [3, 4],
     ];
-    expect(polylineLength(line)).toBe(7);
     expect(distanceToPolyline([1, 2], line)).toBe(2);
     expect(distanceToPolyline([5, 5], line)).toBeCloseTo(Math.hypot(2, 1));
     expect(distanceToPolyline([1, 1], [[0, 0]])).toBeCloseTo(Math.SQRT2);
@@ -110,48 +105,6 @@ describe("polygons", () => {
     expect(polygonArea([...square].reverse())).toBe(-16);
     expect(polygonArea(closeRing(square))).toBe(16);
   });
-
-  it("tests points inside, outside, and in concave notches", () => {
-    expect(pointInPolygon([2, 2], square)).toBe(true);
-    expect(pointInPolygon([5, 2], square)).toBe(false);
-    const ushape: PlanePoint[] = [
-      [0, 0],
-      [6, 0],
-      [6, 6],
-      [4, 6],
-      [4, 2],
-      [2, 2],
-      [2, 6],
-      [0, 6],
-    ];
-    expect(pointInPolygon([1, 4], ushape)).toBe(true);
-    expect(pointInPolygon([3, 4], ushape)).toBe(false);
-    expect(pointInPolygon([5, 4], ushape)).toBe(true);
-    expect(pointInPolygon([3, 1], ushape)).toBe(true);
-  });
-
-  it("fills voxels 0..3 for a square with corners (0, 0) and (4, 4) (half-open edges)", () => {
-    const mask = rasterizePolygon(square, 6, 6);
-    const filled = [...mask.keys()].filter((k) => mask[k]).map((k) => [Math.floor(k / 6), k % 6]);
-    expect(filled.length).toBe(16);
-    expect(filled.every(([p, q]) => p <= 3 && q <= 3)).toBe(true);
-  });
-
-  it("rasterises voxel centres inside the polygon", () => {
-    const mask = rasterizePolygon(
-      [
-        [0.5, 0.5],
-        [3.5, 0.5],
-        [3.5, 2.5],
-        [0.5, 2.5],
-      ],
-      6,
-      5,
-    );
-    const inside: string[] = [];
-    mask.forEach((value, k) => value && inside.push(`${Math.floor(k / 5)},${k % 5}`));
-    expect(inside).toEqual(["1,1", "1,2", "2,1", "2,2", "3,1", "3,2"]);
-  });
 });
 
 describe("lasso", () => {
@@ -163,9 +116,6 @@ describe("lasso", () => {
     expect(polygon.length).toBeLessThan(60);
     expect(Math.abs(polygonArea(polygon)) / (Math.PI * 64)).toBeGreaterThan(0.98);
     expect(polygon[0]).not.toEqual(polygon[polygon.length - 1]);
-    const mask = rasterizePolygon(polygon, 40, 40);
-    expect(mask[20 * 40 + 20]).toBe(1);
-    expect(mask[20 * 40 + 29]).toBe(0);
   });
 
   it("rejects slips: a line, a dot, a tiny loop", () => {
@@ -194,63 +144,5 @@ describe("scribble", () => {
       [0, 5],
       [49 * 0.2, 5],
     ]);
-  });
-
-  const voxels = (mask: Uint8Array, nQ: number) => {
-    const found: string[] = [];
-    mask.forEach((value, k) => value && found.push(`${Math.floor(k / nQ)},${k % nQ}`));
-    return found;
-  };
-
-  it("covers exactly t voxels across a stroke along an axis (PROTOCOL.md rasterization)", () => {
-    for (const width of [1, 2, 3, 4]) {
-      const mask = rasterizeScribble(
-        [
-          [2, 5],
-          [8, 5],
-        ],
-        [width, width],
-        12,
-        12,
-      );
-      for (let p = 3; p <= 7; p++) {
-        const across = [...Array(12).keys()].filter((q) => mask[p * 12 + q]);
-        expect(across.length).toBe(width);
-        // the brush [c - t/2, c + t/2) contains k when k - t/2 < c <= k + t/2
-        expect(across[0]).toBe(Math.ceil(5 - width / 2));
-      }
-    }
-    const vertical = rasterizeScribble(
-      [
-        [4, 1],
-        [4, 9],
-      ],
-      [3, 2],
-      12,
-      12,
-    );
-    expect(voxels(vertical, 12).filter((v) => v.endsWith(",5"))).toEqual(["3,5", "4,5", "5,5"]);
-  });
-
-  it("stamps a t_p x t_q block for a single vertex", () => {
-    expect(voxels(rasterizeScribble([[5, 5]], [2, 3], 10, 10), 10)).toEqual(["4,4", "4,5", "4,6", "5,4", "5,5", "5,6"]);
-    expect(voxels(rasterizeScribble([[5, 5]], [1, 1], 10, 10), 10)).toEqual(["5,5"]);
-    // clipped to the slice
-    expect(voxels(rasterizeScribble([[0, 0]], [3, 3], 10, 10), 10)).toEqual(["0,0", "0,1", "1,0", "1,1"]);
-  });
-
-  it("covers a diagonal stroke without gaps", () => {
-    const mask = rasterizeScribble(
-      [
-        [1, 1],
-        [8, 8],
-      ],
-      [1, 1],
-      10,
-      10,
-    );
-    for (let k = 1; k <= 8; k++) expect(mask[k * 10 + k]).toBe(1);
-    expect(mask[0]).toBe(0);
-    expect(mask[9 * 10 + 9]).toBe(0);
   });
 });

@@ -10,7 +10,6 @@ import {
   planeToVolume,
   layerMatrix,
   screenToVoxel,
-  volumeToPlane,
   voxelToScreen,
   zoomAbout,
 } from "../transform";
@@ -31,11 +30,12 @@ describe("plane axes", () => {
     expect(planeAxes(2)).toEqual([0, 1]);
   });
 
-  it("maps in-plane indices to volume voxels and back", () => {
+  it("maps in-plane indices to volume voxels", () => {
     for (const axis of AXES) {
       const voxel = planeToVolume(axis, 7, 3, 5);
       expect(voxel[axis]).toBe(7);
-      expect(volumeToPlane(axis, voxel)).toEqual([3, 5]);
+      const [p, q] = planeAxes(axis);
+      expect([voxel[p], voxel[q]]).toEqual([3, 5]);
     }
   });
 });

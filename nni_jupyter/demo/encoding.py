@@ -1,8 +1,9 @@
-"""Prompt encoding and network-input windows, exactly as the inference builds them.
+"""Prompt encoding and network-input windows, built with the inference's own functions.
 
-The demo model is trained on inputs built by this module, which follows the nnInteractive
-inference (see ``docs/reference`` in the shared notes): 8 channels ``[image z-scored, prev_seg,
-bbox/lasso +, bbox/lasso -, point +, point -, scribble +, scribble -]``; points are radius-4
+The demo model is trained on inputs built by this module from the point stamp, window, pooling
+kernel and max filter of ``nni_jupyter.inference``, which follow the nnInteractive inference:
+8 channels ``[image z-scored, prev_seg, bbox/lasso +, bbox/lasso -, point +, point -, scribble +,
+scribble -]``; points are radius-4
 balls of normalised distance-transform values; boxes are filled blocks one voxel thick; older
 prompts weigh ``decay ** age``; a zoomed-out window dilates the point and scribble channels by
 max pooling, then resizes the interaction channels with ``area`` and the image with
@@ -11,65 +12,33 @@ max pooling, then resizes the interaction channels with ``area`` and the image w
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
-# interaction-channel indices (the network input adds the image in front: +1)
-PREV_SEG = 0
-BBOX_POS, BBOX_NEG = 1, 2
-POINT_POS, POINT_NEG = 3, 4
-SCRIBBLE_POS, SCRIBBLE_NEG = 5, 6
-NUM_INTERACTION_CHANNELS = 7
+from ..inference.autozoom import extreme_filter, nearest_odd
+from ..inference.layout import INFERENCE_INFO_V2, NUM_INTERACTION_CHANNELS
+from ..inference.prompts import point_stamp
+from ..inference.regions import centered_bbox, to_slices
+
+# interaction-channel indices, from the layout the trained model is written with (the network
+# input adds the image in front: +1)
+_CHANNELS = INFERENCE_INFO_V2["channel_mapping"]
+PREV_SEG = _CHANNELS["prev_seg"]
+BBOX_POS, BBOX_NEG = _CHANNELS["bbox2d"]
+POINT_POS, POINT_NEG = _CHANNELS["points"]
+SCRIBBLE_POS, SCRIBBLE_NEG = _CHANNELS["scribble"]
 DILATED_WHEN_ZOOMED = (POINT_POS, POINT_NEG, SCRIBBLE_POS, SCRIBBLE_NEG)
-POINT_RADIUS = 4
-
-
-@lru_cache(maxsize=4)
-def point_kernel(radius: int = POINT_RADIUS) -> torch.Tensor:
-    """The stamp of one point: ``x²+y²+z² <= r²`` on a ``(2r+1)³`` grid, valued by its distance
-    to the nearest voxel outside the ball (within the grid), divided by the maximum."""
-    axis = np.arange(-radius, radius + 1)
-    grid = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
-    inside = (grid**2).sum(1) <= radius * radius
-    gaps = grid[inside][:, None, :] - grid[~inside][None, :, :]
-    distances = np.sqrt((gaps**2).sum(-1)).min(1)
-    values = np.zeros(len(grid))
-    values[inside] = distances / distances.max()
-    size = 2 * radius + 1
-    return torch.from_numpy(values.reshape(size, size, size).astype(np.float32))
+POINT_RADIUS = INFERENCE_INFO_V2["point_radius"]
 
 
 def stamp_point(channel: torch.Tensor, position: tuple[int, int, int], weight: float = 1.0) -> None:
-    """Max-write a point stamp at ``position`` (rounded voxel coordinates) into a 3-D channel."""
-    kernel = point_kernel() * weight
-    r = kernel.shape[0] // 2
-    dst, src = [], []
-    for p, n in zip(position, channel.shape, strict=True):
-        lo, hi = p - r, p + r + 1
-        if hi <= 0 or lo >= n:
-            return
-        dst.append(slice(max(lo, 0), min(hi, n)))
-        src.append(slice(max(lo, 0) - lo, min(hi, n) - lo))
-    region = channel[tuple(dst)]
-    torch.maximum(region, kernel[tuple(src)], out=region)
-
-
-def round_to_nearest_odd(number: float) -> int:
-    """Nearest odd integer, rounding up on even ceilings (the inference's pooling-kernel rule)."""
-    if math.ceil(number) % 2 == 1:
-        return math.ceil(number)
-    if math.floor(number) % 2 == 1:
-        return math.floor(number)
-    return round(number) + 1
-
-
-def window_bbox(centre: tuple[int, int, int], size: list[int]) -> list[list[int]]:
-    """Half-open window of ``size`` around ``centre`` (may reach outside the image)."""
-    return [[c - s // 2, c + s // 2 + s % 2] for c, s in zip(centre, size, strict=True)]
+    """Max-write the inference's point stamp (float16 values) at ``position`` into a 3-D channel."""
+    stamp = point_stamp(position, channel.shape, POINT_RADIUS, weight)
+    if stamp is None:
+        return
+    region, values = stamp
+    view = channel[to_slices(region)]
+    torch.maximum(view, values.to(view.dtype), out=view)
 
 
 def build_window(
@@ -99,7 +68,7 @@ def build_window(
         ``[8, P, P, P]`` float32 input and ``[P, P, P]`` float32 0/1 target, zero outside the image.
     """
     scaled = round(patch_size * zoom)
-    window = window_bbox(centre, [scaled] * 3)
+    window = centered_bbox(centre, [scaled] * 3)
     shape = image.shape
     valid = [[max(lo, 0), min(hi, n)] for (lo, hi), n in zip(window, shape, strict=True)]
     x = torch.zeros((1 + NUM_INTERACTION_CHANNELS, patch_size, patch_size, patch_size))
@@ -124,24 +93,12 @@ def build_window(
     ]
     size = [hi - lo for lo, hi in zip(out_lo, out_hi, strict=True)]
     out = tuple(slice(lo, hi) for lo, hi in zip(out_lo, out_hi, strict=True))
-    kernel = round_to_nearest_odd(zoom * 2 - 1)
+    kernel = nearest_odd(zoom * 2 - 1)
     if kernel > 1:
         for channel in DILATED_WHEN_ZOOMED:
             if inter_crop[channel].any():
-                inter_crop[channel] = max_filter(inter_crop[channel], kernel)
+                inter_crop[channel] = extreme_filter(inter_crop[channel], kernel)
     x[(0, *out)] = F.interpolate(image_crop[None, None], size, mode="trilinear")[0, 0]
     x[(slice(1, None), *out)] = F.interpolate(inter_crop[None], size, mode="area")[0]
     y[out] = (F.interpolate(target_crop[None, None], size, mode="area")[0, 0] >= 0.5).float()
     return x, y
-
-
-def max_filter(volume: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Cubic max filter of odd size ``kernel``, 'same' output, as three 1-D passes (fast)."""
-    out = volume[None, None]
-    for axis in range(3):
-        size = [1, 1, 1]
-        size[axis] = kernel
-        padding = [0, 0, 0]
-        padding[axis] = kernel // 2
-        out = F.max_pool3d(out, size, stride=1, padding=padding)
-    return out[0, 0]

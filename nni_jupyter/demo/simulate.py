@@ -16,10 +16,11 @@ import torch.nn.functional as F
 
 from ..data import ORGAN_LABELS, phantom
 from ..evaluation import geometry
+from ..inference.autozoom import MAX_ZOOM, extreme_filter, initial_zoom, next_zoom
+from ..inference.regions import centered_bbox, nonzero_bbox
 from . import encoding as enc
 
 AUTOZOOM_STEPS = (1.5, 2.25, 3.375, 4.0)
-MAX_ZOOM = 4.0
 _MARGIN = 12  # voxels around an object that perturbations may reach
 
 
@@ -47,7 +48,7 @@ def prepare_volume(seed: int, shape: tuple[int, int, int], min_voxels: int = 20)
             oid = len(objects) + 1
             mask = parts == k
             components[mask] = oid
-            objects.append((oid, label, geometry.bbox(mask)))
+            objects.append((oid, label, nonzero_bbox(mask)))
     return TrainingVolume(image_t, components, objects)
 
 
@@ -185,7 +186,7 @@ class UserSimulator:
         axis, index = self._pick_slice(mask)
         plane = geometry.take_slice(mask, axis, index)
         if kind == "box":
-            lo_hi = geometry.bbox(plane)
+            lo_hi = nonzero_bbox(plane)
             grow = self.rng.integers(-1, 4, size=(2, 2))
             drawn = np.zeros(plane.shape, dtype=bool)
             rows = slice(
@@ -343,7 +344,7 @@ class UserSimulator:
             volume.image, interactions, torch.from_numpy(target), first.centre, 1.0, p
         )
         foreground = self.predictor(x)
-        window = enc.window_bbox(first.centre, [p] * 3)
+        window = centered_bbox(first.centre, [p] * 3)
         shape = target.shape
         inside = [[max(lo, 0), min(hi, n)] for (lo, hi), n in zip(window, shape, strict=True)]
         prev = np.zeros(target.shape, dtype=bool)
@@ -359,7 +360,7 @@ class UserSimulator:
     ) -> tuple[tuple[int, ...], float]:
         """Centre and zoom of the prediction this prompt triggers (initial, zoomed, refinement)."""
         rng, p = self.rng, self.patch_size
-        start = max(1.0, max((e + p // 3) / p for e in prompt.extent))
+        start = initial_zoom(prompt.extent, [p] * 3)
         extent = max(hi - lo for lo, hi in box)
         centre = prompt.centre
         if not is_initial and rng.random() < 0.6:
@@ -369,7 +370,7 @@ class UserSimulator:
         zoom = start
         zoom_out_odds = 0.4 if extent > 0.6 * p else 0.1
         while zoom < MAX_ZOOM and rng.random() < zoom_out_odds:
-            zoom = min(MAX_ZOOM, zoom * 1.5)
+            zoom = next_zoom(zoom)
         return centre, zoom
 
     # --- helpers -------------------------------------------------------------------------------
@@ -394,7 +395,7 @@ class UserSimulator:
 
 def _plane_prompt(channel: int, shape, axis: int, index: int, drawn: np.ndarray) -> Prompt:
     """A prompt drawn on slice ``index`` along ``axis``, stored as its bbox crop."""
-    box2d = geometry.bbox(drawn)
+    box2d = nonzero_bbox(drawn)
     if box2d is None:
         raise ValueError("a drawn prompt must cover at least one pixel")
     in_plane = [a for a in range(3) if a != axis]
@@ -425,7 +426,7 @@ def _pool(mask: np.ndarray, radius: int, grow: bool) -> np.ndarray:
     t = torch.from_numpy(mask.astype(np.float32))
     if not grow:
         t = 1 - t
-    pooled = enc.max_filter(t, 2 * radius + 1)
+    pooled = extreme_filter(t, 2 * radius + 1)
     if not grow:
         pooled = 1 - pooled
     return pooled.numpy() > 0.5

@@ -43,12 +43,12 @@ import torch.nn.functional as F  # noqa: E402
 from ..data import TRAINING_SEED_START
 from ..inference.layout import (
     INFERENCE_INFO_V2,
+    NUM_INTERACTION_CHANNELS,
     make_plans,
     resenc_unet_arch,
     write_model_folder,
 )
 from . import demo_model_path
-from .encoding import NUM_INTERACTION_CHANNELS
 from .simulate import TrainingVolume, UserSimulator, prepare_volume
 
 FEATURES = [8, 16, 32, 64, 128]

@@ -1,30 +1,19 @@
 """Mask geometry for simulated users: distance transform, connected components, slices, strokes.
 
-Numpy and torch only (no scipy), so the evaluation runs wherever the inference runs.
+Strokes are turned into voxels by :mod:`nni_jupyter.inference.gestures`, the rasterizer the widget
+uses, so the protocol measures (and the demo trainer learns) the gestures a user actually sends.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import torch
+from scipy import ndimage
 
-_FAR = 1e12
-_MAX_TEMPORARY = 2**25  # elements of the brute-force min-plus temporary per chunk
+from ..inference.gestures import PlaneRegion, lasso_region, scribble_region
+from ..inference.regions import nonzero_bbox, to_slices
 
-
-def _min_plus_along(squared: torch.Tensor, axis: int) -> torch.Tensor:
-    """One pass of the separable squared EDT: ``out[i] = min_j squared[j] + (i - j)**2``."""
-    moved = squared.movedim(axis, -1)
-    n = moved.shape[-1]
-    index = torch.arange(n, dtype=squared.dtype)
-    offsets = (index[:, None] - index[None, :]) ** 2  # [i, j]
-    flat = moved.reshape(-1, n)
-    out = torch.empty_like(flat)
-    rows = max(1, _MAX_TEMPORARY // (n * n))
-    for start in range(0, flat.shape[0], rows):
-        chunk = flat[start : start + rows]
-        out[start : start + rows] = (chunk[:, None, :] + offsets[None]).amin(dim=-1)
-    return out.reshape(moved.shape).movedim(-1, axis)
+#: Face connectivity (6 neighbours in 3-D, 4 in 2-D), as the simulated user sees regions.
+_FACE = 1
 
 
 def edt(mask: np.ndarray) -> np.ndarray:
@@ -46,25 +35,9 @@ def edt(mask: np.ndarray) -> np.ndarray:
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
         return np.zeros(mask.shape, dtype=np.float32)
-    padded = np.pad(mask, 1)
-    squared = torch.from_numpy(np.where(padded, _FAR, 0.0))
-    for axis in range(padded.ndim):
-        squared = _min_plus_along(squared, axis)
+    distances = ndimage.distance_transform_edt(np.pad(mask, 1))
     inner = tuple(slice(1, -1) for _ in range(mask.ndim))
-    return np.sqrt(squared[inner].numpy()).astype(np.float32)
-
-
-def bbox(mask: np.ndarray) -> list[list[int]] | None:
-    """Half-open bounding box ``[[lo, hi], ...]`` of the nonzero voxels, or None when empty."""
-    mask = np.asarray(mask)
-    box = []
-    for axis in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != axis)
-        hits = np.flatnonzero(mask.any(axis=other))
-        if len(hits) == 0:
-            return None
-        box.append([int(hits[0]), int(hits[-1]) + 1])
-    return box
+    return distances[inner].astype(np.float32)
 
 
 def interior_centre(mask: np.ndarray) -> tuple[int, ...]:
@@ -79,11 +52,10 @@ def interior_centre(mask: np.ndarray) -> tuple[int, ...]:
         If the mask is empty.
     """
     mask = np.asarray(mask, dtype=bool)
-    box = bbox(mask)
+    box = nonzero_bbox(mask)
     if box is None:
         raise ValueError("interior_centre needs a non-empty mask; got an all-zero mask")
-    crop_slices = tuple(slice(lo, hi) for lo, hi in box)
-    distances = edt(mask[crop_slices])
+    distances = edt(mask[to_slices(box)])
     best = np.argwhere(distances >= distances.max() - 1e-6)
     if len(best) > 1:
         gaps = ((best - best.mean(0)) ** 2).sum(1)
@@ -107,44 +79,9 @@ def connected_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Voxel count of each component, ``sizes[k - 1]`` for label ``k``.
     """
     mask = np.asarray(mask, dtype=bool)
-    box = bbox(mask)
-    if box is None:
-        return np.zeros(mask.shape, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    crop_slices = tuple(slice(lo, hi) for lo, hi in box)
-    labels = np.zeros(mask.shape, dtype=np.int64)
-    labels[crop_slices], sizes = _label_crop(np.ascontiguousarray(mask[crop_slices]))
-    return labels, sizes
-
-
-def _label_crop(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    inside = torch.from_numpy(mask)
-    # every voxel starts with its own id; ids spread by max over face neighbours, and pointer
-    # jumping (id -> id of the voxel that id names) shortcuts long paths
-    ids = torch.arange(1, mask.size + 1, dtype=torch.int64).reshape(mask.shape)
-    ids = torch.where(inside, ids, torch.zeros_like(ids))
-    while True:
-        spread = ids.clone()
-        for axis in range(mask.ndim):
-            n = mask.shape[axis]
-            if n < 2:
-                continue
-            lo, hi = ids.narrow(axis, 0, n - 1), ids.narrow(axis, 1, n - 1)
-            spread.narrow(axis, 0, n - 1).copy_(torch.maximum(spread.narrow(axis, 0, n - 1), hi))
-            spread.narrow(axis, 1, n - 1).copy_(torch.maximum(spread.narrow(axis, 1, n - 1), lo))
-        spread = torch.where(inside, spread, torch.zeros_like(spread))
-        flat = spread.reshape(-1)
-        jumped = torch.where(inside, flat[(spread - 1).clamp(min=0)], torch.zeros_like(spread))
-        if torch.equal(jumped, ids):
-            break
-        ids = jumped
-    flat = ids.reshape(-1).numpy()
-    roots, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    foreground = np.flatnonzero(roots != 0)
-    # number components by their first voxel in C order, for a stable, readable order
-    remap = np.zeros(len(roots), dtype=np.int64)
-    remap[foreground[np.argsort(first[foreground])]] = np.arange(1, len(foreground) + 1)
-    labels = remap[inverse].reshape(mask.shape)
-    sizes = np.bincount(labels.reshape(-1), minlength=len(foreground) + 1)[1:]
+    structure = ndimage.generate_binary_structure(mask.ndim, _FACE)
+    labels, count = ndimage.label(mask, structure=structure, output=np.int64)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     return labels, sizes
 
 
@@ -194,70 +131,13 @@ def put_slice(shape: tuple[int, ...], axis: int, index: int, plane: np.ndarray) 
     return volume
 
 
-def fill_polygon(vertices: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Rasterise a closed polygon (even-odd rule, pixel centres) into a boolean 2-D mask.
-
-    Parameters
-    ----------
-    vertices
-        ``[n, 2]`` array of (row, col) coordinates, in pixel units.
-    shape
-        Output shape.
-    """
-    vertices = np.asarray(vertices, dtype=np.float64)
-    out = np.zeros(shape, dtype=bool)
-    lo = np.clip(np.floor(vertices.min(0)).astype(int), 0, np.asarray(shape) - 1)
-    hi = np.clip(np.ceil(vertices.max(0)).astype(int) + 1, 1, np.asarray(shape))
-    rows = np.arange(lo[0], hi[0])[:, None].astype(np.float64)
-    cols = np.arange(lo[1], hi[1])[None, :].astype(np.float64)
-    inside = np.zeros((len(rows), cols.shape[1]), dtype=bool)
-    starts, ends = vertices, np.roll(vertices, -1, axis=0)
-    for (r0, c0), (r1, c1) in zip(starts, ends, strict=True):
-        if r0 == r1:
-            continue
-        crosses = (rows >= min(r0, r1)) & (rows < max(r0, r1))
-        col_at = c0 + (rows - r0) * (c1 - c0) / (r1 - r0)
-        inside ^= crosses & (cols < col_at)
-    out[lo[0] : hi[0], lo[1] : hi[1]] = inside
-    return out
-
-
-def draw_polyline(points: np.ndarray, shape: tuple[int, int], thickness: int = 2) -> np.ndarray:
-    """Rasterise an open polyline with a square brush of ``thickness`` pixels.
-
-    Parameters
-    ----------
-    points
-        ``[n, 2]`` (row, col) vertices; a single vertex draws a dot.
-    """
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    samples = [points[:1]]
-    for start, end in zip(points[:-1], points[1:], strict=True):
-        steps = max(2, int(np.ceil(np.abs(end - start).max() * 2)) + 1)
-        samples.append(start + np.linspace(0, 1, steps)[:, None] * (end - start))
-    centres = np.concatenate(samples)
-    offsets = np.arange(thickness) - (thickness - 1) // 2
-    brush = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), -1).reshape(-1, 2)
-    pixels = (np.round(centres).astype(int)[:, None, :] + brush[None]).reshape(-1, 2)
-    keep = np.all((pixels >= 0) & (pixels < np.asarray(shape)), axis=1)
-    out = np.zeros(shape, dtype=bool)
-    out[tuple(pixels[keep].T)] = True
-    return out
-
-
 def erode2d(mask: np.ndarray, iterations: int) -> np.ndarray:
     """Binary erosion with the 4-neighbourhood, ``iterations`` times (outside is background)."""
-    out = np.asarray(mask, dtype=bool).copy()
-    for _ in range(iterations):
-        padded = np.pad(out, 1)
-        out = (
-            padded[1:-1, 1:-1]
-            & padded[:-2, 1:-1]
-            & padded[2:, 1:-1]
-            & padded[1:-1, :-2]
-            & padded[1:-1, 2:]
-        )
-    return out
+    mask = np.asarray(mask, dtype=bool)
+    if iterations <= 0:
+        return mask.copy()
+    structure = ndimage.generate_binary_structure(2, _FACE)
+    return ndimage.binary_erosion(mask, structure, iterations=iterations, border_value=0)
 
 
 def contour_polygon(
@@ -300,23 +180,32 @@ def lasso_mask(
     jitter: float = 0.0,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """Filled lasso around a 2-D object (see ``contour_polygon``), boolean, same shape."""
+    """Filled lasso around a 2-D object (see ``contour_polygon``), boolean, same shape.
+
+    The polygon is filled by the widget's lasso rule
+    (:func:`~nni_jupyter.inference.gestures.lasso_region`).
+    """
     polygon = contour_polygon(mask2d, n_vertices, jitter, rng)
-    return fill_polygon(polygon, np.shape(mask2d))
+    return _plane_mask(lasso_region(polygon, np.shape(mask2d)), np.shape(mask2d))
 
 
-def scribble_mask(
+def scribble_polyline(
     mask2d: np.ndarray,
     thickness: int = 2,
     n_points: int = 5,
     rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """A stroke inside a 2-D object, as a user scribbles across it.
+    """The vertices of a stroke inside a 2-D object, as a user scribbles across it.
 
     Without ``rng``: a straight stroke along the object's principal axis through its interior
-    centre, kept to the object eroded by ``thickness`` (or the object itself when too thin).
-    With ``rng``: a polyline through ``n_points`` random interior pixels, ordered along the
-    principal axis.
+    centre, as far as the object eroded by ``thickness`` (or the object itself when too thin)
+    runs on without a gap. With ``rng``: a polyline through ``n_points`` random interior pixels,
+    ordered along the principal axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[n, 2]`` (row, col) vertices.
     """
     mask2d = np.asarray(mask2d, dtype=bool)
     inner = erode2d(mask2d, thickness)
@@ -328,12 +217,50 @@ def scribble_mask(
     if rng is None:
         offsets = pixels - centre
         across = np.abs(offsets @ np.array([-axis[1], axis[0]]))
-        ends = (offsets @ axis)[across <= 0.75]  # holds the centre itself, so never empty
-        points = np.stack([centre + ends.min() * axis, centre + ends.max() * axis])
-        return draw_polyline(points, mask2d.shape, thickness) & mask2d
+        lo, hi = _run_through_zero(offsets[across <= 0.75] @ axis)
+        return np.stack([centre + lo * axis, centre + hi * axis])
     chosen = pixels[rng.choice(len(pixels), size=min(n_points, len(pixels)), replace=False)]
-    chosen = chosen[np.argsort((chosen - centre) @ axis)]
-    return draw_polyline(chosen, mask2d.shape, thickness) & mask2d
+    return chosen[np.argsort((chosen - centre) @ axis)]
+
+
+def scribble_mask(
+    mask2d: np.ndarray,
+    thickness: int = 2,
+    n_points: int = 5,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A stroke inside a 2-D object (see ``scribble_polyline``), boolean, same shape.
+
+    The polyline is drawn by the widget's scribble rule
+    (:func:`~nni_jupyter.inference.gestures.scribble_region`) with a ``thickness``-voxel brush:
+    without ``rng`` exactly what the widget sends for that stroke. With ``rng`` what spills out
+    of the object is erased (a careful user keeps inside).
+    """
+    mask2d = np.asarray(mask2d, dtype=bool)
+    polyline = scribble_polyline(mask2d, thickness, n_points, rng)
+    brush = (float(thickness), float(thickness))
+    stroke = _plane_mask(scribble_region(polyline, mask2d.shape, brush), mask2d.shape)
+    return stroke if rng is None else stroke & mask2d
+
+
+def _run_through_zero(positions: np.ndarray) -> tuple[float, float]:
+    """Ends of the stretch of ``positions`` (which hold 0) around 0 with no gap over 1.5 pixels."""
+    positions = np.sort(positions)
+    gaps = np.flatnonzero(np.diff(positions) > 1.5)  # a gap lies between g and g + 1
+    zero = int(np.searchsorted(positions, 0.0))
+    before, after = gaps[gaps < zero], gaps[gaps >= zero]
+    lo = positions[before[-1] + 1] if before.size else positions[0]
+    hi = positions[after[0]] if after.size else positions[-1]
+    return float(lo), float(hi)
+
+
+def _plane_mask(region: PlaneRegion | None, shape: tuple[int, ...]) -> np.ndarray:
+    """A boolean ``shape`` plane holding a rasterized region (empty when it is None)."""
+    out = np.zeros(shape, dtype=bool)
+    if region is not None:
+        (p0, q0), crop = region
+        out[p0 : p0 + crop.shape[0], q0 : q0 + crop.shape[1]] = crop
+    return out
 
 
 def _principal_axis(pixels: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..inference.regions import nonzero_bbox
 from . import geometry
 
 FIRST_PROMPTS = ("point", "box", "lasso", "scribble")
@@ -104,7 +105,7 @@ def next_click(
 def box_prompt(truth: np.ndarray, axis: int | None = None) -> list[list[int]]:
     """Half-open 2-D box (one voxel thick) around the object on its largest slice."""
     slice_axis, index = geometry.largest_slice(truth, axis)
-    plane_box = geometry.bbox(geometry.take_slice(truth, slice_axis, index))
+    plane_box = nonzero_bbox(geometry.take_slice(truth, slice_axis, index))
     box = [list(b) for b in plane_box]
     box.insert(slice_axis, [index, index + 1])
     return box

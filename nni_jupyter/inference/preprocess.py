@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .regions import Bbox, clip_bbox, to_local, to_slices
+from .regions import clip_bbox, nonzero_bbox, to_local, to_slices
 
 # Rows of the first axis handled at once by the statistics passes: bounds temporaries.
 _SLAB_ROWS = 16
@@ -68,25 +68,6 @@ class PreprocessedImage:
         return out
 
 
-def _nonzero_region(channel: np.ndarray) -> Bbox | None:
-    """Bbox of the nonzero voxels of a 3-D array, computed slab by slab."""
-    rows = np.zeros(channel.shape[0], dtype=bool)
-    cols = np.zeros(channel.shape[1], dtype=bool)
-    depth = np.zeros(channel.shape[2], dtype=bool)
-    for start in range(0, channel.shape[0], _SLAB_ROWS):
-        occupied = channel[start : start + _SLAB_ROWS] != 0
-        rows[start : start + _SLAB_ROWS] = occupied.any(axis=(1, 2))
-        cols |= occupied.any(axis=(0, 2))
-        depth |= occupied.any(axis=(0, 1))
-    bbox = []
-    for hits in (rows, cols, depth):
-        indices = np.flatnonzero(hits)
-        if indices.size == 0:
-            return None
-        bbox.append([int(indices[0]), int(indices[-1]) + 1])
-    return bbox
-
-
 def _statistics(region: np.ndarray) -> tuple[float, float]:
     """Mean and unbiased std of ``region`` in float64, slab by slab; NaN/inf propagate."""
     count = region.size
@@ -112,7 +93,7 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
     """
     store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
     data = np.array(image, dtype=store_dtype, order="C", copy=True)
-    region = _nonzero_region(data[0])
+    region = nonzero_bbox(data[0])
     if region is None:
         raise ValueError(
             "image is entirely zero; nnInteractive needs intensities to normalise. "

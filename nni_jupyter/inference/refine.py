@@ -16,7 +16,17 @@ import torch
 import torch.nn.functional as F
 
 from .autozoom import InputBuilder, extreme_filter, predict
-from .regions import Bbox, clip_bbox, nonzero_bbox, paste_clipped, shift, to_local, to_slices
+from .regions import (
+    Bbox,
+    centered_bbox,
+    clip_bbox,
+    nonzero_bbox,
+    paste_clipped,
+    shift,
+    to_local,
+    to_slices,
+    union_bboxes,
+)
 from .store import STORE_DTYPE
 
 OPENING_KERNEL = 5
@@ -60,10 +70,6 @@ def _box_core(center: Sequence[int], box: Sequence[int], margin: Sequence[int], 
     ]
 
 
-def _box_around(center: Sequence[int], box: Sequence[int]) -> Bbox:
-    return [[c - b // 2, c + (b - b // 2)] for c, b in zip(center, box, strict=True)]
-
-
 def _random_cover(
     mask: torch.Tensor, box: Sequence[int], margin: Sequence[int], draws: int, rng: Any
 ) -> list[Bbox]:
@@ -81,7 +87,7 @@ def _random_cover(
         if best is None:
             # Margins wider than half the box leave an empty core; cover the drawn voxel itself.
             best, best_core = center, [[c, c + 1] for c in center]
-        boxes.append(_box_around(best, box))
+        boxes.append(centered_bbox(best, box))
         mask[to_slices(best_core)] = 0
     return boxes
 
@@ -127,7 +133,7 @@ def cover_with_boxes(
         best = max(range(len(counts)), key=lambda i: (counts[i], -i))
         if counts[best] == 0:
             break
-        boxes.append(_box_around(candidates[best], box))
+        boxes.append(centered_bbox(candidates[best], box))
         uncovered[to_slices(cores[best])] = 0
         candidates = [c for c in candidates if uncovered[c[0], c[1], c[2]]]
     if uncovered.any():
@@ -165,10 +171,7 @@ class RefinementPlan:
     @property
     def hull(self) -> Bbox:
         """Smallest bbox holding every box."""
-        return [
-            [min(b[axis][0] for b in self.boxes), max(b[axis][1] for b in self.boxes)]
-            for axis in range(3)
-        ]
+        return union_bboxes(self.boxes)
 
 
 def plan_boxes(

@@ -1,16 +1,21 @@
 """Half-open bounding boxes ``[[lo, hi], ...]`` in voxel coordinates, and pastes through them.
 
-Every bbox in ``nni_jupyter.inference`` uses the array's axis order and half-open intervals. A bbox
-may extend past the image; :func:`clip_bbox` gives the part inside it.
+The one module for box arithmetic in nni_jupyter (inference, widget, evaluation and trainer). Every
+bbox uses the array's axis order and half-open intervals. A bbox may extend past the image;
+:func:`clip_bbox` gives the part inside it. Functions that read voxels take numpy arrays and torch
+tensors alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 Bbox = list[list[int]]
+#: numpy arrays are scanned this many rows at a time, so a memmap is never loaded whole.
+_SLAB_ROWS = 16
 
 
 def clip_bbox(bbox: Sequence[Sequence[int]], shape: Sequence[int]) -> Bbox | None:
@@ -24,9 +29,9 @@ def clip_bbox(bbox: Sequence[Sequence[int]], shape: Sequence[int]) -> Bbox | Non
     return clipped
 
 
-def bbox_size(bbox: Sequence[Sequence[int]]) -> list[int]:
-    """Return the extent of ``bbox`` along each axis."""
-    return [int(hi - lo) for lo, hi in bbox]
+def bbox_shape(bbox: Sequence[Sequence[int]]) -> tuple[int, ...]:
+    """Return the shape of the array ``bbox`` selects (its extent along each axis)."""
+    return tuple(int(hi) - int(lo) for lo, hi in bbox)
 
 
 def union_bboxes(bboxes: Sequence[Sequence[Sequence[int]] | None]) -> Bbox | None:
@@ -45,6 +50,11 @@ def to_local(bbox: Sequence[Sequence[int]], frame: Sequence[Sequence[int]]) -> B
     return [[lo - f[0], hi - f[0]] for (lo, hi), f in zip(bbox, frame, strict=True)]
 
 
+def from_local(bbox: Sequence[Sequence[int]], frame: Sequence[Sequence[int]]) -> Bbox:
+    """Express ``bbox``, given relative to ``frame``'s lower corner, in ``frame``'s coordinates."""
+    return [[lo + f[0], hi + f[0]] for (lo, hi), f in zip(bbox, frame, strict=True)]
+
+
 def shift(bbox: Sequence[Sequence[int]], offset: Sequence[int]) -> Bbox:
     """Return ``bbox`` moved by ``offset`` voxels per axis."""
     return [[lo + o, hi + o] for (lo, hi), o in zip(bbox, offset, strict=True)]
@@ -60,21 +70,48 @@ def centered_bbox(center: Sequence[int], size: Sequence[int]) -> Bbox:
     return [[c - s // 2, c + s // 2 + s % 2] for c, s in zip(center, size, strict=True)]
 
 
-def nonzero_bbox(mask: torch.Tensor) -> Bbox | None:
-    """Return the bbox of the nonzero voxels of a 3-D tensor, or None when it is all zero.
+def nonzero_bbox(mask: np.ndarray | torch.Tensor) -> Bbox | None:
+    """Return the bbox of the nonzero voxels of an N-D array or tensor, or None when all zero.
 
-    Uses per-axis projections instead of ``torch.nonzero``, so no index list is materialised.
+    Uses per-axis projections instead of an index list; numpy arrays (memmaps included) are
+    scanned in slabs of rows, so no full-size temporary is made.
     """
-    occupied = mask if mask.dtype == torch.bool else mask != 0
-    plane = occupied.any(dim=0)
-    projections = (occupied.flatten(1).any(dim=1), plane.any(dim=1), plane.any(dim=0))
+    if isinstance(mask, torch.Tensor):
+        occupied = mask if mask.dtype == torch.bool else mask != 0
+        projections = [p.cpu().numpy() for p in _torch_projections(occupied)]
+    else:
+        projections = _numpy_projections(mask)
     bbox = []
     for projection in projections:
-        hits = torch.nonzero(projection).flatten()
-        if hits.numel() == 0:
+        hits = np.flatnonzero(projection)
+        if hits.size == 0:
             return None
         bbox.append([int(hits[0]), int(hits[-1]) + 1])
     return bbox
+
+
+def _torch_projections(occupied: torch.Tensor) -> list[torch.Tensor]:
+    """Per axis, which indices hold a True voxel (one pass over the tensor, then its planes)."""
+    if occupied.ndim == 1:
+        return [occupied]
+    rows = occupied.reshape(occupied.shape[0], -1).any(dim=1)
+    return [rows, *_torch_projections(occupied.any(dim=0))]
+
+
+def _numpy_projections(mask: np.ndarray) -> list[np.ndarray]:
+    """Per axis, which indices hold a nonzero voxel, computed slab by slab along axis 0."""
+    if not hasattr(mask, "ndim"):
+        mask = np.asarray(mask)
+    if mask.ndim == 1:
+        return [mask != 0]
+    rows = np.zeros(mask.shape[0], dtype=bool)
+    rest = [np.zeros(n, dtype=bool) for n in mask.shape[1:]]
+    for start in range(0, mask.shape[0], _SLAB_ROWS):
+        occupied = mask[start : start + _SLAB_ROWS] != 0
+        rows[start : start + _SLAB_ROWS] = occupied.any(axis=tuple(range(1, mask.ndim)))
+        for axis, seen in enumerate(rest, start=1):
+            seen |= occupied.any(axis=tuple(a for a in range(mask.ndim) if a != axis))
+    return [rows, *rest]
 
 
 def paste_clipped(

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .codec import Bbox, bbox_slices, encode_mask, union_bbox
+from ..inference.regions import Bbox, to_slices, union_bboxes
+from .codec import encode_mask
 from .guards import out_of_memory_hint
 from .objects import ObjectStore
 from .prompts import Command, Prompt
@@ -149,7 +150,7 @@ class Annotator:
         with self.lock:
             with self.store.step(interaction.kind) as step:
                 if region is not None:
-                    self.store.write_active(region, self.buffer[bbox_slices(region)])
+                    self.store.write_active(region, self.buffer[to_slices(region)])
             return self._outcome(self.store.change_of(step), compute_s)
 
     def _call_session(self, interaction: Interaction) -> Bbox | None:
@@ -172,13 +173,13 @@ class Annotator:
         else:
             mask = np.zeros(self.shape, dtype=np.uint8)
             if interaction.crop is not None:
-                mask[bbox_slices(interaction.bbox)] = interaction.crop
+                mask[to_slices(interaction.bbox)] = interaction.crop
             with self.lock:
                 old = self.store.object_bbox(self.store.active)
             changed = session.add_initial_seg_interaction(mask, run_prediction=interaction.refine)
             if interaction.refine and changed is None:
                 return full
-            return union_bbox(old, interaction.bbox, changed)
+            return union_bboxes([old, interaction.bbox, changed])
         # a session that does not report the changed region may have written anywhere
         return full if changed is None else [[int(lo), int(hi)] for lo, hi in changed]
 
@@ -270,7 +271,7 @@ class Annotator:
             for object_id in self.store.objects:
                 bbox = self.store.object_bbox(object_id)
                 if bbox is not None:
-                    crop = self.store.owner[bbox_slices(bbox)] == object_id
+                    crop = self.store.owner[to_slices(bbox)] == object_id
                     patches.append(Patch(object_id, bbox, encode_mask(crop)))
             return patches
 

@@ -15,8 +15,6 @@ import numpy as np
 ENCODING = "packbits-deflate"
 _ZLIB_LEVEL = 6
 
-Bbox = list[list[int]]
-
 
 def encode_mask(crop: np.ndarray) -> bytes:
     """Encode a 0/1 mask crop (any dtype, nonzero = 1) as ``packbits-deflate`` bytes.
@@ -47,41 +45,3 @@ def decode_mask(data: bytes, shape: Sequence[int]) -> np.ndarray:
         raise ValueError(f"mask data holds {len(raw) * 8} bits; shape {tuple(shape)} needs {count}")
     bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8), count=count, bitorder="little")
     return bits.reshape(tuple(shape))
-
-
-def bbox_shape(bbox: Bbox) -> tuple[int, ...]:
-    """Return the shape of a half-open bbox ``[[lo, hi], ...]``."""
-    return tuple(int(hi) - int(lo) for lo, hi in bbox)
-
-
-def bbox_slices(bbox: Bbox) -> tuple[slice, ...]:
-    """Return the index slices of a half-open bbox."""
-    return tuple(slice(int(lo), int(hi)) for lo, hi in bbox)
-
-
-def nonzero_bbox(mask: np.ndarray) -> Bbox | None:
-    """Return the half-open bbox of the nonzero voxels of ``mask``, or None when there are none."""
-    bbox = []
-    for axis in range(mask.ndim):
-        other = tuple(a for a in range(mask.ndim) if a != axis)
-        hits = np.flatnonzero(np.any(mask, axis=other))
-        if hits.size == 0:
-            return None
-        bbox.append([int(hits[0]), int(hits[-1]) + 1])
-    return bbox
-
-
-def union_bbox(*boxes: Bbox | None) -> Bbox | None:
-    """Return the smallest bbox holding every given bbox (None entries are skipped)."""
-    present = [b for b in boxes if b is not None]
-    if not present:
-        return None
-    return [
-        [min(b[axis][0] for b in present), max(b[axis][1] for b in present)]
-        for axis in range(len(present[0]))
-    ]
-
-
-def offset_bbox(local: Bbox, frame: Bbox) -> Bbox:
-    """Shift a bbox given relative to ``frame``'s corner into ``frame``'s coordinates."""
-    return [[lo + f[0], hi + f[0]] for (lo, hi), f in zip(local, frame, strict=True)]

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .codec import ENCODING, Bbox
+from ..inference.regions import Bbox
+from .codec import ENCODING
 from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")

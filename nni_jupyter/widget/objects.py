@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from ..palette import PALETTE
-from .codec import Bbox, bbox_shape, bbox_slices, nonzero_bbox, offset_bbox
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
 from .steps import Change, Step, paint, record
 
@@ -166,7 +166,7 @@ class ObjectStore:
         self._require_object(object_id)
         bbox = self.object_bbox(object_id)
         if bbox is not None:
-            crop = self.owner[bbox_slices(bbox)]
+            crop = self.owner[to_slices(bbox)]
             self._write(bbox, np.where(crop == object_id, 0, crop).astype(np.uint8))
         del self.objects[object_id]
         self.voxels.pop(object_id, None)
@@ -185,7 +185,7 @@ class ObjectStore:
         prediction only takes background voxels, with ``"overwrite"`` it also takes other objects'.
         """
         self._require_step()
-        crop = self.owner[bbox_slices(bbox)]
+        crop = self.owner[to_slices(bbox)]
         new = crop.copy()
         predicted = np.asarray(prediction) != 0
         new[(crop == self.active) & ~predicted] = 0
@@ -286,7 +286,7 @@ class ObjectStore:
         changed = []
         for region in regions:
             masks = region.after if forward else region.before
-            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], masks))
+            self._add_voxels(paint(self.owner[to_slices(region.bbox)], masks))
             changed.append((region.bbox, masks))
         self.objects = dict(step.objects_after if forward else step.objects_before)
         self.active = step.active_after if forward else step.active_before
@@ -298,13 +298,13 @@ class ObjectStore:
         return Change(changed, step.objects_before != step.objects_after)
 
     def _write(self, bbox: Bbox, new: np.ndarray) -> None:
-        view = self.owner[bbox_slices(bbox)]
+        view = self.owner[to_slices(bbox)]
         diff = view != new
         local = nonzero_bbox(diff)
         if local is None:
             return
-        sub = bbox_slices(local)
-        region, deltas = record(offset_bbox(local, bbox), view[sub], new[sub], diff[sub])
+        sub = to_slices(local)
+        region, deltas = record(from_local(local, bbox), view[sub], new[sub], diff[sub])
         self._add_voxels(deltas)
         view[sub] = new[sub]
         self._step.regions.append(region)
@@ -315,7 +315,7 @@ class ObjectStore:
 
     def _rollback(self, step: Step) -> None:
         for region in reversed(step.regions):
-            self._add_voxels(paint(self.owner[bbox_slices(region.bbox)], region.before))
+            self._add_voxels(paint(self.owner[to_slices(region.bbox)], region.before))
         self.objects = dict(step.objects_before)
         self.active = step.active_before
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}

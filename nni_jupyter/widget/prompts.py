@@ -22,7 +22,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .codec import bbox_shape, bbox_slices, decode_mask, encode_mask, nonzero_bbox
+from ..inference.regions import bbox_shape, nonzero_bbox, to_slices
+from .codec import decode_mask, encode_mask
 
 Tool = Literal["point", "box", "scribble", "lasso", "mask"]
 GESTURE_TOOLS = ("point", "box", "scribble", "lasso")
@@ -71,7 +72,7 @@ class MaskCrop:
         return cls(
             tuple(int(s) for s in mask.shape),
             tuple((lo, hi) for lo, hi in bbox),
-            encode_mask(mask[bbox_slices(bbox)]),
+            encode_mask(mask[to_slices(bbox)]),
         )
 
     @property
@@ -89,7 +90,7 @@ class MaskCrop:
         """Return the full uint8 0/1 volume."""
         out = np.zeros(self.shape, dtype=np.uint8)
         if self.bbox is not None:
-            out[bbox_slices(self.bbox)] = self.crop()
+            out[to_slices(self.bbox)] = self.crop()
         return out
 
     def to_dict(self) -> dict[str, Any]:

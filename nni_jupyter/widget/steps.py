@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .codec import Bbox, decode_mask, encode_mask
+from ..inference.regions import Bbox
+from .codec import decode_mask, encode_mask
 
 if TYPE_CHECKING:
     from .objects import ObjectInfo

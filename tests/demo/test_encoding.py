@@ -7,10 +7,17 @@ import pytest
 import torch
 
 from nni_jupyter.demo import encoding as enc
+from nni_jupyter.inference.autozoom import nearest_odd
+from nni_jupyter.inference.prompts import point_kernel
+
+
+def _trained_point_kernel() -> torch.Tensor:
+    """The point stamp the trainer writes (the inference's, at the trained radius)."""
+    return torch.tensor(point_kernel(enc.POINT_RADIUS), dtype=torch.float32)
 
 
 def test_point_kernel_shape_and_values():
-    kernel = enc.point_kernel()
+    kernel = _trained_point_kernel()
     assert kernel.shape == (9, 9, 9)
     assert kernel[4, 4, 4] == 1.0 and kernel.max() == 1.0
     assert (
@@ -25,7 +32,7 @@ def test_point_kernel_matches_the_reference():
         reason="needs the reference package: pip install 'nni_jupyter[parity]'",
     )
     reference = point.build_point((4, 4, 4), True, False)
-    torch.testing.assert_close(enc.point_kernel(), reference.float())
+    torch.testing.assert_close(_trained_point_kernel(), reference.float())
 
 
 def test_stamp_point_clips_at_the_border_and_takes_the_maximum():
@@ -41,7 +48,7 @@ def test_stamp_point_clips_at_the_border_and_takes_the_maximum():
 
 @pytest.mark.parametrize(("number", "odd"), [(1, 1), (2, 3), (2.5, 3), (3.5, 3), (5.75, 5), (7, 7)])
 def test_round_to_nearest_odd(number, odd):
-    assert enc.round_to_nearest_odd(number) == odd
+    assert nearest_odd(number) == odd
 
 
 def _volume(shape=(40, 40, 40)):

@@ -6,6 +6,10 @@ import numpy as np
 import pytest
 
 from nni_jupyter.evaluation import geometry
+from nni_jupyter.evaluation.protocol import lasso_prompt, scribble_prompt
+from nni_jupyter.inference.regions import to_slices
+from nni_jupyter.widget.prompts import Prompt
+from nni_jupyter.widget.raster import rasterize
 
 ndimage = pytest.importorskip("scipy.ndimage")
 
@@ -80,14 +84,6 @@ def test_largest_slice():
     assert geometry.largest_slice(mask) == (2, 6)
 
 
-def test_fill_polygon_square():
-    square = np.array([[1.5, 1.5], [1.5, 5.5], [5.5, 5.5], [5.5, 1.5]])
-    filled = geometry.fill_polygon(square, (8, 8))
-    expected = np.zeros((8, 8), bool)
-    expected[2:6, 2:6] = True
-    np.testing.assert_array_equal(filled, expected)
-
-
 def test_lasso_covers_a_disc_tightly():
     yy, xx = np.mgrid[:40, :40]
     disc = (yy - 20) ** 2 + (xx - 18) ** 2 <= 100
@@ -107,6 +103,40 @@ def test_scribble_stays_inside_and_spans_the_object():
     assert random_stroke.any() and not (random_stroke & ~plane).any()
 
 
-def test_draw_polyline_thickness():
-    line = geometry.draw_polyline(np.array([[2, 2], [2, 10]]), (12, 12), thickness=2)
-    assert line[2:4, 2:12].all() and line.sum() == 2 * 10  # a 2x2 brush along 9 pixels
+def _served_voxels(tool: str, axis: int, index: int, vertices, shape) -> np.ndarray:
+    """The voxels the widget sends for a stroke drawn on slice ``index`` along ``axis``."""
+    prompt = Prompt(tool, True, axis=axis, index=index, vertices=tuple(map(tuple, vertices)))
+    interaction = rasterize(prompt, shape, thickness=(2, 2, 2))
+    out = np.zeros(shape, dtype=np.uint8)
+    out[to_slices(interaction.bbox)] = interaction.crop
+    return out
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_protocol_strokes_are_the_voxels_the_widget_sends(axis):
+    truth = np.zeros((30, 28, 26), bool)
+    truth[6:22, 5:20, 8:18] = True
+    truth[10:14, 8:12, 8:18] = False  # a hole: the strokes must cope with a concave slice
+    slice_axis, index = geometry.largest_slice(truth, axis)
+    plane = geometry.take_slice(truth, slice_axis, index)
+    lasso = _served_voxels("lasso", slice_axis, index, geometry.contour_polygon(plane), truth.shape)
+    np.testing.assert_array_equal(lasso_prompt(truth, axis), lasso)
+    stroke = geometry.scribble_polyline(plane, thickness=2)
+    served = _served_voxels("scribble", slice_axis, index, stroke, truth.shape)
+    np.testing.assert_array_equal(scribble_prompt(truth, axis), served)
+
+
+def test_a_straight_scribble_stays_off_a_gap_in_the_object():
+    plane = np.zeros((40, 40), bool)
+    plane[5:35, 15:25] = True
+    plane[18:22, 15:25] = False  # the principal axis crosses a gap: stop before it
+    stroke = geometry.scribble_mask(plane, thickness=2)
+    assert stroke.any() and not (stroke & ~plane).any()
+
+
+def test_scribble_covers_the_brush_the_widget_uses():
+    plane = np.zeros((32, 20), bool)
+    plane[2:30, 8:13] = True  # eroded by 2, column 10 is left: the stroke runs along it
+    stroke = geometry.scribble_mask(plane, thickness=2)
+    # brush [c - 1, c + 1) on column 10 holds voxels 9 and 10 (k - 1 < c <= k + 1)
+    assert np.flatnonzero(stroke.any(0)).tolist() == [9, 10]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nni_jupyter.widget.codec import bbox_shape, bbox_slices, decode_mask
+from nni_jupyter.inference.regions import bbox_shape, to_slices
+from nni_jupyter.widget.codec import decode_mask
 
 
 class LabelVolume:
@@ -19,7 +20,7 @@ class LabelVolume:
         elif content["type"] == "mask_patch":
             assert content["encoding"] == "packbits-deflate"
             crop = decode_mask(bytes(buffers[0]), bbox_shape(content["bbox"]))
-            view = self.labels[bbox_slices(content["bbox"])]
+            view = self.labels[to_slices(content["bbox"])]
             object_id = content["object"]
             view[(crop == 0) & (view == object_id)] = 0
             view[crop == 1] = object_id

@@ -10,14 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nni_jupyter.widget.codec import (
-    bbox_shape,
-    decode_mask,
-    encode_mask,
-    nonzero_bbox,
-    offset_bbox,
-    union_bbox,
-)
+from nni_jupyter.inference.regions import nonzero_bbox
+from nni_jupyter.widget.codec import decode_mask, encode_mask
 
 
 @settings(max_examples=80, deadline=None)
@@ -51,22 +45,3 @@ def test_a_sphere_patch_is_under_five_percent_of_its_raw_bbox():
     bbox = nonzero_bbox(sphere)
     crop = sphere[tuple(slice(lo, hi) for lo, hi in bbox)]
     assert len(encode_mask(crop)) < 0.05 * crop.size
-
-
-def test_bbox_helpers():
-    mask = np.zeros((5, 6, 7), dtype=bool)
-    assert nonzero_bbox(mask) is None
-    mask[1, 2:4, 6] = True
-    assert nonzero_bbox(mask) == [[1, 2], [2, 4], [6, 7]]
-    assert bbox_shape([[1, 2], [2, 4], [6, 7]]) == (1, 2, 1)
-    assert union_bbox(None, [[0, 1], [5, 6], [2, 3]], [[3, 4], [0, 1], [2, 9]]) == [
-        [0, 4],
-        [0, 6],
-        [2, 9],
-    ]
-    assert union_bbox(None, None) is None
-    assert offset_bbox([[0, 1], [2, 3], [0, 2]], [[10, 20], [5, 9], [1, 4]]) == [
-        [10, 11],
-        [7, 8],
-        [1, 3],
-    ]

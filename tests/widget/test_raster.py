@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nni_jupyter.widget.codec import bbox_slices
-from nni_jupyter.widget.prompts import MaskCrop, Prompt
-from nni_jupyter.widget.raster import (
+from nni_jupyter.inference.gestures import (
     lasso_region,
     plane_axes,
-    rasterize,
     round_half_up,
     scribble_region,
 )
+from nni_jupyter.inference.regions import to_slices
+from nni_jupyter.widget.prompts import MaskCrop, Prompt
+from nni_jupyter.widget.raster import rasterize
 
 SHAPE = (40, 36, 32)
 
@@ -24,9 +24,9 @@ def volume_of(interaction) -> np.ndarray:
     """The interaction's voxels as a full boolean volume."""
     out = np.zeros(SHAPE, dtype=bool)
     if interaction.crop is None:
-        out[bbox_slices(interaction.bbox)] = True
+        out[to_slices(interaction.bbox)] = True
     else:
-        out[bbox_slices(interaction.bbox)] = interaction.crop != 0
+        out[to_slices(interaction.bbox)] = interaction.crop != 0
     return out
 
 
