@@ -145,7 +145,7 @@ export function drawGesture(
     const ring = closeRing(gesture.path).map((point) => voxelToScreen(params, point));
     ctx.globalAlpha = 0.15;
     tracePath(ctx, ring);
-    ctx.fill();
+    ctx.fill("evenodd");
     ctx.globalAlpha = 1;
     tracePath(ctx, style.pending ? ring : screen);
     ctx.stroke();
@@ -168,7 +168,7 @@ function drawMarker(
   ctx.beginPath();
   ctx.arc(x, y, 6, 0, Math.PI * 2);
   ctx.globalAlpha = pending ? 0.55 : 0.9;
-  ctx.fill();
+  ctx.fill("evenodd");
   ctx.globalAlpha = 1;
   ctx.strokeStyle = "#ffffff";
   ctx.lineWidth = 1.5;

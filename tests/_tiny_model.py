@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from nni_jupyter.inference.checkpoint import build_network
 from nni_jupyter.inference.layout import (
     DEFAULT_CONFIGURATION,
     NUM_INTERACTION_CHANNELS,
@@ -23,20 +24,9 @@ TINY_PATCH_SIZE = [32, 32, 32]
 
 def write_tiny_model(folder: str | Path, license_text: str | None = "CC BY-NC-SA 4.0") -> Path:
     """Write a 2-stage ResidualEncoderUNet with random weights in the official folder layout."""
-    from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
-
     arch = resenc_unet_arch(features_per_stage=[4, 8], blocks_per_stage=[1, 1])
-    kwargs = dict(arch["arch_kwargs"])
-    kwargs.update(
-        conv_op=torch.nn.Conv3d,
-        norm_op=torch.nn.InstanceNorm3d,
-        dropout_op=None,
-        nonlin=torch.nn.LeakyReLU,
-    )
     torch.manual_seed(0)
-    network = ResidualEncoderUNet(
-        input_channels=1 + NUM_INTERACTION_CHANNELS, num_classes=2, deep_supervision=False, **kwargs
-    )
+    network = build_network(arch, 1 + NUM_INTERACTION_CHANNELS, initialize=True)
     plans = make_plans(arch, TINY_PATCH_SIZE, configuration=DEFAULT_CONFIGURATION)
     return write_model_folder(folder, plans, network.state_dict(), license_text=license_text)
 

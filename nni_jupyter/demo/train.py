@@ -41,6 +41,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from ..data import TRAINING_SEED_START
+from ..inference.checkpoint import build_network as build_from_plans
 from ..inference.layout import (
     INFERENCE_INFO_V2,
     NUM_INTERACTION_CHANNELS,
@@ -70,22 +71,10 @@ meant for real images.
 
 def build_network(deep_supervision: bool) -> tuple[torch.nn.Module, dict]:
     """The demo ResidualEncoderUNet and the plans that describe it."""
-    from dynamic_network_architectures.architectures.unet import ResidualEncoderUNet
-
     arch = resenc_unet_arch(FEATURES, BLOCKS)
     plans = make_plans(arch, [PATCH_SIZE] * 3)
-    kwargs = dict(arch["arch_kwargs"])
-    kwargs.update(
-        conv_op=torch.nn.Conv3d,
-        norm_op=torch.nn.InstanceNorm3d,
-        dropout_op=None,
-        nonlin=torch.nn.LeakyReLU,
-    )
-    network = ResidualEncoderUNet(
-        input_channels=1 + NUM_INTERACTION_CHANNELS,
-        num_classes=2,
-        deep_supervision=deep_supervision,
-        **kwargs,
+    network = build_from_plans(
+        arch, 1 + NUM_INTERACTION_CHANNELS, deep_supervision=deep_supervision, initialize=True
     )
     return network, plans
 

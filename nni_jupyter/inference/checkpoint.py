@@ -11,6 +11,7 @@ a pickle is ever constructed or run.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import pickle
@@ -421,16 +422,34 @@ def configuration_entry(plans: Mapping[str, Any], name: str) -> dict[str, Any]:
     return entry
 
 
-def build_network(architecture: Mapping[str, Any], num_input_channels: int) -> nn.Module:
-    """Build the network an ``architecture`` plans entry describes, with 2 outputs, no deep
-    supervision, and uninitialised weights (they are loaded next)."""
+def build_network(
+    architecture: Mapping[str, Any],
+    num_input_channels: int,
+    deep_supervision: bool = False,
+    initialize: bool = False,
+) -> nn.Module:
+    """Build the network an ``architecture`` plans entry describes, with 2 outputs.
+
+    The one builder for loading a checkpoint, training the demo model and the tests' models.
+
+    Parameters
+    ----------
+    architecture
+        ``network_class_name``, ``arch_kwargs`` and ``_kw_requires_import`` of a plans entry.
+    num_input_channels
+        Image channels plus interaction channels.
+    deep_supervision
+        Extra outputs at every decoder stage (training only).
+    initialize
+        Give the weights PyTorch's default initialisation (training, tests). Without it the
+        network is built on the meta device, so no time is spent on weights that are loaded next.
+    """
     network_class = resolve_network_class(architecture["network_class_name"])
     kwargs = dict(architecture["arch_kwargs"])
     for key in architecture.get("_kw_requires_import", []):
         kwargs[key] = resolve_kwarg_class(kwargs.get(key))
-    kwargs["deep_supervision"] = False
-    # Built on the meta device: no time is spent initialising weights that are replaced next.
-    with torch.device("meta"):
+    kwargs["deep_supervision"] = deep_supervision
+    with contextlib.nullcontext() if initialize else torch.device("meta"):
         return network_class(
             input_channels=num_input_channels, num_classes=NUM_OUTPUT_CHANNELS, **kwargs
         )
