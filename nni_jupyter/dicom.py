@@ -38,6 +38,7 @@ class Slice:
 
 
 def _numbers(text: str) -> tuple[float, ...] | None:
+    """``"1\\0\\0"`` -> ``(1.0, 0.0, 0.0)``; None when a value is not a number."""
     try:
         return tuple(float(v) for v in text.strip().split("\\"))
     except ValueError:
@@ -52,11 +53,11 @@ def _slice(sitk: Any, path: str) -> Slice:
     def tag(key: str) -> str:
         return reader.GetMetaData(key).strip() if reader.HasMetaDataKey(key) else ""
 
-    position = _numbers(tag(POSITION)) if tag(POSITION) else None
+    position, orientation = _numbers(tag(POSITION)), _numbers(tag(ORIENTATION))
     return Slice(
         path=Path(path),
         size=tuple(reader.GetSize()[:2]),  # type: ignore[arg-type]
-        orientation=_numbers(tag(ORIENTATION)) if tag(ORIENTATION) else None,
+        orientation=orientation if orientation and len(orientation) == 6 else None,
         position=np.asarray(position) if position and len(position) == 3 else None,
         acquisition=tag(ACQUISITION),
     )
@@ -80,8 +81,8 @@ def _check_uniform(folder: Path, slices: list[Slice]) -> None:
 def _select_acquisition(folder: Path, slices: list[Slice], acquisition: int | None) -> list[Slice]:
     if acquisition is None:
         return slices
-    found = sorted({s.acquisition for s in slices})
-    chosen = [s for s in slices if s.acquisition and int(s.acquisition) == int(acquisition)]
+    found = sorted({s.acquisition or "(none)" for s in slices})
+    chosen = [s for s in slices if _numbers(s.acquisition) == (float(acquisition),)]
     if not chosen:
         raise ValueError(
             f"acquisition {acquisition} is not in {folder}; found AcquisitionNumber {found}"
@@ -113,8 +114,8 @@ def _layout(
     """Slices in position order, each one's index on the regular grid, and the grid's step (mm)."""
     if len(slices) < 2 or any(s.position is None or s.orientation is None for s in slices):
         return slices, list(range(len(slices))), 0.0  # nothing to check positions against
-    row, column = np.asarray(slices[0].orientation[:3]), np.asarray(slices[0].orientation[3:])
-    normal = np.cross(row, column)
+    orientation = np.asarray(slices[0].orientation)
+    normal = np.cross(orientation[:3], orientation[3:])
     slices = sorted(slices, key=lambda s: float(s.position @ normal))
     gaps = np.diff([float(s.position @ normal) for s in slices])
     expected = float(np.median(gaps))
