@@ -3,6 +3,11 @@
 Files go through SimpleITK (extra ``[io]``): NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``,
 ``.nhdr``), MetaImage (``.mha``, ``.mhd``) and DICOM series (a folder of slices).
 
+Reading checks before allocating: a NIfTI file must hold the bytes its header claims
+(:mod:`nni_jupyter.nifti`), the voxels must fit in memory, and a DICOM series must be one regular
+volume (:mod:`nni_jupyter.dicom`). Writing is atomic (:mod:`nni_jupyter.atomic`): a reader sees the
+old file or the new one, never a part.
+
 Axis order
 ----------
 nni_jupyter arrays are ``[X, Y, Z]``: axis 0 is SimpleITK's first index ``i`` (x), axis 1 is ``j``
@@ -16,12 +21,17 @@ reoriented: nnInteractive segments the array as stored.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from . import dicom, nifti
+from .atomic import replace_atomically
+from .system_memory import BUDGET_ENV, gib, memory_limit
 
 if TYPE_CHECKING:
     import SimpleITK
@@ -109,10 +119,11 @@ def from_sitk(sitk_image: SimpleITK.Image, path: str | None = None) -> Image:
             + (f" in {path}" if path else "")
             + ". Extract one 3-D channel or time point first (e.g. with SimpleITK's Extract)."
         )
-    array = sitk.GetArrayFromImage(sitk_image).transpose(2, 1, 0)
+    # one copy out of ITK's buffer, straight into [X, Y, Z] order
+    array = np.array(sitk.GetArrayViewFromImage(sitk_image).transpose(2, 1, 0), order="C")
     metadata = {key: sitk_image.GetMetaData(key) for key in sitk_image.GetMetaDataKeys()}
     return Image(
-        array=np.ascontiguousarray(array),
+        array=array,
         spacing_mm=sitk_image.GetSpacing(),
         origin_mm=sitk_image.GetOrigin(),
         direction=np.asarray(sitk_image.GetDirection()).reshape(3, 3),
@@ -145,7 +156,13 @@ def to_sitk(array: np.ndarray, like: Image | None = None) -> SimpleITK.Image:
     return sitk_image
 
 
-def read_image(path: str | Path, series_id: str | None = None) -> Image:
+def read_image(
+    path: str | Path,
+    series_id: str | None = None,
+    *,
+    acquisition: int | None = None,
+    allow_gaps: bool = False,
+) -> Image:
     """Read a 3-D image file or a DICOM series folder, keeping spacing, origin and direction.
 
     Parameters
@@ -155,19 +172,43 @@ def read_image(path: str | Path, series_id: str | None = None) -> Image:
         series.
     series_id
         For a folder with several DICOM series, the SeriesInstanceUID to read.
+    acquisition
+        For a DICOM series holding several acquisitions at the same slice positions, the
+        AcquisitionNumber (0020,0012) to read; without it such a series is an error listing them.
+    allow_gaps
+        For a DICOM series whose slice positions are not evenly spaced (missing slices): place
+        each slice at its position on a grid of the median gap and fill the missing slices with
+        the series' lowest value; their indices along axis 2 are listed in
+        ``metadata["nni_jupyter|missing_slices"]``. Without it such a series is an error saying
+        where the gap is. Gaps that are not whole multiples of the median gap are always an error.
 
     Returns
     -------
     Image
         The voxels as ``[X, Y, Z]`` (see the module docstring for the axis mapping) and geometry.
+
+    Raises
+    ------
+    ValueError
+        The file is truncated or its header claims more than it holds, or the DICOM series is not
+        one regular volume (mixed sizes, duplicate positions, gaps); the message says how to
+        choose.
+    MemoryError
+        Reading needs more than the memory available (or ``$NNI_JUPYTER_MEMORY_BUDGET``).
     """
     sitk = _sitk()
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no image at {path}; give a NIfTI/NRRD/MHA file or a DICOM folder")
     if path.is_dir():
-        return from_sitk(_read_dicom_series(path, series_id), path=str(path))
+        series = dicom.read_series(path, _series_id(path, series_id), acquisition, allow_gaps)
+        return from_sitk(series, path=str(path))
+    if acquisition is not None or allow_gaps:
+        raise ValueError(f"acquisition= and allow_gaps= apply to DICOM folders; {path} is a file")
     try:
+        if nifti.is_nifti(path):
+            nifti.check_complete(path)
+        _check_memory(path)
         sitk_image = sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise ValueError(
@@ -177,9 +218,28 @@ def read_image(path: str | Path, series_id: str | None = None) -> Image:
     return from_sitk(sitk_image, path=str(path))
 
 
-def _read_dicom_series(folder: Path, series_id: str | None) -> SimpleITK.Image:
+def _check_memory(path: Path) -> None:
+    """Refuse a file whose header claims more voxels than memory holds, before allocating."""
     sitk = _sitk()
-    series_ids = list(sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder)) or ())
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    size = reader.GetSize()
+    sample = sitk.Image([1] * len(size), reader.GetPixelID(), reader.GetNumberOfComponents())
+    voxel_bytes = sitk.GetArrayViewFromImage(sample).nbytes
+    # ITK's buffer and the [X, Y, Z] copy exist together while converting
+    needed = 2 * int(np.prod(size, dtype=object)) * voxel_bytes
+    limit, source = memory_limit()
+    if limit is not None and needed > limit:
+        raise MemoryError(
+            f"reading {path} ({'x'.join(map(str, size))} voxels of {voxel_bytes} bytes, as its "
+            f"header says) needs about {gib(needed)} but {source} is {gib(limit)}. Free memory, "
+            f"raise ${BUDGET_ENV}, or crop the file with a tool that streams it"
+        )
+
+
+def _series_id(folder: Path, series_id: str | None) -> str:
+    series_ids = dicom.series_ids(folder)
     if not series_ids:
         raise ValueError(f"no DICOM series in {folder}; expected a folder of .dcm slices")
     if series_id is None:
@@ -188,17 +248,10 @@ def _read_dicom_series(folder: Path, series_id: str | None) -> SimpleITK.Image:
                 f"{folder} holds {len(series_ids)} DICOM series {series_ids}; "
                 "choose one with read_image(folder, series_id=...)"
             )
-        series_id = series_ids[0]
-    elif series_id not in series_ids:
+        return series_ids[0]
+    if series_id not in series_ids:
         raise ValueError(f"series {series_id!r} is not in {folder}; found {series_ids}")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series_id))
-    reader.MetaDataDictionaryArrayUpdateOn()
-    reader.LoadPrivateTagsOn()
-    sitk_image = reader.Execute()
-    for key in reader.GetMetaDataKeys(0):
-        sitk_image.SetMetaData(key, reader.GetMetaData(0, key))
-    return sitk_image
+    return series_id
 
 
 def _check_suffix(path: Path) -> None:
@@ -213,7 +266,9 @@ def _check_suffix(path: Path) -> None:
 def write_image(image: Image | np.ndarray, path: str | Path, like: Image | None = None) -> Path:
     """Write an image (its own dtype) with its geometry, or ``like``'s for a bare array.
 
-    Returns the path written. ``.nii.gz`` and other compressible formats are compressed.
+    Returns the path written. ``.nii.gz`` and other compressible formats are compressed. The
+    write is atomic: a reader (or a crash) sees the old file or the new one, never a part.
+    A read-only target or folder raises ``PermissionError("permission denied: <path> ...")``.
     """
     path = Path(path).expanduser()
     _check_suffix(path)
@@ -221,10 +276,18 @@ def write_image(image: Image | np.ndarray, path: str | Path, like: Image | None 
         like, array = (like or image), image.array
     else:
         array = np.asarray(image)
-    sitk = _sitk()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sitk.WriteImage(to_sitk(array, like), str(path), useCompression=True)
-    return path
+    sitk_image = to_sitk(array, like)
+
+    def write(staged: Path) -> None:
+        try:
+            _sitk().WriteImage(sitk_image, str(staged), useCompression=True)
+        except RuntimeError as error:
+            free = shutil.disk_usage(staged.parent).free
+            raise OSError(
+                f"could not write {path} ({gib(free)} free on its disk): {error}"
+            ) from error
+
+    return replace_atomically(path, write)
 
 
 def write_mask(mask: np.ndarray, path: str | Path, like: Image | None = None) -> Path:

@@ -9,6 +9,8 @@ import pytest
 
 sitk = pytest.importorskip("SimpleITK", reason="needs the [io] extra: pip install nni_jupyter[io]")
 
+from _dicom_series import write_dicom_series  # noqa: E402
+
 from nni_jupyter.io import Image, read_image, write_image, write_labels, write_mask  # noqa: E402
 
 SPACING = (0.7, 0.9, 2.5)
@@ -92,41 +94,11 @@ def test_write_labels_is_uint16_with_the_image_geometry(tmp_path: Path) -> None:
     _assert_same_geometry(back, image)
 
 
-def _write_dicom_series(image: Image, folder: Path, series_uid: str) -> None:
-    """Write one CT slice per file with the tags a series reader needs to restore geometry."""
-    volume = sitk.GetImageFromArray(image.array.transpose(2, 1, 0))
-    volume.SetSpacing(image.spacing_mm)
-    volume.SetOrigin(image.origin_mm)
-    volume.SetDirection(tuple(image.direction.ravel()))
-    writer = sitk.ImageFileWriter()
-    writer.KeepOriginalImageUIDOn()
-    d = image.direction
-    orientation = "\\".join(str(v) for v in (*d[:, 0], *d[:, 1]))
-    for k in range(volume.GetDepth()):
-        slice_ = volume[:, :, k]
-        for tag, value in {
-            "0008|0060": "CT",
-            "0008|0016": "1.2.840.10008.5.1.4.1.1.2",
-            "0008|0018": f"{series_uid}.{k + 1}",
-            "0020|000d": f"{series_uid}.0",
-            "0020|000e": series_uid,
-            "0020|0013": str(k + 1),
-            "0020|0037": orientation,
-            "0020|0032": "\\".join(map(str, volume.TransformIndexToPhysicalPoint((0, 0, k)))),
-            "0018|0050": str(image.spacing_mm[2]),
-            "0028|1050": "0",  # window centre/width so the slices are valid CT
-            "0028|1051": "1",
-        }.items():
-            slice_.SetMetaData(tag, value)
-        writer.SetFileName(str(folder / f"{series_uid[-1]}_slice_{k:03d}.dcm"))
-        writer.Execute(slice_)
-
-
 def test_dicom_series_folder_round_trip(tmp_path: Path) -> None:
     image = _image()
     folder = tmp_path / "dicom"
     folder.mkdir()
-    _write_dicom_series(image, folder, "1.2.826.0.1.3680043.2.1125.1")
+    write_dicom_series(image, folder, "1.2.826.0.1.3680043.2.1125.1")
     back = read_image(folder)
     assert back.shape == image.shape
     np.testing.assert_array_equal(back.array, image.array)
@@ -140,8 +112,8 @@ def test_dicom_series_folder_round_trip(tmp_path: Path) -> None:
 def test_dicom_folder_with_two_series_asks_for_one(tmp_path: Path) -> None:
     folder = tmp_path / "dicom"
     folder.mkdir()
-    _write_dicom_series(_image(), folder, "1.2.826.0.1.3680043.2.1125.2")
-    _write_dicom_series(_image(_volume((8, 8, 5))), folder, "1.2.826.0.1.3680043.2.1125.3")
+    write_dicom_series(_image(), folder, "1.2.826.0.1.3680043.2.1125.2")
+    write_dicom_series(_image(_volume((8, 8, 5))), folder, "1.2.826.0.1.3680043.2.1125.3")
     with pytest.raises(ValueError, match="2 DICOM series.*series_id"):
         read_image(folder)
     chosen = read_image(folder, series_id="1.2.826.0.1.3680043.2.1125.3")

@@ -18,19 +18,17 @@ below the 6 bytes per voxel this estimate counts. Notebook 04 points here.
 
 from __future__ import annotations
 
-import os
-import re
 from typing import Any
 
 import numpy as np
 
-BUDGET_ENV = "NNI_JUPYTER_MEMORY_BUDGET"
+from ..system_memory import BUDGET_ENV, available_bytes, gib, memory_limit, parse_bytes
+
 #: Per voxel besides the image copy: target buffer + owner map + transient result copies.
 WIDGET_BYTES_PER_VOXEL = 4
 #: The network's working set (activations, a few patches of inputs) plus the interpreter.
 FIXED_OVERHEAD_BYTES = 1 << 30
 REFERENCE_BYTES_PER_VOXEL = 4 + 7 * 2 + 1
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def bytes_per_voxel(dtype: Any) -> int:
@@ -48,52 +46,21 @@ def estimate_bytes(shape: tuple[int, ...], dtype: Any, network: Any = None) -> i
     return voxels * bytes_per_voxel(dtype) + weights + FIXED_OVERHEAD_BYTES
 
 
-def parse_bytes(text: str | int | float) -> int:
-    """``"8G"``, ``"512M"``, ``"1.5g"``, ``"1000000"`` -> bytes (binary units)."""
-    if isinstance(text, (int, float)):
-        return int(text)
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([kmgt]?)i?b?\s*", str(text).lower())
-    if match is None:
-        raise ValueError(f"a memory size must look like 8G, 512M or 1000000; got {text!r}")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
-
-
-def available_bytes() -> int | None:
-    """Memory available to this process now (psutil or /proc/meminfo), None when unknown."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
-
-
-def _gib(value: int) -> str:
-    return f"{value / (1 << 30):.1f} GiB"
-
-
 def check_fits(shape: tuple[int, ...], dtype: Any, network: Any = None, budget: Any = None) -> int:
     """Raise MemoryError when the estimate exceeds ``budget``; return the estimate in bytes.
 
     ``budget`` defaults to ``$NNI_JUPYTER_MEMORY_BUDGET``, else the memory available now.
     """
     needed = estimate_bytes(shape, dtype, network)
-    budget = budget if budget is not None else os.environ.get(BUDGET_ENV)
-    limit = parse_bytes(budget) if budget is not None else available_bytes()
-    source = "the memory budget" if budget is not None else "the memory available now"
+    limit, source = memory_limit(budget)
     if limit is not None and needed > limit:
         raise MemoryError(
-            f"an image of shape {tuple(shape)} ({np.dtype(dtype)}) needs about {_gib(needed)} "
+            f"an image of shape {tuple(shape)} ({np.dtype(dtype)}) needs about {gib(needed)} "
             f"({bytes_per_voxel(dtype)} B/voxel + model and working memory) but {source} is "
-            f"{_gib(limit)}. Crop the image to the region of interest, free memory, or raise "
+            f"{gib(limit)}. Crop the image to the region of interest, free memory, or raise "
             f"the budget (memory_budget=... or ${BUDGET_ENV})."
         )
     return needed
+
+
+__all__ = ["BUDGET_ENV", "available_bytes", "check_fits", "estimate_bytes", "parse_bytes"]
