@@ -86,8 +86,9 @@ def extreme_filter(volume: torch.Tensor, kernel: int, use_min: bool = False) -> 
     return result
 
 
-def dilate_nonnegative(volume: torch.Tensor, kernel: int) -> torch.Tensor:
-    """Max filter of a volume with values >= 0, computed only around its nonzero voxels."""
+def filter_nonnegative(volume: torch.Tensor, kernel: int, use_min: bool = False) -> torch.Tensor:
+    """Max (or min) filter of a volume with values >= 0, computed only around its nonzero voxels
+    (zeros far from them stay zeros under either filter)."""
     if kernel <= 1:
         return volume.clone()
     out = torch.zeros_like(volume)
@@ -96,7 +97,7 @@ def dilate_nonnegative(volume: torch.Tensor, kernel: int) -> torch.Tensor:
         return out
     radius = kernel // 2
     block = clip_bbox([[lo - radius, hi + radius] for lo, hi in occupied], volume.shape)
-    out[to_slices(block)] = extreme_filter(volume[to_slices(block)], kernel)
+    out[to_slices(block)] = extreme_filter(volume[to_slices(block)], kernel, use_min=use_min)
     return out
 
 
@@ -204,7 +205,7 @@ class InputBuilder:
             if index == self.prev_channel:
                 previous = F.interpolate(channel[None, None], patch, mode="nearest")[0, 0]
             if index in self.dilate_channels and kernel > 1:
-                channel = dilate_nonnegative(channel, kernel)
+                channel = filter_nonnegative(channel, kernel)
             channels[index] = F.interpolate(channel[None, None], patch, mode="area")[0, 0]
         image = self._host([self.image.num_channels, *size], torch.float32)
         self.image.crop_into(bbox, image)

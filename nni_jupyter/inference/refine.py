@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .autozoom import InputBuilder, extreme_filter, predict
+from .autozoom import InputBuilder, filter_nonnegative, predict
 from .regions import (
     Bbox,
     centered_bbox,
@@ -45,21 +45,9 @@ def upsample_prediction(prediction: torch.Tensor, size: Sequence[int]) -> torch.
     return (resized >= 0.5).to(torch.uint8)
 
 
-def _filter_nonzero(mask: torch.Tensor, kernel: int, use_min: bool) -> torch.Tensor:
-    """Min/max filter of a 0/1 mask, computed only around its nonzero voxels (zeros stay zeros)."""
-    out = torch.zeros_like(mask)
-    occupied = nonzero_bbox(mask)
-    if occupied is None:
-        return out
-    radius = kernel // 2
-    block = clip_bbox([[lo - radius, hi + radius] for lo, hi in occupied], mask.shape)
-    out[to_slices(block)] = extreme_filter(mask[to_slices(block)], kernel, use_min=use_min)
-    return out
-
-
 def open_mask(mask: torch.Tensor, kernel: int = OPENING_KERNEL) -> torch.Tensor:
     """Erode then dilate a 0/1 mask with a ``kernel^3`` window clipped to the volume."""
-    return _filter_nonzero(_filter_nonzero(mask, kernel, True), kernel, False)
+    return filter_nonnegative(filter_nonnegative(mask, kernel, use_min=True), kernel)
 
 
 def _box_core(center: Sequence[int], box: Sequence[int], margin: Sequence[int], shape) -> Bbox:

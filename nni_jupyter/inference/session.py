@@ -353,14 +353,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         list or None
             The half-open bbox written by the prediction, or None without one.
         """
-        return self._add_mask_prompt(
-            "scribble",
-            scribble_image,
-            include_interaction,
-            run_prediction,
-            override_capability_checks,
-            interaction_bbox,
-        )
+        options = (run_prediction, override_capability_checks, interaction_bbox)
+        return self._add_mask_prompt("scribble", scribble_image, include_interaction, *options)
 
     def add_lasso_interaction(
         self,
@@ -370,21 +364,10 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         override_capability_checks: bool = False,
         interaction_bbox: Any = None,
     ) -> Bbox | None:
-        """Add a lasso: a filled closed contour on one slice, full-volume or a crop.
-
-        Returns
-        -------
-        list or None
-            The half-open bbox written by the prediction, or None without one.
-        """
-        return self._add_mask_prompt(
-            "lasso",
-            lasso_image,
-            include_interaction,
-            run_prediction,
-            override_capability_checks,
-            interaction_bbox,
-        )
+        """Add a lasso: a filled closed contour on one slice, full-volume or a crop (as for
+        :meth:`add_scribble_interaction`); returns the bbox written, or None."""
+        options = (run_prediction, override_capability_checks, interaction_bbox)
+        return self._add_mask_prompt("lasso", lasso_image, include_interaction, *options)
 
     def _add_mask_prompt(
         self, key: str, mask: Any, include: bool, run_prediction: bool, override: bool, bbox: Any

@@ -10,8 +10,8 @@ from scipy.ndimage import maximum_filter, minimum_filter
 from nni_jupyter.inference.autozoom import (
     MAX_ZOOM,
     border_changed,
-    dilate_nonnegative,
     extreme_filter,
+    filter_nonnegative,
     initial_zoom,
     nearest_odd,
     next_zoom,
@@ -66,7 +66,7 @@ def test_dilation_around_nonzero_only_equals_full_dilation() -> None:
     volume = torch.zeros(30, 30, 30, dtype=torch.float16)
     volume[3, 28, 15] = 2.0
     volume[10, 10, 10] = 1.0
-    assert torch.equal(dilate_nonnegative(volume, 5), extreme_filter(volume, 5))
+    assert torch.equal(filter_nonnegative(volume, 5), extreme_filter(volume, 5))
 
 
 def _face_case(changed: int, before: int) -> tuple[torch.Tensor, torch.Tensor]:
