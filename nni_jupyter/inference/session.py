@@ -284,13 +284,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         run_prediction: bool = True,
         override_capability_checks: bool = False,
     ) -> Bbox | None:
-        """Add a point at voxel ``(x, y, z)``; positive when ``include_interaction``.
-
-        Returns
-        -------
-        list or None
-            The half-open bbox written by the prediction, or None without one.
-        """
+        """Add a point at voxel ``(x, y, z)``; positive when ``include_interaction``. Returns the
+        half-open bbox the prediction wrote, or None without one (as every ``add_*``)."""
         state, shape = self._ready()
         validation.check_supported("point", self._supports("points", override_capability_checks))
         center = validation.check_point(coordinates, shape)
@@ -312,13 +307,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         run_prediction: bool = True,
         override_capability_checks: bool = False,
     ) -> Bbox | None:
-        """Add a half-open box ``[[x0, x1], [y0, y1], [z0, z1]]`` (2-D: one axis one voxel thick).
-
-        Returns
-        -------
-        list or None
-            The half-open bbox written by the prediction, or None without one.
-        """
+        """Add a half-open box ``[[x0, x1], [y0, y1], [z0, z1]]`` (2-D: one axis one voxel
+        thick); returns the bbox written, or None."""
         state, shape = self._ready()
         sizes = validation.check_box(
             bbox_coords,
@@ -346,13 +336,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         override_capability_checks: bool = False,
         interaction_bbox: Any = None,
     ) -> Bbox | None:
-        """Add a scribble: a 0/1 mask on one slice, full-volume or a crop at ``interaction_bbox``.
-
-        Returns
-        -------
-        list or None
-            The half-open bbox written by the prediction, or None without one.
-        """
+        """Add a scribble: a 0/1 mask on one slice, full-volume or a crop at ``interaction_bbox``;
+        returns the bbox written, or None."""
         options = (run_prediction, override_capability_checks, interaction_bbox)
         return self._add_mask_prompt("scribble", scribble_image, include_interaction, *options)
 
