@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import memory, messages, persistence
+from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
@@ -122,7 +122,31 @@ class Segmenter(anywidget.AnyWidget):
         spacing = check_spacing(spacing)
         self._volume = image4d[0]
         self._image_tag = persistence.ImageTag(self._volume)
+        self._closed = False
+        if session is not None:  # refuse a session in use before loading anything into it
+            lifetime.claim_session(session, self)
         session, name = load_model(session, model, device)
+        lifetime.claim_session(session, self)
+        try:
+            self._build(session, name, image4d, spacing, overlap, memory_budget, kwargs)
+        except BaseException:
+            lifetime.release_session(session, self)
+            raise
+        if autosave is not None:
+            self.autosave(autosave)
+        for earlier in lifetime.supersede(self):
+            earlier.close()
+
+    def _build(
+        self,
+        session: Any,
+        name: str,
+        image4d: np.ndarray,
+        spacing: Any,
+        overlap: str,
+        memory_budget: int | str | None,
+        kwargs: dict[str, Any],
+    ) -> None:
         memory.check_fits(
             self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
         )
@@ -157,8 +181,6 @@ class Segmenter(anywidget.AnyWidget):
         self.on_msg(self._on_message)
         self.observe(self._on_active_object, names="active_object")
         self.observe(self._on_overlap, names="overlap")
-        if autosave is not None:
-            self.autosave(autosave)
 
     # ---- results ------------------------------------------------------------------------------
 
@@ -351,10 +373,18 @@ class Segmenter(anywidget.AnyWidget):
         return {int(item["id"]): str(item["name"]) for item in self.objects}
 
     def close(self) -> None:
-        """Stop the worker (after queued prompts) and close the widget."""
+        """Stop the worker (after queued prompts), release the session and close the widget.
+
+        The masks stay readable (``mask``, ``labels``, ``save``); prompts are no longer taken.
+        """
         worker = getattr(self, "_worker", None)
         if worker is not None:
             worker.stop()
+        annotator = getattr(self, "_annotator", None)
+        if annotator is not None and annotator.session is not None:
+            lifetime.release_session(annotator.session, self)
+            annotator.session = None  # frees a session (and its image copy) nobody else holds
+        self._closed = True
         super().close()
 
     # ---- saving -------------------------------------------------------------------------------
