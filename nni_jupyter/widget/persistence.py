@@ -14,27 +14,51 @@ The state comes from :meth:`~.annotator.Annotator.snapshot` and goes back throug
 
 Writes are atomic: a temporary file in the same folder is written, flushed, fsynced and then
 renamed over the target (:func:`os.replace`), so a crash or an interrupt mid-write leaves the
-previous file intact. The undo history is not stored: a restored Segmenter starts with an empty one.
+previous file intact; the temporary a killed write leaves is removed by the next save to the same
+path. A read-only target is refused, and files get the usual permissions (the umask's). The undo
+history is not stored: a restored Segmenter starts with an empty one.
+
+Reading trusts nothing: every array's ``.npy`` header is checked (against the image) before its data
+are decompressed, and the whole file is checked before anything is built from it; every failure is
+a ValueError that names the path and says what is wrong.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
+import zipfile
+import zlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import npz
 from .annotator import Snapshot
+from .inputs import check_spacing
+from .objects import check_state
 from .prompts import item_from_dict
+from .slices import window_for
+
+try:
+    import fcntl
+except ImportError:  # Windows: a file open in a writer cannot be deleted there, which suffices
+    fcntl = None
 
 FORMAT = "nni_jupyter.segmentation"
 VERSION = 1
+#: The largest ``meta`` (JSON as numpy's UTF-32 text) written or read: far beyond any real
+#: record, and a bound on what a hostile file can make a reader decompress.
+MAX_META_BYTES = 256 << 20
 
 
 def image_fingerprint(volume: np.ndarray) -> str:
@@ -84,6 +108,8 @@ def save(
 
     Raises
     ------
+    PermissionError
+        When ``path`` is a read-only file (it is left as it was).
     OSError
         When the folder is not writable; the previous file, if any, is left as it was.
     """
@@ -102,30 +128,136 @@ def save(
 
 
 def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
-    """Return the annotator state held by a file's ``(owner, meta)`` (from :func:`read`).
+    """Return the annotator state held by a file's ``(owner, meta)``, checking all of it.
 
-    The store's table lies at the top level of ``meta``; the store reads its own keys from it.
+    The store's table lies at the top level of ``meta`` and is checked by the store's own rules
+    (:func:`~.objects.check_state`); the settings as the Segmenter checks them.
+
+    Raises
+    ------
+    ValueError
+        When an object, the active object, the overlap policy, a prompt record, the spacing or
+        the window is invalid, saying which and what was expected.
     """
-    records = tuple(item_from_dict(item) for item in meta.get("prompts", []))
-    return Snapshot(owner, meta, records)
+    check_state(owner, meta, owner.shape)
+    for key, check in (("spacing_mm", check_spacing), ("window", window_for)):
+        if meta.get(key) is not None:
+            try:
+                check(meta[key])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"its {key} is invalid: {exc}") from exc
+    prompts = meta.get("prompts", [])
+    if not isinstance(prompts, list):
+        raise ValueError(f"its prompts must be a list of records; got {type(prompts).__name__}")
+    records = []
+    for index, item in enumerate(prompts):
+        try:
+            records.append(item_from_dict(item))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(
+                f"prompts[{index}] is not a Prompt.to_dict or Command.to_dict record: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return Snapshot(owner, meta, tuple(records))
 
 
 def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
-    """Write ``owner`` and ``meta`` to ``path`` via a fsynced temporary file and a rename."""
+    """Write ``owner`` and ``meta`` to ``path`` via a fsynced temporary file and a rename.
+
+    A read-only ``path`` is refused. A replaced file keeps its permissions; a new one gets the
+    usual ones (0o666 less the umask). Temporaries that an earlier, killed write to the same path
+    left behind are removed first.
+
+    Raises
+    ------
+    PermissionError
+        When ``path`` is a read-only file.
+    ValueError
+        When ``meta`` is larger than :data:`MAX_META_BYTES` (it could not be read back).
+    """
     path = path.expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    folder = path.parent
+    mode = _mode_to_keep(path)
+    text = np.array(json.dumps(meta))
+    if text.nbytes > MAX_META_BYTES:
+        raise ValueError(
+            f"the record to save takes {text.nbytes} bytes; a save file holds at most "
+            f"{MAX_META_BYTES} (save the labels alone with nni_jupyter.io.write_labels)"
+        )
+    _remove_abandoned_temporaries(folder, path.name, before=time.time())
+    handle, temp = _create_temporary(folder, path.name, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, owner=owner, meta=np.array(json.dumps(meta)))
+        with handle:
+            np.savez_compressed(handle, owner=owner, meta=text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
     return path
+
+
+def _mode_to_keep(path: Path) -> int | None:
+    """The permissions of the file ``path`` replaces (None: a new file); refuse a read-only one."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    # os.access alone says yes to root, who may write anything
+    if not status.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise PermissionError(
+            errno.EACCES,
+            "read-only file: save does not replace it; make it writable (chmod u+w) or save "
+            "under another name",
+            str(path),
+        )
+    return stat.S_IMODE(status.st_mode)
+
+
+def _create_temporary(folder: Path, name: str, mode: int | None) -> tuple[BinaryIO, Path]:
+    """Create ``.<name>.<8 random characters>.tmp`` in ``folder``, held by an exclusive lock."""
+    temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    # 0o666 less the umask, as for any new file (tempfile.mkstemp would give 0o600)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    handle = os.fdopen(fd, "wb")
+    try:
+        if mode is not None:
+            os.chmod(temp, mode)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                pass  # a file system without locks: the file stays safe, only unmarked
+    except BaseException:
+        handle.close()
+        temp.unlink(missing_ok=True)
+        raise
+    return handle, temp
+
+
+def _remove_abandoned_temporaries(folder: Path, name: str, before: float) -> None:
+    """Remove temporaries of writes to ``folder/name`` that were killed: ours by name (as
+    :func:`_create_temporary` or ``tempfile.mkstemp`` made them), older than ``before`` and held
+    by no writer."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        entries = [entry for entry in os.scandir(folder) if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= before:
+                continue
+            if fcntl is None:
+                os.unlink(entry.path)  # Windows does not delete a file a writer holds open
+                continue
+            with open(entry.path, "rb") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+        except OSError:
+            continue  # held by a live writer, already gone, or not ours to remove
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -142,47 +274,128 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read ``(owner, meta)`` from a file written by :func:`save` (no pickle is ever loaded).
+class _Foreign(ValueError):
+    """The file is not an nni_jupyter segmentation file at all."""
+
+
+def read(path: str | os.PathLike, shape: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
+    """Read ``(owner, meta)`` from a file written by :func:`save`, checking all of it.
+
+    No pickle is ever loaded, and no array is decompressed before its header was checked:
+    against ``shape`` (the image's ``(X, Y, Z)``) when given, else against the file's own.
 
     Raises
     ------
     ValueError
-        When the file is not an nni_jupyter segmentation, or its version is newer than this one.
+        Naming the path and what is wrong: not a segmentation file (another format, truncated),
+        damaged data, a newer or malformed format version, another image's shape, or invalid
+        content (see :func:`snapshot_of`).
     """
+    snapshot = read_snapshot(path, shape)
+    return snapshot.owner, snapshot.table
+
+
+def load(path: str | os.PathLike, volume: np.ndarray, strict: bool) -> Snapshot:
+    """Read and check the whole file for ``volume`` (``[X, Y, Z]``) before anything is built.
+
+    ``strict`` also requires the image's fingerprint to match (see :func:`check_image`).
+
+    Raises
+    ------
+    ValueError
+        As :func:`read`, or when the file was saved for another image.
+    """
+    snapshot = read_snapshot(path, volume.shape)
+    check_image(snapshot.table, volume, path, strict)
+    return snapshot
+
+
+def read_snapshot(path: str | os.PathLike, shape: Sequence[int] | None = None) -> Snapshot:
+    """Read a file written by :func:`save` as a :class:`~.annotator.Snapshot` (see :func:`read`)."""
+    path = Path(path).expanduser()
     try:
-        with np.load(Path(path).expanduser(), allow_pickle=False) as data:
-            owner = np.array(data["owner"])
-            meta = json.loads(str(data["meta"]))
-    except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise _Foreign(
+                "it is not a zip archive, as every .npz is (truncated, or another kind of file)"
+            ) from exc
+        with archive:
+            meta = _read_meta(archive)
+            expected = _shape_of(meta)
+            if shape is not None and tuple(shape) != expected:
+                raise ValueError(
+                    f"it was saved for an image of shape {expected}; got an image of shape "
+                    f"{tuple(shape)}. Pass the image the segmentation was made on."
+                )
+            owner = npz.read_array(archive, "owner", _labels_of(expected))
+        return snapshot_of(owner, meta)
+    except _Foreign as exc:
         raise ValueError(
             f"{path} is not an nni_jupyter segmentation file (expected an .npz written by "
-            f"Segmenter.save): {type(exc).__name__}: {exc}"
+            f"Segmenter.save): {exc}"
         ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ValueError(
+            f"{path} is damaged: its data do not decompress or fail their checksum "
+            f"({type(exc).__name__}: {exc}); restore it from a copy"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"{path} cannot be restored: {exc}") from exc
+
+
+def _read_meta(archive: zipfile.ZipFile) -> dict[str, Any]:
+    def expect(shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype.kind != "U" or shape != ():
+            raise ValueError(f"its meta array is {dtype} {shape}; expected a JSON text")
+        if dtype.itemsize > MAX_META_BYTES:
+            raise ValueError(
+                f"its meta text takes {dtype.itemsize} bytes; a save file holds at most "
+                f"{MAX_META_BYTES}"
+            )
+
+    try:
+        meta = json.loads(str(npz.read_array(archive, "meta", expect)[()]))
+    except (ValueError, RecursionError) as exc:
+        raise _Foreign(exc) from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an nni_jupyter segmentation file (format tag missing)")
-    if meta.get("version", 0) > VERSION:
+        raise _Foreign("format tag missing")
+    version = meta.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise ValueError(
-            f"{path} was written by a newer nni_jupyter (format version {meta['version']}; this "
-            f"one reads up to {VERSION}); upgrade nni_jupyter"
+            f"it was written by a newer nni_jupyter (format version {version}; this one reads "
+            f"up to {VERSION}); upgrade nni_jupyter"
         )
-    if owner.dtype != np.uint8 or list(owner.shape) != list(meta.get("shape", [])):
-        raise ValueError(
-            f"{path}: labels must be uint8 of shape {meta.get('shape')}; got {owner.dtype} "
-            f"{owner.shape}"
-        )
-    return owner, meta
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"its format version must be an integer 1..{VERSION}; got {version!r}")
+    return meta
+
+
+def _shape_of(meta: dict[str, Any]) -> tuple[int, int, int]:
+    shape = meta.get("shape")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ValueError(f"its shape must be 3 positive integers [X, Y, Z]; got {shape!r}")
+    return tuple(shape)  # type: ignore[return-value]
+
+
+def _labels_of(shape: tuple[int, int, int]) -> npz.Expect:
+    def expect(found: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype != np.uint8 or tuple(found) != shape:
+            raise ValueError(
+                f"its owner array (the labels) must be uint8 of shape {shape}; got {dtype} "
+                f"{tuple(found)}"
+            )
+
+    return expect
 
 
 def check_image(meta: dict[str, Any], volume: np.ndarray, path: Any, strict: bool) -> None:
-    """Raise ValueError when ``volume`` is not the image the file was saved with."""
-    if list(volume.shape) != list(meta["shape"]):
-        raise ValueError(
-            f"{path} was saved for an image of shape {tuple(meta['shape'])}; got an image of "
-            f"shape {volume.shape}. Pass the image the segmentation was made on."
-        )
+    """Raise ValueError when ``strict`` and ``volume``'s intensities are not those the file was
+    saved with (its shape was checked on reading)."""
     if strict and meta.get("image_fingerprint") != image_fingerprint(volume):
         raise ValueError(
             f"{path} was saved for a different image (same shape, other intensities). Pass the "
