@@ -1,6 +1,6 @@
 """Save and restore a Segmenter's work: labels, objects, prompts and settings in one ``.npz``.
 
-The file holds two arrays and never a pickle (it is read with ``allow_pickle=False``):
+The file holds two arrays and never a pickle (:mod:`.npz` refuses objects when reading):
 
 - ``owner``: uint8 ``[X, Y, Z]``, 0 = background, else the object id (zlib-compressed by
   :func:`numpy.savez_compressed`);
@@ -12,11 +12,10 @@ The file holds two arrays and never a pickle (it is read with ``allow_pickle=Fal
 The state comes from :meth:`~.annotator.Annotator.snapshot` and goes back through
 :meth:`~.annotator.Annotator.restore`; this module only turns it into a file and back.
 
-Writes are atomic: a temporary file in the same folder is written, flushed, fsynced and then
-renamed over the target (:func:`os.replace`), so a crash or an interrupt mid-write leaves the
-previous file intact; the temporary a killed write leaves is removed by the next save to the same
-path. A read-only target is refused, and files get the usual permissions (the umask's). The undo
-history is not stored: a restored Segmenter starts with an empty one.
+Writes are atomic (:mod:`nni_jupyter.atomic`): a crash, an interrupt or a kill mid-write leaves the
+previous file intact, and the next save removes what the killed write left; a read-only target is
+refused, and files get the usual permissions (the umask's). The undo history is not stored: a
+restored Segmenter starts with an empty one.
 
 Reading trusts nothing: every array's ``.npy`` header is checked (against the image) before its data
 are decompressed, and the whole file is checked before anything is built from it; every failure is
@@ -25,34 +24,25 @@ a ValueError that names the path and says what is wrong.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import re
-import secrets
-import stat
-import time
 import zipfile
 import zlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from . import npz
 from .annotator import Snapshot
 from .inputs import check_spacing
 from .objects import check_state
 from .prompts import item_from_dict
 from .slices import window_for
-
-try:
-    import fcntl
-except ImportError:  # Windows: a file open in a writer cannot be deleted there, which suffices
-    fcntl = None
 
 FORMAT = "nni_jupyter.segmentation"
 VERSION = 1
@@ -162,11 +152,7 @@ def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
 
 
 def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
-    """Write ``owner`` and ``meta`` to ``path`` via a fsynced temporary file and a rename.
-
-    A read-only ``path`` is refused. A replaced file keeps its permissions; a new one gets the
-    usual ones (0o666 less the umask). Temporaries that an earlier, killed write to the same path
-    left behind are removed first.
+    """Write ``owner`` and ``meta`` to ``path`` with :func:`nni_jupyter.atomic.write_atomic`.
 
     Raises
     ------
@@ -175,103 +161,15 @@ def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
     ValueError
         When ``meta`` is larger than :data:`MAX_META_BYTES` (it could not be read back).
     """
-    path = path.expanduser()
-    folder = path.parent
-    mode = _mode_to_keep(path)
     text = np.array(json.dumps(meta))
     if text.nbytes > MAX_META_BYTES:
         raise ValueError(
             f"the record to save takes {text.nbytes} bytes; a save file holds at most "
             f"{MAX_META_BYTES} (save the labels alone with nni_jupyter.io.write_labels)"
         )
-    _remove_abandoned_temporaries(folder, path.name, before=time.time())
-    handle, temp = _create_temporary(folder, path.name, mode)
-    try:
-        with handle:
-            np.savez_compressed(handle, owner=owner, meta=text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
-    return path
-
-
-def _mode_to_keep(path: Path) -> int | None:
-    """The permissions of the file ``path`` replaces (None: a new file); refuse a read-only one."""
-    try:
-        status = path.stat()
-    except FileNotFoundError:
-        return None
-    # os.access alone says yes to root, who may write anything
-    if not status.st_mode & 0o222 or not os.access(path, os.W_OK):
-        raise PermissionError(
-            errno.EACCES,
-            "read-only file: save does not replace it; make it writable (chmod u+w) or save "
-            "under another name",
-            str(path),
-        )
-    return stat.S_IMODE(status.st_mode)
-
-
-def _create_temporary(folder: Path, name: str, mode: int | None) -> tuple[BinaryIO, Path]:
-    """Create ``.<name>.<8 random characters>.tmp`` in ``folder``, held by an exclusive lock."""
-    temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
-    # 0o666 less the umask, as for any new file (tempfile.mkstemp would give 0o600)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    handle = os.fdopen(fd, "wb")
-    try:
-        if mode is not None:
-            os.chmod(temp, mode)
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                pass  # a file system without locks: the file stays safe, only unmarked
-    except BaseException:
-        handle.close()
-        temp.unlink(missing_ok=True)
-        raise
-    return handle, temp
-
-
-def _remove_abandoned_temporaries(folder: Path, name: str, before: float) -> None:
-    """Remove temporaries of writes to ``folder/name`` that were killed: ours by name (as
-    :func:`_create_temporary` or ``tempfile.mkstemp`` made them), older than ``before`` and held
-    by no writer."""
-    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
-    try:
-        entries = [entry for entry in os.scandir(folder) if pattern.fullmatch(entry.name)]
-    except OSError:
-        return
-    for entry in entries:
-        try:
-            if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= before:
-                continue
-            if fcntl is None:
-                os.unlink(entry.path)  # Windows does not delete a file a writer holds open
-                continue
-            with open(entry.path, "rb") as handle:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.unlink(entry.path)
-        except OSError:
-            continue  # held by a live writer, already gone, or not ours to remove
-
-
-def _fsync_folder(folder: Path) -> None:
-    # makes the rename itself durable; not possible on every platform (Windows)
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    return atomic.write_atomic(
+        path, lambda handle: np.savez_compressed(handle, owner=owner, meta=text)
+    )
 
 
 class _Foreign(ValueError):
