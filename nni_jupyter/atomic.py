@@ -1,26 +1,139 @@
-"""Replace a file so that a reader sees either the whole old file or the whole new one.
+"""Replace files atomically: a reader, a crash or a kill mid-write sees the whole old file or the
+whole new one, never half of either.
 
-The writer writes into a hidden staging folder next to the target (same file system, so the
-rename is atomic), under the target's own name: a format that writes a second file (``.mhd`` +
-``.raw``, ``.nhdr`` + ``.raw.gz``) then names it as it will be named in place. Every staged file
-is fsynced and renamed over its target, the named file last; then the folder is fsynced so that
-the renames survive a power cut. A writer killed mid-way leaves the old files and a hidden
-``.<name>.tmp-*`` folder; a failing writer leaves only the old files.
+Two writers, one set of rules:
+
+- :func:`write_atomic` for writers that take a binary handle (numpy's ``savez``): the data go to a
+  temporary ``.<name>.<8 random characters>.tmp`` in the same folder, held by an exclusive lock
+  while written; temporaries that killed writes to the same target left behind (named so, older
+  than the current write, held by no writer) are removed by the next write.
+- :func:`replace_atomically` for writers that take a path (SimpleITK): they write into a hidden
+  staging folder ``.<name>.tmp-*`` under the target's own name, so a format that writes a second
+  file (``.mhd`` + ``.raw``) names it as it will be named in place; every staged file is renamed
+  over its target, the named file last.
+
+Either way the data are fsynced before the rename and the folder after it. A read-only target is
+refused (``PermissionError``, "permission denied: <path>") rather than replaced; a new file gets
+the usual permissions (0o666 less the umask), a replaced one keeps its own.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import secrets
 import shutil
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
+
+try:
+    import fcntl
+except ImportError:  # Windows: a file open in a writer cannot be deleted there, which suffices
+    fcntl = None
 
 
-def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
-    # some platforms (Windows) cannot open or fsync a folder; the rename is still atomic there
+def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Replace ``path`` with what ``write(handle)`` writes to a binary handle; return the path.
+
+    Raises
+    ------
+    PermissionError
+        When ``path`` is a read-only file (it is left as it was).
+    OSError
+        When the folder is not writable; the previous file, if any, is left as it was.
+    """
+    path = Path(path).expanduser()
+    folder = path.parent
+    mode = _mode_to_keep(path)
+    _remove_abandoned_temporaries(folder, path.name, before=time.time())
+    handle, temp = _create_temporary(folder, path.name, mode)
     try:
-        fd = os.open(path, flags)
+        with handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(folder)
+    return path
+
+
+def _mode_to_keep(path: Path) -> int | None:
+    """The permissions of the file ``path`` replaces (None: a new file); refuse a read-only one."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return None
+    # os.access alone says yes to root, who may write anything
+    if not status.st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise PermissionError(
+            errno.EACCES,
+            "read-only file: save does not replace it; make it writable (chmod u+w) or save "
+            "under another name",
+            str(path),
+        )
+    return stat.S_IMODE(status.st_mode)
+
+
+def _create_temporary(folder: Path, name: str, mode: int | None) -> tuple[BinaryIO, Path]:
+    """Create ``.<name>.<8 random characters>.tmp`` in ``folder``, held by an exclusive lock."""
+    temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
+    # 0o666 less the umask, as for any new file (tempfile.mkstemp would give 0o600)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    handle = os.fdopen(fd, "wb")
+    try:
+        if mode is not None:
+            os.chmod(temp, mode)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                pass  # a file system without locks: the file stays safe, only unmarked
+    except BaseException:
+        handle.close()
+        temp.unlink(missing_ok=True)
+        raise
+    return handle, temp
+
+
+def _remove_abandoned_temporaries(folder: Path, name: str, before: float) -> None:
+    """Remove temporaries of writes to ``folder/name`` that were killed: ours by name (as
+    :func:`_create_temporary` or ``tempfile.mkstemp`` made them), older than ``before`` and held
+    by no writer."""
+    pattern = re.compile(rf"\.{re.escape(name)}\.[a-z0-9_]{{8}}\.tmp")
+    try:
+        entries = [entry for entry in os.scandir(folder) if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime >= before:
+                continue
+            if fcntl is None:
+                os.unlink(entry.path)  # Windows does not delete a file a writer holds open
+                continue
+            with open(entry.path, "rb") as handle:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(entry.path)
+        except OSError:
+            continue  # held by a live writer, already gone, or not ours to remove
+
+
+def _fsync_folder(folder: Path) -> None:
+    # makes the rename itself durable; not possible on every platform (Windows)
+    _fsync(folder)
+
+
+def _fsync(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
@@ -31,27 +144,19 @@ def _fsync(path: Path, flags: int = os.O_RDONLY) -> None:
         os.close(fd)
 
 
-def _denied(path: Path, why: str) -> PermissionError:
-    return PermissionError(
-        f"permission denied: {path} ({why}); choose a writable folder or change the permissions"
-    )
-
-
-def _check_writable(path: Path) -> None:
-    # the rename would replace a read-only file silently; its folder's permissions are tested by
-    # creating the staging folder
-    if path.exists() and not os.access(path, os.W_OK):
-        raise _denied(path, "the file is read-only")
-
-
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(staged_path)`` and move what it wrote over ``path`` atomically.
 
-    Existing targets keep their permission bits; new files get the usual ones (umask).
-    Raises PermissionError (``"permission denied: <path>"``) for a read-only target or folder.
+    Raises
+    ------
+    PermissionError
+        ``"permission denied: <path>"`` for a read-only target or folder (left as they were).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    _check_writable(path)
+    try:
+        mode = _mode_to_keep(path)
+    except PermissionError as error:
+        raise _denied(path, "the file is read-only") from error
     try:
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     except PermissionError as error:
@@ -61,12 +166,26 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
         staged = sorted(staging.iterdir(), key=lambda p: p.name == path.name)
         for file in staged:
             target = path.parent / file.name
-            if target.exists():
-                os.chmod(file, target.stat().st_mode & 0o7777)
+            keep = mode if file.name == path.name else _existing_mode(target)
+            if keep is not None:
+                os.chmod(file, keep)
             _fsync(file)
         for file in staged:
             os.replace(file, path.parent / file.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _fsync(path.parent)
+    _fsync_folder(path.parent)
     return path
+
+
+def _existing_mode(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def _denied(path: Path, why: str) -> PermissionError:
+    return PermissionError(
+        f"permission denied: {path} ({why}); choose a writable folder or change the permissions"
+    )

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .regions import clip_bbox, nonzero_bbox, to_local, to_slices
+from .validation import explain_statistics
 
 # Rows of the first axis handled at once by the statistics passes: bounds temporaries.
 _SLAB_ROWS = 16
@@ -89,7 +90,8 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
     Raises
     ------
     ValueError
-        If the image is all zero, holds NaN or inf, or is constant over its nonzero region.
+        If the image is all zero, holds NaN or inf, one nonzero voxel or values beyond float32,
+        or is constant over its nonzero region (:func:`~.validation.explain_statistics`).
     """
     store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
     data = np.array(image, dtype=store_dtype, order="C", copy=True)
@@ -99,11 +101,10 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
             "image is entirely zero; nnInteractive needs intensities to normalise. "
             "Pass the raw image, not an empty array."
         )
-    mean, std = _statistics(data[(0, *to_slices(region))])
+    crop = data[(0, *to_slices(region))]
+    mean, std = _statistics(crop)
     if not (np.isfinite(mean) and np.isfinite(std)):
-        raise ValueError(
-            "image holds NaN or inf values; replace them (e.g. np.nan_to_num) before set_image"
-        )
+        raise ValueError(explain_statistics(image, crop.size))
     if std == 0:
         raise ValueError(
             "image is constant over its nonzero region (std = 0); it cannot be z-scored"

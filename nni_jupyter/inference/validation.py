@@ -11,6 +11,10 @@ import torch
 
 from .regions import Bbox, nonzero_bbox, shift
 
+#: Intensities are z-scored by their mean and standard deviation: those need two voxels.
+MIN_VOXELS = 2
+_ZSCORE = "nnInteractive normalises intensities by their mean and standard deviation"
+
 
 def _shape_text(shape: Sequence[int]) -> str:
     return "(" + ", ".join(str(int(s)) for s in shape) + ")"
@@ -40,6 +44,11 @@ def check_image(image: Any, num_channels: int | None) -> np.ndarray:
         )
     if min(image.shape[1:]) < 1:
         raise ValueError(f"image has an empty spatial axis: shape {_shape_text(image.shape)}")
+    if math.prod(image.shape[1:]) < MIN_VOXELS:
+        raise ValueError(
+            f"image of shape {_shape_text(image.shape)} is too small: it needs at least "
+            f"{MIN_VOXELS} voxels, because {_ZSCORE} (one voxel has no standard deviation)"
+        )
     if image.dtype == np.bool_ or not (
         np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
     ):
@@ -48,6 +57,29 @@ def check_image(image: Any, num_channels: int | None) -> np.ndarray:
             "Pass the image as loaded (e.g. int16 CT, float32 MR), without conversion to uint8."
         )
     return image
+
+
+def explain_statistics(image: np.ndarray, region_voxels: int) -> str:
+    """Say why the z-score statistics of ``image`` came out NaN or inf (call it only then).
+
+    ``region_voxels`` is the size of the region they were computed over (the box around the
+    nonzero voxels). Reads the image once more: a cost paid on this error path only.
+    """
+    if region_voxels < MIN_VOXELS:
+        return (
+            f"image has one nonzero voxel; {_ZSCORE} over the box around the nonzero voxels, "
+            f"which needs at least {MIN_VOXELS} voxels (one voxel has no standard deviation)"
+        )
+    if not np.isfinite(image).all():
+        return "image holds NaN or inf values; replace them (e.g. np.nan_to_num) before set_image"
+    # finite values whose statistics are not: float64 beyond what the float32 copy can hold
+    peak = max(-float(image.min()), float(image.max()))
+    limit = float(np.finfo(np.float32).max)
+    return (
+        f"image values reach {peak:.3g} in magnitude, beyond the float32 range (+-{limit:.3g}) "
+        "that nnInteractive computes in; rescale the image (e.g. divide it by a constant) or "
+        "clip it before set_image"
+    )
 
 
 def check_target_buffer(buffer: Any, spatial_shape: Sequence[int] | None) -> None:

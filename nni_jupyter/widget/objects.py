@@ -23,7 +23,7 @@ import numpy as np
 
 from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from ..palette import PALETTE
-from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES
+from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES
 from .steps import Change, Step, paint, record
 
 AGGREGATIONS = ("instance", "semantic", "separate")
@@ -71,11 +71,12 @@ class ObjectInfo:
                 "an object must be {id, name, color [r, g, b], class_id, visible}; "
                 f"got {value!r} ({type(exc).__name__}: {exc})"
             ) from exc
-        if not 1 <= info.id <= MAX_OBJECT_ID or len(info.color) != 3:
-            raise ValueError(
-                f"an object needs an id in 1..{MAX_OBJECT_ID} and an [r, g, b] colour; "
-                f"got {value!r}"
-            )
+        if not 1 <= info.id <= MAX_OBJECT_ID:
+            raise ValueError(f"an object's id must be in 1..{MAX_OBJECT_ID}; got {value!r}")
+        if len(info.color) != 3 or not all(0 <= c <= 255 for c in info.color):
+            raise ValueError(f"an object's colour must be [r, g, b] in 0..255; got {value!r}")
+        if not 0 <= info.class_id <= MAX_CLASS_ID:
+            raise ValueError(f"an object's class_id must be in 0..{MAX_CLASS_ID}; got {value!r}")
         return info
 
 
@@ -254,28 +255,12 @@ class ObjectStore:
         """
         if self._step is not None:
             raise RuntimeError("load replaces the whole state: not inside a step")
-        owner = np.asarray(owner)
-        if owner.dtype != np.uint8 or owner.shape != self.shape:
-            raise ValueError(
-                f"owner must be uint8 of shape {self.shape}; got {owner.dtype} {owner.shape}"
-            )
-        if not isinstance(table, dict) or not isinstance(table.get("objects"), list):
-            raise ValueError(f"table must be a dict with an 'objects' list; got {table!r:.200}")
-        objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
-        active = table.get("active_object")
-        counts = np.bincount(owner.ravel(), minlength=256)
-        unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
-        if active not in objects or unknown:
-            raise ValueError(
-                f"the state is inconsistent: active object {active!r}, objects "
-                f"{sorted(objects)}, label values without an object {unknown}"
-            )
-        overlap = _check_overlap(table.get("overlap", self.overlap))
+        state = check_state(owner, table, self.shape, self.overlap)
         self.owner[...] = owner
-        self.objects = objects
-        self.voxels = {i: int(counts[i]) for i in objects}
-        self.active = int(active)
-        self.overlap = overlap
+        self.objects = state.objects
+        self.voxels = state.voxels
+        self.active = state.active
+        self.overlap = state.overlap
         self._undo.clear()
         self._redo.clear()
 
@@ -356,6 +341,51 @@ class ObjectStore:
     def _require_object(self, object_id: int) -> None:
         if object_id not in self.objects:
             raise ValueError(f"no object with id {object_id}; objects are {sorted(self.objects)}")
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """An exported state that passed :func:`check_state`, parsed."""
+
+    objects: dict[int, ObjectInfo]
+    active: int
+    overlap: str
+    voxels: dict[int, int]
+
+
+def check_state(
+    owner: Any, table: Any, shape: tuple[int, ...], default_overlap: str = "lock"
+) -> StoreState:
+    """Check an exported ``(owner, table)`` against an image of ``shape``; return it parsed.
+
+    The one set of rules :meth:`ObjectStore.load` applies, usable before any store exists.
+
+    Raises
+    ------
+    ValueError
+        When ``owner`` is not uint8 of ``shape``, or ``table`` is malformed or does not match it
+        (an active id without an object, label values without an object).
+    """
+    owner = np.asarray(owner)
+    if owner.dtype != np.uint8 or owner.shape != tuple(shape):
+        raise ValueError(
+            f"owner must be uint8 of shape {tuple(shape)}; got {owner.dtype} {owner.shape}"
+        )
+    if not isinstance(table, dict) or not isinstance(table.get("objects"), list):
+        got = f"'objects': {table.get('objects')!r}" if isinstance(table, dict) else repr(table)
+        raise ValueError(f"table must be a dict with an 'objects' list; got {got:.200}")
+    objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
+    active = table.get("active_object")
+    counts = np.bincount(owner.ravel(), minlength=256)
+    unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
+    if active not in objects or unknown:
+        raise ValueError(
+            f"the state is inconsistent: active object {active!r}, objects "
+            f"{sorted(objects)}, label values without an object {unknown}"
+        )
+    overlap = _check_overlap(table.get("overlap", default_overlap))
+    voxels = {i: int(counts[i]) for i in objects}
+    return StoreState(objects, int(active), overlap, voxels)
 
 
 def _check_overlap(overlap: str) -> str:

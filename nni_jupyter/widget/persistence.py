@@ -1,6 +1,6 @@
 """Save and restore a Segmenter's work: labels, objects, prompts and settings in one ``.npz``.
 
-The file holds two arrays and never a pickle (it is read with ``allow_pickle=False``):
+The file holds two arrays and never a pickle (:mod:`.npz` refuses objects when reading):
 
 - ``owner``: uint8 ``[X, Y, Z]``, 0 = background, else the object id (zlib-compressed by
   :func:`numpy.savez_compressed`);
@@ -12,9 +12,14 @@ The file holds two arrays and never a pickle (it is read with ``allow_pickle=Fal
 The state comes from :meth:`~.annotator.Annotator.snapshot` and goes back through
 :meth:`~.annotator.Annotator.restore`; this module only turns it into a file and back.
 
-Writes are atomic: a temporary file in the same folder is written, flushed, fsynced and then
-renamed over the target (:func:`os.replace`), so a crash or an interrupt mid-write leaves the
-previous file intact. The undo history is not stored: a restored Segmenter starts with an empty one.
+Writes are atomic (:mod:`nni_jupyter.atomic`): a crash, an interrupt or a kill mid-write leaves the
+previous file intact, and the next save removes what the killed write left; a read-only target is
+refused, and files get the usual permissions (the umask's). The undo history is not stored: a
+restored Segmenter starts with an empty one.
+
+Reading trusts nothing: every array's ``.npy`` header is checked (against the image) before its data
+are decompressed, and the whole file is checked before anything is built from it; every failure is
+a ValueError that names the path and says what is wrong.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import zipfile
+import zlib
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -30,11 +36,19 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
+from . import npz
 from .annotator import Snapshot
+from .inputs import check_spacing
+from .objects import check_state
 from .prompts import item_from_dict
+from .slices import window_for
 
 FORMAT = "nni_jupyter.segmentation"
 VERSION = 1
+#: The largest ``meta`` (JSON as numpy's UTF-32 text) written or read: far beyond any real
+#: record, and a bound on what a hostile file can make a reader decompress.
+MAX_META_BYTES = 256 << 20
 
 
 def image_fingerprint(volume: np.ndarray) -> str:
@@ -84,6 +98,8 @@ def save(
 
     Raises
     ------
+    PermissionError
+        When ``path`` is a read-only file (it is left as it was).
     OSError
         When the folder is not writable; the previous file, if any, is left as it was.
     """
@@ -102,87 +118,182 @@ def save(
 
 
 def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
-    """Return the annotator state held by a file's ``(owner, meta)`` (from :func:`read`).
+    """Return the annotator state held by a file's ``(owner, meta)``, checking all of it.
 
-    The store's table lies at the top level of ``meta``; the store reads its own keys from it.
-    """
-    records = tuple(item_from_dict(item) for item in meta.get("prompts", []))
-    return Snapshot(owner, meta, records)
-
-
-def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
-    """Write ``owner`` and ``meta`` to ``path`` via a fsynced temporary file and a rename."""
-    path = path.expanduser()
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, owner=owner, meta=np.array(json.dumps(meta)))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    _fsync_folder(folder)
-    return path
-
-
-def _fsync_folder(folder: Path) -> None:
-    # makes the rename itself durable; not possible on every platform (Windows)
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def read(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read ``(owner, meta)`` from a file written by :func:`save` (no pickle is ever loaded).
+    The store's table lies at the top level of ``meta`` and is checked by the store's own rules
+    (:func:`~.objects.check_state`); the settings as the Segmenter checks them.
 
     Raises
     ------
     ValueError
-        When the file is not an nni_jupyter segmentation, or its version is newer than this one.
+        When an object, the active object, the overlap policy, a prompt record, the spacing or
+        the window is invalid, saying which and what was expected.
     """
+    check_state(owner, meta, owner.shape)
+    for key, check in (("spacing_mm", check_spacing), ("window", window_for)):
+        if meta.get(key) is not None:
+            try:
+                check(meta[key])
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"its {key} is invalid: {exc}") from exc
+    prompts = meta.get("prompts", [])
+    if not isinstance(prompts, list):
+        raise ValueError(f"its prompts must be a list of records; got {type(prompts).__name__}")
+    records = []
+    for index, item in enumerate(prompts):
+        try:
+            records.append(item_from_dict(item))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(
+                f"prompts[{index}] is not a Prompt.to_dict or Command.to_dict record: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return Snapshot(owner, meta, tuple(records))
+
+
+def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
+    """Write ``owner`` and ``meta`` to ``path`` with :func:`nni_jupyter.atomic.write_atomic`.
+
+    Raises
+    ------
+    PermissionError
+        When ``path`` is a read-only file.
+    ValueError
+        When ``meta`` is larger than :data:`MAX_META_BYTES` (it could not be read back).
+    """
+    text = np.array(json.dumps(meta))
+    if text.nbytes > MAX_META_BYTES:
+        raise ValueError(
+            f"the record to save takes {text.nbytes} bytes; a save file holds at most "
+            f"{MAX_META_BYTES} (save the labels alone with nni_jupyter.io.write_labels)"
+        )
+    return atomic.write_atomic(
+        path, lambda handle: np.savez_compressed(handle, owner=owner, meta=text)
+    )
+
+
+class _Foreign(ValueError):
+    """The file is not an nni_jupyter segmentation file at all."""
+
+
+def read(path: str | os.PathLike, shape: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
+    """Read ``(owner, meta)`` from a file written by :func:`save`, checking all of it.
+
+    No pickle is ever loaded, and no array is decompressed before its header was checked:
+    against ``shape`` (the image's ``(X, Y, Z)``) when given, else against the file's own.
+
+    Raises
+    ------
+    ValueError
+        Naming the path and what is wrong: not a segmentation file (another format, truncated),
+        damaged data, a newer or malformed format version, another image's shape, or invalid
+        content (see :func:`snapshot_of`).
+    """
+    snapshot = read_snapshot(path, shape)
+    return snapshot.owner, snapshot.table
+
+
+def load(path: str | os.PathLike, volume: np.ndarray, strict: bool) -> Snapshot:
+    """Read and check the whole file for ``volume`` (``[X, Y, Z]``) before anything is built.
+
+    ``strict`` also requires the image's fingerprint to match (see :func:`check_image`).
+
+    Raises
+    ------
+    ValueError
+        As :func:`read`, or when the file was saved for another image.
+    """
+    snapshot = read_snapshot(path, volume.shape)
+    check_image(snapshot.table, volume, path, strict)
+    return snapshot
+
+
+def read_snapshot(path: str | os.PathLike, shape: Sequence[int] | None = None) -> Snapshot:
+    """Read a file written by :func:`save` as a :class:`~.annotator.Snapshot` (see :func:`read`)."""
+    path = Path(path).expanduser()
     try:
-        with np.load(Path(path).expanduser(), allow_pickle=False) as data:
-            owner = np.array(data["owner"])
-            meta = json.loads(str(data["meta"]))
-    except (KeyError, ValueError, OSError, json.JSONDecodeError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as exc:
+            raise _Foreign(
+                "it is not a zip archive, as every .npz is (truncated, or another kind of file)"
+            ) from exc
+        with archive:
+            meta = _read_meta(archive)
+            expected = _shape_of(meta)
+            if shape is not None and tuple(shape) != expected:
+                raise ValueError(
+                    f"it was saved for an image of shape {expected}; got an image of shape "
+                    f"{tuple(shape)}. Pass the image the segmentation was made on."
+                )
+            owner = npz.read_array(archive, "owner", _labels_of(expected))
+        return snapshot_of(owner, meta)
+    except _Foreign as exc:
         raise ValueError(
             f"{path} is not an nni_jupyter segmentation file (expected an .npz written by "
-            f"Segmenter.save): {type(exc).__name__}: {exc}"
+            f"Segmenter.save): {exc}"
         ) from exc
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+        raise ValueError(
+            f"{path} is damaged: its data do not decompress or fail their checksum "
+            f"({type(exc).__name__}: {exc}); restore it from a copy"
+        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"{path} cannot be restored: {exc}") from exc
+
+
+def _read_meta(archive: zipfile.ZipFile) -> dict[str, Any]:
+    def expect(shape: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype.kind != "U" or shape != ():
+            raise ValueError(f"its meta array is {dtype} {shape}; expected a JSON text")
+        if dtype.itemsize > MAX_META_BYTES:
+            raise ValueError(
+                f"its meta text takes {dtype.itemsize} bytes; a save file holds at most "
+                f"{MAX_META_BYTES}"
+            )
+
+    try:
+        meta = json.loads(str(npz.read_array(archive, "meta", expect)[()]))
+    except (ValueError, RecursionError) as exc:
+        raise _Foreign(exc) from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an nni_jupyter segmentation file (format tag missing)")
-    if meta.get("version", 0) > VERSION:
+        raise _Foreign("format tag missing")
+    version = meta.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         raise ValueError(
-            f"{path} was written by a newer nni_jupyter (format version {meta['version']}; this "
-            f"one reads up to {VERSION}); upgrade nni_jupyter"
+            f"it was written by a newer nni_jupyter (format version {version}; this one reads "
+            f"up to {VERSION}); upgrade nni_jupyter"
         )
-    if owner.dtype != np.uint8 or list(owner.shape) != list(meta.get("shape", [])):
-        raise ValueError(
-            f"{path}: labels must be uint8 of shape {meta.get('shape')}; got {owner.dtype} "
-            f"{owner.shape}"
-        )
-    return owner, meta
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"its format version must be an integer 1..{VERSION}; got {version!r}")
+    return meta
+
+
+def _shape_of(meta: dict[str, Any]) -> tuple[int, int, int]:
+    shape = meta.get("shape")
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ValueError(f"its shape must be 3 positive integers [X, Y, Z]; got {shape!r}")
+    return tuple(shape)  # type: ignore[return-value]
+
+
+def _labels_of(shape: tuple[int, int, int]) -> npz.Expect:
+    def expect(found: tuple[int, ...], dtype: np.dtype) -> None:
+        if dtype != np.uint8 or tuple(found) != shape:
+            raise ValueError(
+                f"its owner array (the labels) must be uint8 of shape {shape}; got {dtype} "
+                f"{tuple(found)}"
+            )
+
+    return expect
 
 
 def check_image(meta: dict[str, Any], volume: np.ndarray, path: Any, strict: bool) -> None:
-    """Raise ValueError when ``volume`` is not the image the file was saved with."""
-    if list(volume.shape) != list(meta["shape"]):
-        raise ValueError(
-            f"{path} was saved for an image of shape {tuple(meta['shape'])}; got an image of "
-            f"shape {volume.shape}. Pass the image the segmentation was made on."
-        )
+    """Raise ValueError when ``strict`` and ``volume``'s intensities are not those the file was
+    saved with (its shape was checked on reading)."""
     if strict and meta.get("image_fingerprint") != image_fingerprint(volume):
         raise ValueError(
             f"{path} was saved for a different image (same shape, other intensities). Pass the "

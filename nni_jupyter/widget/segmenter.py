@@ -419,19 +419,21 @@ class Segmenter(anywidget.AnyWidget):
         Raises
         ------
         ValueError
-            When the file is not a segmentation, or was saved for another image.
+            When the file is not a segmentation, is damaged or invalid, or was saved for another
+            image; always before anything is built.
         """
-        owner, meta = persistence.read(path)
+        volume = image.array if hasattr(image, "spacing_mm") else image
+        # the whole file is checked before a session, a worker or a widget exists
+        snapshot = persistence.load(path, image_4d(volume)[0], check_image)
+        meta = snapshot.table
         kwargs.setdefault("spacing", meta.get("spacing_mm"))
         kwargs.setdefault("overlap", meta.get("overlap", "lock"))
         if meta.get("window"):
             kwargs.setdefault("window", meta["window"])
-        volume = image.array if hasattr(image, "spacing_mm") else image
-        persistence.check_image(meta, image_4d(volume)[0], path, check_image)
         autosave = kwargs.pop("autosave", None)
         seg = cls(image, session=session, model=model, **kwargs)
         try:
-            seg._annotator.restore(persistence.snapshot_of(owner, meta))
+            seg._annotator.restore(snapshot)
         except BaseException:
             seg.close()
             raise
