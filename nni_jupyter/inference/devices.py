@@ -62,18 +62,6 @@ def uses_pinned_memory(device: torch.device, requested: bool) -> bool:
     return requested and device.type == "cuda"
 
 
-def host_buffer(shape: list[int], dtype: torch.dtype, pinned: bool) -> torch.Tensor:
-    """An uninitialised CPU tensor, page-locked when ``pinned``."""
-    return torch.empty(shape, dtype=dtype, pin_memory=pinned)
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move ``tensor`` to ``device``, asynchronously when it is pinned."""
-    if tensor.device == device:
-        return tensor
-    return tensor.to(device, non_blocking=tensor.is_pinned())
-
-
 def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool) -> torch.nn.Module:
     """Wrap ``network`` in ``torch.compile`` when asked and worthwhile (CUDA only)."""
     if not enabled:
