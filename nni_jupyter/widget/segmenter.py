@@ -52,7 +52,7 @@ class Segmenter(anywidget.AnyWidget):
         best device (CUDA, MPS, CPU). A session without a loaded network gets the model below.
     model
         None: the best available (``nnInteractive_v1.0`` if present, else the bundled demo model;
-        see :func:`nni_jupyter.widget.models.find_model`), ``"demo"``, or a model folder.
+        see :func:`nni_jupyter.weights.choose_model`), ``"demo"``, or a model folder.
     spacing
         Voxel spacing in mm ``(x, y, z)``, for the display aspect only.
     overlap
