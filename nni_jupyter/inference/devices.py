@@ -6,6 +6,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 
@@ -50,7 +51,7 @@ def configure_backend(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
     """fp16 autocast on CUDA; a no-op elsewhere (CPU and MPS run in float32)."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
@@ -73,7 +74,8 @@ def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool)
             stacklevel=3,
         )
         return network
-    return torch.compile(network)
+    # compiling a Module gives an OptimizedModule (a Module); torch types it as any callable
+    return cast(torch.nn.Module, torch.compile(network))
 
 
 def optimize_for_cpu(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:

@@ -40,7 +40,8 @@ class PreprocessedImage:
     @property
     def spatial_shape(self) -> tuple[int, int, int]:
         """``(X, Y, Z)``."""
-        return tuple(int(s) for s in self.data.shape[1:])
+        _, x, y, z = self.data.shape
+        return int(x), int(y), int(z)
 
     @property
     def num_channels(self) -> int:
@@ -56,8 +57,11 @@ class PreprocessedImage:
         local = to_local(inside, bbox)
         if any(lo > 0 or hi < size for (lo, hi), size in zip(local, out.shape[1:], strict=True)):
             out.zero_()
-        target = out[(slice(None), *to_slices(local))]
-        source = torch.from_numpy(self.data[(slice(None), *to_slices(inside))])
+        # the index tuples are named first: mypy 2.4 misreads a starred tuple inside [] as 3.11+
+        target_index = (slice(None), *to_slices(local))
+        source_index = (slice(None), *to_slices(inside))
+        target = out[target_index]
+        source = torch.from_numpy(self.data[source_index])
         target.copy_(source)
         target.sub_(self.mean.to(target.device)).div_(self.std.to(target.device))
 
@@ -118,7 +122,7 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
             "image is entirely zero; nnInteractive needs intensities to normalise. "
             "Pass the raw image, not an empty array."
         )
-    mean, std = _statistics(data[(0, *to_slices(region))])
+    mean, std = _statistics(data[0][to_slices(region)])
     if not (np.isfinite(mean) and np.isfinite(std)):
         raise ValueError(
             "image holds NaN or inf values; replace them (e.g. np.nan_to_num) before set_image"
