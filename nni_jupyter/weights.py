@@ -22,7 +22,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nni_jupyter.inference import nnInteractiveInferenceSession
 
 #: Hugging Face repository holding the official checkpoints.
 HUB_REPO_ID = "nnInteractive/nnInteractive"
@@ -325,7 +328,7 @@ def load_session(
     download: bool = True,
     show_license: Callable[[str], None] | None = print,
     **session_kwargs: Any,
-) -> Any:
+) -> nnInteractiveInferenceSession:
     """Build nni_jupyter's inference session with a model loaded, ready for ``set_image``.
 
     Parameters

@@ -32,7 +32,7 @@ class Session(Protocol):
         """Forget every prompt and zero the target buffer."""
 
     def add_point_interaction(
-        self, coordinates: Sequence[int], include_interaction: bool
+        self, coordinates: Sequence[float], include_interaction: bool
     ) -> ChangedBbox:
         """Point prompt at voxel ``(x, y, z)``."""
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nni_jupyter import weights
 from nni_jupyter.weights import ModelChoice
+
+if TYPE_CHECKING:
+    from nni_jupyter.inference.api import Session
 
 #: Above this many parameters a model is "full size": slow on CPU (v1.0 has about 102 million).
 FULL_SIZE_PARAMETERS = 20_000_000
 
 
-def create_session(choice: ModelChoice, device: Any = None) -> Any:
+def create_session(choice: ModelChoice, device: Any = None) -> Session:
     """Create nni_jupyter's inference session on ``device`` (default: the best one) with
     ``choice`` loaded; non-demo weights print their licence."""
     return weights.load_session(
@@ -30,15 +33,23 @@ def create_session(choice: ModelChoice, device: Any = None) -> Any:
     )
 
 
-def load_model(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
+def load_model(
+    session: Session | None, model: str | Path | None, device: Any
+) -> tuple[Session, str]:
     """The Segmenter's session and model name: a new session when ``session`` is None, the given
     one loaded with ``model`` when it has none yet (or ``model`` is named), else as it is."""
     if session is None:
         choice = weights.choose_model(model)
         session = create_session(choice, device)
     elif model is not None or needs_model(session):
+        initialize = getattr(session, "initialize_from_trained_model_folder", None)
+        if initialize is None:
+            raise TypeError(
+                f"a {type(session).__name__} cannot load a model folder; pass model=None to use "
+                "the model it serves"
+            )
         choice = weights.choose_model(model)
-        session.initialize_from_trained_model_folder(str(choice.path))
+        initialize(str(choice.path))
     else:
         return session, str(getattr(session, "model_name", "custom session"))
     print(
@@ -48,12 +59,12 @@ def load_model(session: Any, model: str | Path | None, device: Any) -> tuple[Any
     return session, choice.name
 
 
-def needs_model(session: Any) -> bool:
+def needs_model(session: Session) -> bool:
     """True when ``session`` is a local session whose network has not been loaded yet."""
     return hasattr(session, "network") and session.network is None
 
 
-def model_info(session: Any, name: str) -> dict[str, str]:
+def model_info(session: Session, name: str) -> dict[str, str]:
     """Return the status line ``{name, license, device, warning}`` for a loaded ``session``."""
     device = str(getattr(session, "device", "remote"))
     network = getattr(session, "network", None)
@@ -74,7 +85,7 @@ def model_info(session: Any, name: str) -> dict[str, str]:
     }
 
 
-def supported_tools(session: Any) -> list[str]:
+def supported_tools(session: Session) -> list[str]:
     """Return the gesture tools the session's model supports (all four when it does not say)."""
     supported = getattr(session, "supported_interactions", None) or {}
     if not supported:
@@ -91,7 +102,7 @@ def supported_tools(session: Any) -> list[str]:
     return tools
 
 
-def scribble_thickness(session: Any) -> list[int]:
+def scribble_thickness(session: Session) -> list[int]:
     """Return the session's preferred scribble thickness per axis (default 2 voxels)."""
     value = getattr(session, "preferred_scribble_thickness", None)
     if value is None:

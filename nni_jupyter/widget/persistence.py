@@ -65,7 +65,7 @@ class ImageTag:
 
 
 def save(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     snapshot: Snapshot,
     image: ImageTag,
     spacing_mm: Sequence[float],
@@ -142,7 +142,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def read(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
+def read(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
     """Read ``(owner, meta)`` from a file written by :func:`save` (no pickle is ever loaded).
 
     Raises

@@ -105,3 +105,11 @@ def test_tools_and_thickness_come_from_the_model(model_folder, tmp_path, image):
             seg.add_box([[1, 5], [1, 5], [3, 4]])
     finally:
         seg.close()
+
+
+def test_a_session_that_cannot_load_folders_is_not_given_a_model(model_folder):
+    class ServedModelOnly:
+        """A backend (like the remote session) that serves its own model."""
+
+    with pytest.raises(TypeError, match="cannot load a model folder; pass model=None"):
+        models.load_model(ServedModelOnly(), model_folder, None)
