@@ -89,15 +89,16 @@ class Image:
     @property
     def shape(self) -> tuple[int, int, int]:
         """The array's shape ``(X, Y, Z)``."""
-        return tuple(self.array.shape)  # type: ignore[return-value]
+        x, y, z = self.array.shape
+        return x, y, z
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         return np.asarray(self.array, dtype=dtype)
 
     def index_to_physical(self, index: Sequence[float]) -> np.ndarray:
         """Physical point (mm) of a voxel index ``(i, j, k)`` (fractional indices allowed)."""
-        index = np.asarray(index, dtype=float)
-        return np.asarray(self.origin_mm) + self.direction @ (np.asarray(self.spacing_mm) * index)
+        voxel = np.asarray(index, dtype=float)
+        return np.asarray(self.origin_mm) + self.direction @ (np.asarray(self.spacing_mm) * voxel)
 
     def physical_to_index(self, point_mm: Sequence[float]) -> np.ndarray:
         """Continuous voxel index ``(i, j, k)`` of a physical point (mm); round it for a voxel."""

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nni_jupyter.io import Image
+
 if TYPE_CHECKING:
     import pandas
-
-    from nni_jupyter.io import Image
 
 MM3_PER_ML = 1000.0
 
@@ -102,7 +102,7 @@ def measure(
         ``[[x0, x1], [y0, y1], [z0, z1]]``), ``centroid_voxel`` and ``centroid_mm`` (``(x, y, z)``
         tuples; None for an empty object).
     """
-    if hasattr(spacing_mm, "spacing_mm"):
+    if isinstance(spacing_mm, Image):
         image = spacing_mm
         spacing_mm = image.spacing_mm
         origin_mm = image.origin_mm if origin_mm is None else origin_mm

@@ -184,7 +184,7 @@ def overview(
     axes = figure.subplots(3, slices_per_axis, squeeze=False)
     for axis in range(3):
         rest = [a for a in range(3) if a != axis]
-        extent = None if label_map is None else label_map.any(axis=tuple(rest))
+        extent = None if label_map is None else np.asarray(label_map.any(axis=tuple(rest)))
         indices = _slice_indices(volume.shape[axis], extent, slices_per_axis)
         # Display aspect = height/width of one pixel = spacing of the vertical over the horizontal.
         aspect = float(spacing_mm[rest[1]]) / float(spacing_mm[rest[0]])
@@ -294,4 +294,4 @@ def dice_curve(
     ax.legend(fontsize=8, loc="lower right")
     if title:
         ax.set_title(title)
-    return ax.figure
+    return ax.figure.figure  # the root figure, also when ``ax`` lies in a subfigure

@@ -175,7 +175,7 @@ class LiveView3D:
         cache: dict[int, tuple[bytes, SurfaceMesh, Any]] = {}
         for label in object_labels:
             mask = mask_of(label)
-            digest = hashlib.blake2b(np.packbits(mask), digest_size=16).digest()
+            digest = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
             digest += np.asarray(mask.shape, np.int64).tobytes()
             if label in self._cache and self._cache[label][0] == digest:
                 cache[label] = self._cache[label]

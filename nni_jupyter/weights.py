@@ -4,20 +4,28 @@ Official weights come from the Hugging Face repository ``nnInteractive/nnInterac
 revision, through huggingface_hub (extra ``[hub]``): its cache, its progress bar, ``HF_HUB_OFFLINE``
 and ``HF_HOME``/``HF_HUB_CACHE`` all work as usual. The bundled demo model needs nothing.
 
-Where :func:`find_model` looks, in order:
+This module is the one search for weights. :func:`choose_model` takes a model that is asked
+for by name or path as it is; with none asked for, :func:`find_model` looks, in order, in
 
 1. ``$NNI_JUPYTER_MODEL_DIR``: the model folder itself, or a folder holding ``<name>/``;
-2. ``local_dir/<name>`` when a ``local_dir`` is given (what ``download_weights(local_dir=...)``
-   writes);
-3. the Hugging Face cache, at the pinned revision (no network).
+2. ``local_dir/<name>``, by default :data:`LOCAL_MODEL_DIR` (``~/.cache/nni_jupyter``; what
+   ``download_weights(local_dir=...)`` writes);
+3. the Hugging Face cache, at the pinned revision (no network);
+
+and when none holds ``nnInteractive_v1.0``, :func:`choose_model` falls back to the bundled demo
+model.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nni_jupyter.inference import nnInteractiveInferenceSession
 
 #: Hugging Face repository holding the official checkpoints.
 HUB_REPO_ID = "nnInteractive/nnInteractive"
@@ -31,6 +39,8 @@ DEFAULT_MODEL = "nnInteractive_v1.0"
 DEMO_MODEL = "demo"
 #: Environment variable naming a model folder (or a folder of model folders).
 MODEL_DIR_ENV = "NNI_JUPYTER_MODEL_DIR"
+#: Folder of model folders that find_model checks after MODEL_DIR_ENV, before the hub cache.
+LOCAL_MODEL_DIR = Path("~/.cache/nni_jupyter")
 #: Licence of the official weights (the code is Apache-2.0).
 OFFICIAL_LICENSE = "CC BY-NC-SA 4.0"
 _LICENSE_URL = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
@@ -149,6 +159,7 @@ def find_model(
         Official model name, e.g. ``"nnInteractive_v1.0"``.
     local_dir
         A folder passed to :func:`download_weights` before; ``local_dir/<name>`` is checked.
+        Default :data:`LOCAL_MODEL_DIR`.
     revision
         Hub revision whose cached snapshot counts.
 
@@ -161,9 +172,50 @@ def find_model(
     found = _from_env(name)
     if found is not None:
         return found
-    if local_dir is not None and is_model_folder(Path(local_dir).expanduser() / name):
-        return Path(local_dir).expanduser() / name
+    local = Path(LOCAL_MODEL_DIR if local_dir is None else local_dir).expanduser() / name
+    if is_model_folder(local):
+        return local
     return _from_hub_cache(name, revision)
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model folder and the name to show for it."""
+
+    path: Path
+    name: str
+    is_demo: bool
+
+
+def choose_model(model: str | os.PathLike[str] | None = None, download: bool = True) -> ModelChoice:
+    """Return the model to load: the one asked for, else the best one on this machine.
+
+    Parameters
+    ----------
+    model
+        None: ``nnInteractive_v1.0`` when :func:`find_model` finds it (never downloading), else
+        the bundled demo model. ``"demo"``, an official name or a model folder: that model.
+    download
+        Allow downloading an official model that is asked for by name and not on this machine.
+
+    Raises
+    ------
+    ModelNotFoundError
+        When the requested model cannot be found or downloaded (the message says how to get it).
+    """
+    if model is None:
+        try:
+            found = find_model(DEFAULT_MODEL)
+        except ImportError:  # no huggingface_hub: no hub cache to look in
+            found = None
+        if found is not None:
+            return ModelChoice(found, DEFAULT_MODEL, is_demo=False)
+        model = DEMO_MODEL
+    folder = resolve_model(model, download=download)
+    if model == DEMO_MODEL:
+        return ModelChoice(folder, DEMO_MODEL, is_demo=True)
+    name = model if isinstance(model, str) and model in OFFICIAL_MODELS else folder.name
+    return ModelChoice(folder, name, is_demo=False)
 
 
 def download_weights(
@@ -239,7 +291,7 @@ def read_license(folder: str | Path) -> str | None:
     return None
 
 
-def resolve_model(model: str | Path = DEFAULT_MODEL, download: bool = True) -> Path:
+def resolve_model(model: str | os.PathLike[str] = DEFAULT_MODEL, download: bool = True) -> Path:
     """Turn ``"demo"``, an official name or a path into a model folder (downloading if allowed)."""
     if isinstance(model, str) and model == DEMO_MODEL:
         from nni_jupyter.demo import demo_model_path
@@ -276,7 +328,7 @@ def load_session(
     download: bool = True,
     show_license: Callable[[str], None] | None = print,
     **session_kwargs: Any,
-) -> Any:
+) -> nnInteractiveInferenceSession:
     """Build nni_jupyter's inference session with a model loaded, ready for ``set_image``.
 
     Parameters

@@ -41,6 +41,7 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
+    monkeypatch.setattr(weights, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
     return tmp_path / "hf_home" / "hub"
 
 
@@ -132,6 +133,14 @@ def test_local_dir_is_searched_and_returned_offline(offline_env: Path, tmp_path:
     folder = write_tiny_model(tmp_path / "weights" / NAME)
     assert find_model(NAME, local_dir=tmp_path / "weights") == folder
     assert download_weights(NAME, local_dir=tmp_path / "weights") == folder
+
+
+def test_the_local_model_dir_serves_every_entry_point(offline_env: Path, tmp_path: Path) -> None:
+    assert find_model(NAME) is None
+    folder = write_tiny_model(tmp_path / "nni_cache" / NAME)
+    assert find_model(NAME) == folder
+    assert weights.resolve_model(NAME, download=False) == folder
+    assert weights.choose_model() == weights.ModelChoice(folder, NAME, is_demo=False)
 
 
 def test_unknown_names_and_bad_paths_are_explained(offline_env: Path, tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ class _Canvas:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.labels.shape  # type: ignore[return-value]
+        x, y, z = self.labels.shape
+        return x, y, z
 
     def to_voxels(self, point: np.ndarray) -> np.ndarray:
         return np.asarray(point, dtype=np.float64) * self.scale
@@ -91,9 +92,9 @@ def phantom(
     labels : numpy.ndarray
         ``uint8`` array of ``shape``; values and names in ``LABEL_NAMES``.
     """
-    shape = tuple(int(s) for s in shape)
     if len(shape) != 3 or min(shape) < 32:
-        raise ValueError(f"shape must be 3 axes of at least 32 voxels; got {shape}")
+        raise ValueError(f"shape must be 3 axes of at least 32 voxels; got {tuple(shape)}")
+    shape = (int(shape[0]), int(shape[1]), int(shape[2]))
     rng = np.random.default_rng(seed)
     canvas = _Canvas(
         hu=np.full(shape, AIR_HU, dtype=np.float32),

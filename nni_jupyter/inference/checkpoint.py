@@ -301,12 +301,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"cannot read checkpoint {path}: the file is damaged or incomplete (an interrupted "
             f"download or copy?). Download or copy it again. Details: {error}"
         ) from error
-    _check_content(path, content)
-    return content
+    return _check_content(path, content)
 
 
-def _check_content(path: Path, content: Any) -> None:
-    missing = [key for key in REQUIRED_KEYS if not isinstance(content, dict) or key not in content]
+def _check_content(path: Path, content: Any) -> dict[str, Any]:
+    checked: dict[str, Any] = content if isinstance(content, dict) else {}
+    missing = [key for key in REQUIRED_KEYS if key not in checked]
     if missing:
         found = sorted(map(str, content)) if isinstance(content, dict) else type(content).__name__
         raise RuntimeError(
@@ -314,12 +314,13 @@ def _check_content(path: Path, content: Any) -> None:
             f"(found {found}). Expected a dict with 'network_weights' and "
             "'init_args': {'configuration': ...}."
         )
-    init_args = content["init_args"]
+    init_args = checked["init_args"]
     if not isinstance(init_args, dict) or not isinstance(init_args.get("configuration"), str):
         raise RuntimeError(
             f"checkpoint {path}: init_args must name the plans configuration as a string "
             f"(init_args['configuration']); got {init_args!r:.200}"
         )
+    return checked
 
 
 def _unsafe(path: Path, error: Exception) -> RuntimeError:

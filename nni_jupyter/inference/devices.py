@@ -6,6 +6,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
+from typing import cast
 
 import torch
 
@@ -50,7 +51,7 @@ def configure_backend(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
     """fp16 autocast on CUDA; a no-op elsewhere (CPU and MPS run in float32)."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
@@ -60,18 +61,6 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 def uses_pinned_memory(device: torch.device, requested: bool) -> bool:
     """Pinned host buffers only pay off for CUDA transfers."""
     return requested and device.type == "cuda"
-
-
-def host_buffer(shape: list[int], dtype: torch.dtype, pinned: bool) -> torch.Tensor:
-    """An uninitialised CPU tensor, page-locked when ``pinned``."""
-    return torch.empty(shape, dtype=dtype, pin_memory=pinned)
-
-
-def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move ``tensor`` to ``device``, asynchronously when it is pinned."""
-    if tensor.device == device:
-        return tensor
-    return tensor.to(device, non_blocking=tensor.is_pinned())
 
 
 def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool) -> torch.nn.Module:
@@ -85,7 +74,8 @@ def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool)
             stacklevel=3,
         )
         return network
-    return torch.compile(network)
+    # compiling a Module gives an OptimizedModule (a Module); torch types it as any callable
+    return cast(torch.nn.Module, torch.compile(network))
 
 
 def optimize_for_cpu(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:

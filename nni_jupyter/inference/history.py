@@ -118,11 +118,6 @@ class History:
         """Number of steps that can be undone."""
         return len(self._undo)
 
-    @property
-    def redo_depth(self) -> int:
-        """Number of steps that can be redone."""
-        return len(self._redo)
-
     def begin(self, state_before: dict[str, Any]) -> None:
         """Open a new step; diffs recorded until :meth:`commit` belong to it."""
         self.open_step = Step(state_before)

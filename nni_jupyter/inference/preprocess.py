@@ -41,7 +41,8 @@ class PreprocessedImage:
     @property
     def spatial_shape(self) -> tuple[int, int, int]:
         """``(X, Y, Z)``."""
-        return tuple(int(s) for s in self.data.shape[1:])
+        _, x, y, z = self.data.shape
+        return int(x), int(y), int(z)
 
     @property
     def num_channels(self) -> int:
@@ -57,8 +58,11 @@ class PreprocessedImage:
         local = to_local(inside, bbox)
         if any(lo > 0 or hi < size for (lo, hi), size in zip(local, out.shape[1:], strict=True)):
             out.zero_()
-        target = out[(slice(None), *to_slices(local))]
-        source = torch.from_numpy(self.data[(slice(None), *to_slices(inside))])
+        # the index tuples are named first: mypy 2.4 misreads a starred tuple inside [] as 3.11+
+        target_index = (slice(None), *to_slices(local))
+        source_index = (slice(None), *to_slices(inside))
+        target = out[target_index]
+        source = torch.from_numpy(self.data[source_index])
         target.copy_(source)
         target.sub_(self.mean.to(target.device)).div_(self.std.to(target.device))
 
@@ -101,7 +105,7 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
             "image is entirely zero; nnInteractive needs intensities to normalise. "
             "Pass the raw image, not an empty array."
         )
-    crop = data[(0, *to_slices(region))]
+    crop = data[0][to_slices(region)]
     mean, std = _statistics(crop)
     if not (np.isfinite(mean) and np.isfinite(std)):
         raise ValueError(explain_statistics(image, crop.size))

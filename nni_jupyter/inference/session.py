@@ -22,7 +22,7 @@ Where this deliberately differs from nnInteractive 2.6.0:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -34,13 +34,24 @@ from .history import History
 from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
 from .prompts import Decay, box_region, mask_values, point_stamp
-from .regions import Bbox, clip_bbox, to_local, to_slices
+from .regions import Bbox, clip_bbox, nonzero_bbox, to_local, to_slices
 from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor
 from .store import InteractionStore
 from .undo import UndoRedoMixin
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
+
+
+class _Ready(NamedTuple):
+    """What a prompt works with once a model and an image are set."""
+
+    model: LoadedModel
+    image: PreprocessedImage
+    state: SegmentationState
+    decay: Decay
+    builder: InputBuilder
+    runner: torch.nn.Module
 
 
 class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the reference's name, kept for drop-in use
@@ -107,8 +118,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.optimize_cpu_graph = bool(optimize_cpu_graph)
         self.history = History(max_undo_steps, max_undo_bytes)
         self.network: torch.nn.Module | None = None
-        self._shared: SharedNetwork | None = None
         self._runner: torch.nn.Module | None = None
+        self._shared: SharedNetwork | None = None
         self.model: LoadedModel | None = None
         self.license: str | None = None
         self.preferred_scribble_thickness: list[int] = [2, 2, 2]
@@ -181,21 +192,18 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
 
     def warmup(self) -> None:
         """One dummy forward pass where it pays (CUDA, or a compiled network)."""
-        if self.model is None or self.network is None:
+        if self.model is None or self._runner is None:
             raise RuntimeError(
                 "warmup() needs a loaded model; call initialize_from_trained_model_folder"
             )
         if self.device.type != "cuda" and not self.use_torch_compile:
             return
         with devices.inference(self.device):
-            predict(self._runner, self._dummy_input()[0])
-
-    def _dummy_input(self) -> torch.Tensor:
-        return dummy_input(self.model, self.device)
+            predict(self._runner, dummy_input(self.model, self.device)[0])
 
     # ------------------------------------------------------------------ image and buffer
     def set_image(
-        self, image: np.ndarray | torch.Tensor, image_properties: dict | None = None
+        self, image: np.ndarray | torch.Tensor, image_properties: dict[str, Any] | None = None
     ) -> None:
         """Set the image ``[1, X, Y, Z]`` in raw intensities (spacing in ``image_properties`` is
         accepted and unused, as in nnInteractive). Clears prompts, history and target buffer."""
@@ -265,14 +273,29 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.last_changed_bbox = None
 
     # ------------------------------------------------------------------ prompts
-    def _ready(self) -> tuple[SegmentationState, tuple[int, int, int]]:
+    def _ready(self) -> _Ready:
         validation.check_ready(self.model is not None, self._image is not None)
-        assert self._state is not None and self._image is not None
-        return self._state, self._image.spatial_shape
+        parts = (self.model, self._image, self._state, self._decay, self._builder, self._runner)
+        model, image, state, decay, builder, runner = parts
+        if (
+            model is None
+            or image is None
+            or state is None
+            or decay is None
+            or builder is None
+            or runner is None
+        ):
+            named = zip(_Ready._fields, parts, strict=True)
+            missing = [name for name, part in named if part is None]
+            raise RuntimeError(
+                f"the session lacks its {missing} although a model and an image are set; "
+                "call set_image(image) again"
+            )
+        return _Ready(model, image, state, decay, builder, runner)
 
-    def _channels(self, key: str, include: bool) -> int:
-        positive, negative = self.model.settings.channel_mapping[key]
-        return positive if include else negative
+    def _channels(self, ready: _Ready, key: str, include: bool) -> int:
+        positive, negative = ready.model.settings.channel_mapping[key]
+        return int(positive) if include else int(negative)
 
     def _supports(self, key: str, override: bool) -> bool:
         return override or bool(self.supported_interactions.get(key, False))
@@ -286,19 +309,20 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     ) -> Bbox | None:
         """Add a point at voxel ``(x, y, z)``; positive when ``include_interaction``. Returns the
         half-open bbox the prediction wrote, or None without one (as every ``add_*``)."""
-        state, shape = self._ready()
+        ready = self._ready()
+        shape = ready.image.spatial_shape
         validation.check_supported("point", self._supports("points", override_capability_checks))
         center = validation.check_point(coordinates, shape)
-        channel = self._channels("points", include_interaction)
+        channel = self._channels(ready, "points", include_interaction)
         with self._step():
             self._queue.append((center, 1))
-            self._advance_decay()
+            self._advance_decay(ready)
             stamp = point_stamp(
-                center, shape, self.model.settings.point_radius, self._decay.intensity
+                center, shape, ready.model.settings.point_radius, ready.decay.intensity
             )
             if stamp is not None:
-                state.max_channel(channel, *stamp)
-            return self._predict() if run_prediction else None
+                ready.state.max_channel(channel, *stamp)
+            return self._predict(ready) if run_prediction else None
 
     def add_bbox_interaction(
         self,
@@ -309,7 +333,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     ) -> Bbox | None:
         """Add a half-open box ``[[x0, x1], [y0, y1], [z0, z1]]`` (2-D: one axis one voxel
         thick); returns the bbox written, or None."""
-        state, shape = self._ready()
+        ready = self._ready()
+        shape = ready.image.spatial_shape
         sizes = validation.check_box(
             bbox_coords,
             shape,
@@ -317,16 +342,16 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             bbox2d=self._supports("bbox2d", override_capability_checks),
         )
         kind = "bbox2d" if 1 in sizes and self._supports("bbox2d", False) else "bbox3d"
-        channel = self._channels(kind, include_interaction)
+        channel = self._channels(ready, kind, include_interaction)
         region = box_region(bbox_coords, shape)
         with self._step():
-            self._queue.append(prompt_center_and_zoom(region, self.model.patch_size))
-            self._advance_decay()
+            self._queue.append(prompt_center_and_zoom(region, ready.model.patch_size))
+            self._advance_decay(ready)
             values = torch.full(
-                [hi - lo for lo, hi in region], self._decay.intensity, dtype=torch.float16
+                [hi - lo for lo, hi in region], ready.decay.intensity, dtype=torch.float16
             )
-            state.write_channel(channel, region, values)
-            return self._predict() if run_prediction else None
+            ready.state.write_channel(channel, region, values)
+            return self._predict(ready) if run_prediction else None
 
     def add_scribble_interaction(
         self,
@@ -357,16 +382,19 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     def _add_mask_prompt(
         self, key: str, mask: Any, include: bool, run_prediction: bool, override: bool, bbox: Any
     ) -> Bbox | None:
-        state, shape = self._ready()
+        ready = self._ready()
         validation.check_supported(key, self._supports(key, override))
-        tensor, placement, extent = validation.check_mask_prompt(mask, key, shape, bbox)
-        channel = self._channels(key, include)
+        tensor, placement, extent = validation.check_mask_prompt(
+            mask, key, ready.image.spatial_shape, bbox
+        )
+        channel = self._channels(ready, key, include)
         with self._step():
-            self._queue.append(prompt_center_and_zoom(extent, self.model.patch_size))
-            self._advance_decay()
+            self._queue.append(prompt_center_and_zoom(extent, ready.model.patch_size))
+            self._advance_decay(ready)
             local = to_slices(to_local(extent, placement))
-            state.max_channel(channel, extent, mask_values(tensor[local], self._decay.intensity))
-            return self._predict() if run_prediction else None
+            values = mask_values(tensor[local], ready.decay.intensity)
+            ready.state.max_channel(channel, extent, values)
+            return self._predict(ready) if run_prediction else None
 
     def add_initial_seg_interaction(
         self,
@@ -382,44 +410,45 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         list or None
             The half-open bbox written by the refinement, or None without one.
         """
-        state, shape = self._ready()
-        supported = override_capability_checks or self.model.settings.supports_initial_label
+        ready = self._ready()
+        state, shape = ready.state, ready.image.spatial_shape
+        supported = override_capability_checks or ready.model.settings.supports_initial_label
         validation.check_supported("initial segmentation", supported)
         seg = validation.check_initial_seg(initial_seg, shape)
         whole = [[0, s] for s in shape]
         with self._step():
             state.clear_interactions()
-            self._decay.reset()
+            ready.decay.reset()
             self._queue.clear()
             state.write_channel(state.prev_channel, whole, seg.to(torch.float16))
             state.write_target(whole, seg)
-            extent = validation.nonzero_bbox(seg)
+            extent = nonzero_bbox(seg)
             if not run_prediction or extent is None:
                 return None
-            self._queue.append(prompt_center_and_zoom(extent, self.model.patch_size))
-            return self._predict(force_full_refine=True)
+            self._queue.append(prompt_center_and_zoom(extent, ready.model.patch_size))
+            return self._predict(ready, force_full_refine=True)
 
-    def _advance_decay(self) -> None:
-        factor = self._decay.advance()
+    def _advance_decay(self, ready: _Ready) -> None:
+        factor = ready.decay.advance()
         if factor is not None:
-            prev = self._state.prev_channel
-            channels = [c for c in range(self._state.store.num_channels) if c != prev]
-            self._state.scale_channels(channels, factor)
+            prev = ready.state.prev_channel
+            channels = [c for c in range(ready.state.store.num_channels) if c != prev]
+            ready.state.scale_channels(channels, factor)
 
     # ------------------------------------------------------------------ prediction
-    def _predict(self, force_full_refine: bool = False) -> Bbox | None:
+    def _predict(self, ready: _Ready, force_full_refine: bool = False) -> Bbox | None:
         """Predict around the last queued prompt; return the written bbox (clipped) or None."""
         if not self._queue:
             return None
         center, zoom = self._queue[-1]
         run = PredictionRun(
-            self._builder, self._runner, self._state, self.device, self.refinement_rng, self.verbose
+            ready.builder, ready.runner, ready.state, self.device, self.refinement_rng, self.verbose
         )
         written = run.predict(center, zoom, self.do_autozoom, force_full_refine)
         self._queue.clear()
-        written = clip_bbox(written, self._image.spatial_shape)
-        self.last_changed_bbox = written
-        return written
+        clipped = clip_bbox(written, ready.image.spatial_shape)
+        self.last_changed_bbox = clipped
+        return clipped
 
 
 #: Short name used across nni_jupyter.

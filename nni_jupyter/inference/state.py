@@ -42,7 +42,14 @@ class SegmentationState:
         self.history = history
         self.target: torch.Tensor | None = None
 
-    def _record(self, kind: str, channel: int | None, region: Bbox, before, after) -> None:
+    def _record(
+        self,
+        kind: str,
+        channel: int | None,
+        region: Bbox,
+        before: torch.Tensor,
+        after: torch.Tensor,
+    ) -> None:
         if self.history.open_step is not None:
             self.history.record(diff_region(kind, channel, region, before, after))
 
@@ -118,6 +125,8 @@ class SegmentationState:
             view = self.target[to_slices(diff.region)]
             view[tuple(p.to(view.device) for p in positions)] = values.to(view.device, view.dtype)
             return
+        if diff.channel is None:
+            raise ValueError(f"an {diff.kind!r} diff needs its interaction channel; got None")
         region = self.store.read(diff.channel, diff.region)
         region[positions] = values.to(region.dtype)
         self.store.write(diff.channel, diff.region, region)

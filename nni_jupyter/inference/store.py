@@ -36,7 +36,8 @@ class InteractionStore:
         self.num_channels = int(num_channels)
         self.spatial_shape = tuple(int(s) for s in spatial_shape)
         self.tile_size = int(tile_size)
-        self._tiles: dict[tuple[int, int, int, int], torch.Tensor] = {}
+        # keyed by (channel, tile index along x, y, z)
+        self._tiles: dict[tuple[int, ...], torch.Tensor] = {}
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -123,8 +124,8 @@ class InteractionStore:
 
     def channel_bbox(self, channel: int, threshold: float = 0.5) -> Bbox | None:
         """Return the bbox of the voxels of ``channel`` above ``threshold``, or None."""
-        lows = [None, None, None]
-        highs = [None, None, None]
+        lows: list[list[int]] = [[], [], []]
+        highs: list[list[int]] = [[], [], []]
         for (c, *key), tile in self._tiles.items():
             if c != channel:
                 continue
@@ -135,13 +136,11 @@ class InteractionStore:
             projections = (above.flatten(1).any(dim=1), plane.any(dim=1), plane.any(dim=0))
             for axis, projection in enumerate(projections):
                 hits = torch.nonzero(projection).flatten()
-                lo = key[axis] * self.tile_size + int(hits[0])
-                hi = key[axis] * self.tile_size + int(hits[-1]) + 1
-                lows[axis] = lo if lows[axis] is None else min(lows[axis], lo)
-                highs[axis] = hi if highs[axis] is None else max(highs[axis], hi)
-        if lows[0] is None:
+                lows[axis].append(key[axis] * self.tile_size + int(hits[0]))
+                highs[axis].append(key[axis] * self.tile_size + int(hits[-1]) + 1)
+        if not lows[0]:
             return None
-        return [[lo, hi] for lo, hi in zip(lows, highs, strict=True)]
+        return [[min(lo), max(hi)] for lo, hi in zip(lows, highs, strict=True)]
 
     def _tile_shape(self, key: Sequence[int]) -> list[int]:
         t = self.tile_size

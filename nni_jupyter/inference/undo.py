@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .history import TARGET, History, Step
+from .prompts import Decay
 from .regions import Bbox, union_bboxes
+from .state import SegmentationState
 
 
 class UndoRedoMixin:
@@ -20,16 +22,29 @@ class UndoRedoMixin:
     history: History
     supports_undo: bool
     last_changed_bbox: Bbox | None
+    _state: SegmentationState | None
+    _decay: Decay | None
+    _queue: list[tuple[list[int], float]]
+
+    def _image_state(self) -> tuple[SegmentationState, Decay]:
+        """The state that steps change; it exists once a model and an image are set."""
+        if self._state is None or self._decay is None:
+            raise RuntimeError("no image set: call set_image(image) before adding prompts")
+        return self._state, self._decay
 
     def _scalars(self) -> dict[str, Any]:
+        _, decay = self._image_state()
         return {
-            "intensity": self._decay.intensity,
+            "intensity": decay.intensity,
             "queue": [(list(c), z) for c, z in self._queue],
             "last_changed_bbox": self.last_changed_bbox,
         }
 
-    def _restore_scalars(self, scalars: dict[str, Any]) -> None:
-        self._decay.intensity = scalars["intensity"]
+    def _restore_scalars(self, scalars: dict[str, Any] | None) -> None:
+        if scalars is None:
+            raise RuntimeError("this step was never committed: it has no state to restore")
+        _, decay = self._image_state()
+        decay.intensity = scalars["intensity"]
         self._queue = [(list(c), z) for c, z in scalars["queue"]]
 
     @contextlib.contextmanager
@@ -41,7 +56,7 @@ class UndoRedoMixin:
         except BaseException:
             step = self.history.abandon()
             if step is not None:
-                self._state.apply(step, forward=False)
+                self._image_state()[0].apply(step, forward=False)
                 self._restore_scalars(step.state_before)
                 self.last_changed_bbox = step.state_before["last_changed_bbox"]
             raise
@@ -65,7 +80,7 @@ class UndoRedoMixin:
         step = self.history.pop_undo()
         if step is None:
             return False
-        self._state.apply(step, forward=False)
+        self._image_state()[0].apply(step, forward=False)
         self._restore_scalars(step.state_before)
         self.last_changed_bbox = self._changed_target_bbox(step)
         return True
@@ -81,7 +96,7 @@ class UndoRedoMixin:
         step = self.history.pop_redo()
         if step is None:
             return False
-        self._state.apply(step, forward=True)
+        self._image_state()[0].apply(step, forward=True)
         self._restore_scalars(step.state_after)
         self.last_changed_bbox = self._changed_target_bbox(step)
         return True

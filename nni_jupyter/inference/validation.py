@@ -31,32 +31,32 @@ def to_numpy(array: Any, name: str) -> np.ndarray:
 
 def check_image(image: Any, num_channels: int | None) -> np.ndarray:
     """Validate an image ``[C, X, Y, Z]`` of real numbers; return it as numpy."""
-    image = to_numpy(image, "image")
-    if image.ndim != 4:
+    array = to_numpy(image, "image")
+    if array.ndim != 4:
         raise ValueError(
-            f"image must be 4-D [1, X, Y, Z]; got shape {_shape_text(image.shape)}. "
+            f"image must be 4-D [1, X, Y, Z]; got shape {_shape_text(array.shape)}. "
             "Add the channel axis with image[None]."
         )
-    if num_channels is not None and image.shape[0] != num_channels:
+    if num_channels is not None and array.shape[0] != num_channels:
         raise ValueError(
             f"image must have {num_channels} channel(s) on axis 0 ([{num_channels}, X, Y, Z]); "
-            f"got shape {_shape_text(image.shape)}"
+            f"got shape {_shape_text(array.shape)}"
         )
-    if min(image.shape[1:]) < 1:
-        raise ValueError(f"image has an empty spatial axis: shape {_shape_text(image.shape)}")
-    if math.prod(image.shape[1:]) < MIN_VOXELS:
+    if min(array.shape[1:]) < 1:
+        raise ValueError(f"image has an empty spatial axis: shape {_shape_text(array.shape)}")
+    if math.prod(array.shape[1:]) < MIN_VOXELS:
         raise ValueError(
-            f"image of shape {_shape_text(image.shape)} is too small: it needs at least "
+            f"image of shape {_shape_text(array.shape)} is too small: it needs at least "
             f"{MIN_VOXELS} voxels, because {_ZSCORE} (one voxel has no standard deviation)"
         )
-    if image.dtype == np.bool_ or not (
-        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
         raise ValueError(
-            f"image must hold raw integer or float intensities; got dtype {image.dtype}. "
+            f"image must hold raw integer or float intensities; got dtype {array.dtype}. "
             "Pass the image as loaded (e.g. int16 CT, float32 MR), without conversion to uint8."
         )
-    return image
+    return array
 
 
 def explain_statistics(image: np.ndarray, region_voxels: int) -> str:

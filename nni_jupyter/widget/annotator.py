@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -31,6 +31,11 @@ from .objects import ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
 from .steps import Change
+
+if TYPE_CHECKING:
+    from nni_jupyter.inference.api import ChangedBbox, Session
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,14 +98,15 @@ class Annotator:
 
     def __init__(
         self,
-        session: Any,
+        session: Session,
         image: np.ndarray,
         tools: list[str],
         thickness: list[int],
         overlap: str = "lock",
     ):
         self.session = session
-        self.shape = tuple(int(s) for s in image.shape[1:])
+        _, x, y, z = image.shape
+        self.shape = (int(x), int(y), int(z))
         self.tools = list(tools)
         self.thickness = list(thickness)
         self.store = ObjectStore(self.shape, overlap=overlap)
@@ -135,10 +141,12 @@ class Annotator:
 
     def run(self, task: Task) -> Outcome:
         """Run a checked prompt or command; record it when it succeeds."""
-        if task.interaction is not None:
+        if isinstance(task.item, Command):
+            outcome = self._command(task.item)
+        elif task.interaction is not None:
             outcome = self._prompt(task.interaction)
         else:
-            outcome = self._command(task.item)
+            raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
         self.record.append(task.item)
         return outcome
 
@@ -161,27 +169,35 @@ class Annotator:
             # refinement covers leftover voxels around random picks: seed it by the prompt's place
             # in the record, so replaying seg.prompts gives the same masks
             session.refinement_rng = np.random.RandomState(len(self.record))
+        changed: ChangedBbox
         if interaction.kind == "point":
-            changed = session.add_point_interaction(interaction.point, include_interaction=positive)
+            point = _given(interaction.point, "point", "point")
+            changed = session.add_point_interaction(point, include_interaction=positive)
         elif interaction.kind == "bbox":
-            changed = session.add_bbox_interaction(interaction.bbox, include_interaction=positive)
+            bbox = _given(interaction.bbox, "bbox", "bbox")
+            changed = session.add_bbox_interaction(bbox, include_interaction=positive)
         elif interaction.kind in ("scribble", "lasso"):
-            add = getattr(session, f"add_{interaction.kind}_interaction")
-            changed = add(
-                interaction.crop, include_interaction=positive, interaction_bbox=interaction.bbox
+            add = (
+                session.add_scribble_interaction
+                if interaction.kind == "scribble"
+                else session.add_lasso_interaction
             )
+            crop = _given(interaction.crop, interaction.kind, "crop")
+            changed = add(crop, include_interaction=positive, interaction_bbox=interaction.bbox)
         else:
             mask = np.zeros(self.shape, dtype=np.uint8)
             if interaction.crop is not None:
-                mask[to_slices(interaction.bbox)] = interaction.crop
+                bbox = _given(interaction.bbox, interaction.kind, "bbox")
+                mask[to_slices(bbox)] = interaction.crop
             with self.lock:
                 old = self.store.object_bbox(self.store.active)
             changed = session.add_initial_seg_interaction(mask, run_prediction=interaction.refine)
             if interaction.refine and changed is None:
                 return full
-            return union_bboxes([old, interaction.bbox, changed])
+            return union_bboxes([old, interaction.bbox, _as_bbox(changed)])
         # a session that does not report the changed region may have written anywhere
-        return full if changed is None else [[int(lo), int(hi)] for lo, hi in changed]
+        reported = _as_bbox(changed)
+        return full if reported is None else reported
 
     def _command(self, command: Command) -> Outcome:
         start = time.perf_counter()
@@ -206,11 +222,13 @@ class Annotator:
             change = store.undo() if name == "undo" else store.redo()
             return change, None if change is None else "reseed"
         if name == "select_object":
-            if command.object == store.active:
+            if command.object_id() == store.active:
                 return None, None
-            store.select(command.object)
+            store.select(command.object_id())
             return None, "reseed"
         if name == "set_overlap":
+            if command.overlap is None:
+                raise ValueError("set_overlap needs an overlap policy; got None")
             store.set_overlap(command.overlap)
             return None, None
         active = store.active
@@ -220,7 +238,7 @@ class Annotator:
             elif name == "reset_object":
                 store.clear_active()
             else:
-                store.delete(command.object)
+                store.delete(command.object_id())
         if name in ("new_object", "reset_object"):
             return store.change_of(step), "reset"
         return store.change_of(step), "reseed" if store.active != active else None
@@ -282,3 +300,15 @@ class Annotator:
                 {**info.to_dict(), "voxels": int(self.store.voxels.get(info.id, 0))}
                 for info in self.store.objects.values()
             ]
+
+
+def _given(value: T | None, kind: str, part: str) -> T:
+    """``value``, which a ``kind`` interaction always has (raster.py sets it)."""
+    if value is None:
+        raise ValueError(f"a {kind} interaction needs its {part}; got None")
+    return value
+
+
+def _as_bbox(changed: ChangedBbox) -> Bbox | None:
+    """The session's changed region as a list bbox of ints (it may give numpy values)."""
+    return None if changed is None else [[int(lo), int(hi)] for lo, hi in changed]

@@ -8,7 +8,7 @@ carries the message's ``request_id`` when it had a valid one, for the ``error`` 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..inference.regions import Bbox
 from .codec import ENCODING
@@ -52,17 +52,19 @@ class ItemRequest:
 Request = SliceRequest | LabelsRequest | ItemRequest
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _require(content: dict, key: str, request_id: int | None) -> Any:
+def _require(content: dict[str, Any], key: str, request_id: int | None) -> Any:
     if key not in content:
         raise MessageError(f"{content.get('type')} message is missing {key!r}", request_id)
     return content[key]
 
 
-def _axis_index(content: dict, shape: tuple[int, ...], request_id: int) -> tuple[int, int]:
+def _axis_index(
+    content: dict[str, Any], shape: tuple[int, ...], request_id: int
+) -> tuple[int, int]:
     axis = _require(content, "axis", request_id)
     if not _is_int(axis) or axis not in (0, 1, 2):
         raise MessageError(f"axis must be 0, 1 or 2; got {axis!r}", request_id)
@@ -103,7 +105,7 @@ def parse_message(content: Any, shape: tuple[int, int, int]) -> Request:
     return ItemRequest(_command(content, request_id), request_id)
 
 
-def _prompt(content: dict, shape: tuple[int, ...], request_id: int) -> Prompt:
+def _prompt(content: dict[str, Any], shape: tuple[int, ...], request_id: int) -> Prompt:
     tool = _require(content, "tool", request_id)
     if tool not in GESTURE_TOOLS:
         raise MessageError(
@@ -122,7 +124,7 @@ def _prompt(content: dict, shape: tuple[int, ...], request_id: int) -> Prompt:
         raise MessageError(str(exc), request_id) from exc
 
 
-def _command(content: dict, request_id: int) -> Command:
+def _command(content: dict[str, Any], request_id: int) -> Command:
     name = _require(content, "name", request_id)
     if name not in BROWSER_COMMANDS:
         raise MessageError(

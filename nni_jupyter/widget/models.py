@@ -1,66 +1,26 @@
 """Which model the Segmenter loads, the session it runs in, and the status line it shows.
 
-:func:`find_model` is the one place the widget decides where weights come from; it defers to
-:mod:`nni_jupyter.weights`, so new places to look belong there.
+Where weights come from is decided by :func:`nni_jupyter.weights.choose_model`, the one search;
+new places to look belong there.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nni_jupyter import weights
+from nni_jupyter.weights import ModelChoice
 
-#: Besides nni_jupyter.weights' places ($NNI_JUPYTER_MODEL_DIR, the Hugging Face cache), a
-#: folder of model folders checked for nnInteractive_v1.0.
-DEFAULT_CACHE = Path("~/.cache/nni_jupyter")
+if TYPE_CHECKING:
+    from nni_jupyter.inference.api import Session
+
 #: Above this many parameters a model is "full size": slow on CPU (v1.0 has about 102 million).
 FULL_SIZE_PARAMETERS = 20_000_000
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model folder and the name to show for it."""
-
-    path: Path
-    name: str
-    is_demo: bool
-
-
-def find_model(model: str | os.PathLike | None = None) -> ModelChoice:
-    """Return the model folder to load; the one place the Segmenter decides where weights come from.
-
-    Parameters
-    ----------
-    model
-        None: the best model on this machine without downloading: ``nnInteractive_v1.0`` when
-        :func:`nni_jupyter.weights.find_model` finds it (``$NNI_JUPYTER_MODEL_DIR``,
-        ``~/.cache/nni_jupyter/``, the Hugging Face cache), else the bundled demo model.
-        ``"demo"``, an official name (downloaded when missing) or a model folder: that model.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the requested model cannot be found or downloaded (the message says how to get it).
-    """
-    if model is None:
-        try:
-            found = weights.find_model(weights.DEFAULT_MODEL, local_dir=DEFAULT_CACHE.expanduser())
-        except ImportError:  # no huggingface_hub: no hub cache to look in
-            found = None
-        if found is not None:
-            return ModelChoice(Path(found), weights.DEFAULT_MODEL, is_demo=False)
-        model = weights.DEMO_MODEL
-    folder = Path(weights.resolve_model(model))
-    if model == weights.DEMO_MODEL:
-        return ModelChoice(folder, weights.DEMO_MODEL, is_demo=True)
-    name = model if model in weights.OFFICIAL_MODELS else folder.name
-    return ModelChoice(folder, str(name), is_demo=False)
-
-
-def create_session(choice: ModelChoice, device: Any = None) -> Any:
+def create_session(choice: ModelChoice, device: Any = None) -> Session:
     """Create nni_jupyter's inference session on ``device`` (default: the best one) with
     ``choice`` loaded; non-demo weights print their licence."""
     return weights.load_session(
@@ -73,15 +33,23 @@ def create_session(choice: ModelChoice, device: Any = None) -> Any:
     )
 
 
-def load_model(session: Any, model: str | Path | None, device: Any) -> tuple[Any, str]:
+def load_model(
+    session: Session | None, model: str | Path | None, device: Any
+) -> tuple[Session, str]:
     """The Segmenter's session and model name: a new session when ``session`` is None, the given
     one loaded with ``model`` when it has none yet (or ``model`` is named), else as it is."""
     if session is None:
-        choice = find_model(model)
+        choice = weights.choose_model(model)
         session = create_session(choice, device)
     elif model is not None or needs_model(session):
-        choice = find_model(model)
-        session.initialize_from_trained_model_folder(str(choice.path))
+        initialize = getattr(session, "initialize_from_trained_model_folder", None)
+        if initialize is None:
+            raise TypeError(
+                f"a {type(session).__name__} cannot load a model folder; pass model=None to use "
+                "the model it serves"
+            )
+        choice = weights.choose_model(model)
+        initialize(str(choice.path))
     else:
         return session, str(getattr(session, "model_name", "custom session"))
     print(
@@ -91,12 +59,12 @@ def load_model(session: Any, model: str | Path | None, device: Any) -> tuple[Any
     return session, choice.name
 
 
-def needs_model(session: Any) -> bool:
+def needs_model(session: Session) -> bool:
     """True when ``session`` is a local session whose network has not been loaded yet."""
     return hasattr(session, "network") and session.network is None
 
 
-def model_info(session: Any, name: str) -> dict[str, str]:
+def model_info(session: Session, name: str) -> dict[str, str]:
     """Return the status line ``{name, license, device, warning}`` for a loaded ``session``."""
     device = str(getattr(session, "device", "remote"))
     network = getattr(session, "network", None)
@@ -117,7 +85,7 @@ def model_info(session: Any, name: str) -> dict[str, str]:
     }
 
 
-def supported_tools(session: Any) -> list[str]:
+def supported_tools(session: Session) -> list[str]:
     """Return the gesture tools the session's model supports (all four when it does not say)."""
     supported = getattr(session, "supported_interactions", None) or {}
     if not supported:
@@ -134,7 +102,7 @@ def supported_tools(session: Any) -> list[str]:
     return tools
 
 
-def scribble_thickness(session: Any) -> list[int]:
+def scribble_thickness(session: Session) -> list[int]:
     """Return the session's preferred scribble thickness per axis (default 2 voxels)."""
     value = getattr(session, "preferred_scribble_thickness", None)
     if value is None:

@@ -109,13 +109,18 @@ class ObjectStore:
 
     def mask(self, object_id: int | None = None) -> np.ndarray:
         """Return one object's mask as uint8 0/1 (default: the active object)."""
-        return (self.owner == (self.active if object_id is None else object_id)).astype(np.uint8)
+        selected: np.ndarray = self.owner == (self.active if object_id is None else object_id)
+        return selected.astype(np.uint8)
+
+    def instance_map(self) -> np.ndarray:
+        """Return all objects as uint16 object ids (0 = background)."""
+        return self.owner.astype(np.uint16)
 
     def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
         """Return the objects combined: ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16
         class ids) or ``"separate"`` (dict id -> uint8 mask)."""
         if mode == "instance":
-            return self.owner.astype(np.uint16)
+            return self.instance_map()
         if mode == "semantic":
             lut = np.zeros(256, dtype=np.uint16)
             for info in self.objects.values():
@@ -157,13 +162,13 @@ class ObjectStore:
 
     def create(self, name: str | None = None, class_id: int | None = None) -> int:
         """Add an empty object and make it active; return its id."""
-        self._require_step()
+        self._open_step()
         self.active = self._add_object(name, class_id)
         return self.active
 
     def delete(self, object_id: int) -> None:
         """Remove an object and its voxels; the newest left (or a new one) becomes active."""
-        self._require_step()
+        self._open_step()
         self._require_object(object_id)
         bbox = self.object_bbox(object_id)
         if bbox is not None:
@@ -185,7 +190,7 @@ class ObjectStore:
         Voxels of the active object outside the prediction are released; with ``"lock"`` the
         prediction only takes background voxels, with ``"overwrite"`` it also takes other objects'.
         """
-        self._require_step()
+        self._open_step()
         crop = self.owner[to_slices(bbox)]
         new = crop.copy()
         predicted = np.asarray(prediction) != 0
@@ -196,7 +201,7 @@ class ObjectStore:
 
     def clear_active(self) -> None:
         """Remove every voxel of the active object."""
-        self._require_step()
+        self._open_step()
         bbox = self.object_bbox(self.active)
         if bbox is not None:
             self.write_active(bbox, np.zeros(bbox_shape(bbox), dtype=np.uint8))
@@ -273,8 +278,8 @@ class ObjectStore:
             masks = region.after if forward else region.before
             self._add_voxels(paint(self.owner[to_slices(region.bbox)], masks))
             changed.append((region.bbox, masks))
-        self.objects = dict(step.objects_after if forward else step.objects_before)
-        self.active = step.active_after if forward else step.active_before
+        objects, active = step.after() if forward else (step.objects_before, step.active_before)
+        self.objects, self.active = dict(objects), active
         for object_id in self.objects:
             self.voxels.setdefault(object_id, 0)
         for object_id in list(self.voxels):
@@ -292,7 +297,7 @@ class ObjectStore:
         region, deltas = record(from_local(local, bbox), view[sub], new[sub], diff[sub])
         self._add_voxels(deltas)
         view[sub] = new[sub]
-        self._step.regions.append(region)
+        self._open_step().regions.append(region)
 
     def _add_voxels(self, deltas: dict[int, int]) -> None:
         for object_id, delta in deltas.items():
@@ -334,9 +339,10 @@ class ObjectStore:
             ids.update(step.objects_after or ())
         return ids
 
-    def _require_step(self) -> None:
+    def _open_step(self) -> Step:
         if self._step is None:
             raise RuntimeError("changes must be made inside `with store.step(...)`")
+        return self._step
 
     def _require_object(self, object_id: int) -> None:
         if object_id not in self.objects:

@@ -79,7 +79,7 @@ class ImageTag:
 
 
 def save(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     snapshot: Snapshot,
     image: ImageTag,
     spacing_mm: Sequence[float],

@@ -18,16 +18,17 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ..inference.regions import bbox_shape, nonzero_bbox, to_slices
+from ..inference.regions import Bbox, bbox_shape, nonzero_bbox, to_slices
 from .codec import decode_mask, encode_mask
 
-Tool = Literal["point", "box", "scribble", "lasso", "mask"]
-GESTURE_TOOLS = ("point", "box", "scribble", "lasso")
-TOOLS = (*GESTURE_TOOLS, "mask")
+GestureTool = Literal["point", "box", "scribble", "lasso"]
+Tool = Literal[GestureTool, "mask"]
+GESTURE_TOOLS: tuple[GestureTool, ...] = get_args(GestureTool)
+TOOLS: tuple[Tool, ...] = (*GESTURE_TOOLS, "mask")
 MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
 MAX_VERTICES = 100_000
 #: Vertices may lie outside the slice, but not so far that the geometry overflows.
@@ -67,13 +68,10 @@ class MaskCrop:
         if mask.ndim != 3:
             raise ValueError(f"mask must be 3-D [X, Y, Z]; got shape {mask.shape}")
         bbox = nonzero_bbox(mask)
+        shape = _shape3(mask.shape)
         if bbox is None:
-            return cls(tuple(int(s) for s in mask.shape), None, encode_mask(np.zeros(0, np.uint8)))
-        return cls(
-            tuple(int(s) for s in mask.shape),
-            tuple((lo, hi) for lo, hi in bbox),
-            encode_mask(mask[to_slices(bbox)]),
-        )
+            return cls(shape, None, encode_mask(np.zeros(0, np.uint8)))
+        return cls(shape, tuple((lo, hi) for lo, hi in bbox), encode_mask(mask[to_slices(bbox)]))
 
     @property
     def empty(self) -> bool:
@@ -82,16 +80,19 @@ class MaskCrop:
 
     def crop(self) -> np.ndarray:
         """Return the uint8 0/1 crop inside :attr:`bbox` (raises on an empty mask)."""
-        if self.bbox is None:
-            raise ValueError("the mask is empty: it has no crop")
-        return decode_mask(self.data, bbox_shape(self.bbox))
+        return decode_mask(self.data, bbox_shape(self._bbox()))
 
     def volume(self) -> np.ndarray:
         """Return the full uint8 0/1 volume."""
         out = np.zeros(self.shape, dtype=np.uint8)
         if self.bbox is not None:
-            out[to_slices(self.bbox)] = self.crop()
+            out[to_slices(self._bbox())] = self.crop()
         return out
+
+    def _bbox(self) -> Bbox:
+        if self.bbox is None:
+            raise ValueError("the mask is empty: it has no crop")
+        return [list(pair) for pair in self.bbox]
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (the bytes as base64)."""
@@ -106,7 +107,7 @@ class MaskCrop:
         """Inverse of :meth:`to_dict`."""
         bbox = value["bbox"]
         return cls(
-            tuple(int(s) for s in value["shape"]),
+            _shape3(value["shape"]),
             None if bbox is None else tuple((int(lo), int(hi)) for lo, hi in bbox),
             base64.b64decode(value["data"]),
         )
@@ -289,6 +290,12 @@ class Command:
     class_id: int | None = None
     overlap: str | None = None
 
+    def object_id(self) -> int:
+        """The object a ``select_object`` or ``delete_object`` command is about."""
+        if self.object is None:
+            raise ValueError(f"command {self.name} names no object id")
+        return self.object
+
     def __post_init__(self) -> None:
         if self.name not in COMMANDS:
             raise ValueError(f"command must be one of {', '.join(COMMANDS)}; got {self.name!r}")
@@ -356,3 +363,10 @@ def prompt_focus(prompt: Prompt) -> tuple[int | None, dict[int, int]]:
     flat = [a for a, (lo, hi) in enumerate(box) if hi - lo == 1]
     where = {a: (lo + hi - 1) // 2 for a, (lo, hi) in enumerate(box)}
     return (flat[0] if flat else None), where
+
+
+def _shape3(shape: Any) -> tuple[int, int, int]:
+    sizes = tuple(int(size) for size in shape)
+    if len(sizes) != 3:
+        raise ValueError(f"a mask's shape must be (X, Y, Z); got {sizes}")
+    return sizes[0], sizes[1], sizes[2]

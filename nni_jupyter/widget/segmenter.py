@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import traitlets as t
 
 from . import lifetime, memory, messages, persistence
-from .annotator import Annotator, Outcome, Patch
+from .annotator import Annotator, Outcome, Patch, Task
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
@@ -31,11 +31,15 @@ from .prompts import (
     Command,
     MaskCrop,
     Prompt,
+    Tool,
     item_from_dict,
     prompt_focus,
 )
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
+
+if TYPE_CHECKING:
+    from nni_jupyter.inference.api import Session
 
 
 class Segmenter(anywidget.AnyWidget):
@@ -52,7 +56,7 @@ class Segmenter(anywidget.AnyWidget):
         best device (CUDA, MPS, CPU). A session without a loaded network gets the model below.
     model
         None: the best available (``nnInteractive_v1.0`` if present, else the bundled demo model;
-        see :func:`nni_jupyter.widget.models.find_model`), ``"demo"``, or a model folder.
+        see :func:`nni_jupyter.weights.choose_model`), ``"demo"``, or a model folder.
     spacing
         Voxel spacing in mm ``(x, y, z)``, for the display aspect only.
     overlap
@@ -103,7 +107,7 @@ class Segmenter(anywidget.AnyWidget):
     def __init__(
         self,
         image: Any,
-        session: Any = None,
+        session: Session | None = None,
         model: str | Path | None = None,
         spacing: Any = None,
         *,
@@ -193,7 +197,8 @@ class Segmenter(anywidget.AnyWidget):
     @property
     def labels(self) -> np.ndarray:
         """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id."""
-        return self.aggregate("instance")
+        with self._annotator.lock:
+            return self._annotator.store.instance_map()
 
     def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
         """Return all objects combined.
@@ -283,7 +288,7 @@ class Segmenter(anywidget.AnyWidget):
         return self._prompt(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
 
     @staticmethod
-    def _mask_prompt(tool: str, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
+    def _mask_prompt(tool: Tool, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
         if axis is None:
             return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
         return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
@@ -320,8 +325,8 @@ class Segmenter(anywidget.AnyWidget):
         return result.applied if wait else result
 
     def replay(
-        self, items: Iterable[Prompt | Command | dict], *, wait: bool = True
-    ) -> list[Future]:
+        self, items: Iterable[Prompt | Command | dict[str, Any]], *, wait: bool = True
+    ) -> list[Future[Outcome]]:
         """Run recorded prompts and commands (``seg.prompts`` or their ``to_dict()``) in order.
 
         With ``wait=True`` blocks until all ran and raises the first error, if any.
@@ -404,7 +409,7 @@ class Segmenter(anywidget.AnyWidget):
         cls,
         path: str | Path,
         image: Any,
-        session: Any = None,
+        session: Session | None = None,
         model: str | Path | None = None,
         *,
         check_image: bool = True,
@@ -522,11 +527,15 @@ class Segmenter(anywidget.AnyWidget):
         for patch in patches:
             self.send(messages.mask_patch(patch.object_id, patch.bbox, request_id), [patch.data])
 
-    def _finish(self, job: Job, outcome: Outcome | None, error: BaseException | None) -> None:
+    def _finish(
+        self, job: Job[Task, Outcome], outcome: Outcome | None, error: BaseException | None
+    ) -> None:
         """Report a finished job (worker thread): patches, then ``done``, then traits."""
         if error is not None:
             self._report_error(error, job.request_id)
             outcome = Outcome(None, (), True, 0.0)  # resync a rejected active_object
+        elif outcome is None:
+            raise RuntimeError("the worker reported a job with neither an outcome nor an error")
         else:
             self.error = ""
             with self._annotator.lock:
@@ -559,14 +568,14 @@ class Segmenter(anywidget.AnyWidget):
         self.busy, self.pending = busy, pending
 
     @contextmanager
-    def _internal_update(self):
+    def _internal_update(self) -> Iterator[None]:
         self._internal.active = True
         try:
             yield
         finally:
             self._internal.active = False
 
-    def _on_active_object(self, change: dict) -> None:
+    def _on_active_object(self, change: dict[str, Any]) -> None:
         if getattr(self._internal, "active", False):
             return
         try:
@@ -574,12 +583,12 @@ class Segmenter(anywidget.AnyWidget):
         except ValueError as exc:
             self._report_error(exc, None)
 
-    def _on_overlap(self, change: dict) -> None:
+    def _on_overlap(self, change: dict[str, Any]) -> None:
         if not getattr(self._internal, "active", False):
             self._submit(Command("set_overlap", overlap=change["new"]), wait=False)
 
 
-def _warn_on_failure(future: Future) -> None:
+def _warn_on_failure(future: Future[Outcome]) -> None:
     error = future.exception()
     if error is not None:
         warnings.warn(

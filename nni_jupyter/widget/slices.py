@@ -24,7 +24,8 @@ def wire_dtype(volume: np.ndarray) -> np.dtype:
     """
     dtype = volume.dtype
     if dtype.name in WIRE_DTYPES:
-        return np.dtype(dtype.name).newbyteorder("<")
+        wire: np.dtype[Any] = np.dtype(dtype.name).newbyteorder("<")
+        return wire
     if dtype == np.bool_:
         return np.dtype("<u1")
     if dtype.kind in "iu" and volume.size:
@@ -35,7 +36,9 @@ def wire_dtype(volume: np.ndarray) -> np.dtype:
     return np.dtype("<f4")
 
 
-def extract_slice(volume: np.ndarray, axis: int, index: int, dtype: np.dtype) -> tuple[bytes, dict]:
+def extract_slice(
+    volume: np.ndarray, axis: int, index: int, dtype: np.dtype[Any]
+) -> tuple[bytes, dict[str, Any]]:
     """Return the slice's bytes (C order, ``dtype``) and its metadata ``{dtype, shape}``.
 
     Raises

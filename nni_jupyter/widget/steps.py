@@ -44,6 +44,12 @@ class Step:
     objects_after: dict[int, ObjectInfo] | None = None
     active_after: int | None = None
 
+    def after(self) -> tuple[dict[int, ObjectInfo], int]:
+        """The object table and active id after the step (set when the step closed)."""
+        if self.objects_after is None or self.active_after is None:
+            raise RuntimeError(f"step {self.label!r} is still open: it has no state after it")
+        return self.objects_after, self.active_after
+
 
 @dataclass(frozen=True)
 class Change:

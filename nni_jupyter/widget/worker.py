@@ -13,21 +13,22 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar, cast
 
-_STOP = object()
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 
 @dataclass
-class Job:
+class Job(Generic[ItemT, ResultT]):
     """One unit of work: the item, who asked (``request_id`` None = Python) and its future."""
 
-    item: Any
+    item: ItemT
     request_id: int | None = None
-    future: Future = field(default_factory=Future)
+    future: Future[ResultT] = field(default_factory=Future)
 
 
-class Worker:
+class Worker(Generic[ItemT, ResultT]):
     """Run ``run(item)`` for each submitted item on one daemon thread.
 
     Parameters
@@ -44,15 +45,15 @@ class Worker:
 
     def __init__(
         self,
-        run: Callable[[Any], Any],
-        on_finish: Callable[[Job, Any, BaseException | None], None],
+        run: Callable[[ItemT], ResultT],
+        on_finish: Callable[[Job[ItemT, ResultT], ResultT | None, BaseException | None], None],
         on_state: Callable[[bool, int], None],
         name: str = "nni_jupyter-worker",
     ):
         self._run = run
         self._on_finish = on_finish
         self._on_state = on_state
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[Job[ItemT, ResultT] | None] = queue.Queue()  # None: stop
         self._lock = threading.Lock()
         # reports read the counters and call on_state under one lock: the last report is current
         self._report_lock = threading.RLock()
@@ -67,11 +68,11 @@ class Worker:
         """True when called from the worker thread itself (e.g. inside an observer)."""
         return threading.current_thread() is self._thread
 
-    def submit(self, item: Any, request_id: int | None = None) -> Future:
+    def submit(self, item: ItemT, request_id: int | None = None) -> Future[ResultT]:
         """Queue ``item``; return the future of its result."""
         if not self._thread.is_alive():
             raise RuntimeError("the worker has stopped (the widget was closed); create a new one")
-        job = Job(item, request_id)
+        job: Job[ItemT, ResultT] = Job(item, request_id)
         with self._lock:
             self._waiting += 1
         self._queue.put(job)
@@ -86,20 +87,21 @@ class Worker:
     def stop(self) -> None:
         """Let queued jobs finish, then end the thread."""
         if self._thread.is_alive():
-            self._queue.put(_STOP)
+            self._queue.put(None)
             if not self.in_worker_thread:
                 self._thread.join()
 
     def _loop(self) -> None:
         while True:
             job = self._queue.get()
-            if job is _STOP:
+            if job is None:
                 return
             with self._lock:
                 self._waiting -= 1
                 self._running = True
             self._report()
-            result, error = None, None
+            result: ResultT | None = None
+            error: BaseException | None = None
             try:
                 result = self._run(job.item)
             except BaseException as exc:  # noqa: BLE001 - reported through the future
@@ -112,7 +114,7 @@ class Worker:
                 self._running = False
             self._report()
             if error is None:
-                job.future.set_result(result)
+                job.future.set_result(cast(ResultT, result))  # run() returned it
             else:
                 job.future.set_exception(error)
             with self._idle:

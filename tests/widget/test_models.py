@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from nni_jupyter import weights
 from nni_jupyter.widget import Segmenter, models
 
 
@@ -15,7 +16,7 @@ def no_official_weights(tmp_path, monkeypatch):
     """An environment where no nnInteractive_v1.0 is on the machine."""
     monkeypatch.delenv(models.weights.MODEL_DIR_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
-    monkeypatch.setattr(models, "DEFAULT_CACHE", tmp_path / "nni_cache")
+    monkeypatch.setattr(weights, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
     return tmp_path
 
 
@@ -29,14 +30,14 @@ def official_copy(no_official_weights, model_folder, monkeypatch):
 
 
 def test_official_weights_win_when_present(official_copy):
-    choice = models.find_model()
-    assert choice == models.ModelChoice(official_copy, "nnInteractive_v1.0", is_demo=False)
+    choice = weights.choose_model()
+    assert choice == weights.ModelChoice(official_copy, "nnInteractive_v1.0", is_demo=False)
 
 
 def test_the_default_cache_folder_counts(no_official_weights, model_folder, monkeypatch):
     cache = no_official_weights / "nni_cache"
     shutil.copytree(model_folder, cache / "nnInteractive_v1.0")
-    assert models.find_model().path == cache / "nnInteractive_v1.0"
+    assert weights.choose_model().path == cache / "nnInteractive_v1.0"
 
 
 def test_without_official_weights_the_demo_model_is_used(no_official_weights):
@@ -45,15 +46,15 @@ def test_without_official_weights_the_demo_model_is_used(no_official_weights):
         demo_folder = demo("demo")
     except FileNotFoundError:
         with pytest.raises(FileNotFoundError, match="demo model"):
-            models.find_model()
+            weights.choose_model()
         return
-    assert models.find_model() == models.ModelChoice(demo_folder, "demo", is_demo=True)
+    assert weights.choose_model() == weights.ModelChoice(demo_folder, "demo", is_demo=True)
 
 
 def test_explicit_folders_and_errors(model_folder, tmp_path):
-    assert models.find_model(model_folder).name == model_folder.name
+    assert weights.choose_model(model_folder).name == model_folder.name
     with pytest.raises(FileNotFoundError, match="not a model folder"):
-        models.find_model(tmp_path / "nowhere")
+        weights.choose_model(tmp_path / "nowhere")
 
 
 def test_default_session_path_loads_the_model_and_says_so(model_folder, image, capsys):
@@ -104,3 +105,11 @@ def test_tools_and_thickness_come_from_the_model(model_folder, tmp_path, image):
             seg.add_box([[1, 5], [1, 5], [3, 4]])
     finally:
         seg.close()
+
+
+def test_a_session_that_cannot_load_folders_is_not_given_a_model(model_folder):
+    class ServedModelOnly:
+        """A backend (like the remote session) that serves its own model."""
+
+    with pytest.raises(TypeError, match="cannot load a model folder; pass model=None"):
+        models.load_model(ServedModelOnly(), model_folder, None)
