@@ -96,12 +96,8 @@ def save(
     spacing_mm, window
         The display settings to restore with it.
 
-    Raises
-    ------
-    PermissionError
-        When ``path`` is a read-only file (it is left as it was).
-    OSError
-        When the folder is not writable; the previous file, if any, is left as it was.
+    Errors are those of :func:`nni_jupyter.atomic.write_atomic` (a read-only file or folder is
+    refused and left as it was).
     """
     meta = {
         "format": FORMAT,
