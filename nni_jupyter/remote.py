@@ -221,12 +221,11 @@ class RemoteSession:
         read_timeout: float | None = None,
     ) -> None:
         self.url = url
-        self._connect = connect
-        self._recover = recover
-        self._on_recover = on_recover
-        self._on_wait = on_wait
-        self._read_timeout = read_timeout
+        self._connect, self._recover = connect, recover
+        # what the user hears: reconnections, and pending calls (read_timeout bounds their wait)
+        self._on_recover, self._on_wait, self._read_timeout = on_recover, on_wait, read_timeout
         self._lock = threading.RLock()
+        # what a new lease must be given to stand where this one stood
         self._image: np.ndarray | None = None
         self._image_properties: dict | None = None
         self._target: Any = None

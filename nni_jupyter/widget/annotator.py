@@ -40,11 +40,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Patch:
-    """One object's 0/1 mask inside ``bbox``, ``packbits-deflate`` encoded (PROTOCOL.md)."""
+    """One object's 0/1 mask inside ``bbox``, as the browser receives it (PROTOCOL.md)."""
 
     object_id: int
-    bbox: Bbox
-    data: bytes
+    bbox: Bbox  # half-open, image voxels
+    data: bytes  # packbits-deflate: the codec's encode_mask of the crop
 
 
 @dataclass(frozen=True)
@@ -82,18 +82,10 @@ class Outcome:
 class Annotator:
     """Prompts and commands in, object masks out.
 
-    Parameters
-    ----------
-    session
-        A loaded inference session (the reference API).
-    image
-        ``[1, X, Y, Z]`` raw intensities; passed to ``session.set_image`` as is.
-    tools
-        Gesture tools the model supports.
-    thickness
-        Scribble width per axis in voxels.
-    overlap
-        ``"lock"`` or ``"overwrite"``.
+    ``session`` is a loaded inference session (the reference API); ``image`` the raw intensities
+    ``[1, X, Y, Z]``, passed to ``session.set_image`` as they are; ``tools`` the gesture tools the
+    model supports; ``thickness`` the scribble width per axis in voxels; ``overlap`` ``"lock"`` or
+    ``"overwrite"`` (may a prompt take other objects' voxels).
     """
 
     def __init__(
