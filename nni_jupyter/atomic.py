@@ -29,15 +29,17 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import BinaryIO
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: a file open in a writer cannot be deleted there, which suffices
     fcntl = None
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
     """Replace ``path`` with what ``write(handle)`` writes to a binary handle; return the path.
 
     Raises

@@ -56,7 +56,7 @@ def _slice(sitk: Any, path: str) -> Slice:
     position, orientation = _numbers(tag(POSITION)), _numbers(tag(ORIENTATION))
     return Slice(
         path=Path(path),
-        size=tuple(reader.GetSize()[:2]),  # type: ignore[arg-type]
+        size=tuple(reader.GetSize()[:2]),
         orientation=orientation if orientation and len(orientation) == 6 else None,
         position=np.asarray(position) if position and len(position) == 3 else None,
         acquisition=tag(ACQUISITION),

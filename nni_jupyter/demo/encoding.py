@@ -77,12 +77,15 @@ def build_window(
         return x, y
     crop = tuple(slice(lo, hi) for lo, hi in valid)
     image_crop = image[crop].float()
-    inter_crop = interactions[(slice(None), *crop)].float()
+    every_channel: tuple[slice, ...] = (slice(None), *crop)
+    inter_crop = interactions[every_channel].float()
     target_crop = target[crop].float()
     if scaled == patch_size:
         out = tuple(slice(v[0] - w[0], v[1] - w[0]) for v, w in zip(valid, window, strict=True))
-        x[(0, *out)] = image_crop
-        x[(slice(1, None), *out)] = inter_crop
+        image_out: tuple[int | slice, ...] = (0, *out)
+        channels_out: tuple[slice, ...] = (slice(1, None), *out)
+        x[image_out] = image_crop
+        x[channels_out] = inter_crop
         y[out] = target_crop
         return x, y
     factor = patch_size / scaled
@@ -98,7 +101,9 @@ def build_window(
         for channel in DILATED_WHEN_ZOOMED:
             if inter_crop[channel].any():
                 inter_crop[channel] = extreme_filter(inter_crop[channel], kernel)
-    x[(0, *out)] = F.interpolate(image_crop[None, None], size, mode="trilinear")[0, 0]
-    x[(slice(1, None), *out)] = F.interpolate(inter_crop[None], size, mode="area")[0]
+    image_out = (0, *out)
+    channels_out = (slice(1, None), *out)
+    x[image_out] = F.interpolate(image_crop[None, None], size, mode="trilinear")[0, 0]
+    x[channels_out] = F.interpolate(inter_crop[None], size, mode="area")[0]
     y[out] = (F.interpolate(target_crop[None, None], size, mode="area")[0, 0] >= 0.5).float()
     return x, y

@@ -7,8 +7,9 @@ and the window (centre and zoom) the inference would run the network on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,7 +40,7 @@ def prepare_volume(seed: int, shape: tuple[int, int, int], min_voxels: int = 20)
     image_t = torch.from_numpy(image.astype(np.float32))
     image_t = (image_t - image_t.mean()) / image_t.std()
     components = np.zeros(labels.shape, dtype=np.int32)
-    objects = []
+    objects: list[tuple[int, int, list[list[int]]]] = []
     for label in ORGAN_LABELS:
         parts, sizes = geometry.connected_components(labels == label)
         for k, size in enumerate(sizes, start=1):
@@ -48,12 +49,14 @@ def prepare_volume(seed: int, shape: tuple[int, int, int], min_voxels: int = 20)
             oid = len(objects) + 1
             mask = parts == k
             components[mask] = oid
-            objects.append((oid, label, nonzero_bbox(mask)))
+            bbox = nonzero_bbox(mask)
+            assert bbox is not None, "a connected component holds at least one voxel"
+            objects.append((oid, label, bbox))
     return TrainingVolume(image_t, components, objects)
 
 
 @dataclass
-class Prompt:
+class SimulatedPrompt:
     """One simulated prompt, already rasterised into its channel (full-volume coordinates)."""
 
     channel: int
@@ -155,13 +158,13 @@ class UserSimulator:
 
     # --- prompts -------------------------------------------------------------------------------
 
-    def _initial_prompt(self, target: np.ndarray, box: list[list[int]]) -> Prompt:
+    def _initial_prompt(self, target: np.ndarray, box: list[list[int]]) -> SimulatedPrompt:
         kind = self.rng.choice(["point", "box", "lasso", "scribble"], p=[0.35, 0.25, 0.2, 0.2])
         if kind == "point":
             return self._point_in(target, box, enc.POINT_POS)
         return self._slice_prompt(kind, target, positive=True)
 
-    def _point_in(self, mask: np.ndarray, box: list[list[int]], channel: int) -> Prompt:
+    def _point_in(self, mask: np.ndarray, box: list[list[int]], channel: int) -> SimulatedPrompt:
         crop = tuple(slice(lo, hi) for lo, hi in box)
         local = mask[crop]
         if self.rng.random() < 0.3:
@@ -170,8 +173,8 @@ class UserSimulator:
             inner = _erode(local, int(self.rng.integers(0, 4)))
             voxels = np.argwhere(inner if inner.any() else local)
             point = tuple(voxels[self.rng.integers(len(voxels))])
-        point = tuple(int(p + lo) for p, (lo, _) in zip(point, box, strict=True))
-        return Prompt(channel, point, [1, 1, 1], point=point)
+        voxel = _voxel(p + lo for p, (lo, _) in zip(point, box, strict=True))
+        return SimulatedPrompt(channel, voxel, [1, 1, 1], point=voxel)
 
     def _pick_slice(self, mask: np.ndarray) -> tuple[int, int]:
         """The largest slice (as the evaluation does) or any slice of at least 30% of its area."""
@@ -182,11 +185,12 @@ class UserSimulator:
         candidates = np.flatnonzero(areas >= 0.3 * areas.max())
         return axis, int(candidates[self.rng.integers(len(candidates))])
 
-    def _slice_prompt(self, kind: str, mask: np.ndarray, positive: bool) -> Prompt:
+    def _slice_prompt(self, kind: str, mask: np.ndarray, positive: bool) -> SimulatedPrompt:
         axis, index = self._pick_slice(mask)
         plane = geometry.take_slice(mask, axis, index)
         if kind == "box":
             lo_hi = nonzero_bbox(plane)
+            assert lo_hi is not None, "_pick_slice picks a slice holding the object"
             grow = self.rng.integers(-1, 4, size=(2, 2))
             drawn = np.zeros(plane.shape, dtype=bool)
             rows = slice(
@@ -212,7 +216,7 @@ class UserSimulator:
             channel = enc.SCRIBBLE_POS if positive else enc.SCRIBBLE_NEG
         return _plane_prompt(channel, mask.shape, axis, index, drawn)
 
-    def _consistent_point(self, target: np.ndarray, crop: tuple[slice, ...]) -> Prompt:
+    def _consistent_point(self, target: np.ndarray, crop: tuple[slice, ...]) -> SimulatedPrompt:
         """An older correction that agrees with the truth: inside, or just outside, the object."""
         local = target[crop]
         offset = [s.start for s in crop]
@@ -221,14 +225,14 @@ class UserSimulator:
         else:
             region, channel = _dilate(local, 3) & ~local, enc.POINT_NEG
         voxels = np.argwhere(region)
-        point = tuple(
-            int(v + o) for v, o in zip(voxels[self.rng.integers(len(voxels))], offset, strict=True)
+        point = _voxel(
+            v + o for v, o in zip(voxels[self.rng.integers(len(voxels))], offset, strict=True)
         )
-        return Prompt(channel, point, [1, 1, 1], point=point)
+        return SimulatedPrompt(channel, point, [1, 1, 1], point=point)
 
     def _corrective_prompt(
         self, target: np.ndarray, prev: np.ndarray, crop: tuple[slice, ...]
-    ) -> Prompt:
+    ) -> SimulatedPrompt:
         """A click (or stroke) in an error region: positive in a miss, negative in a leak."""
         local_t, local_p = target[crop], prev[crop]
         missed, leaked = local_t & ~local_p, local_p & ~local_t
@@ -246,11 +250,11 @@ class UserSimulator:
             voxels = np.argwhere(inner if inner.any() else error)
             voxel = tuple(voxels[self.rng.integers(len(voxels))])
         offset = [s.start for s in crop]
-        point = tuple(int(v + o) for v, o in zip(voxel, offset, strict=True))
+        point = _voxel(v + o for v, o in zip(voxel, offset, strict=True))
         kind = self.rng.choice(["point", "scribble", "lasso"], p=[0.7, 0.2, 0.1])
         if kind == "point" or (kind == "lasso" and not positive):
             channel = enc.POINT_POS if positive else enc.POINT_NEG
-            return Prompt(channel, point, [1, 1, 1], point=point)
+            return SimulatedPrompt(channel, point, [1, 1, 1], point=point)
         full_error = np.zeros(target.shape, dtype=bool)
         full_error[crop] = error
         axis = int(self.rng.integers(3))
@@ -330,7 +334,11 @@ class UserSimulator:
         return mask & ~ball  # hole
 
     def _own_prediction(
-        self, volume: TrainingVolume, target: np.ndarray, box: list[list[int]], first: Prompt
+        self,
+        volume: TrainingVolume,
+        target: np.ndarray,
+        box: list[list[int]],
+        first: SimulatedPrompt,
     ) -> np.ndarray | None:
         """The network's own answer to the first prompt, pasted into the volume (zoom 1 window
         around the prompt); None for objects too wide for one patch, which AutoZoom would zoom
@@ -356,8 +364,8 @@ class UserSimulator:
     # --- window --------------------------------------------------------------------------------
 
     def _window(
-        self, prompt: Prompt, box: list[list[int]], is_initial: bool
-    ) -> tuple[tuple[int, ...], float]:
+        self, prompt: SimulatedPrompt, box: list[list[int]], is_initial: bool
+    ) -> tuple[tuple[int, int, int], float]:
         """Centre and zoom of the prediction this prompt triggers (initial, zoomed, refinement)."""
         rng, p = self.rng, self.patch_size
         start = initial_zoom(prompt.extent, [p] * 3)
@@ -366,7 +374,7 @@ class UserSimulator:
         if not is_initial and rng.random() < 0.6:
             # a refinement patch after a zoomed-out prediction: zoom 1, somewhere near the prompt
             jitter = rng.integers(-p // 3, p // 3 + 1, size=3) if rng.random() < 0.6 else 0
-            return tuple(int(c) for c in np.asarray(centre) + jitter), 1.0
+            return _voxel(np.asarray(centre) + jitter), 1.0
         zoom = start
         zoom_out_odds = 0.4 if extent > 0.6 * p else 0.1
         while zoom < MAX_ZOOM and rng.random() < zoom_out_odds:
@@ -375,10 +383,11 @@ class UserSimulator:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _write(self, interactions: torch.Tensor, prompt: Prompt, weight: float) -> None:
+    def _write(self, interactions: torch.Tensor, prompt: SimulatedPrompt, weight: float) -> None:
         if prompt.point is not None:
             enc.stamp_point(interactions[prompt.channel], prompt.point, weight)
             return
+        assert prompt.region is not None, "a simulated prompt holds a point or a region"
         slices, values = prompt.region
         region = interactions[prompt.channel][slices]
         torch.maximum(region, torch.from_numpy(values.astype(np.float32)) * weight, out=region)
@@ -393,7 +402,7 @@ class UserSimulator:
         return x, y.contiguous()
 
 
-def _plane_prompt(channel: int, shape, axis: int, index: int, drawn: np.ndarray) -> Prompt:
+def _plane_prompt(channel: int, shape, axis: int, index: int, drawn: np.ndarray) -> SimulatedPrompt:
     """A prompt drawn on slice ``index`` along ``axis``, stored as its bbox crop."""
     box2d = nonzero_bbox(drawn)
     if box2d is None:
@@ -410,7 +419,13 @@ def _plane_prompt(channel: int, shape, axis: int, index: int, drawn: np.ndarray)
     centre[axis] = index
     for a, (lo, hi) in zip(in_plane, box2d, strict=True):
         centre[a] = round((lo + hi) / 2)
-    return Prompt(channel, tuple(centre), extent, region=(tuple(slices), values))
+    return SimulatedPrompt(channel, _voxel(centre), extent, region=(tuple(slices), values))
+
+
+def _voxel(coordinates: Iterable[Any]) -> tuple[int, int, int]:
+    """``(x, y, z)`` as Python ints."""
+    x, y, z = (int(c) for c in coordinates)
+    return x, y, z
 
 
 def _dot(shape2d, point, axis: int) -> np.ndarray:

@@ -86,7 +86,8 @@ def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torc
     for logits, weight in zip(outputs, weights, strict=False):
         y = target[:, None]
         if logits.shape[2:] != target.shape[1:]:
-            y = (F.adaptive_avg_pool3d(y, logits.shape[2:]) >= 0.5).float()
+            size_x, size_y, size_z = logits.shape[2:]
+            y = (F.adaptive_avg_pool3d(y, (size_x, size_y, size_z)) >= 0.5).float()
         ce = F.cross_entropy(logits, y[:, 0].long())
         prob = logits.softmax(1)[:, 1]
         intersection = (prob * y[:, 0]).sum()

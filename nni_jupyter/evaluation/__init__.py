@@ -6,13 +6,13 @@ for the mask geometry (distance transform, connected components, slices, lassos,
 
 from __future__ import annotations
 
+from ..inference.api import Session
 from .geometry import interior_centre
 from .protocol import (
     FIRST_PROMPTS,
     MAX_INTERACTIONS,
     NOC_THRESHOLDS,
     ObjectResult,
-    Session,
     box_prompt,
     dice,
     evaluate_object,

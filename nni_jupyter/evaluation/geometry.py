@@ -125,7 +125,7 @@ def take_slice(volume: np.ndarray, axis: int, index: int) -> np.ndarray:
 def put_slice(shape: tuple[int, ...], axis: int, index: int, plane: np.ndarray) -> np.ndarray:
     """A ``uint8`` volume of ``shape`` holding ``plane`` at slice ``index`` along ``axis``."""
     volume = np.zeros(shape, dtype=np.uint8)
-    slicer = [slice(None)] * 3
+    slicer: list[slice | int] = [slice(None)] * 3
     slicer[axis] = index
     volume[tuple(slicer)] = plane
     return volume

@@ -7,37 +7,26 @@ positive) until the Dice reaches the stopping threshold or the click budget runs
 recorded after every interaction; NoC@t is the number of interactions needed to reach Dice t,
 counting the first prompt, and ``max_interactions`` (20) when it is never reached.
 
-Works with any object that has the nnInteractive session API (``set_image``,
-``set_target_buffer``, ``reset_interactions``, ``add_point_interaction``,
-``add_bbox_interaction``, ``add_lasso_interaction``, ``add_scribble_interaction``).
+Works with any :class:`~nni_jupyter.inference.api.Session` (the nnInteractive session API); it
+calls ``reset_interactions``, ``add_point_interaction``, ``add_bbox_interaction``,
+``add_lasso_interaction`` and ``add_scribble_interaction``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from ..inference.api import Session
 from ..inference.regions import nonzero_bbox
 from . import geometry
 
 FIRST_PROMPTS = ("point", "box", "lasso", "scribble")
 NOC_THRESHOLDS = (0.80, 0.85, 0.90)
 MAX_INTERACTIONS = 20
-
-
-class Session(Protocol):
-    """The part of the nnInteractive session API the protocol uses."""
-
-    def set_image(self, image: np.ndarray, image_properties: dict | None = None) -> Any: ...
-    def set_target_buffer(self, target_buffer: Any) -> Any: ...
-    def reset_interactions(self) -> Any: ...
-    def add_point_interaction(self, coordinates, include_interaction: bool) -> Any: ...
-    def add_bbox_interaction(self, bbox_coords, include_interaction: bool) -> Any: ...
-    def add_lasso_interaction(self, lasso_image, include_interaction: bool) -> Any: ...
-    def add_scribble_interaction(self, scribble_image, include_interaction: bool) -> Any: ...
 
 
 @dataclass
@@ -82,9 +71,7 @@ def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
     return float(2 * np.logical_and(prediction, truth).sum() / total)
 
 
-def next_click(
-    prediction: np.ndarray, truth: np.ndarray
-) -> tuple[tuple[int, int, int], bool] | None:
+def next_click(prediction: np.ndarray, truth: np.ndarray) -> tuple[tuple[int, ...], bool] | None:
     """The corrective click: interior centre of the largest error region and its sign.
 
     Returns
@@ -106,6 +93,7 @@ def box_prompt(truth: np.ndarray, axis: int | None = None) -> list[list[int]]:
     """Half-open 2-D box (one voxel thick) around the object on its largest slice."""
     slice_axis, index = geometry.largest_slice(truth, axis)
     plane_box = nonzero_bbox(geometry.take_slice(truth, slice_axis, index))
+    assert plane_box is not None, "largest_slice returns a slice holding the object"
     box = [list(b) for b in plane_box]
     box.insert(slice_axis, [index, index + 1])
     return box

@@ -97,6 +97,7 @@ def filter_nonnegative(volume: torch.Tensor, kernel: int, use_min: bool = False)
         return out
     radius = kernel // 2
     block = clip_bbox([[lo - radius, hi + radius] for lo, hi in occupied], volume.shape)
+    assert block is not None, "a bbox grown around nonzero voxels overlaps their volume"
     out[to_slices(block)] = extreme_filter(volume[to_slices(block)], kernel, use_min=use_min)
     return out
 
@@ -216,5 +217,5 @@ class InputBuilder:
 
 def predict(network: torch.nn.Module, tensor: torch.Tensor) -> torch.Tensor:
     """Run the network on one ``[C, *patch]`` input; return the uint8 argmax ``[*patch]``."""
-    logits = network(tensor[None].contiguous())
+    logits: torch.Tensor = network(tensor[None].contiguous())
     return logits[0].argmax(0).to(torch.uint8)

@@ -37,7 +37,9 @@ def _trim(origin: tuple[int, int], mask: np.ndarray) -> PlaneRegion | None:
     return (origin[0] + int(rows[0]), origin[1] + int(cols[0])), crop
 
 
-def _candidates(lo: np.ndarray, hi: np.ndarray, plane: tuple[int, int]):
+def _candidates(
+    lo: np.ndarray, hi: np.ndarray, plane: tuple[int, int]
+) -> tuple[tuple[int, int], np.ndarray, np.ndarray] | None:
     """Integer voxel grid covering ``[lo, hi]`` clipped to the plane, or None when empty."""
     # clip in float first: vertices far outside (1e300) must not overflow the int64 cast
     limit = np.asarray(plane, dtype=np.float64)
@@ -75,7 +77,9 @@ def scribble_region(
     return _trim(origin, hit)
 
 
-def _segment_hits(a, b, kp, kq, half) -> np.ndarray:
+def _segment_hits(
+    a: np.ndarray, b: np.ndarray, kp: np.ndarray, kq: np.ndarray, half: np.ndarray
+) -> np.ndarray:
     """Voxels ``k`` whose box ``(k - half, k + half]`` meets segment ``a-b`` (s in [0, 1])."""
     lower = np.zeros(np.broadcast_shapes(kp.shape, kq.shape))
     lower_open = np.zeros(lower.shape, dtype=bool)
@@ -103,7 +107,7 @@ def _segment_hits(a, b, kp, kq, half) -> np.ndarray:
             value < upper, is_open, np.where(value == upper, upper_open | is_open, upper_open)
         )
         upper = np.minimum(upper, value)
-    return (lower < upper) | ((lower == upper) & ~lower_open & ~upper_open)
+    return (lower < upper) | (np.equal(lower, upper) & ~lower_open & ~upper_open)
 
 
 def lasso_region(vertices: np.ndarray, plane: tuple[int, int]) -> PlaneRegion | None:

@@ -38,7 +38,7 @@ def point_kernel(radius: int) -> np.ndarray:
     squared = ((outside_points - inside_points) ** 2).sum(-1).min(axis=0)
     distance = np.zeros(inside.shape, dtype=np.float64)
     distance[inside] = np.sqrt(squared.astype(np.float64))
-    kernel = distance / distance.max()
+    kernel: np.ndarray = distance / distance.max()
     kernel.flags.writeable = False
     return kernel
 

@@ -50,7 +50,9 @@ def open_mask(mask: torch.Tensor, kernel: int = OPENING_KERNEL) -> torch.Tensor:
     return filter_nonnegative(filter_nonnegative(mask, kernel, use_min=True), kernel)
 
 
-def _box_core(center: Sequence[int], box: Sequence[int], margin: Sequence[int], shape) -> Bbox:
+def _box_core(
+    center: Sequence[int], box: Sequence[int], margin: Sequence[int], shape: Sequence[int]
+) -> Bbox:
     """The part of the box around ``center`` that counts as covered (box minus margin)."""
     return [
         [max(0, c - b // 2 + m), min(s, c + (b - b // 2) - m)]
@@ -65,16 +67,18 @@ def _random_cover(
     boxes = []
     while mask.any():
         voxels = torch.nonzero(mask)
-        best, best_count, best_core = None, 0, None
+        chosen: tuple[list[int], Bbox] | None = None
+        best_count = 0
         for _ in range(draws):
             center = voxels[rng.choice(len(voxels))].tolist()
             core = _box_core(center, box, margin, mask.shape)
             count = int(mask[to_slices(core)].sum())
             if count > best_count:
-                best, best_count, best_core = center, count, core
-        if best is None:
+                chosen, best_count = (center, core), count
+        if chosen is None:
             # Margins wider than half the box leave an empty core; cover the drawn voxel itself.
-            best, best_core = center, [[c, c + 1] for c in center]
+            chosen = center, [[c, c + 1] for c in center]
+        best, best_core = chosen
         boxes.append(centered_bbox(best, box))
         mask[to_slices(best_core)] = 0
     return boxes
@@ -96,11 +100,11 @@ def cover_with_boxes(
     global generator). Boxes may extend past the mask.
     """
     rng = np.random if rng is None else rng
-    if not mask.any():
+    extent = nonzero_bbox(mask)
+    if extent is None:
         return []
     if depth > MAX_COVER_DEPTH:
         return _random_cover(mask, box, margin, RANDOM_DRAWS_DEEP, rng)
-    extent = nonzero_bbox(mask)
     if stride is None:
         stride = [max(1, round((hi - 1 - lo) / 4)) for lo, hi in extent]
     # The grid indexes the mask, so it must live on the mask's device (CUDA after a zoomed run).
@@ -159,7 +163,10 @@ class RefinementPlan:
     @property
     def hull(self) -> Bbox:
         """Smallest bbox holding every box."""
-        return union_bboxes(self.boxes)
+        hull = union_bboxes(self.boxes)
+        if hull is None:
+            raise ValueError("a refinement plan needs at least one box; it has none")
+        return hull
 
 
 def plan_boxes(

@@ -9,6 +9,7 @@ tensors alike.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import EllipsisType
 
 import numpy as np
 import torch
@@ -122,4 +123,6 @@ def paste_clipped(
     if inside is None:
         return
     local = to_local(inside, bbox)
-    target[(..., *to_slices(inside))] = source[(..., *to_slices(local))].to(target.dtype)
+    into: tuple[EllipsisType | slice, ...] = (..., *to_slices(inside))
+    out_of: tuple[EllipsisType | slice, ...] = (..., *to_slices(local))
+    target[into] = source[out_of].to(target.dtype)

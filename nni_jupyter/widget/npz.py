@@ -12,6 +12,7 @@ import math
 import tokenize
 import zipfile
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 from numpy.lib import format as npy
@@ -38,7 +39,8 @@ def read_array(archive: zipfile.ZipFile, name: str, expect: Expect) -> np.ndarra
     except KeyError:
         held = ", ".join(n.removesuffix(".npy") for n in archive.namelist()) or "nothing"
         raise ValueError(f"it has no {name!r} array (it holds {held})") from None
-    with archive.open(info) as member:
+    # typeshed says IO[bytes]; ZipFile.open in read mode returns a ZipExtFile, which has readinto
+    with cast(zipfile.ZipExtFile, archive.open(info)) as member:
         shape, fortran_order, dtype = _read_header(member, name)
         expect(shape, dtype)
         count = math.prod(shape) * dtype.itemsize

@@ -172,7 +172,9 @@ class _Foreign(ValueError):
     """The file is not an nni_jupyter segmentation file at all."""
 
 
-def read(path: str | os.PathLike, shape: Sequence[int] | None = None) -> tuple[np.ndarray, dict]:
+def read(
+    path: str | os.PathLike[str], shape: Sequence[int] | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Read ``(owner, meta)`` from a file written by :func:`save`, checking all of it.
 
     No pickle is ever loaded, and no array is decompressed before its header was checked:
@@ -189,7 +191,7 @@ def read(path: str | os.PathLike, shape: Sequence[int] | None = None) -> tuple[n
     return snapshot.owner, snapshot.table
 
 
-def load(path: str | os.PathLike, volume: np.ndarray, strict: bool) -> Snapshot:
+def load(path: str | os.PathLike[str], volume: np.ndarray, strict: bool) -> Snapshot:
     """Read and check the whole file for ``volume`` (``[X, Y, Z]``) before anything is built.
 
     ``strict`` also requires the image's fingerprint to match (see :func:`check_image`).
@@ -204,7 +206,7 @@ def load(path: str | os.PathLike, volume: np.ndarray, strict: bool) -> Snapshot:
     return snapshot
 
 
-def read_snapshot(path: str | os.PathLike, shape: Sequence[int] | None = None) -> Snapshot:
+def read_snapshot(path: str | os.PathLike[str], shape: Sequence[int] | None = None) -> Snapshot:
     """Read a file written by :func:`save` as a :class:`~.annotator.Snapshot` (see :func:`read`)."""
     path = Path(path).expanduser()
     try:
@@ -273,7 +275,7 @@ def _shape_of(meta: dict[str, Any]) -> tuple[int, int, int]:
         or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
     ):
         raise ValueError(f"its shape must be 3 positive integers [X, Y, Z]; got {shape!r}")
-    return tuple(shape)  # type: ignore[return-value]
+    return tuple(shape)
 
 
 def _labels_of(shape: tuple[int, int, int]) -> npz.Expect:

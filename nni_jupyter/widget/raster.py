@@ -13,6 +13,7 @@ Volume-form prompts (from Python) are checked against the image shape and passed
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,9 +21,15 @@ import numpy as np
 
 from ..inference.gestures import lasso_region, plane_axes, round_half_up, scribble_region
 from ..inference.regions import Bbox
-from .prompts import Prompt
+from .prompts import Prompt, Tool
 
 InteractionKind = Literal["point", "bbox", "scribble", "lasso", "initial_seg"]
+#: the interaction each tool drawn as a mask (a scribble, a lasso, or a mask from Python) becomes
+_MASK_KINDS: dict[Tool, InteractionKind] = {
+    "scribble": "scribble",
+    "lasso": "lasso",
+    "mask": "initial_seg",
+}
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,9 @@ class Interaction:
     refine: bool = False
 
 
-def rasterize(prompt: Prompt, shape: tuple[int, int, int], thickness=(2, 2, 2)) -> Interaction:
+def rasterize(
+    prompt: Prompt, shape: tuple[int, int, int], thickness: Sequence[float] = (2, 2, 2)
+) -> Interaction:
     """Turn ``prompt`` into an :class:`Interaction` for an image of spatial ``shape``.
 
     Parameters
@@ -59,11 +68,11 @@ def rasterize(prompt: Prompt, shape: tuple[int, int, int], thickness=(2, 2, 2)) 
     ValueError
         When the prompt does not fit the image, or covers no voxel.
     """
-    shape = tuple(int(s) for s in shape)
+    image_shape = tuple(int(s) for s in shape)
     if prompt.vertices is not None:
-        return _rasterize_gesture(prompt, shape, thickness)
+        return _rasterize_gesture(prompt, image_shape, thickness)
     if prompt.point is not None:
-        for axis, (value, size) in enumerate(zip(prompt.point, shape, strict=True)):
+        for axis, (value, size) in enumerate(zip(prompt.point, image_shape, strict=True)):
             # the session rounds with Python's round(); check with the same rule
             if not 0 <= round(value) < size:
                 raise ValueError(
@@ -71,7 +80,7 @@ def rasterize(prompt: Prompt, shape: tuple[int, int, int], thickness=(2, 2, 2)) 
                 )
         return Interaction("point", bool(prompt.positive), point=prompt.point)
     if prompt.bbox is not None:
-        for axis, ((lo, hi), size) in enumerate(zip(prompt.bbox, shape, strict=True)):
+        for axis, ((lo, hi), size) in enumerate(zip(prompt.bbox, image_shape, strict=True)):
             if lo < 0 or hi > size:
                 raise ValueError(
                     f"bbox {[list(b) for b in prompt.bbox]} exceeds the image on axis {axis} "
@@ -79,10 +88,11 @@ def rasterize(prompt: Prompt, shape: tuple[int, int, int], thickness=(2, 2, 2)) 
                 )
         return Interaction("bbox", bool(prompt.positive), bbox=[list(b) for b in prompt.bbox])
     mask = prompt.mask
-    if mask.shape != shape:
-        raise ValueError(f"mask shape {mask.shape} must equal the image shape {shape}")
-    kind: InteractionKind = "initial_seg" if prompt.tool == "mask" else prompt.tool
-    if mask.empty:
+    assert mask is not None, "Prompt.__post_init__ requires one of vertices, point, bbox or mask"
+    if mask.shape != image_shape:
+        raise ValueError(f"mask shape {mask.shape} must equal the image shape {image_shape}")
+    kind = _MASK_KINDS[prompt.tool]
+    if mask.bbox is None:
         if kind != "initial_seg":
             raise ValueError(f"the {prompt.tool} mask is empty: mark at least one voxel")
         return Interaction(kind, True, refine=prompt.refine)
@@ -95,8 +105,11 @@ def rasterize(prompt: Prompt, shape: tuple[int, int, int], thickness=(2, 2, 2)) 
     )
 
 
-def _rasterize_gesture(prompt: Prompt, shape: tuple[int, ...], thickness) -> Interaction:
+def _rasterize_gesture(
+    prompt: Prompt, shape: tuple[int, ...], thickness: Sequence[float]
+) -> Interaction:
     axis, index = prompt.axis, prompt.index
+    assert axis is not None and index is not None, "Prompt requires them with vertices"
     if not 0 <= index < shape[axis]:
         raise ValueError(f"slice index {index} is outside axis {axis} (0..{shape[axis] - 1})")
     p_axis, q_axis = plane_axes(axis)
@@ -111,8 +124,9 @@ def _rasterize_gesture(prompt: Prompt, shape: tuple[int, ...], thickness) -> Int
                 f"(p 0..{plane[0] - 1}, q 0..{plane[1] - 1})"
             )
         point = [0.0, 0.0, 0.0]
-        point[axis], point[p_axis], point[q_axis] = index, p, q
-        return Interaction("point", positive, point=tuple(float(v) for v in point))
+        point[axis], point[p_axis], point[q_axis] = float(index), float(p), float(q)
+        x, y, z = point
+        return Interaction("point", positive, point=(x, y, z))
     if prompt.tool == "box":
         lo = np.maximum(round_half_up(vertices.min(axis=0)), 0)
         hi = np.minimum(round_half_up(vertices.max(axis=0)) + 1, plane)
@@ -138,4 +152,4 @@ def _rasterize_gesture(prompt: Prompt, shape: tuple[int, ...], thickness) -> Int
     bbox[p_axis] = [origin[0], origin[0] + crop2d.shape[0]]
     bbox[q_axis] = [origin[1], origin[1] + crop2d.shape[1]]
     crop = np.expand_dims(crop2d.astype(np.uint8), axis)
-    return Interaction(prompt.tool, positive, bbox=bbox, crop=crop)
+    return Interaction(_MASK_KINDS[prompt.tool], positive, bbox=bbox, crop=crop)

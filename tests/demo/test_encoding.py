@@ -110,7 +110,7 @@ def test_simulator_examples_are_well_formed():
 def test_own_prediction_is_pasted_where_its_window_lies():
     """The network's answer to the first prompt becomes the previous mask in volume coordinates,
     clipped where the window leaves the image."""
-    from nni_jupyter.demo.simulate import Prompt, UserSimulator, prepare_volume
+    from nni_jupyter.demo.simulate import SimulatedPrompt, UserSimulator, prepare_volume
 
     volume = prepare_volume(seed=100_000, shape=(64, 64, 64))
     simulator = UserSimulator(np.random.default_rng(0), patch_size=32, own_prediction_share=1.0)
@@ -118,7 +118,7 @@ def test_own_prediction_is_pasted_where_its_window_lies():
     simulator.predictor = lambda x: (x[1 + enc.POINT_POS] > 0).numpy()
     target = volume.components == 1
     for point in [(30, 30, 30), (2, 61, 5)]:
-        prompt = Prompt(enc.POINT_POS, point, [1, 1, 1], point=point)
+        prompt = SimulatedPrompt(enc.POINT_POS, point, [1, 1, 1], point=point)
         prev = simulator._own_prediction(volume, target, [[0, 10]] * 3, prompt)
         expected = torch.zeros((enc.NUM_INTERACTION_CHANNELS, 64, 64, 64))
         enc.stamp_point(expected[enc.POINT_POS], point, 1.0)
