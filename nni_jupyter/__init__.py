@@ -29,6 +29,9 @@ _LAZY = {
     "view3d": "surfaces:view3d",
     "live_view3d": "surfaces:live_view3d",
     "Image": "io:Image",
+    "write_dicom_seg": "exports:write_dicom_seg",
+    "write_ome_zarr": "exports:write_ome_zarr",
+    "write_labels_table": "exports:write_labels_table",
     "check_server": "remote:check_server",
     "remote_session": "remote:remote_session",
 }
@@ -37,6 +40,7 @@ _SUBMODULES = {
     "data",
     "demo",
     "evaluation",
+    "exports",
     "inference",
     "io",
     "plot",

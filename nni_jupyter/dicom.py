@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 POSITION, ORIENTATION, ACQUISITION = "0020|0032", "0020|0037", "0020|0012"
 #: Metadata key listing the slices ``allow_gaps=True`` inserted (indices along axis 2).
 MISSING_SLICES_KEY = "nni_jupyter|missing_slices"
+#: Metadata key holding the absolute paths of the files read, one a line, in slice (axis 2) order;
+#: slices ``allow_gaps=True`` inserted have none. DICOM-SEG export references them.
+SOURCE_FILES_KEY = "nni_jupyter|source_files"
 #: Gaps may differ from the median gap by this fraction and still count as even.
 SPACING_TOLERANCE = 0.01
 
@@ -181,6 +184,7 @@ def read_series(
         volume.SetMetaData(MISSING_SLICES_KEY, " ".join(map(str, missing)))
     for key in reader.GetMetaDataKeys(0):
         volume.SetMetaData(key, reader.GetMetaData(0, key))
+    volume.SetMetaData(SOURCE_FILES_KEY, "\n".join(str(s.path.resolve()) for s in slices))
     return volume
 
 

@@ -68,7 +68,8 @@ class Image:
     path
         The file or DICOM folder this image was read from, if any.
     metadata
-        Header fields SimpleITK exposes (e.g. DICOM tags of the first slice), as strings.
+        Header fields SimpleITK exposes (e.g. DICOM tags of the first slice), as strings; for a
+        DICOM series also its files in slice order (:data:`nni_jupyter.dicom.SOURCE_FILES_KEY`).
     """
 
     array: np.ndarray

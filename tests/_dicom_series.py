@@ -42,6 +42,7 @@ def write_dicom_series(
             "0008|0018": f"{uid}.{k + 1}",
             "0020|000d": f"{series_uid}.0",
             "0020|000e": series_uid,
+            "0020|0052": f"{series_uid}.9",  # FrameOfReferenceUID, which a CT (and DICOM-SEG) needs
             "0020|0013": str(k + 1),
             "0020|0037": orientation,
             "0020|0032": "\\".join(map(str, volume.TransformIndexToPhysicalPoint((0, 0, k)))),

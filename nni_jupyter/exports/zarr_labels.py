@@ -1,0 +1,135 @@
+"""OME-Zarr: the image plus a ``labels/<name>`` group with colours and properties (ome-zarr-py).
+
+Axis order: nni_jupyter arrays are ``[X, Y, Z]``; OME-Zarr orders spatial axes ``(z, y, x)``, so
+both arrays are written transposed, ``array.transpose(2, 1, 0)``, and ``scale``/``translation``
+are ``(spacing_z, spacing_y, spacing_x)`` and ``(origin_z, origin_y, origin_x)`` in millimetres.
+Reading back, ``data.transpose(2, 1, 0)`` is the ``[X, Y, Z]`` array again. OME-Zarr 0.5 has no
+rotation, so an image whose direction is not the identity is refused rather than misplaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io import Image
+from .segments import PerObject, check_labels, require, segments
+
+#: The OME-Zarr axes nni_jupyter writes, in the order the arrays are stored.
+AXES = [{"name": name, "type": "space", "unit": "millimeter"} for name in "zyx"]
+
+
+def _geometry(image: Any, spacing_mm: Sequence[float] | None) -> tuple[np.ndarray, list, list]:
+    """The image ``[X, Y, Z]``, and its scale and translation in OME-Zarr's (z, y, x) order."""
+    if isinstance(image, Image):
+        if not np.allclose(image.direction, np.eye(3)):
+            raise ValueError(
+                "OME-Zarr has no rotation, and this image's direction is not the identity "
+                f"({image.direction.round(4).tolist()}); write DICOM-SEG or NIfTI to keep it"
+            )
+        array, origin = image.array, image.origin_mm
+        spacing = image.spacing_mm if spacing_mm is None else spacing_mm
+    else:
+        array, origin = np.asarray(image), (0.0, 0.0, 0.0)
+        spacing = (1.0, 1.0, 1.0) if spacing_mm is None else spacing_mm
+    if array.ndim != 3 or len(spacing) != 3:
+        raise ValueError(
+            f"expected a 3-D [X, Y, Z] image and 3 spacings; got shape {array.shape}, "
+            f"spacing {spacing}"
+        )
+    return array, [float(v) for v in spacing[::-1]], [float(v) for v in origin[::-1]]
+
+
+def write_ome_zarr(
+    image: Image | np.ndarray,
+    labels: Any,
+    path: str | Path,
+    names: PerObject[str] = None,
+    colors: PerObject[Sequence[int]] = None,
+    class_ids: PerObject[int] = None,
+    spacing_mm: Sequence[float] | None = None,
+    label_name: str = "labels",
+) -> Path:
+    """Write ``image`` and its label map as OME-Zarr, with ``labels/<label_name>``.
+
+    Parameters
+    ----------
+    image
+        An :class:`nni_jupyter.Image` (its spacing and origin become ``scale`` and
+        ``translation``) or an ``[X, Y, Z]`` array.
+    labels
+        Label map ``[X, Y, Z]`` on the image's grid: 0 = background, 1..65535 = objects (uint16).
+    path
+        The ``.zarr`` folder; an existing one is replaced once the new one is complete.
+    names, colors, class_ids
+        Per object: ``{label: value}`` or one value per label in order. They become the
+        ``image-label`` ``colors`` (RGBA 0..255) and ``properties`` (``name``, ``class_id``).
+    spacing_mm
+        Voxel size ``(x, y, z)`` in mm; default the image's (or 1 mm for an array).
+    label_name
+        Name of the label image under ``labels/``.
+
+    Returns
+    -------
+    Path
+        The folder written.
+    """
+    zarr, writer = require("zarr", "zarr", "ome_zarr.writer")
+    array, scale, translation = _geometry(image, spacing_mm)
+    labels = check_labels(labels)
+    if labels.shape != array.shape:
+        raise ValueError(f"labels shape {labels.shape} differs from the image's {array.shape}")
+    found = segments(labels, names, class_ids, colors)
+    metadata = {
+        "colors": [{"label-value": s.label, "rgba": [*s.color, 255]} for s in found],
+        "properties": [
+            {"label-value": s.label, "name": s.name, "class_id": s.class_id} for s in found
+        ],
+    }
+    transforms = [
+        [{"type": "scale", "scale": scale}, {"type": "translation", "translation": translation}]
+    ]
+
+    def write(staged: Path) -> None:
+        root = zarr.open_group(str(staged), mode="w")
+        with warnings.catch_warnings():
+            # the replacement, ``scale=``, cannot say where the origin is
+            warnings.filterwarnings(
+                "ignore", "The 'coordinate_transformations'", DeprecationWarning
+            )
+            writer.write_multiscale(
+                [array.transpose(2, 1, 0)], root, axes=AXES, coordinate_transformations=transforms
+            )
+            writer.write_multiscale_labels(
+                [labels.transpose(2, 1, 0)], root, name=label_name, axes=AXES,
+                coordinate_transformations=transforms, label_metadata=metadata,
+            )  # fmt: skip
+
+    return _replace_folder(Path(path).expanduser(), write)
+
+
+def _replace_folder(path: Path, write: Any) -> Path:
+    """Write a folder next to ``path`` and swap it in, so no reader sees a half-written store."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        write(staging / path.name)
+        old = staging / "old"
+        if path.exists():
+            os.replace(path, old)
+        try:
+            os.replace(staging / path.name, path)
+        except BaseException:
+            if old.exists():
+                os.replace(old, path)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
