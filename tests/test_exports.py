@@ -170,3 +170,21 @@ def test_nifti_labels_table_round_trips(tmp_path: Path) -> None:
     voxels = np.bincount(labels.ravel())[1:]
     assert rows["voxels"].tolist() == voxels.tolist()
     assert rows["volume_ml"].to_numpy() == pytest.approx(voxels * np.prod(SPACING) / 1000)
+
+
+def test_a_missing_library_names_the_extra_that_installs_it() -> None:
+    from nni_jupyter.exports.segments import require
+
+    with pytest.raises(ImportError, match=r"pip install nni_jupyter\[dicom\]"):
+        require("dicom", "nni_jupyter_no_such_module")
+
+
+def test_segments_default_to_the_palette_and_label_names() -> None:
+    from nni_jupyter.exports.segments import segments
+
+    labels = np.array([[[0, 3], [14, 3]]], np.uint16)
+    found = segments(labels, names=["a", "b", "c"], class_ids={14: 2})
+    assert [(s.label, s.name, s.class_id) for s in found] == [(3, "c", 3), (14, "object 14", 2)]
+    assert found[1].color == object_color(14)
+    with pytest.raises(ValueError, match="colour of object 3"):
+        segments(labels, colors={3: (0, 0, 300)})

@@ -369,6 +369,22 @@ class Segmenter(anywidget.AnyWidget):
         kwargs.setdefault("names", self._object_names())
         return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
 
+    def export(self, format: str, path: str | Path) -> Path | tuple[Path, Path]:
+        """Write every object, with its name, class id and colour, in a standard format.
+
+        ``format``: ``"dicom-seg"`` (needs the Segmenter built on an :class:`nni_jupyter.Image`
+        read from a DICOM series), ``"ome-zarr"`` (image plus ``labels/labels``) or ``"nifti"``
+        (labels plus a ``.tsv`` table: returns both paths). Waits for queued prompts first; see
+        :mod:`nni_jupyter.exports`.
+        """
+        from nni_jupyter.exports.formats import export
+
+        self.wait()
+        image = self._geometry if self._geometry is not None else self._volume
+        return export(
+            format, path, self.labels, self.objects, image, self.spacing_mm, self.model_info["name"]
+        )
+
     def set_window(self, window: Any) -> None:
         """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
         ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""

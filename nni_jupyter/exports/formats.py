@@ -1,0 +1,48 @@
+"""One call for every format: what :meth:`nni_jupyter.Segmenter.export` writes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..io import Image
+from .dicom_seg import write_dicom_seg
+from .nifti_table import write_labels_table
+from .zarr_labels import write_ome_zarr
+
+FORMATS = ("dicom-seg", "ome-zarr", "nifti")
+
+
+def export(
+    format: str,
+    path: str | Path,
+    labels: np.ndarray,
+    objects: Sequence[Mapping[str, Any]],
+    image: Image | np.ndarray,
+    spacing_mm: Sequence[float],
+    model_name: str,
+) -> Path | tuple[Path, Path]:
+    """Write ``labels`` in ``format`` with the objects' names, class ids and colours.
+
+    ``objects`` are ``{id, name, class_id, color}`` dicts (the Segmenter's ``objects``); ``image``
+    is the segmented image: an :class:`~nni_jupyter.io.Image` with its geometry (one read from a
+    DICOM series for ``"dicom-seg"``), or an ``[X, Y, Z]`` array with voxel size ``spacing_mm``.
+    """
+    if not isinstance(image, Image):
+        x, y, z = (float(v) for v in spacing_mm)
+        image = Image(np.asarray(image), spacing_mm=(x, y, z))
+    names = {int(o["id"]): str(o["name"]) for o in objects}
+    class_ids = {int(o["id"]): int(o["class_id"]) for o in objects}
+    colors = {int(o["id"]): tuple(int(c) for c in o["color"]) for o in objects}
+    if format == "dicom-seg":
+        model = (f"nni_jupyter {model_name}".strip(), __version__)
+        return write_dicom_seg(labels, path, image, names, class_ids, colors, model=model)
+    if format == "ome-zarr":
+        return write_ome_zarr(image, labels, path, names, colors, class_ids)
+    if format == "nifti":
+        return write_labels_table(labels, path, names, class_ids, colors, like=image)
+    raise ValueError(f"unknown export format {format!r}; expected one of {', '.join(FORMATS)}")
