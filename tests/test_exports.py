@@ -59,9 +59,13 @@ def test_dicom_seg_round_trips_through_highdicom(dicom_ct: Image, tmp_path: Path
     labels[2:6, 3:7, 1:4] = 2
     labels[7:11, 1:4, 3:6] = 5
     path = nj.write_dicom_seg(
-        labels, tmp_path / "seg.dcm", like=dicom_ct, names={2: "liver", 5: "tumour"},
-        class_ids={2: 7, 5: 9}, model=("nnInteractive_v1.0", "1.0"),
-    )  # fmt: skip
+        labels,
+        tmp_path / "seg.dcm",
+        like=dicom_ct,
+        names={2: "liver", 5: "tumour"},
+        class_ids={2: 7, 5: 9},
+        model=("nnInteractive_v1.0", "1.0"),
+    )
     seg = hd.seg.segread(path)
     sources = [
         pydicom.dcmread(f) for f in dicom_ct.metadata["nni_jupyter|source_files"].split("\n")
@@ -152,9 +156,13 @@ def test_nifti_labels_table_round_trips(tmp_path: Path) -> None:
     image = _ct()
     labels = _labels(image.shape, 300)
     nifti, table = nj.write_labels_table(
-        labels, tmp_path / "ct_labels.nii.gz", names=[f"n{i}" for i in range(1, 301)],
-        class_ids={300: 4}, colors={1: (1, 2, 255)}, like=image,
-    )  # fmt: skip
+        labels,
+        tmp_path / "ct_labels.nii.gz",
+        names=[f"n{i}" for i in range(1, 301)],
+        class_ids={300: 4},
+        colors={1: (1, 2, 255)},
+        like=image,
+    )
     stored = sitk.ReadImage(str(nifti))
     np.testing.assert_array_equal(sitk.GetArrayFromImage(stored).transpose(2, 1, 0), labels)
     assert stored.GetSpacing() == pytest.approx(SPACING)

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,14 +108,18 @@ def write_ome_zarr(
                 [array.transpose(2, 1, 0)], root, axes=AXES, coordinate_transformations=transforms
             )
             writer.write_multiscale_labels(
-                [labels.transpose(2, 1, 0)], root, name=label_name, axes=AXES,
-                coordinate_transformations=transforms, label_metadata=metadata,
-            )  # fmt: skip
+                [labels.transpose(2, 1, 0)],
+                root,
+                name=label_name,
+                axes=AXES,
+                coordinate_transformations=transforms,
+                label_metadata=metadata,
+            )
 
     return _replace_folder(Path(path).expanduser(), write)
 
 
-def _replace_folder(path: Path, write: Any) -> Path:
+def _replace_folder(path: Path, write: Callable[[Path], None]) -> Path:
     """Write a folder next to ``path`` and swap it in, so no reader sees a half-written store."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
