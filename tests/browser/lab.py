@@ -157,14 +157,20 @@ def jupyter_server(
         log.close()
 
 
-def wait_until_serving(process: subprocess.Popen, base: str, timeout_s: float, what: str) -> None:
-    """Wait until the Jupyter server at ``base`` answers; fail early if ``process`` exits."""
+def wait_until_serving(
+    process: subprocess.Popen,
+    base: str,
+    timeout_s: float,
+    what: str,
+    path: str = f"/api/status?token={TOKEN}",
+) -> None:
+    """Wait until ``base + path`` answers; fail early if ``process`` exits."""
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode} before serving")
         try:
-            with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+            with urllib.request.urlopen(f"{base}{path}", timeout=2):
                 return
         except OSError as error:
             if time.monotonic() > deadline:
