@@ -181,7 +181,7 @@ def run(args: argparse.Namespace, extra_args: list[str]) -> dict:
         workdir = Path(folder)
         lab.write_notebook(workdir / "bench.ipynb", [SETUP, BIG])
         with (
-            lab.jupyter_lab(workdir, workdir / "jupyter.log") as base,
+            lab.jupyter_server(workdir, workdir / "jupyter.log") as base,
             lab.chromium(extra_args=extra_args) as page,
         ):
             lab.open_notebook(page, base, "bench.ipynb")

@@ -12,11 +12,11 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
 import pytest
+from _venv import venv_with_test_packages
 
 pytest.importorskip("nbclient", reason="needs the [test] extra (nbclient)")
 
@@ -58,23 +58,13 @@ def test_wheel_carries_the_front_end_and_the_demo_model(wheel: Path) -> None:
 
 
 def test_wheel_runs_the_getting_started_notebook_without_node(wheel: Path, tmp_path: Path) -> None:
-    env_dir = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
-    python = env_dir / "bin" / "python"
-    site = Path(
-        subprocess.check_output(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            text=True,
-        ).strip()
-    )
-    # the test environment's packages, but not its .pth files (so not its editable nni_jupyter)
-    (site / "test_env_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    python, site = venv_with_test_packages(tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
         check=True,
         timeout=300,
     )
-    path = str(env_dir / "bin")
+    path = str(python.parent)
     assert shutil.which("node", path=path) is None and shutil.which("npm", path=path) is None
     env = {
         "PATH": path,

@@ -1,4 +1,5 @@
-"""Drive a real JupyterLab in headless Debian Chromium (shared by the e2e test and bench/widget_*).
+"""Drive real Jupyter front ends (JupyterLab 4, Notebook 7) in headless Debian Chromium (shared by
+the browser tests and bench/widget_*).
 
 No browser download: Playwright only launches ``/usr/bin/chromium``.
 """
@@ -15,6 +16,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +34,42 @@ CHROMIUM_ARGS = [
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
-def missing_requirement() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
+# Console scripts a front end needs next to this Python, and the package that installs each.
+SCRIPTS = {
+    "jupyter": "jupyterlab ipywidgets",
+    "jupyter-notebook": "notebook",
+    "jupyterhub": "jupyterhub",
+    "jupyterhub-singleuser": "jupyterhub",
+}
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """How to start a Jupyter front end and where it opens a notebook."""
+
+    subcommand: str  # jupyter <subcommand>
+    app_class: str  # the app whose ``expose_app_in_browser`` puts ``window.jupyterapp`` up
+    tree: str  # URL path before a notebook's path
+    script: str  # console script it needs (a key of SCRIPTS)
+
+
+FRONT_ENDS = {
+    "lab": FrontEnd("lab", "LabApp", "lab/tree", "jupyter"),
+    "notebook": FrontEnd("notebook", "JupyterNotebookApp", "notebooks", "jupyter-notebook"),
+}
+
+
+def missing_requirement(*scripts: str) -> str | None:
+    """Why the browser tests cannot run here (also checking ``scripts``), or None when they can."""
     if not CHROMIUM.exists():
         return f"Debian Chromium not found at {CHROMIUM}"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return "python playwright is not installed (pip install playwright; no browser download)"
-    if shutil.which("jupyter", path=str(Path(sys.executable).parent)) is None:
-        return "jupyter is not installed next to this Python (pip install jupyterlab ipywidgets)"
+    for script in ("jupyter", *scripts):
+        if shutil.which(script, path=str(Path(sys.executable).parent)) is None:
+            return f"{script} is not installed next to this Python (pip install {SCRIPTS[script]})"
     return None
 
 
@@ -73,37 +101,45 @@ def write_notebook(path: Path, cells: list[str]) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterator[str]:
-    """Run JupyterLab on a free port serving ``root_dir``; yields the base URL."""
-    port = free_port()
-    jupyter = Path(sys.executable).parent / "jupyter"
-    # Fresh settings and workspaces (no news pop-up, no restored layout); kernels import this
-    # checkout's nni_jupyter even when it is not installed.
-    settings = log_path.parent / "lab-settings"
+def server_env(workdir: Path) -> dict[str, str]:
+    """Environment for a Jupyter server whose kernels import this checkout's nni_jupyter.
+
+    Fresh settings and workspaces under ``workdir`` (no news pop-up, no restored layout).
+    """
+    settings = workdir / "lab-settings"
     news = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True, exist_ok=True)
     news.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
-    env = {
-        **os.environ,
+    return {
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYTHONUNBUFFERED": "1",
         "PYTHONPATH": pythonpath,
         "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(log_path.parent / "lab-workspaces"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(workdir / "lab-workspaces"),
     }
+
+
+@contextlib.contextmanager
+def jupyter_server(
+    root_dir: Path, log_path: Path, front_end: str = "lab", timeout_s: float = 90
+) -> Iterator[str]:
+    """Run a front end of FRONT_ENDS on a free port serving ``root_dir``; yields the base URL."""
+    app = FRONT_ENDS[front_end]
+    port = free_port()
+    jupyter = Path(sys.executable).parent / "jupyter"
+    env = {**os.environ, **server_env(log_path.parent)}
     log = log_path.open("w")
     process = subprocess.Popen(
         [
             str(jupyter),
-            "lab",
+            app.subcommand,
             "--no-browser",
             "--allow-root",
             "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}",
             f"--ServerApp.token={TOKEN}",
-            "--LabApp.expose_app_in_browser=True",
+            f"--{app.app_class}.expose_app_in_browser=True",
             f"--ServerApp.root_dir={root_dir}",
             "--ServerApp.disable_check_xsrf=True",
         ],
@@ -114,21 +150,27 @@ def jupyter_lab(root_dir: Path, log_path: Path, timeout_s: float = 90) -> Iterat
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_serving(process, base, timeout_s, f"jupyter lab (see {log_path})")
+        wait_until_serving(process, base, timeout_s, f"jupyter {app.subcommand} (see {log_path})")
         yield base
     finally:
         stop(process)
         log.close()
 
 
-def wait_until_serving(process: subprocess.Popen, base: str, timeout_s: float, what: str) -> None:
-    """Wait until the Jupyter server at ``base`` answers; fail early if ``process`` exits."""
+def wait_until_serving(
+    process: subprocess.Popen,
+    base: str,
+    timeout_s: float,
+    what: str,
+    path: str = f"/api/status?token={TOKEN}",
+) -> None:
+    """Wait until ``base + path`` answers; fail early if ``process`` exits."""
     deadline = time.monotonic() + timeout_s
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode} before serving")
         try:
-            with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+            with urllib.request.urlopen(f"{base}{path}", timeout=2):
                 return
         except OSError as error:
             if time.monotonic() > deadline:
@@ -163,9 +205,20 @@ def chromium(
             browser.close()
 
 
-def open_notebook(page: Any, base: str, name: str, timeout_ms: float = 60_000) -> None:
-    """Open a notebook and wait until its kernel is idle and ready."""
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}", timeout=timeout_ms)
+def open_notebook(
+    page: Any,
+    base: str,
+    name: str,
+    timeout_ms: float = 60_000,
+    front_end: str = "lab",
+    token: str | None = TOKEN,
+) -> None:
+    """Open a notebook in a front end of FRONT_ENDS and wait until its kernel is idle and ready.
+
+    ``token=None`` for a server that authenticates by cookie (a JupyterHub user's server).
+    """
+    query = f"?token={token}" if token else ""
+    page.goto(f"{base}/{FRONT_ENDS[front_end].tree}/{name}{query}", timeout=timeout_ms)
     page.wait_for_function(
         """() => {
           const app = window.jupyterapp;

@@ -6,8 +6,6 @@ Run: ``pytest -m browser tests/browser``. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 from pathlib import Path
@@ -15,6 +13,16 @@ from pathlib import Path
 import pytest
 
 from . import lab
+from .widget_page import (
+    drag,
+    kernel_json,
+    new_object,
+    overlay_digest,
+    prompts_finished,
+    show_slice,
+    to_client,
+    wait_prompt,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +41,6 @@ POINT_ORGAN = "kidney_left"
 BOX_ORGAN = "stomach"
 LASSO_ORGAN = "bladder"
 MIN_DICE = 0.8
-WIDGET = "document.querySelector('.nni-root')"
 
 SETUP_CELL = f"""\
 import json
@@ -74,82 +81,13 @@ def _e2e_dice(name):
 """
 
 
-def kernel_json(page, expression: str):
-    return json.loads(lab.execute_in_kernel(page, f"print(json.dumps({expression}))"))
-
-
-def overlay_digest(page) -> str:
-    """A hash of the overlay canvas pixels of the first view."""
-    data = page.evaluate(
-        """() => {
-          const canvas = document.querySelector('[data-testid=nni-overlay-canvas]');
-          const context = canvas.getContext('2d');
-          const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-          let sum = 0;
-          let weighted = 0;
-          for (let k = 0; k < pixels.length; k++) {
-            sum += pixels[k];
-            weighted = (weighted * 31 + pixels[k]) % 1000000007;
-          }
-          return `${sum}:${weighted}`;
-        }"""
-    )
-    return hashlib.sha1(data.encode()).hexdigest()
-
-
-def to_client(page, p: float, q: float) -> tuple[float, float]:
-    x, y = page.evaluate(f"([p, q]) => {WIDGET}.nni.toClient(0, p, q)", [p, q])
-    return x, y
-
-
-def prompts_finished(page) -> int:
-    return page.evaluate(
-        f"() => {WIDGET}.nni.stats.prompts.filter(p => p.drawn_ms || p.error).length"
-    )
-
-
-def wait_prompt(page, before: int, timeout_ms: float = 120_000) -> dict:
-    """Wait for the next prompt's overlay to be drawn (or its error) and return its stats."""
-    page.wait_for_function(
-        f"""() => {WIDGET}.nni.stats.prompts
-              .filter(p => p.drawn_ms || p.error).length > {before}""",
-        timeout=timeout_ms,
-    )
-    stats = page.evaluate(f"() => {WIDGET}.nni.stats.prompts.slice(-1)[0]")
-    assert "error" not in stats, f"the kernel rejected the prompt: {stats['error']}"
-    return stats
-
-
-def show_slice(page, z: int) -> None:
-    lab.execute_in_kernel(page, f"seg.slice_index = [seg.slice_index[0], seg.slice_index[1], {z}]")
-    page.wait_for_selector(f"[data-testid=nni-view][data-shown-index='{z}']", timeout=30_000)
-    page.wait_for_timeout(200)
-
-
-def new_object(page) -> None:
-    count = page.locator("[data-testid=nni-object]").count()
-    page.click("[data-testid=nni-new-object]")
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=nni-object]').length > {count}",
-        timeout=30_000,
-    )
-
-
-def drag(page, points: list[tuple[float, float]], steps: int = 4) -> None:
-    page.mouse.move(*points[0])
-    page.mouse.down()
-    for point in points[1:]:
-        page.mouse.move(*point, steps=steps)
-    page.mouse.up()
-
-
 @pytest.fixture(scope="module")
 def page():
     ARTIFACTS.mkdir(exist_ok=True)
     workdir = ARTIFACTS / "e2e-notebook"
     workdir.mkdir(exist_ok=True)
     lab.write_notebook(workdir / "e2e.ipynb", [SETUP_CELL])
-    with lab.jupyter_lab(workdir, ARTIFACTS / "e2e-jupyter.log") as base, lab.chromium() as page:
+    with lab.jupyter_server(workdir, ARTIFACTS / "e2e-jupyter.log") as base, lab.chromium() as page:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         lab.open_notebook(page, base, "e2e.ipynb")
