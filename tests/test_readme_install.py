@@ -31,7 +31,7 @@ print(package)
 
 def readme_pip_commands() -> list[list[str]]:
     """The ``pip`` commands of the README's Installing section, but the one installing torch."""
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Installing", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
     assert block, "README's Installing section has no ```bash block"
@@ -55,7 +55,12 @@ def clone_of_checkout(target: Path) -> Path:
 def installed_package(python: Path, cwd: Path, env: dict[str, str]) -> str:
     """Where ``python`` imports nni_jupyter from (asserting that its front end is there)."""
     result = subprocess.run(
-        [str(python), "-c", IMPORT_CHECK], cwd=cwd, env=env, capture_output=True, text=True
+        [str(python), "-c", IMPORT_CHECK],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
@@ -79,7 +84,13 @@ def test_readme_install_commands_work_from_a_clone(tmp_path: Path) -> None:
             local = ["--no-index"] if "--find-links" in command else []
             command = [*command, "--no-deps", "--ignore-installed", *local]
         result = subprocess.run(
-            pip + command[1:], cwd=clone, env=env, capture_output=True, text=True, timeout=600
+            pip + command[1:],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=600,
         )
         assert result.returncode == 0, f"{shlex.join(command)}:\n{result.stdout}{result.stderr}"
         if installs:
