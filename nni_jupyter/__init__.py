@@ -26,6 +26,7 @@ _LAZY = {
     "write_mask": "io:write_mask",
     "write_labels": "io:write_labels",
     "measure": "measurements:measure",
+    "read_prompt_log": "widget.prompt_log:read",
     "view3d": "surfaces:view3d",
     "live_view3d": "surfaces:live_view3d",
     "Image": "io:Image",

@@ -110,8 +110,7 @@ def measure(
     spacing = np.asarray(spacing_mm, dtype=float)
     if spacing.shape != (3,) or np.any(spacing <= 0):
         raise ValueError(f"spacing_mm must be 3 positive numbers (x, y, z); got {spacing_mm!r}")
-    origin = np.zeros(3) if origin_mm is None else np.asarray(origin_mm, dtype=float)
-    rotation = np.eye(3) if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
+    origin, rotation = _frame(origin_mm, direction)
 
     if isinstance(labels_or_masks, Mapping):
         if names is not None:
@@ -129,7 +128,9 @@ def measure(
     rows = []
     for label in object_labels:
         voxels, bbox, centroid = _stats(mask_of(label))
-        centroid_mm = None if centroid is None else origin + rotation @ (spacing * centroid)
+        centroid_mm = (
+            None if centroid is None else voxel_to_world(centroid, spacing, origin, rotation)
+        )
         rows.append(
             {
                 "label": label,
@@ -164,3 +165,31 @@ def _as_output(
         return rows
     columns = ["label", "name", "voxels", "volume_ml", "bbox", "centroid_voxel", "centroid_mm"]
     return pd.DataFrame(rows, columns=columns).set_index("label")
+
+
+def voxel_to_world(
+    index: Any, spacing_mm: Any, origin_mm: Any = None, direction: Any = None
+) -> np.ndarray:
+    """Physical position in mm of voxel ``index`` (x, y, z; fractional allowed).
+
+    ``world = origin + direction @ (index * spacing)``; ``index`` may be ``[..., 3]`` (many
+    points). Default origin zero and identity direction (column ``d`` is array axis ``d``).
+    """
+    origin, rotation = _frame(origin_mm, direction)
+    scaled = np.asarray(index, dtype=float) * np.asarray(spacing_mm, dtype=float)
+    return origin + scaled @ rotation.T
+
+
+def world_to_voxel(
+    point_mm: Any, spacing_mm: Any, origin_mm: Any = None, direction: Any = None
+) -> np.ndarray:
+    """Inverse of :func:`voxel_to_world`: fractional voxel index of a physical point in mm."""
+    origin, rotation = _frame(origin_mm, direction)
+    relative = np.asarray(point_mm, dtype=float) - origin
+    return np.linalg.solve(rotation, relative.T).T / np.asarray(spacing_mm, dtype=float)
+
+
+def _frame(origin_mm: Any, direction: Any) -> tuple[np.ndarray, np.ndarray]:
+    origin = np.zeros(3) if origin_mm is None else np.asarray(origin_mm, dtype=float)
+    rotation = np.eye(3) if direction is None else np.asarray(direction, dtype=float).reshape(3, 3)
+    return origin, rotation

@@ -79,6 +79,7 @@ class LoadedModel:
     license: str
     configuration: str
     trainer_name: str
+    checkpoint: Path | None = None  # the file loaded, for identifying the model (prompt logs)
 
 
 def _read_json(path: Path) -> Any:
@@ -486,7 +487,8 @@ def load_model_folder(
     settings = read_settings(folder)
     plans = _read_json(folder / "plans.json")
     dataset = _read_json(folder / "dataset.json")
-    checkpoint = load_checkpoint(checkpoint_path(folder, use_fold, checkpoint_name))
+    checkpoint_file = checkpoint_path(folder, use_fold, checkpoint_name)
+    checkpoint = load_checkpoint(checkpoint_file)
     configuration = checkpoint["init_args"]["configuration"]
     entry = configuration_entry(plans, configuration)
     channel_names = dataset.get("channel_names", dataset.get("modality", {"0": "image"}))
@@ -511,4 +513,5 @@ def load_model_folder(
         license=read_license(folder, plans, configuration),
         configuration=configuration,
         trainer_name=str(checkpoint.get("trainer_name", "")),
+        checkpoint=checkpoint_file,
     )

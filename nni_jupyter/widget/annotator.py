@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -47,12 +48,28 @@ class Patch:
     data: bytes  # packbits-deflate: the codec's encode_mask of the crop
 
 
+def utc_now() -> str:
+    """The current time as a UTC ISO 8601 string (seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 @dataclass(frozen=True)
 class Task:
     """An item that passed :meth:`Annotator.check`, with its prompt's interaction (or None)."""
 
     item: Prompt | Command
     interaction: Interaction | None = None
+    submitted: str = field(default_factory=utc_now)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the record keeps beside each item: the object it acted on (None when unknown, as for
+    items restored from a save file), when it was submitted, and whether it changed anything."""
+
+    object_id: int | None
+    submitted: str | None
+    applied: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +121,7 @@ class Annotator:
         self.store = ObjectStore(self.shape, overlap=overlap)
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
+        self.stamps: list[Stamp] = []  # one per record item
         self.buffer = np.zeros(self.shape, dtype=np.uint8)
         session.set_image(image)
         session.set_target_buffer(self.buffer)
@@ -133,6 +151,7 @@ class Annotator:
 
     def run(self, task: Task) -> Outcome:
         """Run a checked prompt or command; record it when it succeeds."""
+        active = self.store.active
         if isinstance(task.item, Command):
             outcome = self._command(task.item)
         elif task.interaction is not None:
@@ -140,6 +159,9 @@ class Annotator:
         else:
             raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
         self.record.append(task.item)
+        self.stamps.append(
+            Stamp(_acted_on(task.item, active, self.store.active), task.submitted, outcome.applied)
+        )
         return outcome
 
     def _prompt(self, interaction: Interaction) -> Outcome:
@@ -269,6 +291,7 @@ class Annotator:
         with self.lock:
             self.store.load(snapshot.owner, snapshot.table)
             self.record[:] = snapshot.record
+            self.stamps[:] = [Stamp(None, None)] * len(snapshot.record)
             mask = self.store.mask()
         self._reseed(mask)
 
@@ -292,6 +315,16 @@ class Annotator:
                 {**info.to_dict(), "voxels": int(self.store.voxels.get(info.id, 0))}
                 for info in self.store.objects.values()
             ]
+
+
+def _acted_on(item: Prompt | Command, before: int, after: int) -> int:
+    """The object an item acted on, from the active object before and after it ran."""
+    if isinstance(item, Command):
+        if item.name == "new_object":
+            return after
+        if item.object is not None:
+            return item.object
+    return before
 
 
 def _given(value: T | None, kind: str, part: str) -> T:

@@ -20,7 +20,7 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import lifetime, memory, messages, persistence
+from . import lifetime, memory, messages, persistence, prompt_log
 from .annotator import Annotator, Outcome, Patch, Task
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
@@ -339,6 +339,64 @@ class Segmenter(anywidget.AnyWidget):
             for future in futures:
                 future.result()
         return futures
+
+    def remove_prompt(self, index: int, object: int | None = None) -> None:
+        """Delete prompt ``index`` of an object (default the active one) and recompute the object.
+
+        ``index`` counts the prompts that still shape the object (as in :meth:`prompt_log`). The
+        object is reset and its remaining prompts replayed in order; undo then takes back one
+        replayed prompt at a time. Other objects keep their masks.
+        """
+        self.wait()
+        object_id = self._annotator.store.active if object is None else int(object)
+        with self._annotator.lock:
+            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
+            active = self._annotator.store.active
+        entries = live.get(object_id, [])
+        if not -len(entries) <= index < len(entries):
+            raise IndexError(f"object {object_id} has {len(entries)} prompts; got index {index}")
+        rest = [entry.prompt for k, entry in enumerate(entries) if k != index % len(entries)]
+        items: list[Prompt | Command] = [Command("select_object", object=object_id)]
+        items += [Command("reset_object"), *rest]
+        if active != object_id:
+            items.append(Command("select_object", object=active))
+        self.replay(items)
+
+    def prompt_log(self, annotator: str | None = None) -> dict[str, Any]:
+        """Return the prompt log: image, model and every object's prompts (JSON-able dict).
+
+        Prompts are in voxels and in world mm (the :class:`nni_jupyter.Image`'s geometry, else
+        ``spacing_mm`` with zero origin and identity direction). ``annotator`` defaults to
+        ``$NNI_JUPYTER_ANNOTATOR``. See :mod:`nni_jupyter.widget.prompt_log`.
+        """
+        if not self._worker.in_worker_thread:
+            self.wait()
+        with self._annotator.lock:
+            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
+        geometry = prompt_log.geometry_of(self._geometry, self.shape, self.spacing_mm)
+        model = prompt_log.model_entry(self._annotator.session, self.model_info["name"])
+        fingerprint = self._image_tag.fingerprint
+        return prompt_log.build(geometry, fingerprint, model, self.objects, live, annotator)
+
+    def save_prompt_log(self, path: str | Path, annotator: str | None = None) -> Path:
+        """Write :meth:`prompt_log` to ``path`` as JSON, atomically; return the path."""
+        return prompt_log.save(path, self.prompt_log(annotator))
+
+    def replay_prompt_log(self, log: dict[str, Any] | str | Path) -> None:
+        """Replay a prompt log's voxel prompts (a dict or a file, checked first) on this image.
+
+        Meant for a new Segmenter: its objects are created in the log's id order.
+        """
+        if isinstance(log, dict):
+            log = prompt_log.check(log)
+        else:
+            log = prompt_log.read(log)
+        if list(self.shape) != log["image"]["shape"]:
+            raise ValueError(
+                f"the prompt log is for an image of shape {log['image']['shape']}; "
+                f"this one is {list(self.shape)}"
+            )
+        self.replay(prompt_log.replay_items(log))
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued prompt has run; return False on timeout."""

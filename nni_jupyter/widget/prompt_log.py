@@ -1,0 +1,409 @@
+"""The prompt log: a versioned, human-readable JSON record of one Segmenter's work.
+
+It holds the image (path, fingerprint, geometry), the model (name, checkpoint SHA-256, package
+version, AutoZoom, precision) and per object its name, class id, colour and the prompts that still
+shape it, in voxels and in world millimetres. :func:`read_prompt_log` validates a whole file before
+anything runs; :func:`replay_items` turns a log back into prompts and commands for a Segmenter.
+
+A log is user-editable text: every field is checked, and errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..atomic import write_atomic
+from ..inference.gestures import plane_axes
+from ..measurements import voxel_to_world
+from .annotator import Stamp
+from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, TOOLS, Command, MaskCrop, Prompt
+
+FORMAT = "nni_jupyter.prompt_log"
+VERSION = 1
+ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
+PRECISION = "fp32"
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the image's voxels lie: ``world = origin + direction @ (index * spacing)``."""
+
+    shape: tuple[int, int, int]
+    spacing_mm: tuple[float, float, float]
+    origin_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    direction: tuple[tuple[float, ...], ...] = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    path: str | None = None
+
+    def world(self, index: Any) -> list[Any]:
+        """World millimetres of voxel ``index`` (``[3]`` or ``[N, 3]``), as plain lists."""
+        mm = voxel_to_world(index, self.spacing_mm, self.origin_mm, self.direction)
+        return np.round(mm, 6).tolist()  # type: ignore[no-any-return]
+
+
+def geometry_of(image: Any, shape: Sequence[int], spacing_mm: Sequence[float]) -> Geometry:
+    """The geometry of an :class:`nni_jupyter.Image` (``image``), or identity for a bare array."""
+    x, y, z = (int(s) for s in shape)
+    sx, sy, sz = (float(s) for s in spacing_mm)
+    if image is None:
+        return Geometry((x, y, z), (sx, sy, sz))
+    ox, oy, oz = (float(v) for v in image.origin_mm)
+    rows = tuple(tuple(float(v) for v in row) for row in np.asarray(image.direction))
+    path = None if image.path is None else str(image.path)
+    return Geometry((x, y, z), (sx, sy, sz), (ox, oy, oz), rows, path)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A prompt that still shapes its object: its place in the record, the prompt, its stamp."""
+
+    sequence: int
+    prompt: Prompt
+    stamp: Stamp
+
+
+def live_prompts(
+    record: Sequence[Prompt | Command], stamps: Sequence[Stamp]
+) -> dict[int, list[Entry]]:
+    """Per object id, the prompts that still shape it (undone, reset and deleted ones left out).
+
+    Raises
+    ------
+    ValueError
+        When an item does not say which object it acted on (it was restored from a save file).
+    """
+    done: list[tuple[int, Prompt | Command, Stamp]] = []  # the steps undo could take back
+    undone: list[tuple[int, Prompt | Command, Stamp]] = []
+    for sequence, (item, stamp) in enumerate(zip(record, stamps, strict=True)):
+        if stamp.object_id is None:
+            raise ValueError(
+                "a prompt log needs to know each prompt's object; prompts restored with "
+                "Segmenter.load do not record it: replay them on a new Segmenter instead"
+            )
+        if isinstance(item, Command) and item.name in ("undo", "redo"):
+            if stamp.applied:
+                source, target = (done, undone) if item.name == "undo" else (undone, done)
+                target.append(source.pop())
+            continue
+        if isinstance(item, Command) and item.name in ("select_object", "set_overlap"):
+            continue  # not undoable steps
+        done.append((sequence, item, stamp))
+        undone.clear()
+    objects: dict[int, list[Entry]] = {}
+    for sequence, item, stamp in done:
+        object_id = int(stamp.object_id)  # type: ignore[arg-type]
+        if isinstance(item, Prompt):
+            objects.setdefault(object_id, []).append(Entry(sequence, item, stamp))
+        elif item.name == "delete_object":
+            objects.pop(object_id, None)
+        else:  # new_object, reset_object
+            objects[object_id] = []
+    return objects
+
+
+def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dict[str, Any]:
+    """One prompt as the log writes it: geometry in voxels and in world mm."""
+    prompt = entry.prompt
+    out: dict[str, Any] = {
+        "sequence": entry.sequence,
+        "kind": prompt.tool,
+        "positive": bool(prompt.positive),
+        "time": entry.stamp.submitted,
+        "annotator": annotator,
+    }
+    if prompt.vertices is not None and prompt.axis is not None and prompt.index is not None:
+        p_axis, q_axis = plane_axes(prompt.axis)
+        points = np.zeros((len(prompt.vertices), 3))
+        points[:, prompt.axis] = prompt.index
+        points[:, [p_axis, q_axis]] = prompt.vertices
+        out.update(
+            axis=prompt.axis,
+            slice=prompt.index,
+            vertices_voxel=[list(v) for v in prompt.vertices],
+            vertices_mm=geometry.world(points),
+        )
+    elif prompt.point is not None:
+        out.update(point_voxel=list(prompt.point), point_mm=geometry.world(prompt.point))
+    elif prompt.bbox is not None:
+        corners = [[lo for lo, _ in prompt.bbox], [hi for _, hi in prompt.bbox]]
+        out.update(bbox_voxel=[list(b) for b in prompt.bbox], bbox_mm=geometry.world(corners))
+    elif prompt.mask is not None:
+        out.update(mask=prompt.mask.to_dict(), refine=bool(prompt.refine))
+    return out
+
+
+def build(
+    geometry: Geometry,
+    fingerprint: str,
+    model: dict[str, Any],
+    objects: Sequence[dict[str, Any]],
+    live: dict[int, list[Entry]],
+    annotator: str | None = None,
+) -> dict[str, Any]:
+    """Assemble a prompt log (see the module docstring); ``annotator`` defaults to the env var."""
+    who = annotator if annotator is not None else os.environ.get(ANNOTATOR_ENV) or None
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "image": {
+            "path": geometry.path,
+            "fingerprint": fingerprint,
+            "shape": list(geometry.shape),
+            "spacing_mm": list(geometry.spacing_mm),
+            "origin_mm": list(geometry.origin_mm),
+            "direction": [list(row) for row in geometry.direction],
+        },
+        "model": {"precision": PRECISION, **model},
+        "objects": [
+            {
+                "id": int(info["id"]),
+                "name": str(info["name"]),
+                "class_id": int(info["class_id"]),
+                "color": [int(c) for c in info["color"]],
+                "prompts": [
+                    prompt_entry(entry, geometry, who) for entry in live.get(int(info["id"]), [])
+                ],
+            }
+            for info in objects
+        ],
+    }
+
+
+def model_entry(session: Any, name: str) -> dict[str, Any]:
+    """The log's ``model`` part for a loaded ``session`` (checkpoint SHA-256 when it is a file)."""
+    from nni_jupyter import __version__
+
+    checkpoint = getattr(getattr(session, "model", None), "checkpoint", None)
+    autozoom = getattr(session, "do_autozoom", None)
+    return {
+        "name": name,
+        "checkpoint_sha256": None if checkpoint is None else file_sha256(Path(checkpoint)),
+        "nni_jupyter_version": __version__,
+        "autozoom": None if autozoom is None else bool(autozoom),
+    }
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, hashed once per path, size and modification time."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(path: str | os.PathLike[str], log: dict[str, Any]) -> Path:
+    """Write ``log`` as indented JSON to ``path`` atomically; return the path."""
+    text = json.dumps(log, indent=1, allow_nan=False).encode("utf-8")
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(text)
+
+    return write_atomic(path, write)
+
+
+# ---- reading and checking -------------------------------------------------------------------
+
+
+class _Checker:
+    """Raises ``ValueError("<file>: field <field>: <problem>")``."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, field: str, problem: str) -> ValueError:
+        return ValueError(f"prompt log {self.source}: field {field}: {problem}")
+
+    def get(
+        self, value: dict[str, Any], key: str, field: str, kind: type | tuple[type, ...]
+    ) -> Any:
+        if key not in value:
+            raise self.fail(f"{field}{key}", "is missing")
+        item = value[key]
+        if not isinstance(item, kind) or (isinstance(item, bool) and kind is not bool):
+            raise self.fail(f"{field}{key}", f"expected {_kind_name(kind)}; got {item!r}")
+        return item
+
+    def numbers(self, value: Any, field: str, count: int, positive: bool = False) -> list[float]:
+        if not isinstance(value, list) or len(value) != count:
+            raise self.fail(field, f"expected a list of {count} numbers; got {value!r}")
+        for k, number in enumerate(value):
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise self.fail(f"{field}[{k}]", f"expected a number; got {number!r}")
+            if not math.isfinite(number) or (positive and number <= 0):
+                raise self.fail(
+                    f"{field}[{k}]",
+                    f"expected a finite {'positive ' * positive}number; got {number!r}",
+                )
+        return [float(number) for number in value]
+
+    def integer(self, value: dict[str, Any], key: str, field: str, lo: int, hi: int) -> int:
+        number = self.get(value, key, field, int)
+        if not lo <= number <= hi:
+            raise self.fail(f"{field}{key}", f"expected an integer in {lo}..{hi}; got {number}")
+        return int(number)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        bool: "true or false",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def check(log: Any, source: str = "<dict>") -> dict[str, Any]:
+    """Check a whole prompt log (structure, types, ranges); return it.
+
+    Raises
+    ------
+    ValueError
+        Naming ``source`` and the first wrong field.
+    """
+    checker = _Checker(source)
+    if not isinstance(log, dict):
+        raise checker.fail("(top level)", f"expected an object; got {type(log).__name__}")
+    if checker.get(log, "format", "", str) != FORMAT:
+        raise checker.fail("format", f"expected {FORMAT!r}; got {log['format']!r}")
+    if checker.get(log, "version", "", int) != VERSION:
+        raise checker.fail("version", f"expected {VERSION}; got {log['version']!r} (a newer log?)")
+    image = checker.get(log, "image", "", dict)
+    shape = checker.numbers(checker.get(image, "shape", "image.", list), "image.shape", 3, True)
+    if any(s != int(s) for s in shape):
+        raise checker.fail("image.shape", f"expected 3 positive integers; got {image['shape']!r}")
+    checker.numbers(checker.get(image, "spacing_mm", "image.", list), "image.spacing_mm", 3, True)
+    checker.numbers(checker.get(image, "origin_mm", "image.", list), "image.origin_mm", 3)
+    direction = checker.get(image, "direction", "image.", list)
+    if len(direction) != 3:
+        raise checker.fail("image.direction", f"expected 3 rows of 3 numbers; got {direction!r}")
+    for row, values in enumerate(direction):
+        checker.numbers(values, f"image.direction[{row}]", 3)
+    checker.get(image, "fingerprint", "image.", str)
+    if image.get("path") is not None:
+        checker.get(image, "path", "image.", str)
+    checker.get(checker.get(log, "model", "", dict), "name", "model.", str)
+    seen: set[int] = set()
+    for k, obj in enumerate(checker.get(log, "objects", "", list)):
+        field = f"objects[{k}]."
+        if not isinstance(obj, dict):
+            raise checker.fail(f"objects[{k}]", f"expected an object; got {obj!r}")
+        object_id = checker.integer(obj, "id", field, 1, MAX_OBJECT_ID)
+        if object_id in seen:
+            raise checker.fail(f"{field}id", f"object id {object_id} appears twice")
+        seen.add(object_id)
+        checker.get(obj, "name", field, str)
+        checker.integer(obj, "class_id", field, 0, MAX_CLASS_ID)
+        color = checker.numbers(checker.get(obj, "color", field, list), f"{field}color", 3)
+        if any(c != int(c) or not 0 <= c <= 255 for c in color):
+            raise checker.fail(f"{field}color", f"expected 3 integers 0..255; got {obj['color']!r}")
+        for j, entry in enumerate(checker.get(obj, "prompts", field, list)):
+            _check_prompt(checker, entry, f"{field}prompts[{j}]")
+    return log
+
+
+def _check_prompt(checker: _Checker, entry: Any, field: str) -> None:
+    if not isinstance(entry, dict):
+        raise checker.fail(field, f"expected an object; got {entry!r}")
+    checker.integer(entry, "sequence", f"{field}.", 0, 2**53)
+    kind = checker.get(entry, "kind", f"{field}.", str)
+    if kind not in TOOLS:
+        raise checker.fail(f"{field}.kind", f"expected one of {', '.join(TOOLS)}; got {kind!r}")
+    checker.get(entry, "positive", f"{field}.", bool)
+    if "vertices_voxel" in entry:
+        vertices = checker.get(entry, "vertices_voxel", f"{field}.", list)
+        for k, vertex in enumerate(vertices):
+            checker.numbers(vertex, f"{field}.vertices_voxel[{k}]", 2)
+    elif "point_voxel" in entry:
+        checker.numbers(entry["point_voxel"], f"{field}.point_voxel", 3)
+    elif "bbox_voxel" in entry:
+        box = checker.get(entry, "bbox_voxel", f"{field}.", list)
+        for k, pair in enumerate(box):
+            checker.numbers(pair, f"{field}.bbox_voxel[{k}]", 2)
+    try:
+        prompt_from_entry(entry)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise checker.fail(field, str(exc)) from exc
+
+
+def prompt_from_entry(entry: dict[str, Any]) -> Prompt:
+    """The :class:`Prompt` a (checked) log entry describes, from its voxel coordinates."""
+    tool, positive = entry["kind"], entry["positive"]
+    if "vertices_voxel" in entry:
+        vertices = tuple((v[0], v[1]) for v in entry["vertices_voxel"])
+        return Prompt(
+            tool, positive, axis=entry.get("axis"), index=entry.get("slice"), vertices=vertices
+        )
+    if "point_voxel" in entry:
+        return Prompt(tool, positive, point=tuple(entry["point_voxel"]))
+    if "bbox_voxel" in entry:
+        return Prompt(tool, positive, bbox=tuple(tuple(pair) for pair in entry["bbox_voxel"]))
+    if "mask" in entry:
+        refine = bool(entry.get("refine", False))
+        return Prompt(tool, positive, mask=MaskCrop.from_dict(entry["mask"]), refine=refine)
+    raise ValueError("a prompt needs vertices_voxel, point_voxel, bbox_voxel or mask")
+
+
+def read(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and fully check a prompt log file.
+
+    Raises
+    ------
+    ValueError
+        When the file is not JSON or not a valid prompt log; the message names file and field.
+    """
+    source = str(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            log = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"prompt log {source} is not valid JSON: {exc}") from exc
+    return check(log, source)
+
+
+def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
+    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter.
+
+    Objects are created in id order (the first takes the Segmenter's initial object), then the
+    prompts run in their original order, selecting each prompt's object first.
+    """
+    objects = sorted(log["objects"], key=lambda obj: obj["id"])
+    items: list[Prompt | Command] = []
+    new_id = {}
+    for k, obj in enumerate(objects):
+        if k:
+            items.append(Command("new_object", object_name=obj["name"], class_id=obj["class_id"]))
+        new_id[obj["id"]] = k + 1
+    prompts = sorted(
+        (
+            (entry["sequence"], new_id[obj["id"]], entry)
+            for obj in objects
+            for entry in obj["prompts"]
+        ),
+        key=lambda item: item[0],
+    )
+    active = len(objects)
+    for _, object_id, entry in prompts:
+        if object_id != active:
+            items.append(Command("select_object", object=object_id))
+            active = object_id
+        items.append(prompt_from_entry(entry))
+    return items

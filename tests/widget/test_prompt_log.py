@@ -1,0 +1,148 @@
+"""The prompt log: world coordinates, save/read round trip, replay, validation, remove_prompt."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import nni_jupyter as nj
+from nni_jupyter.io import Image
+from nni_jupyter.measurements import voxel_to_world, world_to_voxel
+from nni_jupyter.widget import prompt_log
+
+SPACING = (0.7, 1.3, 2.5)
+ORIGIN = (-12.0, 40.5, 7.25)
+
+
+def oblique_direction() -> np.ndarray:
+    """A rotation about a tilted axis: every column mixes all three physical axes."""
+    a, b = np.radians(30), np.radians(20)
+    rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
+    return rz @ rx
+
+
+@pytest.fixture
+def oblique_image(image) -> Image:
+    return Image(image, SPACING, ORIGIN, oblique_direction(), path="ct_001.nii.gz")
+
+
+def test_voxel_world_round_trip_with_oblique_direction_and_anisotropic_spacing():
+    rng = np.random.default_rng(0)
+    voxels = rng.uniform(-5, 50, size=(20, 3))
+    mm = voxel_to_world(voxels, SPACING, ORIGIN, oblique_direction())
+    expected = np.array(ORIGIN) + (oblique_direction() @ (voxels * SPACING).T).T
+    assert np.allclose(mm, expected)
+    assert np.allclose(world_to_voxel(mm, SPACING, ORIGIN, oblique_direction()), voxels)
+    assert np.allclose(
+        voxel_to_world((1, 0, 0), SPACING, ORIGIN, oblique_direction()) - ORIGIN,
+        oblique_direction()[:, 0] * SPACING[0],
+    )
+
+
+def draw(seg) -> None:
+    """Two objects, slice-drawn and volume prompts, and an undone prompt."""
+    seg.add_point((20, 18, 16))
+    seg.add_box([(6, 8), (24, 26)], axis=2, index=16)
+    seg.add_point((5, 5, 5), positive=False)
+    assert seg.undo() is True
+    seg.new_object("liver", class_id=7)
+    seg.add_scribble([(3, 3), (30, 20)], axis=1, index=10)
+    seg.add_lasso([(5, 5), (30, 6), (20, 25)], axis=0, index=30, positive=False)
+    seg.wait()
+
+
+def test_log_records_image_model_objects_and_prompts_in_voxels_and_mm(
+    make_segmenter, oblique_image, monkeypatch
+):
+    monkeypatch.setenv(prompt_log.ANNOTATOR_ENV, "dr_env")
+    seg = make_segmenter(oblique_image)
+    draw(seg)
+    log = seg.prompt_log()
+    assert log["format"] == prompt_log.FORMAT and log["version"] == 1
+    assert log["image"]["path"] == "ct_001.nii.gz"
+    assert log["image"]["shape"] == list(oblique_image.shape)
+    assert np.allclose(log["image"]["direction"], oblique_direction())
+    assert len(log["image"]["fingerprint"]) == 32
+    assert len(log["model"]["checkpoint_sha256"]) == 64
+    assert log["model"]["autozoom"] is False and log["model"]["precision"] == "fp32"
+    assert log["model"]["nni_jupyter_version"] == nj.__version__
+    first, second = log["objects"]
+    assert [p["kind"] for p in first["prompts"]] == ["point", "box"]  # the undone one is gone
+    assert (second["name"], second["class_id"]) == ("liver", 7)
+    assert [p["positive"] for p in second["prompts"]] == [True, False]
+    point = first["prompts"][0]
+    assert np.allclose(
+        point["point_mm"], voxel_to_world((20, 18, 16), SPACING, ORIGIN, oblique_direction())
+    )
+    box = first["prompts"][1]
+    assert (box["axis"], box["slice"], box["vertices_voxel"]) == (2, 16, [[6, 8], [24, 26]])
+    back = world_to_voxel(box["vertices_mm"], SPACING, ORIGIN, oblique_direction())
+    assert np.allclose(back, [[6, 8, 16], [24, 26, 16]], atol=1e-5)
+    assert point["annotator"] == "dr_env"
+    assert point["time"].endswith("+00:00")
+    assert seg.prompt_log(annotator="dr_arg")["objects"][0]["prompts"][0]["annotator"] == "dr_arg"
+
+
+def test_log_round_trips_and_replays_to_the_same_labels(make_segmenter, oblique_image, tmp_path):
+    seg = make_segmenter(oblique_image)
+    draw(seg)
+    path = seg.save_prompt_log(tmp_path / "ct_001.prompts.json")
+    assert nj.read_prompt_log(path) == json.loads(json.dumps(seg.prompt_log()))
+
+    replayed = make_segmenter(oblique_image)
+    replayed.replay_prompt_log(path)
+    assert np.array_equal(replayed.labels, seg.labels)
+    assert replayed.labels.any()
+    assert [o["class_id"] for o in replayed.objects] == [o["class_id"] for o in seg.objects]
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda log: log.update(version=2), "field version"),
+        (lambda log: log.pop("objects"), "field objects"),
+        (
+            lambda log: log["objects"][0]["prompts"][1]["vertices_voxel"][1].__setitem__(0, "x"),
+            "field objects[0].prompts[1].vertices_voxel[1][0]",
+        ),
+        (lambda log: log["image"].update(spacing_mm=[1, 0, 1]), "field image.spacing_mm[1]"),
+        (lambda log: log["objects"][1].update(class_id=-1), "field objects[1].class_id"),
+    ],
+)
+def test_validation_names_file_and_field(make_segmenter, image, tmp_path, edit, field):
+    seg = make_segmenter()
+    draw(seg)
+    log = seg.prompt_log()
+    edit(log)
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(log), encoding="utf-8")
+    with pytest.raises(ValueError) as caught:
+        nj.read_prompt_log(path)
+    assert str(path) in str(caught.value) and field in str(caught.value)
+
+
+def test_remove_prompt_recomputes_only_that_object(make_segmenter):
+    prompts = [((20, 18, 16), True), ((12, 10, 16), True), ((26, 24, 16), False)]
+    seg = make_segmenter()
+    for point, positive in prompts:
+        seg.add_point(point, positive)
+    seg.new_object()
+    seg.add_box([[2, 12], [2, 12], [4, 5]])
+    other = seg.aggregate("separate")[2]
+
+    seg.remove_prompt(1, object=1)
+
+    fresh = make_segmenter()
+    for point, positive in (prompts[0], prompts[2]):
+        fresh.add_point(point, positive)
+    masks = seg.aggregate("separate")
+    assert np.array_equal(masks[2], other)
+    assert np.array_equal(masks[1], fresh.mask & (other == 0))
+    kept = [p["point_voxel"] for p in seg.prompt_log()["objects"][0]["prompts"]]
+    assert kept == [list(map(float, prompts[0][0])), list(map(float, prompts[2][0]))]
+    assert seg.active_object == 2
+    with pytest.raises(IndexError, match="object 1 has 2 prompts"):
+        seg.remove_prompt(5, object=1)
