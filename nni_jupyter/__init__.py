@@ -30,6 +30,7 @@ _LAZY = {
     "view3d": "surfaces:view3d",
     "live_view3d": "surfaces:live_view3d",
     "Image": "io:Image",
+    "Study": "study:Study",
     "write_dicom_seg": "exports:write_dicom_seg",
     "write_ome_zarr": "exports:write_ome_zarr",
     "write_labels_table": "exports:write_labels_table",
@@ -46,6 +47,7 @@ _SUBMODULES = {
     "io",
     "plot",
     "remote",
+    "study",
     "weights",
     "widget",
 }

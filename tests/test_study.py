@@ -1,0 +1,112 @@
+"""Studies: cases in a folder, saved prompt logs, and their replay on a real Dask cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _tiny_model import demo_or_tiny_model
+
+import nni_jupyter as nj
+from nni_jupyter.inference import nnInteractiveInferenceSession
+
+distributed = pytest.importorskip(
+    "distributed", reason="the [cluster] extra (dask, distributed) is not installed"
+)
+
+SHAPE = (48, 48, 40)
+
+
+def session(model: Path) -> nnInteractiveInferenceSession:
+    """A CPU session with AutoZoom off (with random weights it would refine nearly everywhere)."""
+    made = nnInteractiveInferenceSession(
+        device="cpu", torch_n_threads=1, enable_undo=False, do_autozoom=False
+    )
+    made.initialize_from_trained_model_folder(str(model))
+    return made
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_or_tiny_model(tmp_path_factory.mktemp("model"), "Apache-2.0")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        distributed.Client(cluster) as made,
+    ):
+        yield made
+
+
+def make_study(folder: Path, model: Path) -> nj.Study:
+    """Two phantom cases, each with prompts on two objects, saved into the study."""
+    study = nj.Study(folder / "study")
+    for k, case_id in enumerate(["ct_001", "ct_002"]):
+        volume = nj.data.phantom(SHAPE, seed=k + 1)[0]
+        image = nj.write_image(volume, folder / f"{case_id}.nii.gz")
+        study.add_case(case_id, image)
+        seg = study.open(case_id, session=session(model))
+        seg.add_point((24, 24, 20))
+        seg.new_object("second", class_id=2)
+        seg.add_point((12 + k, 30, 18))
+        seg.add_point((14, 31, 19), positive=False)
+        study.save(case_id, seg)
+        seg.close()
+    return study
+
+
+def test_study_replays_on_a_cluster_and_resumes(tmp_path, model, client):
+    study = make_study(tmp_path, model)
+    status = study.status().set_index("case")
+    assert list(status.index) == ["ct_001", "ct_002"]
+    assert list(status["objects"]) == [2, 2] and list(status["prompts"]) == [3, 3]
+    assert status["saved_at"].notna().all()
+
+    first = study.replay(model=model, client=client)
+    assert list(first["status"]) == ["ok"] * 4, first
+    assert sorted(zip(first["case"], first["object"], strict=True)) == [
+        ("ct_001", 1),
+        ("ct_001", 2),
+        ("ct_002", 1),
+        ("ct_002", 2),
+    ]
+    assert (first["dice_vs_saved"] == 1.0).all(), first
+    assert first["model_sha256"].nunique() == 1 and len(first["model_sha256"][0]) == 64
+    saved = nj.read_image(study.labels_path("ct_001")).array
+    out = study.folder / "replays" / first["model_sha256"][0] / "ct_001.nii.gz"
+    assert np.array_equal(nj.read_image(out).array, saved)
+    for row in first.itertuples():
+        labels = nj.read_image(study.labels_path(row.case)).array
+        assert row.voxels == int((labels == row.object).sum())
+    assert first["voxels"].sum() > 0  # a Dice of 1.0 between two empty masks would prove little
+
+    second = study.replay(model=model, client=client)
+    assert list(second["status"]) == ["skipped"] * 4
+    assert (second["dice_vs_saved"] == 1.0).all()
+
+
+def test_a_bad_case_fails_its_row_not_the_run(tmp_path, model, client):
+    study = make_study(tmp_path, model)
+    study.prompts_path("ct_002").write_text('{"format": "something else"}', encoding="utf-8")
+    rows = study.replay(model=model, client=client).set_index("case")
+    assert rows.loc["ct_001", "status"].tolist() == ["ok", "ok"]
+    assert "prompt log" in rows.loc["ct_002", "status"] and "format" in rows.loc["ct_002", "status"]
+
+
+@pytest.mark.parametrize("case_id", ["../escape", "a/b", "a\\b", "..", ".hidden", "x\ny", ""])
+def test_unsafe_case_ids_are_refused_and_nothing_is_written(tmp_path, case_id):
+    image = nj.write_image(np.zeros((4, 4, 4), np.int16), tmp_path / "image.nii.gz")
+    study = nj.Study(tmp_path / "study")
+    with pytest.raises(ValueError, match="case id"):
+        study.add_case(case_id, image)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.nii.gz", "study"]
+    assert [p.name for p in (tmp_path / "study").rglob("*")] == ["cases"]
