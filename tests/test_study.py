@@ -110,3 +110,16 @@ def test_unsafe_case_ids_are_refused_and_nothing_is_written(tmp_path, case_id):
         study.add_case(case_id, image)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["image.nii.gz", "study"]
     assert [p.name for p in (tmp_path / "study").rglob("*")] == ["cases"]
+
+
+def test_open_resumes_saved_work_and_replay_without_client_uses_an_embedded_cluster(
+    tmp_path, model
+):
+    study = make_study(tmp_path, model)
+    seg = study.open("ct_001", session=session(model))
+    try:
+        assert np.array_equal(seg.labels, nj.read_image(study.labels_path("ct_001")).array)
+    finally:
+        seg.close()
+    rows = study.replay(model=model)  # client=None: a LocalCluster on 127.0.0.1, closed after
+    assert list(rows["status"]) == ["ok"] * 4 and (rows["dice_vs_saved"] == 1.0).all()
