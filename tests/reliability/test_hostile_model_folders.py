@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _release_checkpoint import convert_to_release
 
 from nni_jupyter.inference import checkpoint, nnInteractiveInferenceSession
 
@@ -42,13 +43,21 @@ class _Payload:
         return (exec, (code,))
 
 
-def test_pickle_payload_is_refused_and_never_runs(folder: Path, tmp_path: Path, monkeypatch):
+@pytest.mark.parametrize("shape", ["bare", "release-numpy1", "release-numpy2"])
+def test_pickle_payload_is_refused_and_never_runs(
+    folder: Path, tmp_path: Path, monkeypatch, shape: str
+):
+    """In a bare state-dict checkpoint, and hidden in ``logging`` of one shaped like the official
+    release (numpy 1.x and 2.x names)."""
     monkeypatch.delenv(ENV_FLAG, raising=False)
     marker = tmp_path / "payload_ran"
-    path = _checkpoint(folder)
-    content = torch.load(path, weights_only=True)
-    content["trainer"] = _Payload(marker)
-    torch.save(content, path)
+    if shape == "bare":
+        path = _checkpoint(folder)
+        content = torch.load(path, weights_only=True)
+        content["trainer"] = _Payload(marker)
+        torch.save(content, path)
+    else:
+        convert_to_release(folder, shape[-1], hide=_Payload(marker))
     for load in (
         lambda: checkpoint.load_model_folder(folder),
         lambda: nnInteractiveInferenceSession(device="cpu").initialize_from_trained_model_folder(
