@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from . import devices
-from .checkpoint import LoadedModel, checkpoint_path, load_model_folder
+from .checkpoint import LoadedModel, load_model_folder
+from .checkpoint_file import checkpoint_path
 
 _CACHE: weakref.WeakValueDictionary[tuple[Any, ...], SharedNetwork] = weakref.WeakValueDictionary()
 _LOCK = threading.Lock()

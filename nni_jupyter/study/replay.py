@@ -77,7 +77,7 @@ def replay_study(study: Study, model: Any = None, client: Any = None, device: An
     """
     import pandas as pd
 
-    from ..inference.checkpoint import checkpoint_path
+    from ..inference.checkpoint_file import checkpoint_path
     from ..weights import choose_model
     from ..widget.prompt_log import file_sha256
 
