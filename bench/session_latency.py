@@ -1,11 +1,16 @@
 """Latency and peak memory: nni_jupyter's session against the reference nnInteractive 2.6.0.
 
 Both sessions load the same checkpoint (random weights in the official folder layout), get the same
-image and the same prompts. Prints the median latency per prompt type for each and the ratio
-ours / reference, then the peak RSS of each on a 256^3 image (each measured in its own process).
+image and the same prompts. Ours runs twice, in its default precision (``auto``: bf16 on CPUs with
+native bf16, fp16 on CUDA) and in fp32 (the parity mode). Prints per prompt type the median latency
+of each and the ratios to the reference, the first prompt's latency against the steady one, where
+each prompt's time goes (ours from its own timers, the reference's forward passes from hooks on its
+network), then the peak RSS of each on a 256^3 image (each measured in its own process).
 
-    python bench/session_latency.py                # CPU, small ResEnc (patch 64^3), 160^3 image
-    python bench/session_latency.py --full         # CUDA, ResEnc-L v1.0 shape, 192^3 patch
+    python bench/session_latency.py                       # CPU, small ResEnc (patch 64^3), 160^3
+    python bench/session_latency.py --full                # CUDA, ResEnc-L v1.0 shape, 192^3 patch
+    python bench/session_latency.py --full --device cpu --kinds point --repeats 1 --size 224 \
+        --no-autozoom --skip-rss                          # one full-size point prompt on CPU
 
 Needs the parity extra (``pip install nninteractive==2.6.0``).
 """
@@ -79,7 +84,9 @@ def phantom(size: int, seed: int = 0) -> np.ndarray:
     return image
 
 
-def prompts(size: int, repeats: int = 2) -> list[tuple[str, Callable]]:
+def prompts(
+    size: int, repeats: int = 2, kinds: tuple[str, ...] = ("point", "bbox", "scribble", "lasso")
+) -> list[tuple[str, Callable]]:
     """(prompt type, call) pairs; each type is used several times, at different places."""
     s = size
     calls: list[tuple[str, Callable]] = []
@@ -128,12 +135,19 @@ def prompts(size: int, repeats: int = 2) -> list[tuple[str, Callable]]:
                 ),
             ),
         ]
-    return calls
+    return [(name, call) for name, call in calls if name in kinds]
+
+
+#: The sessions compared: ours in its default precision, ours in fp32, the reference.
+SESSIONS = {"ours": "auto", "ours fp32": "fp32", "reference": None}
 
 
 def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
-    if which == "ours":
+    options = {}
+    if which.startswith("ours"):
         from nni_jupyter.inference import nnInteractiveInferenceSession as Session
+
+        options["precision"] = SESSIONS[which]
     else:
         from nnInteractive.inference.inference_session import (
             nnInteractiveInferenceSession as Session,
@@ -144,6 +158,7 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
         verbose=False,
         torch_n_threads=threads,
         do_autozoom=autozoom,
+        **options,
     )
     session.initialize_from_trained_model_folder(str(folder))
     return session
@@ -168,36 +183,81 @@ def quiet(call: Callable):
             os.close(saved)
 
 
-def latency(folder: Path, size: int, device: torch.device, threads: int, autozoom: bool) -> dict:
-    """Median seconds per prompt type, for each implementation, prompts interleaved."""
+class ForwardTimer:
+    """Times a network's forward passes from outside, with hooks (works on the reference too)."""
+
+    def __init__(self, network: torch.nn.Module, device: torch.device):
+        self.device, self.seconds, self.count, self._start = device, 0.0, 0, 0.0
+        network.register_forward_pre_hook(self._before)
+        network.register_forward_hook(self._after)
+
+    def _before(self, *_: object) -> None:
+        _sync(self.device)
+        self._start = time.perf_counter()
+
+    def _after(self, *_: object) -> None:
+        _sync(self.device)
+        self.seconds += time.perf_counter() - self._start
+        self.count += 1
+
+
+def timed_prompt(session, call: Callable, device: torch.device, hooks: ForwardTimer) -> dict:
+    """Run one prompt; return its total seconds and where they went."""
+    from nni_jupyter.inference import timing
+
+    np.random.seed(0)
+    hooks.seconds, hooks.count = 0.0, 0
+    with timing.recording(device) as recorder:
+        _sync(device)
+        start = time.perf_counter()
+        quiet(lambda: call(session))
+        _sync(device)
+        total = time.perf_counter() - start
+    steps = dict(recorder.seconds) or {"forward (hooks)": hooks.seconds}
+    return {"total": total, "steps": steps, "forwards": hooks.count}
+
+
+def latency(
+    folder: Path, size: int, device: torch.device, threads: int, autozoom: bool, args
+) -> tuple[dict, dict, dict]:
+    """Per session: seconds per prompt type (lists), the first prompt's seconds, and the summed
+    time per step over all prompts. Prompts are interleaved between the sessions."""
     image = phantom(size)
-    sessions = {}
-    for which in ("ours", "reference"):
+    sessions, hooks = {}, {}
+    for which in SESSIONS:
         session = quiet(lambda w=which: make_session(w, folder, device, threads, autozoom))
         session.set_image(image)
         session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
         sessions[which] = session
+        hooks[which] = ForwardTimer(session.network, device)
     timings: dict[str, dict[str, list[float]]] = {w: {} for w in sessions}
+    steps: dict[str, dict[str, float]] = {w: {} for w in sessions}
+    first: dict[str, float] = {}
     buffers = {w: s.target_buffer for w, s in sessions.items()}
-    warm = prompts(size)[0][1]
-    for session in sessions.values():  # the first forward pass pays one-off costs
-        quiet(lambda s=session: warm(s))
+    kinds = tuple(args.kinds.split(","))
+    calls = prompts(size, args.repeats, kinds)
+    for which, session in sessions.items():  # the first prompt pays one-off costs
+        first[which] = timed_prompt(session, calls[0][1], device, hooks[which])["total"]
         session.reset_interactions()
-    for name, call in prompts(size):
+    for name, call in calls:
         for which, session in sessions.items():
-            np.random.seed(0)
-            _sync(device)
-            start = time.perf_counter()
-            quiet(lambda s=session, c=call: c(s))
-            _sync(device)
-            timings[which].setdefault(name, []).append(time.perf_counter() - start)
-        agree = (buffers["ours"] == buffers["reference"]).float().mean().item()
+            result = timed_prompt(session, call, device, hooks[which])
+            timings[which].setdefault(name, []).append(result["total"])
+            for step, seconds in result["steps"].items():
+                steps[which][step] = steps[which].get(step, 0.0) + seconds
+            steps[which]["total"] = steps[which].get("total", 0.0) + result["total"]
+            steps[which]["forwards"] = steps[which].get("forwards", 0) + result["forwards"]
+        agree = {
+            w: (buffers[w] == buffers["reference"]).float().mean().item()
+            for w in ("ours", "ours fp32")
+        }
+        times = "  ".join(f"{w} {timings[w][name][-1]:7.3f} s" for w in sessions)
         print(
-            f"  {name:9s} ours {timings['ours'][name][-1]:7.3f} s   reference "
-            f"{timings['reference'][name][-1]:7.3f} s   voxel agreement {agree:.5f}",
+            f"  {name:9s} {times}   agreement with the reference: ours {agree['ours']:.5f}, "
+            f"fp32 {agree['ours fp32']:.5f}",
             flush=True,
         )
-    return {w: {k: statistics.median(v) for k, v in t.items()} for w, t in timings.items()}
+    return timings, first, steps
 
 
 def rss_child(
@@ -246,12 +306,37 @@ def peak_rss(
 
 
 def report_latency(folder: Path, args: argparse.Namespace, device: str) -> None:
-    """Print the median latency per prompt type and the ratio ours / reference."""
-    medians = latency(folder, args.size, torch.device(device), args.threads, not args.no_autozoom)
-    print(f"\n{'prompt':10s} {'ours (s)':>10s} {'ref (s)':>10s} {'ours/ref':>9s}")
+    """Print the median latency per prompt type, the ratios to the reference, the first prompt
+    against the steady latency and the time per step."""
+    timings, first, steps = latency(
+        folder, args.size, torch.device(device), args.threads, not args.no_autozoom, args
+    )
+    medians = {w: {k: statistics.median(v) for k, v in t.items()} for w, t in timings.items()}
+    print(
+        f"\n{'prompt':10s} {'ours (s)':>10s} {'fp32 (s)':>10s} {'ref (s)':>10s} "
+        f"{'ours/ref':>9s} {'fp32/ref':>9s}"
+    )
     for name in medians["ours"]:
-        ours, ref = medians["ours"][name], medians["reference"][name]
-        print(f"{name:10s} {ours:10.3f} {ref:10.3f} {ours / ref:9.2f}")
+        ours, exact, ref = (medians[w][name] for w in ("ours", "ours fp32", "reference"))
+        ratios = f"{ours / ref:9.2f} {exact / ref:9.2f}"
+        print(f"{name:10s} {ours:10.3f} {exact:10.3f} {ref:10.3f} {ratios}")
+    every = {w: statistics.median([x for v in t.values() for x in v]) for w, t in timings.items()}
+    print(
+        f"{'all':10s} {every['ours']:10.3f} {every['ours fp32']:10.3f} {every['reference']:10.3f} "
+        f"{every['ours'] / every['reference']:9.2f} {every['ours fp32'] / every['reference']:9.2f}"
+    )
+    print("\nfirst prompt / steady median per prompt:")
+    for which in SESSIONS:
+        print(
+            f"  {which:10s} {first[which]:8.3f} s / {every[which]:8.3f} s = "
+            f"{first[which] / every[which]:.2f}"
+        )
+    print("\nwhere the time goes, summed over all prompts (s; the reference: forwards by hooks):")
+    for which in SESSIONS:
+        parts = ", ".join(
+            f"{step} {seconds:.3f}" for step, seconds in steps[which].items() if step != "forwards"
+        )
+        print(f"  {which:10s} {int(steps[which]['forwards'])} forwards; {parts}")
 
 
 def main() -> None:
@@ -265,6 +350,8 @@ def main() -> None:
     parser.add_argument("--no-autozoom", action="store_true")
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--kinds", default="point,bbox,scribble,lasso", help="prompt types")
+    parser.add_argument("--repeats", type=int, default=2, help="prompts per type (1 to 3)")
     parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -290,7 +377,7 @@ def main() -> None:
             peaks = {
                 w: peak_rss(w, folder, args.rss_size, device, args.threads, not args.no_autozoom)
                 for w in ("ours", "reference")
-            }
+            }  # "ours" in its default precision
             for key, what in (("peak_rss_mib", "peak RSS"), ("peak_gpu_mib", "peak GPU memory")):
                 if key in peaks["ours"]:
                     ours, ref = peaks["ours"][key], peaks["reference"][key]

@@ -41,6 +41,7 @@ export interface ModelInfo {
   name: string;
   license: string;
   device: string;
+  precision: string;
   warning: string;
 }
 

@@ -320,7 +320,7 @@ export class Ui {
     this.busy.textContent = traits.busy ? `Computing${pending > 0 ? ` · ${pending} queued` : ""}` : "Ready";
     this.progress.hidden = !traits.busy;
     const info = traits.model_info;
-    const parts = info ? [info.name, info.device, info.license].filter((part) => part) : [];
+    const parts = info ? [info.name, info.device, info.precision, info.license].filter((part) => part) : [];
     this.modelText.textContent = parts.join(" · ");
     this.modelText.title = parts.join("\n");
     this.warning.textContent = info?.warning ? `⚠ ${info.warning}` : "";

@@ -51,13 +51,6 @@ def configure_backend(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager[None]:
-    """fp16 autocast on CUDA; a no-op elsewhere (CPU and MPS run in float32)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return contextlib.nullcontext()
-
-
 def uses_pinned_memory(device: torch.device, requested: bool) -> bool:
     """Pinned host buffers only pay off for CUDA transfers."""
     return requested and device.type == "cuda"
@@ -96,6 +89,6 @@ def optimize_for_cpu(network: torch.nn.Module, example: torch.Tensor) -> torch.n
 
 @contextlib.contextmanager
 def inference(device: torch.device) -> Iterator[None]:
-    """``torch.inference_mode`` plus the device's autocast."""
-    with torch.inference_mode(), autocast(device):
+    """``torch.inference_mode`` (the network's precision is its own: :mod:`.precision`)."""
+    with torch.inference_mode():
         yield

@@ -7,9 +7,15 @@ from typing import Any
 
 import torch
 
-from . import devices
+from . import devices, timing
 from .autozoom import MAX_ZOOM, InputBuilder, border_changed, next_zoom, predict
-from .refine import diff_region, plan_boxes, refine_boxes, upsample_prediction
+from .refine import (
+    RefinementPlan,
+    diff_region,
+    plan_boxes,
+    refine_boxes,
+    upsample_prediction,
+)
 from .regions import Bbox, clip_bbox, to_local, to_slices, union_bboxes
 from .state import SegmentationState
 
@@ -27,7 +33,7 @@ class PredictionRun:
     state
         Receives the prediction (previous-segmentation channel and target buffer).
     device
-        Compute device (selects autocast).
+        Compute device.
     rng
         Random source of the refinement cover's fallback (None: numpy's global generator).
     verbose
@@ -51,18 +57,25 @@ class PredictionRun:
         """
         zoom = min(MAX_ZOOM, zoom)
         with devices.inference(self.device):
-            net_input = self.builder.build(center, zoom)
-            prediction = predict(self.network, net_input.tensor)
-            changed = border_changed(prediction, net_input.previous)
+            with timing.span("input"):
+                net_input = self.builder.build(center, zoom)
+            with timing.span("forward"):
+                prediction = predict(self.network, net_input.tensor)
+            with timing.span("border test"):
+                changed = border_changed(prediction, net_input.previous)
             while changed and autozoom and zoom < MAX_ZOOM:
                 zoom = next_zoom(zoom)
                 if self.verbose:
                     print(f"AutoZoom: zooming out to {zoom}")
-                net_input = self.builder.build(center, zoom)
-                prediction = predict(self.network, net_input.tensor)
-                changed = border_changed(prediction, net_input.previous)
+                with timing.span("autozoom input"):
+                    net_input = self.builder.build(center, zoom)
+                with timing.span("autozoom forward"):
+                    prediction = predict(self.network, net_input.tensor)
+                with timing.span("border test"):
+                    changed = border_changed(prediction, net_input.previous)
             if zoom == 1:
-                self.state.write_segmentation(net_input.window, prediction)
+                with timing.span("paste-back"):
+                    self.state.write_segmentation(net_input.window, prediction)
                 return net_input.window
             return self._refine(prediction, net_input.window, center, force_full_refine)
 
@@ -70,29 +83,36 @@ class PredictionRun:
         self, prediction: torch.Tensor, window: Bbox, center: list[int], force_full_refine: bool
     ) -> Bbox:
         """Refine a zoomed-out prediction patch by patch; return the hull of the refined boxes."""
+        with timing.span("refine plan"):
+            coarse = upsample_prediction(prediction, [hi - lo for lo, hi in window])
+            plan = self._plan(coarse, window, center, force_full_refine)
+        working = refine_boxes(plan, coarse, window, self.builder, self.network)
+        hull = plan.hull
+        with timing.span("paste-back"):
+            for box in plan.boxes:
+                self.state.write_segmentation(box, working[to_slices(to_local(box, hull))])
+        return hull
+
+    def _plan(
+        self, coarse: torch.Tensor, window: Bbox, center: list[int], force_full_refine: bool
+    ) -> RefinementPlan:
+        """Boxes covering where the coarse prediction changed the segmentation."""
         state, shape = self.state, self.state.store.spatial_shape
         patch = self.builder.patch_size
-        coarse = upsample_prediction(prediction, [hi - lo for lo, hi in window])
         planning = clip_bbox(window, shape)
         if force_full_refine:
             planning = union_bboxes([planning, state.store.channel_bbox(state.prev_channel)])
         if planning is None:
             empty = torch.zeros(1, 1, 1, dtype=torch.uint8)
-            plan = plan_boxes(empty, [[0, 1]] * 3, patch, center)
-        else:
-            diff = diff_region(
-                coarse,
-                window,
-                lambda region: state.store.read(state.prev_channel, region),
-                planning,
-                shape,
-            )
-            if force_full_refine:
-                previous = state.store.read(state.prev_channel, planning).to(diff.device)
-                diff[previous > 0.5] = 1
-            plan = plan_boxes(diff, planning, patch, center, rng=self.rng)
-        working = refine_boxes(plan, coarse, window, self.builder, self.network)
-        hull = plan.hull
-        for box in plan.boxes:
-            state.write_segmentation(box, working[to_slices(to_local(box, hull))])
-        return hull
+            return plan_boxes(empty, [[0, 1]] * 3, patch, center)
+        diff = diff_region(
+            coarse,
+            window,
+            lambda region: state.store.read(state.prev_channel, region),
+            planning,
+            shape,
+        )
+        if force_full_refine:
+            previous = state.store.read(state.prev_channel, planning).to(diff.device)
+            diff[previous > 0.5] = 1
+        return plan_boxes(diff, planning, patch, center, rng=self.rng)

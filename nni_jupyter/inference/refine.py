@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import timing
 from .autozoom import InputBuilder, filter_nonnegative, predict
 from .regions import (
     Bbox,
@@ -208,6 +209,8 @@ def refine_boxes(
         paste_clipped(working, coarse[to_slices(local_coarse)], to_local(inject, hull))
     for box in plan.boxes:
         local = to_slices(to_local(box, hull))
-        net_input = builder.build_native(box, previous=working[local].clone())
-        working[local] = predict(network, net_input.tensor).to(STORE_DTYPE)
+        with timing.span("refine input"):
+            net_input = builder.build_native(box, previous=working[local].clone())
+        with timing.span("refine forward"):
+            working[local] = predict(network, net_input.tensor).to(STORE_DTYPE)
     return working

@@ -27,7 +27,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from . import devices, validation
+from . import devices, timing, validation
+from . import precision as precisions
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
 from .checkpoint import LoadedModel
 from .history import History
@@ -83,6 +84,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     print_license
         Print the model's licence when a model loads (``load_session`` and the Segmenter show
         their own notice instead).
+    precision
+        Precision of the network's forward passes: ``"auto"`` (float16 autocast on CUDA, as
+        nnInteractive; bfloat16 autocast on CPUs with native bfloat16, AVX512-BF16 or AMX;
+        float32 elsewhere), or ``"fp32"`` (the parity mode: the reference's numbers on CPU),
+        ``"bf16"`` (CPU, CUDA), ``"fp16"`` (CUDA, MPS) to force one. The attribute
+        ``precision`` holds the one in use.
     """
 
     def __init__(
@@ -99,6 +106,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         max_undo_bytes: int = 512 * 1024**2,
         optimize_cpu_graph: bool = False,
         print_license: bool = True,
+        precision: str = precisions.AUTO,
     ):
         if interactions_storage not in STORAGE_OPTIONS:
             raise ValueError(
@@ -106,6 +114,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
                 f"got {interactions_storage!r}"
             )
         self.device = devices.pick_device(device)
+        self.precision = precisions.resolve(precision, self.device)
         devices.configure_backend(self.device)
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
         self.use_torch_compile = use_torch_compile
@@ -170,7 +179,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.model = model
         # ``network`` stays the nn.Module (parameters countable); ``_runner`` is what runs.
         self.network = shared.network
-        self._runner = shared.runner
+        self._runner = precisions.Autocast(shared.runner, self.device, self.precision)
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
@@ -209,7 +218,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         accepted and unused, as in nnInteractive). Clears prompts, history and target buffer."""
         channels = None if self.model is None else self.model.num_image_channels
         image = validation.check_image(image, channels)
-        preprocessed = preprocess_image(image)
+        with timing.span("preprocess"):
+            preprocessed = preprocess_image(image)
         self._image = preprocessed
         self.original_image_shape = tuple(image.shape)
         self.target_buffer = None
@@ -315,13 +325,14 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         center = validation.check_point(coordinates, shape)
         channel = self._channels(ready, "points", include_interaction)
         with self._step():
-            self._queue.append((center, 1))
-            self._advance_decay(ready)
-            stamp = point_stamp(
-                center, shape, ready.model.settings.point_radius, ready.decay.intensity
-            )
-            if stamp is not None:
-                ready.state.max_channel(channel, *stamp)
+            with timing.span("encode"):
+                self._queue.append((center, 1))
+                self._advance_decay(ready)
+                stamp = point_stamp(
+                    center, shape, ready.model.settings.point_radius, ready.decay.intensity
+                )
+                if stamp is not None:
+                    ready.state.max_channel(channel, *stamp)
             return self._predict(ready) if run_prediction else None
 
     def add_bbox_interaction(
@@ -345,12 +356,13 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         channel = self._channels(ready, kind, include_interaction)
         region = box_region(bbox_coords, shape)
         with self._step():
-            self._queue.append(prompt_center_and_zoom(region, ready.model.patch_size))
-            self._advance_decay(ready)
-            values = torch.full(
-                [hi - lo for lo, hi in region], ready.decay.intensity, dtype=torch.float16
-            )
-            ready.state.write_channel(channel, region, values)
+            with timing.span("encode"):
+                self._queue.append(prompt_center_and_zoom(region, ready.model.patch_size))
+                self._advance_decay(ready)
+                values = torch.full(
+                    [hi - lo for lo, hi in region], ready.decay.intensity, dtype=torch.float16
+                )
+                ready.state.write_channel(channel, region, values)
             return self._predict(ready) if run_prediction else None
 
     def add_scribble_interaction(
@@ -389,11 +401,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         )
         channel = self._channels(ready, key, include)
         with self._step():
-            self._queue.append(prompt_center_and_zoom(extent, ready.model.patch_size))
-            self._advance_decay(ready)
-            local = to_slices(to_local(extent, placement))
-            values = mask_values(tensor[local], ready.decay.intensity)
-            ready.state.max_channel(channel, extent, values)
+            with timing.span("encode"):
+                self._queue.append(prompt_center_and_zoom(extent, ready.model.patch_size))
+                self._advance_decay(ready)
+                local = to_slices(to_local(extent, placement))
+                values = mask_values(tensor[local], ready.decay.intensity)
+                ready.state.max_channel(channel, extent, values)
             return self._predict(ready) if run_prediction else None
 
     def add_initial_seg_interaction(
@@ -442,7 +455,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             return None
         center, zoom = self._queue[-1]
         run = PredictionRun(
-            ready.builder, ready.runner, ready.state, self.device, self.refinement_rng, self.verbose
+            ready.builder,
+            ready.runner,
+            ready.state,
+            self.device,
+            self.refinement_rng,
+            self.verbose,
         )
         written = run.predict(center, zoom, self.do_autozoom, force_full_refine)
         self._queue.clear()

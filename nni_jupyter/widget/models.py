@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 FULL_SIZE_PARAMETERS = 20_000_000
 
 
-def create_session(choice: ModelChoice, device: Any = None) -> Session:
-    """Create nni_jupyter's inference session on ``device`` (default: the best one) with
-    ``choice`` loaded; non-demo weights print their licence."""
+def create_session(choice: ModelChoice, device: Any = None, precision: str = "auto") -> Session:
+    """Create nni_jupyter's inference session on ``device`` (default: the best one) in
+    ``precision`` with ``choice`` loaded; non-demo weights print their licence."""
     return weights.load_session(
         choice.path,
         device="auto" if device is None else device,
+        precision=precision,
         download=False,
         show_license=None if choice.is_demo else print,
         torch_n_threads=os.cpu_count() or 1,
@@ -34,13 +35,14 @@ def create_session(choice: ModelChoice, device: Any = None) -> Session:
 
 
 def load_model(
-    session: Session | None, model: str | Path | None, device: Any
+    session: Session | None, model: str | Path | None, device: Any, precision: str = "auto"
 ) -> tuple[Session, str]:
-    """The Segmenter's session and model name: a new session when ``session`` is None, the given
-    one loaded with ``model`` when it has none yet (or ``model`` is named), else as it is."""
+    """The Segmenter's session and model name: a new session (in ``precision``) when ``session``
+    is None, the given one loaded with ``model`` when it has none yet (or ``model`` is named),
+    else as it is."""
     if session is None:
         choice = weights.choose_model(model)
-        session = create_session(choice, device)
+        session = create_session(choice, device, precision)
     elif model is not None or needs_model(session):
         initialize = getattr(session, "initialize_from_trained_model_folder", None)
         if initialize is None:
@@ -65,7 +67,8 @@ def needs_model(session: Session) -> bool:
 
 
 def model_info(session: Session, name: str) -> dict[str, str]:
-    """Return the status line ``{name, license, device, warning}`` for a loaded ``session``."""
+    """Return the status line ``{name, license, device, precision, warning}`` for a loaded
+    ``session`` (precision empty where the backend does not say)."""
     device = str(getattr(session, "device", "remote"))
     network = getattr(session, "network", None)
     parameters = sum(p.numel() for p in network.parameters()) if network is not None else 0
@@ -81,6 +84,7 @@ def model_info(session: Session, name: str) -> dict[str, str]:
         "name": name,
         "license": str(getattr(session, "license", None) or "unknown"),
         "device": device,
+        "precision": str(getattr(session, "precision", None) or ""),
         "warning": warning,
     }
 

@@ -31,7 +31,6 @@ from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, TOOLS, Command, MaskCrop, Prom
 FORMAT = "nni_jupyter.prompt_log"
 VERSION = 1
 ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
-PRECISION = "fp32"
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,7 @@ def build(
             "origin_mm": list(geometry.origin_mm),
             "direction": [list(row) for row in geometry.direction],
         },
-        "model": {"precision": PRECISION, **model},
+        "model": model,
         "objects": [
             {
                 "id": int(info["id"]),
@@ -184,7 +183,9 @@ def model_entry(session: Any, name: str) -> dict[str, Any]:
 
     checkpoint = getattr(getattr(session, "model", None), "checkpoint", None)
     autozoom = getattr(session, "do_autozoom", None)
+    precision = getattr(session, "precision", None)
     return {
+        "precision": None if precision is None else str(precision),
         "name": name,
         "checkpoint_sha256": None if checkpoint is None else file_sha256(Path(checkpoint)),
         "nni_jupyter_version": __version__,

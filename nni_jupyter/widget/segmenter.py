@@ -69,6 +69,9 @@ class Segmenter(anywidget.AnyWidget):
     autosave
         A ``.npz`` path: after every prompt or command the state is written there atomically
         (see :meth:`autosave`).
+    precision
+        Network precision of the default session: ``"auto"`` (fp16 on CUDA, bf16 on CPUs with
+        native bf16, else fp32), ``"fp32"``, ``"bf16"`` or ``"fp16"``; shown in the status line.
 
     Notes
     -----
@@ -115,6 +118,7 @@ class Segmenter(anywidget.AnyWidget):
         device: Any = None,
         autosave: str | Path | None = None,
         memory_budget: int | str | None = None,
+        precision: str = "auto",
         **kwargs: Any,
     ):
         self._autosave_path: Path | None = None
@@ -129,7 +133,7 @@ class Segmenter(anywidget.AnyWidget):
         self._closed = False
         if session is not None:  # refuse a session in use before loading anything into it
             lifetime.claim_session(session, self)
-        session, name = load_model(session, model, device)
+        session, name = load_model(session, model, device, precision)
         lifetime.claim_session(session, self)
         try:
             self._build(session, name, image4d, spacing, overlap, memory_budget, kwargs)

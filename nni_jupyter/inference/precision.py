@@ -1,0 +1,128 @@
+"""Numeric precision of the network's forward passes: a session setting.
+
+``"auto"`` picks what is fast and safe on the device: float16 autocast on CUDA (as nnInteractive
+does), bfloat16 autocast on CPUs that compute bfloat16 natively (AVX512-BF16 or AMX), float32
+elsewhere. ``"fp32"`` is the parity mode: the same numbers as the reference on CPU. Only the
+network runs in reduced precision; inputs, interactions and the argmax result stay as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+AUTO = "auto"
+FP32, BF16, FP16 = "fp32", "bf16", "fp16"
+CHOICES = (AUTO, FP32, BF16, FP16)
+DTYPES = {BF16: torch.bfloat16, FP16: torch.float16}
+#: ``/proc/cpuinfo`` flags of CPUs with bfloat16 dot products in hardware.
+NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+#: Device types on which each reduced precision may be forced.
+SUPPORTED_DEVICES = {BF16: ("cpu", "cuda"), FP16: ("cuda", "mps")}
+
+
+def cpuinfo_flags(path: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU feature flags listed in ``path`` (empty where the file is absent: not Linux)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(value.split())
+    return frozenset(flags)
+
+
+def _torch_reports_native_bf16() -> bool:
+    """What torch's own CPU probe says (private helpers, absent in some builds: then False)."""
+    probes: Iterable[Callable[[], bool] | None] = (
+        getattr(torch.cpu, "_is_avx512_bf16_supported", None),
+        getattr(torch.cpu, "_is_amx_tile_supported", None),
+    )
+    for probe in probes:
+        try:
+            if probe is not None and probe():
+                return True
+        except RuntimeError:
+            continue
+    return False
+
+
+def cpu_has_native_bf16(flags: Iterable[str] | None = None) -> bool:
+    """True when the CPU computes bfloat16 in hardware (AVX512-BF16 or AMX).
+
+    Parameters
+    ----------
+    flags
+        CPU feature flags to judge (as in ``/proc/cpuinfo``); None asks torch's CPU probe and
+        reads ``/proc/cpuinfo``, either one saying yes is enough.
+    """
+    if flags is not None:
+        return not NATIVE_BF16_FLAGS.isdisjoint(flags)
+    return _torch_reports_native_bf16() or cpu_has_native_bf16(cpuinfo_flags())
+
+
+def resolve(precision: str, device: torch.device, native_bf16: bool | None = None) -> str:
+    """The precision a session on ``device`` runs in: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+
+    Parameters
+    ----------
+    precision
+        ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+    device
+        The compute device.
+    native_bf16
+        Whether the CPU has native bfloat16 (None: detect it with :func:`cpu_has_native_bf16`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, or a precision the device cannot run (``"fp16"`` on a CPU, whose
+        float16 convolutions are emulated and slower than float32; ``"bf16"`` on MPS).
+    """
+    if precision not in CHOICES:
+        raise ValueError(f"precision must be one of {CHOICES}; got {precision!r}")
+    if precision == AUTO:
+        if device.type == "cuda":
+            return FP16
+        if device.type == "cpu":
+            native = cpu_has_native_bf16() if native_bf16 is None else native_bf16
+            return BF16 if native else FP32
+        return FP32
+    if precision != FP32 and device.type not in SUPPORTED_DEVICES[precision]:
+        supported = " or ".join(SUPPORTED_DEVICES[precision])
+        raise ValueError(
+            f"precision {precision!r} runs on {supported}, not on {device.type!r}; use "
+            f"precision='fp32' or 'auto' there"
+        )
+    return precision
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:
+    """The autocast context of a resolved ``precision`` on ``device`` (a no-op for fp32)."""
+    if precision == FP32:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+class Autocast(nn.Module):
+    """Runs ``network`` under the autocast of ``precision``; only the forward pass changes
+    precision (building inputs and the argmax stay as they are). Holds no weights of its own."""
+
+    def __init__(self, network: nn.Module, device: torch.device, precision: str):
+        super().__init__()
+        self.network = network
+        self.device = device
+        self.precision = precision
+
+    def forward(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The network's logits for ``tensor``."""
+        with autocast(self.device, self.precision):
+            logits: torch.Tensor = self.network(tensor)
+        return logits
