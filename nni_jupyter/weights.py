@@ -327,6 +327,7 @@ def load_session(
     *,
     download: bool = True,
     show_license: Callable[[str], None] | None = print,
+    precision: str = "auto",
     **session_kwargs: Any,
 ) -> nnInteractiveInferenceSession:
     """Build nni_jupyter's inference session with a model loaded, ready for ``set_image``.
@@ -343,6 +344,9 @@ def load_session(
     show_license
         Called with a licence notice when non-demo weights load (default ``print``); None to
         stay silent. The official weights are CC BY-NC-SA 4.0: non-commercial use only.
+    precision
+        Network precision: ``"auto"`` (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32),
+        ``"fp32"`` (the reference's numbers), ``"bf16"`` or ``"fp16"``.
     **session_kwargs
         Passed to :class:`nni_jupyter.inference.nnInteractiveInferenceSession`
         (e.g. ``do_autozoom``, ``verbose``, ``torch_n_threads``).
@@ -357,7 +361,9 @@ def load_session(
 
     # the session's own licence banner would repeat the notice below
     session_kwargs.setdefault("print_license", False)
-    session = nnInteractiveInferenceSession(device=pick_device(device), **session_kwargs)
+    session = nnInteractiveInferenceSession(
+        device=pick_device(device), precision=precision, **session_kwargs
+    )
     session.initialize_from_trained_model_folder(str(folder))
     if show_license is not None and model != DEMO_MODEL:
         show_license(license_notice(folder, getattr(session, "license", None)))

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from _parity_models import phantom, write_tiny_model
+from _parity_models import phantom
 from _prompt_sequence import compare, prompts
+from _tiny_model import write_tiny_model
 
 from nni_jupyter.demo import demo_model_path
 from nni_jupyter.inference import nnInteractiveInferenceSession
@@ -80,17 +81,33 @@ def _session(folder: Path, image: np.ndarray, precision: str) -> tuple:
     return session, buffer
 
 
+def _record_dtype(seen: dict[str, torch.dtype], part: str):
+    def hook(_module: torch.nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        seen.setdefault(part, output.dtype)
+
+    return hook
+
+
 def test_the_network_runs_in_the_sessions_precision(tmp_path: Path) -> None:
+    """bf16 runs the encoder in bfloat16 and the full-resolution head in float32."""
     folder = write_tiny_model(tmp_path / "model")
     image = phantom()
-    seen: list[torch.dtype] = []
-    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+    for name, inner in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         session, _ = _session(folder, image, name)
         assert session.precision == name
-        hook = session.network.register_forward_hook(lambda _m, _i, out: seen.append(out.dtype))
+        seen: dict[str, torch.dtype] = {}
+        modules = {
+            "encoder": session.network.encoder.stages[1],
+            "head": session.network.decoder.seg_layers[-1],
+        }
+        hooks = [
+            module.register_forward_hook(_record_dtype(seen, part))
+            for part, module in modules.items()
+        ]
         session.add_point_interaction((40, 44, 34), include_interaction=True)
-        hook.remove()
-        assert seen[-1] == dtype, (name, seen)
+        for hook in hooks:
+            hook.remove()
+        assert seen == {"encoder": inner, "head": torch.float32}, (name, seen)
 
 
 def _fidelity(folder: Path, image: np.ndarray) -> list[tuple[str, float, float]]:

@@ -63,6 +63,7 @@ def ct_like(shape: tuple[int, int, int], seed: int = 0) -> np.ndarray:
     return image.astype(np.int16)[None]
 
 
+@pytest.mark.timeout(1800)  # about 5 minutes on two free cores; shared runners are slower
 def test_point_and_box_at_full_size_match_the_reference(tmp_path: Path) -> None:
     folder = write_full_size_model(tmp_path / "model")
     image = ct_like(IMAGE_SHAPE)

@@ -67,7 +67,10 @@ def test_log_records_image_model_objects_and_prompts_in_voxels_and_mm(
     assert np.allclose(log["image"]["direction"], oblique_direction())
     assert len(log["image"]["fingerprint"]) == 32
     assert len(log["model"]["checkpoint_sha256"]) == 64
-    assert log["model"]["autozoom"] is False and log["model"]["precision"] == seg.model_info["precision"]
+    assert (
+        log["model"]["autozoom"] is False
+        and log["model"]["precision"] == seg.model_info["precision"]
+    )
     assert log["model"]["nni_jupyter_version"] == nj.__version__
     first, second = log["objects"]
     assert [p["kind"] for p in first["prompts"]] == ["point", "box"]  # the undone one is gone
