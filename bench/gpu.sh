@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The GPU checks, as one prepared script: tests/cuda against the reference on cuda:0, then the
-# latency and memory benchmark at the v1.0 network shape (ResEnc-L, patch 192^3) on a 256^3 image.
+# latency and memory benchmark at the v1.0 network shape (ResEnc-L, patch 192^3) on a 256^3 image:
+# ours in its default precision (fp16 autocast on CUDA) and in fp32 against the reference, per
+# prompt type (the point row is the point-to-mask latency on a small object, a 60-voxel organ),
+# the first prompt against the steady latency, where each prompt's time goes, and the peak GPU
+# memory of each.
 #
 #   bash bench/gpu.sh prepare   # here, with PyPI: wheels the GPU machine lacks, into .whl/
 #   bash bench/gpu.sh           # on the GPU machine (torch with CUDA, python 3.12 there)

@@ -9,6 +9,7 @@ network runs in reduced precision; inputs, interactions and the argmax result st
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -111,9 +112,13 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device.type, dtype=DTYPES[precision])
 
 
+#: Modules whose forward already runs in float32 (shared networks are set up once).
+_FLOAT32_MODULES: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+
+
 def _float32_forward(module: nn.Module) -> None:
     """Make ``module`` run in float32 even inside autocast (a no-op outside it)."""
-    if getattr(module, "_nni_float32", False):
+    if module in _FLOAT32_MODULES:
         return
     forward = module.forward
 
@@ -122,8 +127,8 @@ def _float32_forward(module: nn.Module) -> None:
             result: torch.Tensor = forward(tensor.float())
         return result
 
-    module.forward = float32_forward  # type: ignore[method-assign]
-    module._nni_float32 = True
+    module.forward = float32_forward
+    _FLOAT32_MODULES.add(module)
 
 
 def keep_full_resolution_head_in_float32(network: nn.Module) -> None:

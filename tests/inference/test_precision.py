@@ -17,7 +17,11 @@ from nni_jupyter.inference import nnInteractiveInferenceSession
 from nni_jupyter.inference import precision as precisions
 
 CPU, CUDA, MPS = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
+#: bf16 against fp32 after every prompt: trained weights (the demo model) ...
 MIN_DICE = 0.98
+#: ... and random ones (tests/_tiny_model.py), whose logits sit near a tie in most voxels, so
+#: rounding flips some, and the flipped voxels feed the next prompt as its previous segmentation.
+MIN_DICE_RANDOM_WEIGHTS, MIN_AGREEMENT_RANDOM_WEIGHTS = 0.9, 0.998
 
 
 def test_auto_is_fp16_on_cuda_bf16_on_native_bf16_cpus_else_fp32() -> None:
@@ -124,9 +128,14 @@ def _fidelity(folder: Path, image: np.ndarray) -> list[tuple[str, float, float]]
     return results
 
 
-@pytest.mark.parametrize("model", ["tiny", "demo"])
-def test_bf16_masks_match_fp32_after_every_prompt(model: str, tmp_path: Path) -> None:
-    folder = write_tiny_model(tmp_path / "model") if model == "tiny" else Path(demo_model_path())
-    results = _fidelity(folder, phantom())
+def test_bf16_masks_match_fp32_after_every_prompt_on_the_demo_model() -> None:
+    results = _fidelity(Path(demo_model_path()), phantom())
     assert len(results) == len(prompts((80, 88, 72)))
     assert all(dice >= MIN_DICE for _, _, dice in results), results
+
+
+def test_bf16_masks_stay_close_to_fp32_on_random_weights(tmp_path: Path) -> None:
+    results = _fidelity(write_tiny_model(tmp_path / "model"), phantom())
+    assert len(results) == len(prompts((80, 88, 72)))
+    assert all(dice >= MIN_DICE_RANDOM_WEIGHTS for _, _, dice in results), results
+    assert all(agree >= MIN_AGREEMENT_RANDOM_WEIGHTS for _, agree, _ in results), results

@@ -1,0 +1,126 @@
+"""Which levers make one forward pass faster on this machine: precision, the float32 head of bf16,
+channels-last memory, torch.compile, the traced-and-frozen graph, the thread count.
+
+Each row runs the same random-weight ResEnc network on the same input (median of ``--repeats``
+runs after one warm-up run) and prints seconds, the ratio to float32 eager at the same thread count
+and the voxel agreement of the argmax with float32.
+
+    python bench/levers.py                        # small bench network, patch 64^3
+    python bench/levers.py --full --patch 128     # v1.0 shape (ResEnc-L), patch 128^3
+    python bench/levers.py --compile              # add torch.compile rows (slow to compile)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
+from session_latency import FULL, SMALL  # noqa: E402
+
+from nni_jupyter.inference import layout  # noqa: E402
+from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
+from nni_jupyter.inference.devices import optimize_for_cpu  # noqa: E402
+from nni_jupyter.inference.precision import Autocast  # noqa: E402
+
+CPU = torch.device("cpu")
+
+
+def network_for(spec: dict) -> torch.nn.Module:
+    """A seeded random network of the given ResEnc shape (as the latency bench writes it)."""
+    architecture = layout.resenc_unet_arch(spec["features"], spec["blocks"])
+    torch.manual_seed(0)
+    return build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS, initialize=True).eval()
+
+
+def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[float, torch.Tensor]:
+    """Median seconds of ``run`` after one warm-up call, and its last output's argmax."""
+    with torch.inference_mode():
+        out = run()
+        seconds = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = run()
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), out[0].argmax(0)
+
+
+def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) -> dict:
+    """Name -> a callable running one forward pass under that setting."""
+    whole_bf16 = copy.deepcopy(network)  # before Autocast gives ``network`` its float32 head
+    bf16_head_fp32 = Autocast(network, CPU, "bf16")
+
+    def all_bf16() -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out: torch.Tensor = whole_bf16(example)
+        return out
+
+    settings: dict[str, Callable[[], torch.Tensor]] = {
+        "fp32": lambda: network(example),
+        "bf16, head fp32 (ours)": lambda: bf16_head_fp32(example),
+        "bf16 everywhere": all_bf16,
+    }
+    last = example.contiguous(memory_format=torch.channels_last_3d)
+    settings["fp32 channels-last"] = lambda: _channels_last(network)(last)
+    settings["bf16 channels-last"] = lambda: Autocast(_channels_last(network), CPU, "bf16")(last)
+    traced = optimize_for_cpu(network, example)
+    settings["fp32 traced+frozen"] = lambda: traced(example)
+    if compile_rows:
+        compiled = torch.compile(network)
+        settings["fp32 torch.compile"] = lambda: compiled(example)
+        settings["bf16 torch.compile"] = lambda: Autocast(compiled, CPU, "bf16")(example)
+    return settings
+
+
+_CHANNELS_LAST: dict[int, torch.nn.Module] = {}
+
+
+def _channels_last(network: torch.nn.Module) -> torch.nn.Module:
+    """The network with channels-last weights (converted once)."""
+    key = id(network)
+    if key not in _CHANNELS_LAST:
+        _CHANNELS_LAST[key] = copy.deepcopy(network).to(memory_format=torch.channels_last_3d)
+    return _CHANNELS_LAST[key]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--full", action="store_true", help="ResEnc-L v1.0 shape")
+    parser.add_argument("--patch", type=int, default=64)
+    parser.add_argument("--threads", default="2,1", help="thread counts to try")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
+    args = parser.parse_args()
+    spec = FULL if args.full else SMALL
+    network = network_for(spec)
+    torch.manual_seed(1)
+    example = torch.randn(1, 1 + layout.NUM_INTERACTION_CHANNELS, *[args.patch] * 3)
+    print(f"ResEnc features {spec['features']}, patch {args.patch}^3, CPU forward passes")
+    print(f"{'setting':28s} {'threads':>7s} {'s':>8s} {'/fp32':>6s} {'agree':>8s}")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        torch.set_num_threads(threads)
+        baseline, reference = None, None
+        for name, run in rows(network, example, args.compile).items():
+            try:
+                seconds, argmax = timed(run, args.repeats)
+            except Exception as error:  # noqa: BLE001 - a lever that fails is reported, not fatal
+                print(f"{name:28s} {threads:7d} failed: {str(error).splitlines()[0][:60]}")
+                continue
+            if baseline is None:
+                baseline, reference = seconds, argmax
+            agree = (argmax == reference).float().mean().item()
+            print(
+                f"{name:28s} {threads:7d} {seconds:8.3f} {seconds / baseline:6.2f} {agree:8.5f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
