@@ -61,9 +61,11 @@ class PredictionRun:
                 net_input = self.builder.build(center, zoom)
             with timing.span("forward"):
                 prediction = predict(self.network, net_input.tensor)
-            with timing.span("border test"):
-                changed = border_changed(prediction, net_input.previous)
-            while changed and autozoom and zoom < MAX_ZOOM:
+            changed = False
+            if autozoom:  # the border test only decides whether to zoom out
+                with timing.span("border test"):
+                    changed = border_changed(prediction, net_input.previous)
+            while changed and zoom < MAX_ZOOM:
                 zoom = next_zoom(zoom)
                 if self.verbose:
                     print(f"AutoZoom: zooming out to {zoom}")
