@@ -40,16 +40,24 @@ def network_for(spec: dict) -> torch.nn.Module:
     return build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS, initialize=True).eval()
 
 
-def timed(run: Callable[[], torch.Tensor], repeats: int) -> tuple[float, torch.Tensor]:
-    """Median seconds of ``run`` after one warm-up call, and its last output's argmax."""
+def timed(settings: dict[str, Callable[[], torch.Tensor]], repeats: int) -> dict[str, tuple]:
+    """Per setting: median seconds and the argmax, or the error. Settings take turns round by
+    round (after one warm-up call each), so a machine busy with other work slows them alike."""
+    results: dict[str, list] = {}
+    outputs: dict[str, torch.Tensor] = {}
     with torch.inference_mode():
-        out = run()
-        seconds = []
+        for name, run in settings.items():
+            try:
+                outputs[name] = run()[0].argmax(0)
+                results[name] = []
+            except Exception as error:  # noqa: BLE001 - a lever that fails is reported
+                print(f"{name:28s} failed: {str(error).splitlines()[0][:60]}")
         for _ in range(repeats):
-            start = time.perf_counter()
-            out = run()
-            seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), out[0].argmax(0)
+            for name in results:
+                start = time.perf_counter()
+                settings[name]()
+                results[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(t), outputs[name]) for name, t in results.items()}
 
 
 def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) -> dict:
@@ -106,15 +114,9 @@ def main() -> None:
     print(f"{'setting':28s} {'threads':>7s} {'s':>8s} {'/fp32':>6s} {'agree':>8s}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
-        baseline, reference = None, None
-        for name, run in rows(network, example, args.compile).items():
-            try:
-                seconds, argmax = timed(run, args.repeats)
-            except Exception as error:  # noqa: BLE001 - a lever that fails is reported, not fatal
-                print(f"{name:28s} {threads:7d} failed: {str(error).splitlines()[0][:60]}")
-                continue
-            if baseline is None:
-                baseline, reference = seconds, argmax
+        results = timed(rows(network, example, args.compile), args.repeats)
+        baseline, reference = results["fp32"]
+        for name, (seconds, argmax) in results.items():
             agree = (argmax == reference).float().mean().item()
             print(
                 f"{name:28s} {threads:7d} {seconds:8.3f} {seconds / baseline:6.2f} {agree:8.5f}",
