@@ -114,12 +114,16 @@ def test_the_network_runs_in_the_sessions_precision(tmp_path: Path) -> None:
         assert seen == {"encoder": inner, "head": torch.float32}, (name, seen)
 
 
-def _fidelity(folder: Path, image: np.ndarray) -> list[tuple[str, float, float]]:
+def _fidelity(
+    folder: Path, image: np.ndarray, skip: tuple[str, ...] = ()
+) -> list[tuple[str, float, float]]:
     """(prompt, agreement, Dice) of bf16 against fp32 after each prompt of the sequence."""
     exact, exact_buffer = _session(folder, image, "fp32")
     fast, fast_buffer = _session(folder, image, "bf16")
     results = []
     for name, prompt in prompts(image.shape[1:]):
+        if name in skip:
+            continue
         for session in (exact, fast):
             np.random.seed(0)
             prompt(session)
@@ -128,14 +132,18 @@ def _fidelity(folder: Path, image: np.ndarray) -> list[tuple[str, float, float]]
     return results
 
 
+@pytest.mark.slow  # about a minute on two free cores: the big box refines many patches
 def test_bf16_masks_match_fp32_after_every_prompt_on_the_demo_model() -> None:
     results = _fidelity(Path(demo_model_path()), phantom())
     assert len(results) == len(prompts((80, 88, 72)))
     assert all(dice >= MIN_DICE for _, _, dice in results), results
 
 
+@pytest.mark.slow
 def test_bf16_masks_stay_close_to_fp32_on_random_weights(tmp_path: Path) -> None:
-    results = _fidelity(write_tiny_model(tmp_path / "model"), phantom())
-    assert len(results) == len(prompts((80, 88, 72)))
+    # the big box is left out: on this model's 32^3 patch it refines dozens of patches (minutes)
+    skip = ("big bbox",)
+    results = _fidelity(write_tiny_model(tmp_path / "model"), phantom(), skip)
+    assert len(results) == len(prompts((80, 88, 72))) - len(skip)
     assert all(dice >= MIN_DICE_RANDOM_WEIGHTS for _, _, dice in results), results
     assert all(agree >= MIN_AGREEMENT_RANDOM_WEIGHTS for _, agree, _ in results), results
