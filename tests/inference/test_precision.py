@@ -141,8 +141,9 @@ def test_bf16_masks_match_fp32_after_every_prompt_on_the_demo_model() -> None:
 
 @pytest.mark.slow
 def test_bf16_masks_stay_close_to_fp32_on_random_weights(tmp_path: Path) -> None:
-    # the big box is left out: on this model's 32^3 patch it refines dozens of patches (minutes)
-    skip = ("big bbox",)
+    # the big box and the initial segmentation are left out: on this model's 32^3 patch each
+    # refines many patches (minutes); the demo model's test covers them
+    skip = ("big bbox", "initial seg")
     results = _fidelity(write_tiny_model(tmp_path / "model"), phantom(), skip)
     assert len(results) == len(prompts((80, 88, 72))) - len(skip)
     assert all(dice >= MIN_DICE_RANDOM_WEIGHTS for _, _, dice in results), results
