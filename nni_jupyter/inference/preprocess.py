@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..volumes.lazy import LazyVolume
 from .regions import clip_bbox, nonzero_bbox, to_local, to_slices
 from .validation import explain_statistics
 
@@ -29,12 +30,13 @@ class PreprocessedImage:
     Attributes
     ----------
     data
-        ``[C, X, Y, Z]`` copy of the image (float64 stored as float32, other dtypes unchanged).
+        ``[C, X, Y, Z]`` copy of the image (float64 stored as float32, other dtypes unchanged),
+        or a :class:`~nni_jupyter.volumes.LazyVolume` read where crops need it.
     mean, std
         float32 statistics of the nonzero region of channel 0.
     """
 
-    data: np.ndarray
+    data: np.ndarray | LazyVolume
     mean: torch.Tensor
     std: torch.Tensor
 
@@ -97,15 +99,25 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
         If the image is all zero, holds NaN or inf, one nonzero voxel or values beyond float32,
         or is constant over its nonzero region (:func:`~.validation.explain_statistics`).
     """
-    store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
-    data = np.array(image, dtype=store_dtype, order="C", copy=True)
-    region = nonzero_bbox(data[0])
+    if isinstance(image, LazyVolume):
+        if image.dtype == np.float64:
+            raise ValueError(
+                "a lazy float64 image is not supported: store it as float32 (the session "
+                "computes in float32), or pass it in memory"
+            )
+        data = image  # read region by region: no copy, statistics streamed slab by slab
+    else:
+        store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
+        data = np.array(image, dtype=store_dtype, order="C", copy=True)
+    channel = data.view(0) if isinstance(data, LazyVolume) else data[0]
+    region = nonzero_bbox(channel)
     if region is None:
         raise ValueError(
             "image is entirely zero; nnInteractive needs intensities to normalise. "
             "Pass the raw image, not an empty array."
         )
-    crop = data[0][to_slices(region)]
+    inside = to_slices(region)
+    crop = channel.view(inside) if isinstance(channel, LazyVolume) else channel[inside]
     mean, std = _statistics(crop)
     if not (np.isfinite(mean) and np.isfinite(std)):
         raise ValueError(explain_statistics(image, crop.size))
