@@ -75,7 +75,7 @@ class PreprocessedImage:
         return out
 
 
-def _statistics(region: np.ndarray) -> tuple[float, float]:
+def _statistics(region: np.ndarray | LazyVolume) -> tuple[float, float]:
     """Mean and unbiased std of ``region`` in float64, slab by slab; NaN/inf propagate."""
     count = region.size
     total = 0.0
@@ -90,7 +90,7 @@ def _statistics(region: np.ndarray) -> tuple[float, float]:
     return mean, std
 
 
-def preprocess_image(image: np.ndarray) -> PreprocessedImage:
+def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:
     """Copy ``image`` ``[C, X, Y, Z]`` and compute its z-score statistics.
 
     Raises
@@ -99,6 +99,8 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
         If the image is all zero, holds NaN or inf, one nonzero voxel or values beyond float32,
         or is constant over its nonzero region (:func:`~.validation.explain_statistics`).
     """
+    data: np.ndarray | LazyVolume
+    channel: np.ndarray | LazyVolume
     if isinstance(image, LazyVolume):
         if image.dtype == np.float64:
             raise ValueError(
@@ -106,10 +108,11 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
                 "computes in float32), or pass it in memory"
             )
         data = image  # read region by region: no copy, statistics streamed slab by slab
+        channel = image.view(0)
     else:
         store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
         data = np.array(image, dtype=store_dtype, order="C", copy=True)
-    channel = data.view(0) if isinstance(data, LazyVolume) else data[0]
+        channel = data[0]
     region = nonzero_bbox(channel)
     if region is None:
         raise ValueError(
@@ -120,6 +123,11 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
     crop = channel.view(inside) if isinstance(channel, LazyVolume) else channel[inside]
     mean, std = _statistics(crop)
     if not (np.isfinite(mean) and np.isfinite(std)):
+        if isinstance(image, LazyVolume):  # explaining would read the whole volume again
+            raise ValueError(
+                "the image's z-score statistics are not finite: it holds NaN or inf, or values "
+                "beyond the float32 range nnInteractive computes in"
+            )
         raise ValueError(explain_statistics(image, crop.size))
     if std == 0:
         raise ValueError(

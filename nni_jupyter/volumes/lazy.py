@@ -162,9 +162,9 @@ class LazyVolume:
         if any(axis >= self.leading for axis in dropped):
             raise IndexError("a lazy view keeps the spatial axes; index them with slices")
         own = ranges[self.leading :]
-        region = [(lo + start, hi + start) for (lo, hi), (start, _) in zip(
-            own, self.region, strict=True
-        )]
+        region = [
+            (lo + start, hi + start) for (lo, hi), (start, _) in zip(own, self.region, strict=True)
+        ]
         return self._derive(self.leading - len(dropped), region)
 
     def _derive(self, leading: int, region: list[tuple[int, int]]) -> LazyVolume:
@@ -174,26 +174,26 @@ class LazyVolume:
         if key is None:
             return self.view(None)
         ranges, dropped = _normalise(key, self.shape)
-        own = [(lo + start, hi + start) for (lo, hi), (start, _) in zip(
-            ranges[self.leading :], self.region, strict=True
-        )]
+        own = [
+            (lo + start, hi + start)
+            for (lo, hi), (start, _) in zip(ranges[self.leading :], self.region, strict=True)
+        ]
         source_ranges = [own[self.order.index(a)] for a in range(len(self.order))]
         data = self._read(source_ranges)
         if self.order != tuple(range(len(self.order))):
             data = data.transpose(self.order)
-        result = data.reshape([hi - lo for lo, hi in ranges])
-        if dropped:
-            result = result.reshape([n for d, n in enumerate(result.shape) if d not in dropped])
-        return result
+        kept = [hi - lo for d, (lo, hi) in enumerate(ranges) if d not in dropped]
+        return data.reshape(kept)
 
     def _read(self, ranges: list[tuple[int, int]]) -> np.ndarray:
         """The source's voxels over ``ranges`` (in the source's axis order), as numpy."""
         if self.direct or any(hi <= lo for lo, hi in ranges):
             return np.array(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
         out = np.empty([hi - lo for lo, hi in ranges], dtype=self.dtype)
-        spans = [_blocks_overlapping(edges, lo, hi) for edges, (lo, hi) in zip(
-            self.blocks, ranges, strict=True
-        )]
+        spans = [
+            _blocks_overlapping(edges, lo, hi)
+            for edges, (lo, hi) in zip(self.blocks, ranges, strict=True)
+        ]
         for index in np.ndindex(*[len(s) for s in spans]):
             block = [spans[a][i] for a, i in enumerate(index)]
             chunk = self._chunk(tuple(b for b, _, _ in block), [(lo, hi) for _, lo, hi in block])
@@ -235,15 +235,18 @@ def _source_blocks(source: Any) -> list[list[int]]:
     """Per source axis, the chunk boundaries ``[0, c, 2c, ..., n]``."""
     shape = [int(n) for n in source.shape]
     chunks = getattr(source, "chunks", None)
-    if chunks is not None and len(chunks) == len(shape) and all(
-        isinstance(c, tuple) for c in chunks
+    if (
+        chunks is not None
+        and len(chunks) == len(shape)
+        and all(isinstance(c, tuple) for c in chunks)
     ):  # Dask: explicit, possibly irregular chunk sizes per axis
         return [[0, *np.cumsum(c).tolist()] for c in chunks]
     if chunks is None or len(chunks) != len(shape):
         chunks = [DEFAULT_BLOCK] * len(shape)
-    return [[*range(0, n, max(1, int(c))), n] if n else [0, 0] for n, c in zip(
-        shape, chunks, strict=True
-    )]
+    return [
+        [*range(0, n, max(1, int(c))), n] if n else [0, 0]
+        for n, c in zip(shape, chunks, strict=True)
+    ]
 
 
 def _blocks_overlapping(edges: list[int], lo: int, hi: int) -> list[tuple[int, int, int]]:

@@ -132,7 +132,9 @@ def _open(path: str | Path) -> tuple[Any, list[Level], list[tuple[str, str]]]:
     scale_to_mm = []
     for d in space:
         if units[d] not in _TO_MM:
-            raise ValueError(f"{path}: axis {axes[d][0]!r} has unit {units[d]!r}; expected a length")
+            raise ValueError(
+                f"{path}: axis {axes[d][0]!r} has unit {units[d]!r}; expected a length"
+            )
         scale_to_mm.append(_TO_MM[units[d]])
     transforms = image.metadata.get("coordinateTransformations") or [None] * len(spec.datasets)
     found = []

@@ -1,4 +1,4 @@
-"""A session on a lazy image (Zarr, memory map, Dask) gives the masks of the same image in memory."""
+"""A session on a lazy image (Zarr, memory map, Dask) makes the masks of the image in memory."""
 
 from __future__ import annotations
 
