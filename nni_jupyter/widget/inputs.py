@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..volumes import as_lazy, is_lazy
+from ..volumes import LazyVolume, as_lazy, is_lazy
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: Shown instead of a blank cell when the package was installed without its JavaScript bundle.
@@ -51,6 +51,11 @@ def image_4d(image: Any) -> Any:
     if array.dtype.kind not in "biuf":
         raise ValueError(f"image must hold real numbers; got dtype {array.dtype}")
     return array
+
+
+def spatial(image4d: Any) -> Any:
+    """The ``[X, Y, Z]`` volume of an :func:`image_4d` result (a view; lazy stays lazy)."""
+    return image4d.view(0) if isinstance(image4d, LazyVolume) else image4d[0]
 
 
 def check_spacing(spacing: Any) -> list[float]:

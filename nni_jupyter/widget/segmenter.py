@@ -20,9 +20,10 @@ import anywidget
 import numpy as np
 import traitlets as t
 
+from ..volumes import LazyVolume
 from . import lifetime, memory, messages, persistence, prompt_log
 from .annotator import Annotator, Outcome, Patch, Task
-from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
+from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
 from .prompts import (
@@ -124,7 +125,7 @@ class Segmenter(anywidget.AnyWidget):
             image = self._geometry.array
         image4d = image_4d(image)
         spacing = check_spacing(spacing)
-        self._volume = image4d[0]
+        self._volume = spatial(image4d)
         self._image_tag = persistence.ImageTag(self._volume)
         self._closed = False
         if session is not None:  # refuse a session in use before loading anything into it
@@ -151,9 +152,9 @@ class Segmenter(anywidget.AnyWidget):
         memory_budget: int | str | None,
         kwargs: dict[str, Any],
     ) -> None:
-        memory.check_fits(
-            self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
-        )
+        cache = self._volume.cache.max_bytes if isinstance(self._volume, LazyVolume) else None
+        network = getattr(session, "network", None)
+        memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
         thickness = scribble_thickness(session)
         self._annotator = Annotator(session, image4d, tools, thickness, overlap)
@@ -503,7 +504,7 @@ class Segmenter(anywidget.AnyWidget):
         """
         volume = image.array if hasattr(image, "spacing_mm") else image
         # the whole file is checked before a session, a worker or a widget exists
-        snapshot = persistence.load(path, image_4d(volume)[0], check_image)
+        snapshot = persistence.load(path, spatial(image_4d(volume)), check_image)
         meta = snapshot.table
         kwargs.setdefault("spacing", meta.get("spacing_mm"))
         kwargs.setdefault("overlap", meta.get("overlap", "lock"))
