@@ -18,6 +18,8 @@ import numpy as np
 from ..io import Image
 from .lazy import DEFAULT_CACHE_BYTES, ChunkCache, LazyVolume
 
+#: ``Image.metadata`` key naming the resolution level an OME-Zarr image was read at.
+LEVEL_KEY = "nni_jupyter|ome_zarr_level"
 #: Factors to millimetres for the OME-NGFF space units nni_jupyter accepts.
 _TO_MM = {
     "millimeter": 1.0,
@@ -101,7 +103,8 @@ def read_ome_zarr(
         picks.append(wanted)
     source = _Pick(array, tuple(picks)) if any(p != slice(None) for p in picks) else array
     volume = LazyVolume(source, order=(2, 1, 0), cache=ChunkCache(cache_bytes))
-    return Image(volume, chosen.spacing_mm, chosen.origin_mm, np.eye(3), path=str(path))  # type: ignore[arg-type]
+    metadata = {LEVEL_KEY: str(index)}
+    return Image(volume, chosen.spacing_mm, chosen.origin_mm, np.eye(3), str(path), metadata)  # type: ignore[arg-type]
 
 
 def _open(path: str | Path) -> tuple[Any, list[Level], list[tuple[str, str]]]:

@@ -432,8 +432,9 @@ class Segmenter(anywidget.AnyWidget):
         """Write every object, with its name, class id and colour, in a standard format.
 
         ``format``: ``"dicom-seg"`` (needs the Segmenter built on an :class:`nni_jupyter.Image`
-        read from a DICOM series), ``"ome-zarr"`` (image plus ``labels/labels``) or ``"nifti"``
-        (labels plus a ``.tsv`` table: returns both paths). Waits for queued prompts first; see
+        read from a DICOM series), ``"ome-zarr"`` (image plus ``labels/labels``; into the image's
+        own OME-Zarr, only the labels are added) or ``"nifti"`` (labels plus a ``.tsv`` table:
+        returns both paths). Waits for queued prompts first; see
         :mod:`nni_jupyter.exports`.
         """
         from nni_jupyter.exports.formats import export

@@ -81,3 +81,29 @@ def test_ome_zarr_levels_and_geometry_are_read_lazily(tmp_path, volume):
     assert np.array_equal(np.asarray(coarse.array), volume[::2, ::2, ::2])
     with pytest.raises(ValueError, match="levels 0..1"):
         nj.read_image(tmp_path / "img.ome.zarr", level=3)
+
+
+def test_labels_go_into_the_images_own_ome_zarr(tmp_path, make_session, volume):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Reader
+
+    from nni_jupyter.exports.zarr_labels import write_ome_zarr
+
+    path = tmp_path / "own.ome.zarr"
+    empty = np.zeros(volume.shape, np.uint16)  # replaced by the export below
+    write_ome_zarr(nj.Image(volume, (0.5, 0.5, 2.0), (1.0, 2.0, 3.0)), empty, path)
+    image = nj.read_image(path)
+    seg = Segmenter(image, session=make_session())
+    try:
+        seg.add_point((20, 18, 16))
+        assert seg.labels.any()
+        seg.export("ome-zarr", path)
+        reread = seg.labels
+    finally:
+        seg.close()
+    nodes = list(Reader(parse_url(str(path)))())
+    (label,) = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
+    assert np.array_equal(np.asarray(label.data[0]).transpose(2, 1, 0), reread)
+    scale = label.metadata["coordinateTransformations"][0][0]["scale"]
+    assert scale == pytest.approx([2.0, 0.5, 0.5])
+    assert np.array_equal(np.asarray(nj.read_image(path).array), volume)  # image untouched
