@@ -19,12 +19,10 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
 
 CHUNK = 128
 
@@ -59,8 +57,11 @@ def make_volume(path: Path, shape: tuple[int, int, int]) -> None:
                         (zz - centre[0]) ** 2 + (yy - centre[1]) ** 2 + (xx - centre[2]) ** 2
                     ) < radius**2
                     block = np.where(inside, level, block)
-                stored[zz.ravel()[0] : zz.ravel()[-1] + 1, j0 : j0 + block.shape[1],
-                       i0 : i0 + block.shape[2]] = block.astype(np.uint8)
+                stored[
+                    zz.ravel()[0] : zz.ravel()[-1] + 1,
+                    j0 : j0 + block.shape[1],
+                    i0 : i0 + block.shape[2],
+                ] = block.astype(np.uint8)
     (path / "complete").write_text("yes", encoding="utf-8")
 
 
