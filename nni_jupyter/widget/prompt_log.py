@@ -25,8 +25,8 @@ import numpy as np
 from ..atomic import write_atomic
 from ..inference.gestures import plane_axes
 from ..measurements import voxel_to_world
-from .annotator import Stamp
 from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, TOOLS, Command, MaskCrop, Prompt
+from .record import Entry
 
 FORMAT = "nni_jupyter.prompt_log"
 VERSION = 1
@@ -60,54 +60,6 @@ def geometry_of(image: Any, shape: Sequence[int], spacing_mm: Sequence[float]) -
     rows = tuple(tuple(float(v) for v in row) for row in np.asarray(image.direction))
     path = None if image.path is None else str(image.path)
     return Geometry((x, y, z), (sx, sy, sz), (ox, oy, oz), rows, path)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A prompt that still shapes its object: its place in the record, the prompt, its stamp."""
-
-    sequence: int
-    prompt: Prompt
-    stamp: Stamp
-
-
-def live_prompts(
-    record: Sequence[Prompt | Command], stamps: Sequence[Stamp]
-) -> dict[int, list[Entry]]:
-    """Per object id, the prompts that still shape it (undone, reset and deleted ones left out).
-
-    Raises
-    ------
-    ValueError
-        When an item does not say which object it acted on (it was restored from a save file).
-    """
-    done: list[tuple[int, Prompt | Command, Stamp]] = []  # the steps undo could take back
-    undone: list[tuple[int, Prompt | Command, Stamp]] = []
-    for sequence, (item, stamp) in enumerate(zip(record, stamps, strict=True)):
-        if stamp.object_id is None:
-            raise ValueError(
-                "a prompt log needs to know each prompt's object; prompts restored with "
-                "Segmenter.load do not record it: replay them on a new Segmenter instead"
-            )
-        if isinstance(item, Command) and item.name in ("undo", "redo"):
-            if stamp.applied:
-                source, target = (done, undone) if item.name == "undo" else (undone, done)
-                target.append(source.pop())
-            continue
-        if isinstance(item, Command) and item.name in ("select_object", "set_overlap"):
-            continue  # not undoable steps
-        done.append((sequence, item, stamp))
-        undone.clear()
-    objects: dict[int, list[Entry]] = {}
-    for sequence, item, stamp in done:
-        object_id = int(stamp.object_id)  # type: ignore[arg-type]
-        if isinstance(item, Prompt):
-            objects.setdefault(object_id, []).append(Entry(sequence, item, stamp))
-        elif item.name == "delete_object":
-            objects.pop(object_id, None)
-        else:  # new_object, reset_object
-            objects[object_id] = []
-    return objects
 
 
 def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dict[str, Any]:

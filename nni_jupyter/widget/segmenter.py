@@ -35,6 +35,7 @@ from .prompts import (
     item_from_dict,
     prompt_focus,
 )
+from .record import live_prompts
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -340,27 +341,21 @@ class Segmenter(anywidget.AnyWidget):
                 future.result()
         return futures
 
-    def remove_prompt(self, index: int, object: int | None = None) -> None:
+    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
         """Delete prompt ``index`` of an object (default the active one) and recompute the object.
 
-        ``index`` counts the prompts that still shape the object (as in :meth:`prompt_log`). The
-        object is reset and its remaining prompts replayed in order; undo then takes back one
-        replayed prompt at a time. Other objects keep their masks.
+        ``index`` counts the prompts that still shape the object, as in :meth:`prompt_log`
+        (negative counts from the end). The object is recomputed from its other prompts in one
+        undoable step: :meth:`undo` brings back its mask and the prompt. Other objects keep their
+        masks; the active object stays active.
+
+        Raises
+        ------
+        IndexError
+            When the object has no prompt ``index``.
         """
-        self.wait()
-        object_id = self._annotator.store.active if object is None else int(object)
-        with self._annotator.lock:
-            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
-            active = self._annotator.store.active
-        entries = live.get(object_id, [])
-        if not -len(entries) <= index < len(entries):
-            raise IndexError(f"object {object_id} has {len(entries)} prompts; got index {index}")
-        rest = [entry.prompt for k, entry in enumerate(entries) if k != index % len(entries)]
-        items: list[Prompt | Command] = [Command("select_object", object=object_id)]
-        items += [Command("reset_object"), *rest]
-        if active != object_id:
-            items.append(Command("select_object", object=active))
-        self.replay(items)
+        command = Command("remove_prompt", object=object, index=index)
+        return self._submit(command, wait)
 
     def prompt_log(self, annotator: str | None = None) -> dict[str, Any]:
         """Return the prompt log: image, model and every object's prompts (JSON-able dict).
@@ -372,7 +367,7 @@ class Segmenter(anywidget.AnyWidget):
         if not self._worker.in_worker_thread:
             self.wait()
         with self._annotator.lock:
-            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
+            live = live_prompts(self._annotator.record, self._annotator.stamps)
         geometry = prompt_log.geometry_of(self._geometry, self.shape, self.spacing_mm)
         model = prompt_log.model_entry(self._annotator.session, self.model_info["name"])
         fingerprint = self._image_tag.fingerprint

@@ -146,3 +146,52 @@ def test_remove_prompt_recomputes_only_that_object(make_segmenter):
     assert seg.active_object == 2
     with pytest.raises(IndexError, match="object 1 has 2 prompts"):
         seg.remove_prompt(5, object=1)
+
+
+def kept_points(seg, object_index: int = 0) -> list[list[float]]:
+    return [p["point_voxel"] for p in seg.prompt_log()["objects"][object_index]["prompts"]]
+
+
+def test_remove_prompt_is_one_undo_step(make_segmenter):
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))
+    seg.add_point((12, 10, 16))
+    seg.new_object()
+    seg.add_box([[2, 12], [2, 12], [4, 5]])
+    seg.select_object(1)
+    before = seg.labels
+    before_points = kept_points(seg)
+    other = seg.aggregate("separate")[2]
+
+    seg.remove_prompt(0)  # the active object's first prompt
+    removed = seg.labels
+    assert not np.array_equal(removed, before)
+    assert kept_points(seg) == [before_points[1]]
+    assert np.array_equal(seg.aggregate("separate")[2], other)
+
+    assert seg.undo() is True  # one step: the mask and the prompt come back together
+    assert np.array_equal(seg.labels, before)
+    assert kept_points(seg) == before_points
+    assert seg.active_object == 1
+    assert seg.redo() is True
+    assert np.array_equal(seg.labels, removed)
+    assert kept_points(seg) == [before_points[1]]
+    assert seg.undo() is True and seg.undo() is True  # then the box of object 2, as before
+    assert not seg.aggregate("separate")[2].any()
+    assert kept_points(seg) == before_points
+
+
+def test_remove_prompt_refuses_a_stale_or_wrong_index_and_changes_nothing(make_segmenter):
+    from nni_jupyter.widget.prompts import Command
+
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))
+    before = seg.labels
+    with pytest.raises(IndexError, match="object 1 has 1 prompts; got index -2"):
+        seg.remove_prompt(-2)
+    with pytest.raises(ValueError, match="no object with id 9"):
+        seg.remove_prompt(0, object=9)
+    with pytest.raises(IndexError, match="the prompt list changed"):
+        seg.replay([Command("remove_prompt", object=1, index=0, sequence=5)])
+    assert np.array_equal(seg.labels, before)
+    assert seg.undo() is True and not seg.labels.any()  # the point was the last step

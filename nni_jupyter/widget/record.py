@@ -1,0 +1,105 @@
+"""The record of what ran: each item's stamp, and the prompts that still shape each object.
+
+The annotator appends every prompt and command that succeeded to its record, with a
+:class:`Stamp`. :func:`live_prompts` walks the record as the object store's undo stack does (one
+undoable step per prompt, ``new_object``, ``reset_object``, ``delete_object`` and
+``remove_prompt``), so the prompts it returns are exactly those behind the masks: undone, reset,
+deleted and removed prompts are left out, and undoing a ``remove_prompt`` brings its prompt back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .prompts import Command, Prompt
+
+#: Commands that are not undoable steps of the object store.
+NOT_STEPS = ("select_object", "set_overlap")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the record keeps beside each item: the object it acted on (None when unknown, as for
+    items restored from an old save file), when it was submitted (UTC ISO 8601), and whether it
+    changed anything."""
+
+    object_id: int | None
+    submitted: str | None
+    applied: bool = True
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A prompt that still shapes its object: its place in the record, the prompt, its stamp."""
+
+    sequence: int
+    prompt: Prompt
+    stamp: Stamp
+
+
+def live_prompts(
+    record: Sequence[Prompt | Command], stamps: Sequence[Stamp]
+) -> dict[int, list[Entry]]:
+    """Per object id, the prompts that still shape it, in record order.
+
+    Raises
+    ------
+    ValueError
+        When an item does not say which object it acted on (restored from an old save file).
+    """
+    done: list[tuple[int, Prompt | Command, Stamp]] = []  # the steps undo could take back
+    undone: list[tuple[int, Prompt | Command, Stamp]] = []
+    for sequence, (item, stamp) in enumerate(zip(record, stamps, strict=True)):
+        if stamp.object_id is None:
+            raise ValueError(
+                "the record does not say which object each prompt acted on (it was restored "
+                "from a save file written before nni_jupyter kept that): replay seg.prompts on "
+                "a new Segmenter, then save again"
+            )
+        if isinstance(item, Command) and item.name in ("undo", "redo"):
+            if stamp.applied:
+                source, target = (done, undone) if item.name == "undo" else (undone, done)
+                target.append(source.pop())
+            continue
+        if isinstance(item, Command) and item.name in NOT_STEPS:
+            continue
+        done.append((sequence, item, stamp))
+        undone.clear()
+    objects: dict[int, list[Entry]] = {}
+    for sequence, item, stamp in done:
+        object_id = int(stamp.object_id)  # type: ignore[arg-type]
+        if isinstance(item, Prompt):
+            objects.setdefault(object_id, []).append(Entry(sequence, item, stamp))
+        elif item.name == "delete_object":
+            objects.pop(object_id, None)
+        elif item.name == "remove_prompt":
+            objects[object_id].pop(int(item.index))  # type: ignore[arg-type]
+        else:  # new_object, reset_object
+            objects[object_id] = []
+    return objects
+
+
+def pick(entries: Sequence[Entry], object_id: int, command: Command) -> int:
+    """The position in ``entries`` (an object's live prompts) that ``remove_prompt`` names.
+
+    Raises
+    ------
+    IndexError
+        When the index is out of range, or the prompt there is not at the expected ``sequence``
+        (the caller's prompt list is stale).
+    """
+    index = int(command.index)  # type: ignore[arg-type]
+    if not -len(entries) <= index < len(entries):
+        raise IndexError(
+            f"object {object_id} has {len(entries)} prompts; got index {index} "
+            f"(expected 0..{len(entries) - 1})"
+        )
+    position = index % len(entries)
+    found = entries[position].sequence
+    if command.sequence is not None and found != command.sequence:
+        raise IndexError(
+            f"prompt {index} of object {object_id} is record item {found}, not "
+            f"{command.sequence}: the prompt list changed; refresh it and try again"
+        )
+    return position
