@@ -65,11 +65,13 @@ class Task:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The annotator's whole state: the store's ``(owner, table)`` export and the record."""
+    """The annotator's whole state: the store's ``(owner, table)`` export, the record and its
+    stamps (None: not known, as in files written before stamps were saved)."""
 
     owner: np.ndarray
     table: dict[str, Any]
     record: tuple[Prompt | Command, ...]
+    stamps: tuple[Stamp, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -317,7 +319,7 @@ class Annotator:
         """Return the whole state, taken under the lock: objects, masks and the record."""
         with self.lock:
             owner, table = self.store.export()
-            return Snapshot(owner, table, tuple(self.record))
+            return Snapshot(owner, table, tuple(self.record), tuple(self.stamps))
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole state with ``snapshot`` (worker idle); re-seed the session from it.
@@ -330,7 +332,12 @@ class Annotator:
         with self.lock:
             self.store.load(snapshot.owner, snapshot.table)
             self.record[:] = snapshot.record
-            self.stamps[:] = [Stamp(None, None)] * len(snapshot.record)
+            stamps = snapshot.stamps or (Stamp(None, None),) * len(snapshot.record)
+            if len(stamps) != len(snapshot.record):
+                raise ValueError(
+                    f"the record has {len(snapshot.record)} items but {len(stamps)} stamps"
+                )
+            self.stamps[:] = stamps
             mask = self.store.mask()
         self._reseed(mask)
 

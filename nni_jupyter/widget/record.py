@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from .prompts import Command, Prompt
+from .prompts import MAX_OBJECT_ID, Command, Prompt
 
 #: Commands that are not undoable steps of the object store.
 NOT_STEPS = ("select_object", "set_overlap")
@@ -27,6 +29,42 @@ class Stamp:
     object_id: int | None
     submitted: str | None
     applied: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-able form (the save file's ``stamps``)."""
+        return {"object": self.object_id, "time": self.submitted, "applied": self.applied}
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Stamp:
+        """Inverse of :meth:`to_dict`, checking every field.
+
+        Raises
+        ------
+        ValueError
+            When ``value`` is not ``{"object": id or null, "time": ISO 8601 text or null,
+            "applied": bool}``.
+        """
+        if not isinstance(value, dict) or set(value) != {"object", "time", "applied"}:
+            raise ValueError(f"a stamp must be {{object, time, applied}}; got {str(value)[:200]}")
+        object_id, submitted, applied = value["object"], value["time"], value["applied"]
+        if object_id is not None and (
+            not isinstance(object_id, int)
+            or isinstance(object_id, bool)
+            or not 1 <= object_id <= MAX_OBJECT_ID
+        ):
+            raise ValueError(
+                f"a stamp's object must be null or in 1..{MAX_OBJECT_ID}; got {object_id!r}"
+            )
+        if submitted is not None:
+            try:
+                datetime.fromisoformat(submitted)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"a stamp's time must be null or ISO 8601 text; got {str(submitted)[:80]!r}"
+                ) from None
+        if not isinstance(applied, bool):
+            raise ValueError(f"a stamp's applied must be true or false; got {applied!r}")
+        return cls(object_id, submitted, applied)
 
 
 @dataclass(frozen=True)
