@@ -154,9 +154,8 @@ class Annotator:
         else:
             raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
         self.record.append(task.item)
-        self.stamps.append(
-            Stamp(_acted_on(task.item, active, self.store.active), task.submitted, outcome.applied)
-        )
+        acted_on = _acted_on(task.item, active, self.store.active)
+        self.stamps.append(Stamp(acted_on, task.submitted, outcome.applied, self.store.overlap))
         return outcome
 
     def _prompt(self, interaction: Interaction) -> Outcome:
@@ -174,8 +173,8 @@ class Annotator:
         """Remove one prompt and recompute its object from the rest: one undoable step.
 
         The object is cleared and its remaining prompts run again from an empty session, each
-        with the refinement seed of its first run; other objects keep their voxels (under the
-        overlap policy, as any prompt). The active object stays active.
+        with the refinement seed and the overlap policy of its first run; other objects keep
+        their voxels (as under any prompt). The active object stays active.
         """
         start = time.perf_counter()
         store, active = self.store, self.store.active
@@ -187,7 +186,10 @@ class Annotator:
                 )
             entries = live_prompts(self.record, self.stamps).get(object_id, [])
         position = pick(entries, object_id, command)
-        rest = [(e.sequence, self.check(e.prompt).interaction) for e in entries]
+        rest = [
+            (e.sequence, e.stamp.overlap or store.overlap, self.check(e.prompt).interaction)
+            for e in entries
+        ]
         del rest[position]
         try:
             with store.step("remove_prompt") as step:
@@ -195,10 +197,10 @@ class Annotator:
                     store.select(object_id)
                     store.clear_active()
                 self.session.reset_interactions()
-                for sequence, interaction in rest:
+                for sequence, overlap, interaction in rest:
                     region = self._call_session(_given(interaction, "prompt", "raster"), sequence)
                     if region is not None:
-                        with self.lock:
+                        with self.lock, store.overlap_as(overlap):
                             store.write_active(region, self.buffer[to_slices(region)])
                 with self.lock:
                     store.select(active)

@@ -160,6 +160,15 @@ class ObjectStore:
         """Set the overlap policy for later writes (not a step)."""
         self.overlap = _check_overlap(overlap)
 
+    @contextmanager
+    def overlap_as(self, overlap: str) -> Iterator[None]:
+        """Write under ``overlap`` inside the block (a prompt recomputed under its own policy)."""
+        kept, self.overlap = self.overlap, _check_overlap(overlap)
+        try:
+            yield
+        finally:
+            self.overlap = kept
+
     def create(self, name: str | None = None, class_id: int | None = None) -> int:
         """Add an empty object and make it active; return its id."""
         self._open_step()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .prompts import MAX_OBJECT_ID, Command, Prompt
+from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt
 
 #: Commands that are not undoable steps of the object store.
 NOT_STEPS = ("select_object", "set_overlap")
@@ -23,16 +23,22 @@ NOT_STEPS = ("select_object", "set_overlap")
 @dataclass(frozen=True)
 class Stamp:
     """What the record keeps beside each item: the object it acted on (None when unknown, as for
-    items restored from an old save file), when it was submitted (UTC ISO 8601), and whether it
-    changed anything."""
+    items restored from an old save file), when it was submitted (UTC ISO 8601), whether it
+    changed anything, and the overlap policy it ran under (None when unknown)."""
 
     object_id: int | None
     submitted: str | None
     applied: bool = True
+    overlap: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-able form (the save file's ``stamps``)."""
-        return {"object": self.object_id, "time": self.submitted, "applied": self.applied}
+        return {
+            "object": self.object_id,
+            "time": self.submitted,
+            "applied": self.applied,
+            "overlap": self.overlap,
+        }
 
     @classmethod
     def from_dict(cls, value: Any) -> Stamp:
@@ -42,10 +48,17 @@ class Stamp:
         ------
         ValueError
             When ``value`` is not ``{"object": id or null, "time": ISO 8601 text or null,
-            "applied": bool}``.
+            "applied": bool, "overlap": a policy or null}``.
         """
-        if not isinstance(value, dict) or set(value) != {"object", "time", "applied"}:
-            raise ValueError(f"a stamp must be {{object, time, applied}}; got {str(value)[:200]}")
+        if not isinstance(value, dict) or set(value) != {"object", "time", "applied", "overlap"}:
+            raise ValueError(
+                f"a stamp must be {{object, time, applied, overlap}}; got {str(value)[:200]}"
+            )
+        if value["overlap"] not in (None, *OVERLAP_POLICIES):
+            raise ValueError(
+                f"a stamp's overlap must be null or one of {', '.join(OVERLAP_POLICIES)}; "
+                f"got {str(value['overlap'])[:80]!r}"
+            )
         object_id, submitted, applied = value["object"], value["time"], value["applied"]
         if object_id is not None and (
             not isinstance(object_id, int)
@@ -64,7 +77,7 @@ class Stamp:
                 ) from None
         if not isinstance(applied, bool):
             raise ValueError(f"a stamp's applied must be true or false; got {applied!r}")
-        return cls(object_id, submitted, applied)
+        return cls(object_id, submitted, applied, value["overlap"])
 
 
 @dataclass(frozen=True)

@@ -368,10 +368,12 @@ class Segmenter(anywidget.AnyWidget):
             self.wait()
         with self._annotator.lock:
             live = live_prompts(self._annotator.record, self._annotator.stamps)
+            overlap = self._annotator.store.overlap
         geometry = prompt_log.geometry_of(self._geometry, self.shape, self.spacing_mm)
         model = prompt_log.model_entry(self._annotator.session, self.model_info["name"])
         fingerprint = self._image_tag.fingerprint
-        return prompt_log.build(geometry, fingerprint, model, self.objects, live, annotator)
+        objects = self.objects
+        return prompt_log.build(geometry, fingerprint, model, objects, live, overlap, annotator)
 
     def save_prompt_log(self, path: str | Path, annotator: str | None = None) -> Path:
         """Write :meth:`prompt_log` to ``path`` as JSON, atomically; return the path."""

@@ -57,9 +57,19 @@ def test_save_and_load_restore_masks_objects_prompts_and_settings(make_segmenter
     [
         (None, "its stamps must be a list of"),
         ([], "its stamps must be a list of"),
-        ([{"object": 1, "time": "noon", "applied": True}], "stamps[0] is invalid: a stamp's time"),
-        ([{"object": 0, "time": None, "applied": True}], "stamps[0] is invalid: a stamp's object"),
+        (
+            [{"object": 1, "time": "noon", "applied": True, "overlap": None}],
+            "stamps[0] is invalid: a stamp's time",
+        ),
+        (
+            [{"object": 0, "time": None, "applied": True, "overlap": None}],
+            "stamps[0] is invalid: a stamp's object",
+        ),
         ([{"object": 1, "time": None}], "stamps[0] is invalid: a stamp must be"),
+        (
+            [{"object": 1, "time": None, "applied": True, "overlap": "x"}],
+            "stamps[0] is invalid: a stamp's overlap",
+        ),
     ],
 )
 def test_stamps_are_checked_on_reading(make_segmenter, tmp_path, stamps, problem):
@@ -201,7 +211,7 @@ def test_a_file_in_the_version_1_layout_loads(make_session, image, tmp_path):
             seg.prompt_log()
         # and saving it again writes the same layout, as version 2 with unknown stamps
         _, again = persistence.read(seg.save(tmp_path / "again.npz"))
-        unknown = {"object": None, "time": None, "applied": True}
+        unknown = {"object": None, "time": None, "applied": True, "overlap": None}
         assert again == {**meta, "version": 2, "stamps": [unknown] * len(meta["prompts"])}
         assert list(again) == [*meta, "stamps"]
     finally:

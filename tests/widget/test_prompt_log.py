@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -191,7 +192,44 @@ def test_remove_prompt_refuses_a_stale_or_wrong_index_and_changes_nothing(make_s
         seg.remove_prompt(-2)
     with pytest.raises(ValueError, match="no object with id 9"):
         seg.remove_prompt(0, object=9)
-    with pytest.raises(IndexError, match="the prompt list changed"):
+    with pytest.raises(IndexError, match="the prompt list changed"), pytest.warns(UserWarning):
         seg.replay([Command("remove_prompt", object=1, index=0, sequence=5)])
     assert np.array_equal(seg.labels, before)
     assert seg.undo() is True and not seg.labels.any()  # the point was the last step
+
+
+def block(shape, lo, hi) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = 1
+    return mask
+
+
+def test_log_records_the_overlap_policy_and_replay_honours_it(make_segmenter, image, tmp_path):
+    seg = make_segmenter()
+    seg.add_mask(block(image.shape, (2, 2, 2), (20, 20, 20)))
+    seg.overlap = "overwrite"
+    seg.new_object()
+    seg.add_mask(block(image.shape, (10, 10, 10), (30, 30, 30)))  # takes part of object 1
+    seg.overlap = "lock"
+    seg.wait()
+    log = seg.prompt_log()
+    assert log["overlap"] == "lock"
+    assert [obj["prompts"][0]["overlap"] for obj in log["objects"]] == ["lock", "overwrite"]
+    assert (seg.labels[10:20, 10:20, 10:20] == 2).all()
+
+    replayed = make_segmenter()  # starts under "lock"
+    replayed.replay_prompt_log(seg.save_prompt_log(tmp_path / "log.json"))
+    assert np.array_equal(replayed.labels, seg.labels)
+    assert replayed.overlap == "lock"
+
+    for edit, field in (
+        (lambda lg: lg.update(overlap="merge"), "field overlap"),
+        (
+            lambda lg: lg["objects"][1]["prompts"][0].update(overlap=3),
+            "objects[1].prompts[0].overlap",
+        ),
+    ):
+        bad = json.loads(json.dumps(log))
+        edit(bad)
+        with pytest.raises(ValueError, match=re.escape(field)):
+            prompt_log.check(bad, "edited.json")
