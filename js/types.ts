@@ -14,6 +14,8 @@ export type Vec3 = [number, number, number];
 export type Bbox = [[number, number], [number, number], [number, number]];
 /** In-plane continuous voxel coordinate `[p, q]` (centre of voxel k is at k). */
 export type PlanePoint = [number, number];
+/** A C-order label volume or slice of object ids: bytes until an id above 255 arrives. */
+export type LabelArray = Uint8Array | Uint16Array;
 
 export type Layout = "single" | "three";
 

@@ -8,7 +8,7 @@ import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
 import { type PromptDraft, drawGesture, scribbleWidth } from "./tools";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
-import type { Axis, WidgetTraits } from "./types";
+import type { Axis, LabelArray, WidgetTraits } from "./types";
 import { h } from "./ui";
 import { windowSlice } from "./window";
 
@@ -41,7 +41,7 @@ export class SliceView {
   private placementDirty = true;
   private surfaceDirty = true;
   private overlayVoxels = 0;
-  private labelScratch: Uint8Array | undefined;
+  private labelScratch: LabelArray | undefined;
   private size = { width: 1, height: 1 };
   private readonly pointer: ViewPointer;
   private frame = 0;
@@ -203,11 +203,13 @@ export class SliceView {
     this.overlayVoxels = 0;
     if (!labels.empty && index < labels.shape[this.axis]) {
       this.labelScratch = labelSlice(labels.volume, labels.shape, this.axis, index, this.labelScratch);
-      const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, {
+      const style = {
         opacity: this.model.get("opacity"),
         outline: this.model.get("outline"),
         show: this.model.get("show_masks"),
-      });
+      };
+      const size = labels.volume instanceof Uint16Array ? 65536 : 256;
+      const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, style, size);
       const scratch = this.labelScratch;
       const paint = (pixels: Uint32Array) => (this.overlayVoxels = renderOverlay(scratch, nP, nQ, colours, pixels));
       if (this.overlayLayer.paint(nQ, nP, paint)) this.placementDirty = true;

@@ -2,7 +2,8 @@
 
 The file holds two arrays and never a pickle (:mod:`.npz` refuses objects when reading):
 
-- ``owner``: uint8 ``[X, Y, Z]``, 0 = background, else the object id (zlib-compressed by
+- ``owner``: uint8 ``[X, Y, Z]`` (uint16 when an object id is above 255; version 2), 0 =
+  background, else the object id (zlib-compressed by
   :func:`numpy.savez_compressed`);
 - ``meta``: a JSON text with the format tag and version, the image's shape, dtype and fingerprint,
   the object store's table (``objects``, ``active_object``, ``overlap``: see
@@ -43,7 +44,7 @@ from .. import atomic
 from . import npz
 from .annotator import Snapshot
 from .inputs import check_spacing
-from .objects import check_state
+from .objects import OWNER_DTYPES, check_state
 from .prompts import item_from_dict
 from .record import Stamp
 from .slices import window_for
@@ -302,10 +303,10 @@ def _shape_of(meta: dict[str, Any]) -> tuple[int, int, int]:
 
 def _labels_of(shape: tuple[int, int, int]) -> npz.Expect:
     def expect(found: tuple[int, ...], dtype: np.dtype) -> None:
-        if dtype != np.uint8 or tuple(found) != shape:
+        if dtype not in OWNER_DTYPES or tuple(found) != shape:
             raise ValueError(
-                f"its owner array (the labels) must be uint8 of shape {shape}; got {dtype} "
-                f"{tuple(found)}"
+                f"its owner array (the labels) must be uint8 or uint16 of shape {shape}; got "
+                f"{dtype} {tuple(found)}"
             )
 
     return expect

@@ -33,7 +33,8 @@ MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
 MAX_VERTICES = 100_000
 #: Vertices may lie outside the slice, but not so far that the geometry overflows.
 MAX_COORDINATE = 1e9
-MAX_OBJECT_ID = 255
+#: Object ids are 1..65535: the owner map is uint8 until an id above 255 exists, then uint16.
+MAX_OBJECT_ID = 65535
 MAX_CLASS_ID = 65535
 OVERLAP_POLICIES = ("lock", "overwrite")
 
@@ -280,7 +281,7 @@ class Command:
         One of ``undo``, ``redo``, ``reset_object``, ``new_object``, ``select_object``,
         ``delete_object``, ``remove_prompt``, ``set_overlap``.
     object
-        The object id (1..255) for ``select_object`` and ``delete_object``.
+        The object id (1..65535) for ``select_object`` and ``delete_object``.
     object_name, class_id
         Optional name and class id for ``new_object``.
     overlap
