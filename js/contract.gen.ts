@@ -26,6 +26,7 @@ export const TRAIT_NAMES = [
   "scribble_thickness",
   "overlap",
   "labels_version",
+  "prompt_list",
 ] as const;
 export type TraitName = (typeof TRAIT_NAMES)[number];
 

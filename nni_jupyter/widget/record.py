@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt
+from ..inference.gestures import plane_axes
+from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt, prompt_focus
 
 #: Commands that are not undoable steps of the object store.
 NOT_STEPS = ("select_object", "set_overlap")
@@ -154,3 +155,59 @@ def pick(entries: Sequence[Entry], object_id: int, command: Command) -> int:
             f"{command.sequence}: the prompt list changed; refresh it and try again"
         )
     return position
+
+
+#: The most vertices a prompt row carries to the browser (longer strokes are thinned for display).
+MAX_ROW_POINTS = 64
+
+
+def prompt_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The ``prompt_list`` trait: one small JSON row per live prompt of an object (PROTOCOL.md).
+
+    Each row has its ``index`` (for ``remove_prompt``), ``sequence`` (its record place),
+    ``kind``, ``positive``, the plane it lies on (``axis`` and ``slice``, or null), ``draw`` and
+    ``points`` (how to outline it: a gesture tool and up to :data:`MAX_ROW_POINTS` voxel
+    positions ``[x, y, z]``) and ``focus`` (the ``slice_index`` to go to, null for an axis to
+    keep).
+    """
+    return [_row(index, entry) for index, entry in enumerate(entries)]
+
+
+def _row(index: int, entry: Entry) -> dict[str, Any]:
+    prompt = entry.prompt
+    plane, where = prompt_focus(prompt)
+    axis, index_on_axis, draw, points = plane, None, "box", []
+    if prompt.vertices is not None and prompt.axis is not None and prompt.index is not None:
+        p_axis, q_axis = plane_axes(prompt.axis)
+        draw, index_on_axis = prompt.tool, prompt.index
+        for p, q in _thin(prompt.vertices):
+            point = [0.0, 0.0, 0.0]
+            point[prompt.axis], point[p_axis], point[q_axis] = prompt.index, p, q
+            points.append(point)
+    elif prompt.point is not None:
+        draw, points = "point", [list(prompt.point)]
+    else:
+        box = (
+            prompt.bbox if prompt.bbox is not None else (prompt.mask.bbox if prompt.mask else None)
+        )
+        if box is not None:
+            points = [[float(lo) for lo, _ in box], [float(hi - 1) for _, hi in box]]
+            index_on_axis = None if plane is None else box[plane][0]
+    return {
+        "index": index,
+        "sequence": entry.sequence,
+        "kind": prompt.tool,
+        "positive": bool(prompt.positive),
+        "axis": axis,
+        "slice": index_on_axis,
+        "draw": draw,
+        "points": points,
+        "focus": [where.get(a) for a in range(3)],
+    }
+
+
+def _thin(vertices: Sequence[tuple[float, float]]) -> Sequence[tuple[float, float]]:
+    if len(vertices) <= MAX_ROW_POINTS:
+        return vertices
+    step = (len(vertices) - 1) / (MAX_ROW_POINTS - 1)
+    return [vertices[round(k * step)] for k in range(MAX_ROW_POINTS)]

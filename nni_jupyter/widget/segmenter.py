@@ -35,7 +35,7 @@ from .prompts import (
     item_from_dict,
     prompt_focus,
 )
-from .record import live_prompts
+from .record import live_prompts, prompt_rows
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -104,6 +104,7 @@ class Segmenter(anywidget.AnyWidget):
     scribble_thickness = t.List(t.Int(), [2, 2, 2], minlen=3, maxlen=3).tag(sync=True)
     overlap = t.Enum(OVERLAP_POLICIES, "lock").tag(sync=True)
     labels_version = t.Int(0).tag(sync=True)
+    prompt_list = t.List(t.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -517,6 +518,7 @@ class Segmenter(anywidget.AnyWidget):
             seg.objects = seg._annotator.objects_state()
             seg.active_object = seg._annotator.store.active
             seg.overlap = seg._annotator.store.overlap
+            seg._sync_prompt_list()
         seg.labels_version += 1
         if autosave is not None:
             seg.autosave(autosave)
@@ -619,6 +621,7 @@ class Segmenter(anywidget.AnyWidget):
                     self.active_object = self._annotator.store.active
                 if isinstance(job.item.item, Command) and job.item.item.name == "set_overlap":
                     self.overlap = self._annotator.store.overlap  # also when replayed
+                self._sync_prompt_list()
             if outcome.patches:
                 self.labels_version += 1
         except Exception as exc:  # noqa: BLE001 - a user's observer must not fail the prompt
@@ -634,6 +637,17 @@ class Segmenter(anywidget.AnyWidget):
         self.send(messages.error(request_id, message))
         if request_id is not None:
             warnings.warn(f"nni_jupyter: a browser request failed: {message}", stacklevel=2)
+
+    def _sync_prompt_list(self) -> None:
+        """Set ``prompt_list`` to the active object's live prompts (empty when unknown)."""
+        with self._annotator.lock:
+            try:
+                live = live_prompts(self._annotator.record, self._annotator.stamps)
+            except ValueError:  # prompts restored from a version 1 file: their objects are unknown
+                live = {}
+            rows = prompt_rows(live.get(self._annotator.store.active, []))
+        if rows != self.prompt_list:
+            self.prompt_list = rows
 
     def _set_state(self, busy: bool, pending: int) -> None:
         self.busy, self.pending = busy, pending
