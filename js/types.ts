@@ -39,6 +39,24 @@ export interface ObjectInfo {
   voxels: number;
 }
 
+/** One live prompt of the active object (trait `prompt_list`, PROTOCOL.md). */
+export interface PromptRow {
+  /** Its place among the object's prompts: what `remove_prompt` names. */
+  index: number;
+  /** Its place in the kernel's record: guards `remove_prompt` against a stale list. */
+  sequence: number;
+  kind: Tool | "mask";
+  positive: boolean;
+  /** The plane it lies on, or null (a point or a box over the volume). */
+  axis: Axis | null;
+  slice: number | null;
+  /** How to outline it: a gesture tool and voxel positions `[x, y, z]`. */
+  draw: Tool;
+  points: Vec3[];
+  /** The `slice_index` to go to; null keeps that axis. */
+  focus: [number | null, number | null, number | null];
+}
+
 export interface ModelInfo {
   name: string;
   license: string;
@@ -74,6 +92,7 @@ export interface WidgetTraits {
   overlap: "lock" | "overwrite";
   /** Increments whenever any mask changes. */
   labels_version: number;
+  prompt_list: PromptRow[];
 }
 
 /** Compiles only while `WidgetTraits` names exactly the kernel's synced traits. */
@@ -114,6 +133,9 @@ export interface CommandMsg {
   /** Optional for `new_object`. */
   object_name?: string;
   class_id?: number;
+  /** For `remove_prompt`: the row's `index` and `sequence`. */
+  index?: number;
+  sequence?: number;
 }
 
 export type OutgoingMsg = GetSliceMsg | GetLabelsMsg | PromptMsg | CommandMsg;

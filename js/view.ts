@@ -8,7 +8,8 @@ import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
 import { type PromptDraft, drawGesture, scribbleWidth } from "./tools";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
-import type { Axis, LabelArray, WidgetTraits } from "./types";
+import { rowOutline } from "./promptlist";
+import type { Axis, LabelArray, PromptRow, WidgetTraits } from "./types";
 import { h } from "./ui";
 import { windowSlice } from "./window";
 
@@ -18,6 +19,8 @@ export const AXIS_NAMES = ["X", "Y", "Z"] as const;
 export interface ViewHost extends PointerHost {
   hiddenObjects: ReadonlySet<number>;
   pendingPrompts(): Iterable<PromptDraft>;
+  /** The prompt-list row under the pointer, outlined in every view where it lies. */
+  hoveredPrompt(): PromptRow | null;
   setSliceIndex(axis: Axis, index: number): void;
   activate(view: SliceView): void;
   /** Called after each redraw. */
@@ -280,6 +283,9 @@ export class SliceView {
         drawGesture(ctx, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
       }
     }
+    const hovered = this.host.hoveredPrompt();
+    const outline = hovered && rowOutline(hovered, this.axis, this.index());
+    if (outline) drawGesture(ctx, params, outline, { pending: !outline.onSlice, scribbleWidth: width });
     if (this.pointer.gesture) drawGesture(ctx, params, this.pointer.gesture, { scribbleWidth: width });
   }
 }

@@ -233,3 +233,30 @@ def test_log_records_the_overlap_policy_and_replay_honours_it(make_segmenter, im
         edit(bad)
         with pytest.raises(ValueError, match=re.escape(field)):
             prompt_log.check(bad, "edited.json")
+
+
+def test_prompt_list_rows_follow_the_active_object_and_every_change(make_segmenter):
+    seg = make_segmenter()
+    draw(seg)  # object 2 is active: a scribble on y 10, a negative lasso on x 30
+    scribble, lasso = seg.prompt_list
+    assert (scribble["kind"], scribble["axis"], scribble["slice"], scribble["positive"]) == (
+        "scribble", 1, 10, True
+    )  # fmt: skip
+    assert lasso == {
+        "index": 1,
+        "sequence": lasso["sequence"],
+        "kind": "lasso",
+        "positive": False,
+        "axis": 0,
+        "slice": 30,
+        "draw": "lasso",
+        "points": [[30, 5.0, 5.0], [30, 30.0, 6.0], [30, 20.0, 25.0]],
+        "focus": [30, None, None],
+    }
+    seg.select_object(1)
+    assert [row["kind"] for row in seg.prompt_list] == ["point", "box"]
+    assert seg.prompt_list[0]["focus"] == [20, 18, 16]
+    seg.remove_prompt(0)
+    assert [row["kind"] for row in seg.prompt_list] == ["box"]
+    seg.undo()
+    assert [row["kind"] for row in seg.prompt_list] == ["point", "box"]
