@@ -20,11 +20,12 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import lifetime, memory, messages, persistence, prompt_log
+from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
+from .outputs import OutputsMixin
 from .prompts import (
     GESTURE_TOOLS,
     OVERLAP_POLICIES,
@@ -35,7 +36,6 @@ from .prompts import (
     item_from_dict,
     prompt_focus,
 )
-from .record import live_prompts, prompt_rows
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from nni_jupyter.inference.api import Session
 
 
-class Segmenter(anywidget.AnyWidget):
+class Segmenter(OutputsMixin, anywidget.AnyWidget):
     """nnInteractive in a notebook cell: show slices, draw prompts, get 3-D masks as numpy.
 
     Parameters
@@ -358,59 +358,9 @@ class Segmenter(anywidget.AnyWidget):
         command = Command("remove_prompt", object=object, index=index)
         return self._submit(command, wait)
 
-    def prompt_log(self, annotator: str | None = None) -> dict[str, Any]:
-        """Return the prompt log: image, model and every object's prompts (JSON-able dict).
-
-        Prompts are in voxels and in world mm (the :class:`nni_jupyter.Image`'s geometry, else
-        ``spacing_mm`` with zero origin and identity direction). ``annotator`` defaults to
-        ``$NNI_JUPYTER_ANNOTATOR``. See :mod:`nni_jupyter.widget.prompt_log`.
-        """
-        if not self._worker.in_worker_thread:
-            self.wait()
-        with self._annotator.lock:
-            live = live_prompts(self._annotator.record, self._annotator.stamps)
-            overlap = self._annotator.store.overlap
-        geometry = prompt_log.geometry_of(self._geometry, self.shape, self.spacing_mm)
-        model = prompt_log.model_entry(self._annotator.session, self.model_info["name"])
-        fingerprint = self._image_tag.fingerprint
-        objects = self.objects
-        return prompt_log.build(geometry, fingerprint, model, objects, live, overlap, annotator)
-
-    def save_prompt_log(self, path: str | Path, annotator: str | None = None) -> Path:
-        """Write :meth:`prompt_log` to ``path`` as JSON, atomically; return the path."""
-        return prompt_log.save(path, self.prompt_log(annotator))
-
-    def replay_prompt_log(self, log: dict[str, Any] | str | Path) -> None:
-        """Replay a prompt log's voxel prompts (a dict or a file, checked first) on this image.
-
-        Meant for a new Segmenter: its objects are created in the log's id order.
-        """
-        if isinstance(log, dict):
-            log = prompt_log.check(log)
-        else:
-            log = prompt_log.read(log)
-        if list(self.shape) != log["image"]["shape"]:
-            raise ValueError(
-                f"the prompt log is for an image of shape {log['image']['shape']}; "
-                f"this one is {list(self.shape)}"
-            )
-        self.replay(prompt_log.replay_items(log))
-
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued prompt has run; return False on timeout."""
         return self._worker.wait_idle(timeout)
-
-    def measure(self, as_dataframe: bool | None = None) -> Any:
-        """Per object: voxels, volume in mL, bbox, centroid in voxels and in mm.
-
-        Physical positions use the image's origin and direction when the Segmenter was given an
-        :class:`nni_jupyter.Image`. Returns a DataFrame when pandas is installed, else a list of
-        dicts (see :func:`nni_jupyter.measure`).
-        """
-        from nni_jupyter.measurements import measure
-
-        geometry = self._geometry if self._geometry is not None else self.spacing_mm
-        return measure(self.labels, geometry, self._object_names(), as_dataframe=as_dataframe)
 
     def show_3d(self, **kwargs: Any) -> Any:
         """An ipyvolume view of every object's surface, refreshed when masks change.
@@ -425,29 +375,10 @@ class Segmenter(anywidget.AnyWidget):
         kwargs.setdefault("names", self._object_names())
         return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
 
-    def export(self, format: str, path: str | Path) -> Path | tuple[Path, Path]:
-        """Write every object, with its name, class id and colour, in a standard format.
-
-        ``format``: ``"dicom-seg"`` (needs the Segmenter built on an :class:`nni_jupyter.Image`
-        read from a DICOM series), ``"ome-zarr"`` (image plus ``labels/labels``) or ``"nifti"``
-        (labels plus a ``.tsv`` table: returns both paths). Waits for queued prompts first; see
-        :mod:`nni_jupyter.exports`.
-        """
-        from nni_jupyter.exports.formats import export
-
-        self.wait()
-        image = self._geometry if self._geometry is not None else self._volume
-        return export(
-            format, path, self.labels, self.objects, image, self.spacing_mm, self.model_info["name"]
-        )
-
     def set_window(self, window: Any) -> None:
         """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
         ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
         self.window = window_for(window)
-
-    def _object_names(self) -> dict[int, str]:
-        return {int(item["id"]): str(item["name"]) for item in self.objects}
 
     def close(self) -> None:
         """Stop the worker (after queued prompts), release the session and close the widget.
@@ -463,18 +394,6 @@ class Segmenter(anywidget.AnyWidget):
             annotator.session = None  # frees a session (and its image copy) nobody else holds
         self._closed = True
         super().close()
-
-    # ---- saving -------------------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> Path:
-        """Write labels, objects, prompts and settings to ``path`` (``.npz``, atomically).
-
-        Waits for queued prompts first. Restore with :meth:`Segmenter.load`; the undo history
-        is not saved.
-        """
-        if not self._worker.in_worker_thread:
-            self.wait()
-        return self._save_now(path)
 
     @classmethod
     def load(
@@ -509,40 +428,8 @@ class Segmenter(anywidget.AnyWidget):
             kwargs.setdefault("window", meta["window"])
         autosave = kwargs.pop("autosave", None)
         seg = cls(image, session=session, model=model, **kwargs)
-        try:
-            seg._annotator.restore(snapshot)
-        except BaseException:
-            seg.close()
-            raise
-        with seg._internal_update():
-            seg.objects = seg._annotator.objects_state()
-            seg.active_object = seg._annotator.store.active
-            seg.overlap = seg._annotator.store.overlap
-            seg._sync_prompt_list()
-        seg.labels_version += 1
-        if autosave is not None:
-            seg.autosave(autosave)
+        seg._restore(snapshot, autosave)
         return seg
-
-    def autosave(self, path: str | Path | None) -> None:
-        """Save to ``path`` now and after every prompt or command (``None`` turns it off)."""
-        self._autosave_path = None if path is None else Path(path).expanduser()
-        if self._autosave_path is not None:
-            self.save(self._autosave_path)
-
-    def _autosave_now(self) -> None:
-        if self._autosave_path is None:
-            return
-        try:
-            self._save_now(self._autosave_path)
-        except Exception as exc:  # noqa: BLE001 - a failed save must not fail the prompt
-            # the prompt itself succeeded: a banner and a warning, no ``error`` reply
-            self.error = f"autosave to {self._autosave_path} failed: {type(exc).__name__}: {exc}"
-            warnings.warn(f"nni_jupyter: {self.error}", stacklevel=2)
-
-    def _save_now(self, path: str | Path) -> Path:
-        snapshot = self._annotator.snapshot()
-        return persistence.save(path, snapshot, self._image_tag, self.spacing_mm, self.window)
 
     # ---- dispatch -----------------------------------------------------------------------------
 
@@ -637,17 +524,6 @@ class Segmenter(anywidget.AnyWidget):
         self.send(messages.error(request_id, message))
         if request_id is not None:
             warnings.warn(f"nni_jupyter: a browser request failed: {message}", stacklevel=2)
-
-    def _sync_prompt_list(self) -> None:
-        """Set ``prompt_list`` to the active object's live prompts (empty when unknown)."""
-        with self._annotator.lock:
-            try:
-                live = live_prompts(self._annotator.record, self._annotator.stamps)
-            except ValueError:  # prompts restored from a version 1 file: their objects are unknown
-                live = {}
-            rows = prompt_rows(live.get(self._annotator.store.active, []))
-        if rows != self.prompt_list:
-            self.prompt_list = rows
 
     def _set_state(self, busy: bool, pending: int) -> None:
         self.busy, self.pending = busy, pending
