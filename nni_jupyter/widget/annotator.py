@@ -13,6 +13,10 @@ the whole state (objects, masks, the record) as plain values, for saving.
 Switching objects, undo and redo re-seed the session from the active object's mask with
 ``add_initial_seg_interaction`` (or ``reset_interactions`` for an empty mask): the mask carries over
 exactly; the earlier prompts of that object live on through it, not as separate interactions.
+
+``remove_prompt`` is the one command that runs the session several times: it recomputes an object
+from its other prompts (:func:`~.record.live_prompts`) inside one store step, so a single undo
+brings back both the mask and the prompt.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The Segmenter widget: synced traits, message dispatch and the Python prompt API.
+"""The Segmenter widget: synced traits, message dispatch, objects and history.
 
 The work lives elsewhere: messages are validated by :mod:`.messages`, gestures become voxels in
 :mod:`.raster`, prompts run on a :class:`~.worker.Worker` thread through an
 :class:`~.annotator.Annotator`, and slices and masks are encoded by :mod:`.slices` and
-:mod:`.codec`.
+:mod:`.codec`. The Python prompt methods (``add_point``...) come from :mod:`.prompt_api`; saving,
+the prompt log and exports from :mod:`.outputs`.
 """
 
 from __future__ import annotations
@@ -22,19 +23,17 @@ import traitlets as t
 
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
-from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
+from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
 from .outputs import OutputsMixin
+from .prompt_api import PromptsMixin
 from .prompts import (
     GESTURE_TOOLS,
     OVERLAP_POLICIES,
     Command,
-    MaskCrop,
     Prompt,
-    Tool,
     item_from_dict,
-    prompt_focus,
 )
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
     from nni_jupyter.inference.api import Session
 
 
-class Segmenter(OutputsMixin, anywidget.AnyWidget):
+class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
     """nnInteractive in a notebook cell: show slices, draw prompts, get 3-D masks as numpy.
 
     Parameters
@@ -220,81 +219,6 @@ class Segmenter(OutputsMixin, anywidget.AnyWidget):
         same image and model to get the same masks (``item.to_dict()`` gives a JSON-able form)."""
         return tuple(self._annotator.record)
 
-    # ---- prompts ------------------------------------------------------------------------------
-
-    def add_point(self, point: Any, positive: bool = True, *, wait: bool = True) -> Any:
-        """Prompt with a point ``(x, y, z)`` in voxel coordinates."""
-        return self._prompt(Prompt("point", positive, point=tuple(point)), wait)
-
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a box.
-
-        ``box`` is a half-open volume box ``[[x0, x1], [y0, y1], [z0, z1]]`` (one axis of size 1
-        for the v1.0 model), or with ``axis`` and ``index`` two in-plane corners
-        ``[(p0, q0), (p1, q1)]`` on that slice (voxels ``round(min)..round(max)`` inclusive, as a
-        browser box).
-        """
-        if axis is None:
-            return self._prompt(Prompt("box", positive, bbox=box), wait)
-        return self._prompt(
-            Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box)), wait
-        )
-
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a scribble.
-
-        ``stroke`` is a full-volume 0/1 mask ``[X, Y, Z]`` (the stroke, usually on one slice), or
-        with ``axis`` and ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn with
-        ``scribble_thickness`` as a browser scribble is.
-        """
-        return self._prompt(self._mask_prompt("scribble", stroke, positive, axis, index), wait)
-
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a lasso.
-
-        ``outline`` is a full-volume *filled* 0/1 mask ``[X, Y, Z]``, or with ``axis`` and
-        ``index`` a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are
-        filled).
-        """
-        return self._prompt(self._mask_prompt("lasso", outline, positive, axis, index), wait)
-
-    def add_mask(self, mask: Any, refine: bool = False, *, wait: bool = True) -> Any:
-        """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside).
-
-        Later prompts continue from it; ``refine=True`` lets the model refine it first.
-        """
-        return self._prompt(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
-
-    @staticmethod
-    def _mask_prompt(tool: Tool, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
-        if axis is None:
-            return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
-        return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
-
     # ---- objects and history ------------------------------------------------------------------
 
     def new_object(
@@ -432,18 +356,6 @@ class Segmenter(OutputsMixin, anywidget.AnyWidget):
         return seg
 
     # ---- dispatch -----------------------------------------------------------------------------
-
-    def _prompt(self, prompt: Prompt, wait: bool) -> Any:
-        """Submit a prompt made in Python and bring its slice into view, as if drawn there."""
-        result = self._submit(prompt, wait)
-        plane, where = prompt_focus(prompt)
-        index = list(self.slice_index)
-        for axis, value in where.items():
-            index[axis] = min(max(int(value), 0), self.shape[axis] - 1)
-        self.slice_index = index
-        if plane is not None:
-            self.axis = plane
-        return result
 
     def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
         task = self._annotator.check(item)
