@@ -3,7 +3,9 @@
 Per voxel (steady state, nni_jupyter's session and the widget together):
 
 - the session's copy of the image in its own dtype (float64 kept as float32): ``itemsize`` bytes;
-- the session's target buffer (uint8) and the widget's owner map (uint8): 2 bytes;
+- the session's target buffer (uint8) and the widget's owner map (uint8): 2 bytes (the owner map
+  becomes uint16, 1 byte more, once an object id above 255 is created: not counted, as few
+  images get that many objects);
 - transient copies while reading results (``mask``, ``labels`` as uint16): 2 bytes;
 - interaction channels: float16 tiles allocated only where prompts and predictions wrote
   (0 bytes for untouched regions; the reference keeps 7 dense float16 channels, 14 bytes).
