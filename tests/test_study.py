@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +52,10 @@ def client():
         yield made
 
 
-def make_study(folder: Path, model: Path) -> nj.Study:
-    """Two phantom cases, each with prompts on two objects, saved into the study."""
+def make_study(folder: Path, model: Path, cases: int = 2) -> nj.Study:
+    """Phantom cases, each with prompts on two objects, saved into the study."""
     study = nj.Study(folder / "study")
-    for k, case_id in enumerate(["ct_001", "ct_002"]):
+    for k, case_id in enumerate(f"ct_{n:03d}" for n in range(1, cases + 1)):
         volume = nj.data.phantom(SHAPE, seed=k + 1)[0]
         image = nj.write_image(volume, folder / f"{case_id}.nii.gz")
         study.add_case(case_id, image)
@@ -71,7 +76,7 @@ def test_study_replays_on_a_cluster_and_resumes(tmp_path, model, client):
     assert list(status["objects"]) == [2, 2] and list(status["prompts"]) == [3, 3]
     assert status["saved_at"].notna().all()
 
-    first = study.replay(model=model, client=client)
+    first = study.replay(model=model, client=client, progress=False)
     assert list(first["status"]) == ["ok"] * 4, first
     assert sorted(zip(first["case"], first["object"], strict=True)) == [
         ("ct_001", 1),
@@ -89,15 +94,25 @@ def test_study_replays_on_a_cluster_and_resumes(tmp_path, model, client):
         assert row.voxels == int((labels == row.object).sum())
     assert first["voxels"].sum() > 0  # a Dice of 1.0 between two empty masks would prove little
 
-    second = study.replay(model=model, client=client)
+    second = study.replay(model=model, client=client)  # with a progress bar (tqdm here)
     assert list(second["status"]) == ["skipped"] * 4
     assert (second["dice_vs_saved"] == 1.0).all()
+
+    # a marker made with other settings (here: another precision) does not count as done
+    marker = out.with_name("ct_002.json")
+    made = json.loads(marker.read_text(encoding="utf-8"))
+    assert made["settings"]["autozoom"] is False and made["settings"]["precision"]
+    made["settings"]["precision"] = "another"
+    marker.write_text(json.dumps(made), encoding="utf-8")
+    third = study.replay(model=model, client=client, progress=False).set_index("case")
+    assert third.loc["ct_001", "status"].tolist() == ["skipped"] * 2
+    assert third.loc["ct_002", "status"].tolist() == ["ok"] * 2
 
 
 def test_a_bad_case_fails_its_row_not_the_run(tmp_path, model, client):
     study = make_study(tmp_path, model)
     study.prompts_path("ct_002").write_text('{"format": "something else"}', encoding="utf-8")
-    rows = study.replay(model=model, client=client).set_index("case")
+    rows = study.replay(model=model, client=client, progress=False).set_index("case")
     assert rows.loc["ct_001", "status"].tolist() == ["ok", "ok"]
     assert "prompt log" in rows.loc["ct_002", "status"] and "format" in rows.loc["ct_002", "status"]
 
@@ -121,5 +136,40 @@ def test_open_resumes_saved_work_and_replay_without_client_uses_an_embedded_clus
         assert np.array_equal(seg.labels, nj.read_image(study.labels_path("ct_001")).array)
     finally:
         seg.close()
-    rows = study.replay(model=model)  # client=None: a LocalCluster on 127.0.0.1, closed after
+    rows = study.replay(model=model, progress=False)  # client=None: a LocalCluster on 127.0.0.1, closed after
     assert list(rows["status"]) == ["ok"] * 4 and (rows["dice_vs_saved"] == 1.0).all()
+
+
+def _executing(dask_worker) -> list[str]:
+    return [str(task.key) for task in dask_worker.state.executing]
+
+
+def test_a_worker_killed_mid_case_is_replaced_and_the_run_completes(tmp_path, model, client):
+    study = make_study(tmp_path, model, cases=3)
+    out: list = []
+    run = threading.Thread(
+        target=lambda: out.append(study.replay(model=model, client=client, progress=False))
+    )
+    run.start()
+    victim, key = None, None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        for address, keys in client.run(_executing).items():
+            if any(k.startswith("replay-") for k in keys):
+                victim, key = address, next(k for k in keys if k.startswith("replay-"))
+                break
+        time.sleep(0.02)
+    assert victim is not None, "no replay task started within 60 s"
+    os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
+    run.join(timeout=180)
+    assert not run.is_alive() and out, "the run did not finish after a worker was killed"
+    rows = out[0]
+    assert list(rows["status"]) == ["ok"] * 6, rows
+    assert (rows["dice_vs_saved"] == 1.0).all()
+    # the killed task ran again elsewhere: the scheduler put it in processing twice
+    story = client.cluster.scheduler.story(key)
+    assert sum(1 for step in story if step[2] == "processing") >= 2, story
+    # only whole outputs remain: no temporary file or staging folder of the killed write
+    folder = study.folder / "replays" / rows["model_sha256"][0]
+    expected = {f"ct_00{n}.{ext}" for n in (1, 2, 3) for ext in ("nii.gz", "json")}
+    assert {p.name for p in folder.iterdir()} == expected

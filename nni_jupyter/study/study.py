@@ -147,9 +147,11 @@ class Study:
             rows.append(row)
         return pd.DataFrame(rows, columns=["case", "objects", "prompts", "saved_at"])
 
-    def replay(self, model: Any = None, client: Any = None, device: Any = "auto") -> Any:
-        """Replay every saved prompt log with ``model`` on a Dask cluster; see
-        :func:`nni_jupyter.study.replay.replay_study`."""
+    def replay(
+        self, model: Any = None, client: Any = None, device: Any = "auto", progress: bool = True
+    ) -> Any:
+        """Replay every saved prompt log with ``model`` on a Dask cluster (``client=None``: an
+        embedded local one); see :func:`nni_jupyter.study.replay.replay_study`."""
         try:
             from .replay import replay_study
         except ModuleNotFoundError as error:
@@ -158,7 +160,7 @@ class Study:
                 "pip install 'nni_jupyter[cluster]'"
             ) from error
 
-        return replay_study(self, model=model, client=client, device=device)
+        return replay_study(self, model=model, client=client, device=device, progress=progress)
 
 
 def _write_json(path: Path, value: Any) -> None:
