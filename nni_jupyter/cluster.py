@@ -149,7 +149,7 @@ def _follow(futures: list[Any], progress: bool) -> None:
         dask_progress(futures)  # a widget that updates itself while we wait
         return
     try:
-        from tqdm.auto import tqdm
+        from tqdm.auto import tqdm  # type: ignore[import-untyped]
     except ImportError:
         from distributed import progress as dask_progress
 

@@ -136,7 +136,8 @@ def test_open_resumes_saved_work_and_replay_without_client_uses_an_embedded_clus
         assert np.array_equal(seg.labels, nj.read_image(study.labels_path("ct_001")).array)
     finally:
         seg.close()
-    rows = study.replay(model=model, progress=False)  # client=None: a LocalCluster on 127.0.0.1, closed after
+    # client=None: a LocalCluster on 127.0.0.1, closed after
+    rows = study.replay(model=model, progress=False)
     assert list(rows["status"]) == ["ok"] * 4 and (rows["dice_vs_saved"] == 1.0).all()
 
 
