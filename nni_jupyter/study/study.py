@@ -162,6 +162,14 @@ class Study:
 
         return replay_study(self, model=model, client=client, device=device, progress=progress)
 
+    def export(self, format: str, out_folder: str | os.PathLike[str]) -> Any:
+        """Write every saved case in ``format`` (``"dicom-seg"``, ``"nifti"``, ``"ome-zarr"``)
+        into ``out_folder``; return a DataFrame of what was written. See
+        :func:`nni_jupyter.study.export.export_study`."""
+        from .export import export_study
+
+        return export_study(self, format, out_folder)
+
 
 def _write_json(path: Path, value: Any) -> None:
     text = json.dumps(value, indent=1).encode("utf-8")
