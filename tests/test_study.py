@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -59,12 +61,12 @@ def make_study(folder: Path, model: Path, cases: int = 2) -> nj.Study:
         volume = nj.data.phantom(SHAPE, seed=k + 1)[0]
         image = nj.write_image(volume, folder / f"{case_id}.nii.gz")
         study.add_case(case_id, image)
-        seg = study.open(case_id, session=session(model))
+        seg = study.open(case_id, session=session(model), autosave=False)
         seg.add_point((24, 24, 20))
         seg.new_object("second", class_id=2)
         seg.add_point((12 + k, 30, 18))
         seg.add_point((14, 31, 19), positive=False)
-        study.save(case_id, seg)
+        study.save(case_id, seg, annotator=f"annotator {k + 1}")
         seg.close()
     return study
 
@@ -75,6 +77,7 @@ def test_study_replays_on_a_cluster_and_resumes(tmp_path, model, client):
     assert list(status.index) == ["ct_001", "ct_002"]
     assert list(status["objects"]) == [2, 2] and list(status["prompts"]) == [3, 3]
     assert status["saved_at"].notna().all()
+    assert list(status["annotator"]) == ["annotator 1", "annotator 2"]
 
     first = study.replay(model=model, client=client, progress=False)
     assert list(first["status"]) == ["ok"] * 4, first
@@ -174,3 +177,51 @@ def test_a_worker_killed_mid_case_is_replaced_and_the_run_completes(tmp_path, mo
     folder = study.folder / "replays" / rows["model_sha256"][0]
     expected = {f"ct_00{n}.{ext}" for n in (1, 2, 3) for ext in ("nii.gz", "json")}
     assert {p.name for p in folder.iterdir()} == expected
+
+
+CRASHING_SITTING = """
+import os, signal, sys
+import numpy as np
+import nni_jupyter as nj
+from nni_jupyter.inference import nnInteractiveInferenceSession
+
+study = nj.Study(sys.argv[1])
+session = nnInteractiveInferenceSession(
+    device="cpu", torch_n_threads=1, enable_undo=False, do_autozoom=False, print_license=False
+)
+session.initialize_from_trained_model_folder(sys.argv[2])
+seg = study.open("ct_001", session=session, annotator="bob")
+seg.new_object("third", class_id=3)
+seg.add_point((30, 14, 20))
+seg.add_point((31, 15, 21), positive=False)
+np.save(sys.argv[3], seg.labels)
+os.kill(os.getpid(), signal.SIGKILL)  # a kernel crash: no save, no cleanup
+"""
+
+
+def test_open_autosaves_so_work_survives_a_crashed_kernel(tmp_path, model):
+    study = make_study(tmp_path, model)
+    script = tmp_path / "sitting.py"
+    script.write_text(CRASHING_SITTING, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(Path(nj.__file__).parents[1]), OMP_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, str(script), str(study.folder), str(model), str(tmp_path / "last.npy")],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    last = np.load(tmp_path / "last.npy")
+    assert (last == 3).any()
+    status = study.status().set_index("case")
+    assert status.loc["ct_001", "objects"] == 3 and status.loc["ct_001", "prompts"] == 5
+    # the log stamps every prompt with the annotator of the save that wrote it
+    assert status.loc["ct_001", "annotator"] == "bob"
+    assert np.array_equal(nj.read_image(study.labels_path("ct_001")).array, last)
+    seg = study.open("ct_001", session=session(model))  # the next sitting resumes
+    try:
+        assert np.array_equal(seg.labels, last)
+    finally:
+        seg.close()
