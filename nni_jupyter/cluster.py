@@ -31,15 +31,22 @@ class ModelPlugin(WorkerPlugin):
 
     name = PLUGIN_NAME
 
-    def __init__(self, folder: str, device: Any = "auto"):
+    def __init__(self, folder: str, device: Any = "auto", torch_threads: int | None = None):
         self.folder = folder
         self.device = device
+        self.torch_threads = torch_threads
         self.threads = 1
         self._keeper: Any = None
 
     def setup(self, worker: Any) -> None:
-        """Load the network (kept while the worker lives)."""
-        self.threads = max(1, int(getattr(getattr(worker, "state", None), "nthreads", 1)))
+        """Load the network (kept while the worker lives); torch gets ``torch_threads``
+        threads, by default as many as the worker has."""
+        nthreads = int(getattr(getattr(worker, "state", None), "nthreads", 1))
+        self.load(self.torch_threads or nthreads)
+
+    def load(self, threads: int) -> None:
+        """Load the network for sessions of ``threads`` torch threads (also outside Dask)."""
+        self.threads = max(1, threads)
         self._keeper = self.session(autozoom=False)
 
     def teardown(self, worker: Any) -> None:
@@ -102,6 +109,7 @@ def run_per_case(
     client: Client | None,
     progress: bool,
     failed: Callable[[int, str], R],
+    torch_threads: int | None = None,
 ) -> list[R]:
     """``task(*call)`` for every call, one Dask task each, with the model plugin registered.
 
@@ -114,7 +122,8 @@ def run_per_case(
     if client is None:
         client = local_client(len(calls))
     try:
-        client.register_plugin(ModelPlugin(model_folder, device), name=PLUGIN_NAME)
+        plugin = ModelPlugin(model_folder, device, torch_threads)
+        client.register_plugin(plugin, name=PLUGIN_NAME)
         futures = [
             client.submit(task, *call, key=key, pure=False)
             for call, key in zip(calls, keys, strict=True)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..atomic import remove_staging_leftovers
-from ..cluster import run_per_case, worker_model
+from ..cluster import ModelPlugin, run_per_case, worker_model
 from ..evaluation.protocol import dice as protocol_dice
 from .names import check_case_id, inside
 from .study import Study, _write_json
@@ -36,6 +36,7 @@ def replay_study(
     client: Any = None,
     device: Any = "auto",
     progress: bool = True,
+    torch_threads: int | None = None,
 ) -> Any:
     """Replay every case of ``study`` that has a prompt log; return a pandas DataFrame.
 
@@ -50,16 +51,11 @@ def replay_study(
     case's saved labels), seconds, model_sha256, status (``"ok"``, ``"skipped"``, else the
     error). ``client=None`` starts an embedded ``LocalCluster`` on 127.0.0.1, sized to the
     machine, and closes it after. ``progress`` shows a progress bar (Dask's in a notebook, tqdm
-    in a terminal).
+    in a terminal). ``torch_threads``: torch threads per task (default: the worker's threads).
     """
     import pandas as pd
 
-    from ..inference.checkpoint_file import checkpoint_path
-    from ..weights import choose_model
-    from ..widget.prompt_log import file_sha256
-
-    folder = choose_model(model).path
-    model_sha = file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
+    folder, model_sha = model_identity(model)
     (study.folder / "replays" / model_sha).mkdir(parents=True, exist_ok=True)
     cases = [c for c in study.cases() if study.prompts_path(c).is_file()]
     results = run_per_case(
@@ -71,21 +67,39 @@ def replay_study(
         client=client,
         progress=progress,
         failed=lambda index, error: [_row(cases[index], None, None, None, None, 0.0, "", error)],
+        torch_threads=torch_threads,
     )
     return pd.DataFrame([row for rows in results for row in rows], columns=COLUMNS)
 
 
-def replay_case(study_folder: str, case_id: str, model_sha: str) -> list[dict[str, Any]]:
-    """Replay one case on this Dask worker (see :func:`replay_study`); never raises."""
+def model_identity(model: Any) -> tuple[Path, str]:
+    """The folder of ``model`` (a name or folder; None: the default) and its checkpoint's
+    SHA-256, which names the study's ``replays/`` subfolder."""
+    from ..inference.checkpoint_file import checkpoint_path
+    from ..weights import choose_model
+    from ..widget.prompt_log import file_sha256
+
+    folder = Path(choose_model(model).path)
+    return folder, file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
+
+
+def replay_case(
+    study_folder: str, case_id: str, model_sha: str, plugin: ModelPlugin | None = None
+) -> list[dict[str, Any]]:
+    """Replay one case (see :func:`replay_study`) with ``plugin``'s model, by default this Dask
+    worker's; never raises."""
     start = time.perf_counter()
     try:
-        return _replay_case(Study(study_folder), case_id, model_sha, start)
+        plugin = worker_model() if plugin is None else plugin
+        return _replay_case(Study(study_folder), case_id, model_sha, start, plugin)
     except Exception as error:  # one bad case fails its row, not the run
         status = f"{type(error).__name__}: {error}"
         return [_row(case_id, None, None, None, None, start, model_sha, status)]
 
 
-def _replay_case(study: Study, case_id: str, model_sha: str, start: float) -> list[dict[str, Any]]:
+def _replay_case(
+    study: Study, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
+) -> list[dict[str, Any]]:
     from ..io import read_image, write_labels
     from ..widget import Segmenter
     from ..widget.prompt_log import read
@@ -93,7 +107,6 @@ def _replay_case(study: Study, case_id: str, model_sha: str, start: float) -> li
     log_file = study.prompts_path(case_id)
     log_bytes = log_file.read_bytes()
     log = read(log_file)
-    plugin = worker_model()
     autozoom = bool(log["model"].get("autozoom"))
     made_by = {
         "prompt_log_sha256": hashlib.sha256(log_bytes).hexdigest(),

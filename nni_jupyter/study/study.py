@@ -167,7 +167,12 @@ class Study:
         return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
     def replay(
-        self, model: Any = None, client: Any = None, device: Any = "auto", progress: bool = True
+        self,
+        model: Any = None,
+        client: Any = None,
+        device: Any = "auto",
+        progress: bool = True,
+        torch_threads: int | None = None,
     ) -> Any:
         """Replay every saved prompt log with ``model`` on a Dask cluster (``client=None``: an
         embedded local one); see :func:`nni_jupyter.study.replay.replay_study`."""
@@ -179,7 +184,9 @@ class Study:
                 "pip install 'nni_jupyter[cluster]'"
             ) from error
 
-        return replay_study(self, model=model, client=client, device=device, progress=progress)
+        return replay_study(
+            self, model, client, device=device, progress=progress, torch_threads=torch_threads
+        )
 
     def export(self, format: str, out_folder: str | os.PathLike[str]) -> Any:
         """Write every saved case in ``format`` (``"dicom-seg"``, ``"nifti"``, ``"ome-zarr"``)
