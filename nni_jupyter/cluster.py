@@ -154,8 +154,9 @@ def _follow(futures: list[Any], progress: bool) -> None:
 
     if is_kernel():
         from distributed import progress as dask_progress
+        from IPython.display import display
 
-        dask_progress(futures)  # a widget that updates itself while we wait
+        display(dask_progress(futures, multi=False))  # a widget that updates while we wait
         return
     try:
         from tqdm.auto import tqdm  # type: ignore[import-untyped]
