@@ -225,3 +225,18 @@ def test_open_autosaves_so_work_survives_a_crashed_kernel(tmp_path, model):
         assert np.array_equal(seg.labels, last)
     finally:
         seg.close()
+
+
+def test_add_case_takes_relative_paths_from_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    nj.write_image(np.zeros((4, 4, 4), np.int16), tmp_path / "data" / "ct.nii.gz")
+    study = nj.Study("study")
+    study.add_case("ct_001", "data/ct.nii.gz")
+    assert study.image_path("ct_001") == tmp_path / "data" / "ct.nii.gz"
+    study.add_case("ct_001", tmp_path / "data" / "ct.nii.gz")  # the same image: a no-op
+    inside = nj.write_image(np.zeros((4, 4, 4), np.int16), tmp_path / "study" / "in.nii.gz")
+    study.add_case("ct_002", inside)  # recorded relative to the study, which may then move
+    (tmp_path / "study").rename(tmp_path / "moved")
+    assert nj.Study(tmp_path / "moved").image_path("ct_002") == tmp_path / "moved" / "in.nii.gz"
+    with pytest.raises(FileNotFoundError, match="missing.nii.gz does not exist"):
+        study.add_case("ct_003", "data/missing.nii.gz")

@@ -46,8 +46,10 @@ class Study:
         return sorted(p.name for p in root.iterdir() if (p / CASE_FILE).is_file())
 
     def add_case(self, case_id: str, image_path: str | os.PathLike[str]) -> None:
-        """Add case ``case_id`` reading ``image_path`` (a file or DICOM folder; kept as given,
-        relative paths resolved against the study folder). Re-adding the same path is a no-op.
+        """Add case ``case_id`` reading ``image_path`` (a file or DICOM folder; a relative path
+        is taken from the current directory, as usual). An image inside the study folder is
+        recorded relative to it, so the folder can move; any other as an absolute path.
+        Re-adding the same image is a no-op.
 
         Raises
         ------
@@ -57,9 +59,11 @@ class Study:
             For an unsafe case id, or one already added with another image.
         """
         folder = self.case_folder(case_id)
-        path = Path(image_path).expanduser()
-        if not (self.folder / path).exists():
-            raise FileNotFoundError(f"case {case_id}: image {image_path} does not exist")
+        path = Path(image_path).expanduser().absolute()
+        if not path.exists():
+            raise FileNotFoundError(f"case {case_id}: image {path} does not exist")
+        if path.is_relative_to(self.folder):
+            path = path.relative_to(self.folder)
         if (folder / CASE_FILE).is_file():
             known = self.image_path(case_id)
             if known.resolve() != (self.folder / path).resolve():
