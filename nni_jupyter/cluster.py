@@ -17,7 +17,14 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from distributed import Client, LocalCluster, WorkerPlugin, get_worker, wait
+try:
+    from distributed import Client, LocalCluster, WorkerPlugin, get_worker, wait
+except ModuleNotFoundError as error:
+    raise ModuleNotFoundError(
+        f"running cases on Dask needs dask and distributed ({error.name} is missing); install "
+        "them with pip install 'nni_jupyter[cluster]'",
+        name=error.name,
+    ) from error
 
 from .widget.prompt_log import PRECISION
 

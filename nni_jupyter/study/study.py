@@ -180,13 +180,7 @@ class Study:
     ) -> Any:
         """Replay every saved prompt log with ``model`` on a Dask cluster (``client=None``: an
         embedded local one); see :func:`nni_jupyter.study.replay.replay_study`."""
-        try:
-            from .replay import replay_study
-        except ModuleNotFoundError as error:
-            raise ModuleNotFoundError(
-                f"Study.replay needs Dask ({error.name} is missing); install it with "
-                "pip install 'nni_jupyter[cluster]'"
-            ) from error
+        from .replay import replay_study  # needs the [cluster] extra: says so when missing
 
         return replay_study(
             self, model, client, device=device, progress=progress, torch_threads=torch_threads
