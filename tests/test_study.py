@@ -144,8 +144,9 @@ def test_open_resumes_saved_work_and_replay_without_client_uses_an_embedded_clus
     assert list(rows["status"]) == ["ok"] * 4 and (rows["dice_vs_saved"] == 1.0).all()
 
 
-def _executing(dask_worker) -> list[str]:
-    return [str(task.key) for task in dask_worker.state.executing]
+def _executing(dask_worker) -> tuple[int, list[str]]:
+    """The worker's process id and the keys of the tasks it is running now."""
+    return os.getpid(), [str(task.key) for task in dask_worker.state.executing]
 
 
 def test_a_worker_killed_mid_case_is_replaced_and_the_run_completes(tmp_path, model, client):
@@ -158,13 +159,13 @@ def test_a_worker_killed_mid_case_is_replaced_and_the_run_completes(tmp_path, mo
     victim, key = None, None
     deadline = time.monotonic() + 60
     while victim is None and time.monotonic() < deadline:
-        for address, keys in client.run(_executing).items():
+        for pid, keys in client.run(_executing).values():
             if any(k.startswith("replay-") for k in keys):
-                victim, key = address, next(k for k in keys if k.startswith("replay-"))
+                victim, key = pid, next(k for k in keys if k.startswith("replay-"))
+                os.kill(pid, signal.SIGKILL)  # at once: the case has seconds left to run
                 break
         time.sleep(0.02)
     assert victim is not None, "no replay task started within 60 s"
-    os.kill(client.run(os.getpid)[victim], signal.SIGKILL)
     run.join(timeout=180)
     assert not run.is_alive() and out, "the run did not finish after a worker was killed"
     rows = out[0]
