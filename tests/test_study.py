@@ -218,8 +218,8 @@ def test_open_autosaves_so_work_survives_a_crashed_kernel(tmp_path, model):
     assert (last == 3).any()
     status = study.status().set_index("case")
     assert status.loc["ct_001", "objects"] == 3 and status.loc["ct_001", "prompts"] == 5
-    # the log stamps every prompt with the annotator of the save that wrote it
-    assert status.loc["ct_001", "annotator"] == "bob"
+    # every prompt keeps who gave it: the first sitting's replayed prompts, and bob's new ones
+    assert status.loc["ct_001", "annotator"] == "annotator 1, bob"
     assert np.array_equal(nj.read_image(study.labels_path("ct_001")).array, last)
     seg = study.open("ct_001", session=session(model))  # the next sitting resumes
     try:

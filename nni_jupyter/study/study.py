@@ -110,14 +110,17 @@ class Study:
         With ``resume`` (default) a saved prompt log is replayed, so work continues where it was
         saved. With ``autosave`` (default) the Segmenter's prompt log and labels are saved into
         the case (:meth:`save`, atomically) each time its queue of prompts and commands runs
-        empty, so the work survives a kernel crash. ``annotator`` is written with the prompts
-        (default ``$NNI_JUPYTER_ANNOTATOR``). Keyword arguments go to the Segmenter
-        (``session``, ``model``, ``device`` ...).
+        empty, so the work survives a kernel crash. ``annotator`` becomes the Segmenter's
+        :attr:`~nni_jupyter.Segmenter.annotator`, recorded with each new prompt (default
+        ``$NNI_JUPYTER_ANNOTATOR``); replayed prompts keep theirs. Keyword arguments go to the
+        Segmenter (``session``, ``model``, ``device`` ...).
         """
         from ..io import read_image
         from ..widget import Segmenter
 
         seg = Segmenter(read_image(self.image_path(case_id)), **segmenter_kwargs)
+        if annotator is not None:
+            seg.annotator = annotator
         if resume and self.prompts_path(case_id).is_file():
             seg.replay_prompt_log(self.prompts_path(case_id))
         if autosave:

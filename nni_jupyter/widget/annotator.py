@@ -21,6 +21,7 @@ brings back both the mask and the prompt.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,7 +36,7 @@ from .guards import out_of_memory_hint
 from .objects import ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
-from .record import Stamp, live_prompts, pick
+from .record import ANNOTATOR_ENV, Stamp, live_prompts, pick
 from .steps import Change
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class Task:
     item: Prompt | Command
     interaction: Interaction | None = None
     submitted: str = field(default_factory=utc_now)
+    annotator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,15 @@ class Annotator:
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
         self.stamps: list[Stamp] = []  # one per record item
+        #: Who gives the prompts (recorded with each); None: ``$NNI_JUPYTER_ANNOTATOR``.
+        self.annotator: str | None = None
         self.buffer = np.zeros(self.shape, dtype=np.uint8)
         session.set_image(image)
         session.set_target_buffer(self.buffer)
 
     # ---- checking (any thread) ----------------------------------------------------------------
 
-    def check(self, item: Prompt | Command) -> Task:
+    def check(self, item: Prompt | Command, annotator: str | None = None) -> Task:
         """Check that ``item`` can run on this image and model (state aside); rasterize a prompt.
 
         Raises
@@ -139,10 +143,15 @@ class Annotator:
                     f"the loaded model does not support {item.tool} prompts; it supports "
                     f"{', '.join(self.tools)}"
                 )
-            return Task(item, rasterize(item, self.shape, self.thickness))
+            interaction = rasterize(item, self.shape, self.thickness)
+            return Task(item, interaction, annotator=annotator or self.who())
         if not isinstance(item, Command):
             raise TypeError(f"expected a Prompt or Command; got {type(item).__name__}")
-        return Task(item)
+        return Task(item, annotator=annotator or self.who())
+
+    def who(self) -> str | None:
+        """Who gives the prompts now: :attr:`annotator`, else ``$NNI_JUPYTER_ANNOTATOR``."""
+        return self.annotator or os.environ.get(ANNOTATOR_ENV) or None
 
     # ---- running (the worker thread) ----------------------------------------------------------
 
@@ -159,7 +168,10 @@ class Annotator:
             raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
         self.record.append(task.item)
         acted_on = _acted_on(task.item, active, self.store.active)
-        self.stamps.append(Stamp(acted_on, task.submitted, outcome.applied, self.store.overlap))
+        overlap = self.store.overlap
+        self.stamps.append(
+            Stamp(acted_on, task.submitted, outcome.applied, overlap, task.annotator)
+        )
         return outcome
 
     def _prompt(self, interaction: Interaction) -> Outcome:

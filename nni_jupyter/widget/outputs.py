@@ -50,6 +50,10 @@ class OutputsMixin:
 
         def replay(self, items: Any, *, wait: bool = True) -> Any: ...
 
+        def _submit(
+            self, item: Any, wait: bool, outcome: bool = False, annotator: str | None = None
+        ) -> Any: ...
+
         def close(self) -> None: ...
 
         def _internal_update(self) -> AbstractContextManager[None]: ...
@@ -106,8 +110,10 @@ class OutputsMixin:
         """Return the prompt log: image, model and every object's prompts (JSON-able dict).
 
         Prompts are in voxels and in world mm (the :class:`nni_jupyter.Image`'s geometry, else
-        ``spacing_mm`` with zero origin and identity direction). ``annotator`` defaults to
-        ``$NNI_JUPYTER_ANNOTATOR``. See :mod:`nni_jupyter.widget.prompt_log`.
+        ``spacing_mm`` with zero origin and identity direction). Each prompt names who gave it
+        (:attr:`annotator` when it was submitted); ``annotator`` (default
+        ``$NNI_JUPYTER_ANNOTATOR``) names it for prompts that recorded nobody (restored from old
+        save files). See :mod:`nni_jupyter.widget.prompt_log`.
         """
         if not self._worker.in_worker_thread:
             self.wait()
@@ -127,7 +133,8 @@ class OutputsMixin:
     def replay_prompt_log(self, log: dict[str, Any] | str | Path) -> None:
         """Replay a prompt log's voxel prompts (a dict or a file, checked first) on this image.
 
-        Meant for a new Segmenter: its objects are created in the log's id order.
+        Meant for a new Segmenter: its objects are created in the log's id order, and each
+        prompt keeps its annotator.
         """
         if isinstance(log, dict):
             log = prompt_log.check(log)
@@ -138,7 +145,12 @@ class OutputsMixin:
                 f"the prompt log is for an image of shape {log['image']['shape']}; "
                 f"this one is {list(self.shape)}"
             )
-        self.replay(prompt_log.replay_items(log))
+        futures = [  # each prompt keeps the annotator the log names for it
+            self._submit(item, wait=False, annotator=who)
+            for item, who in prompt_log.replay_plan(log)
+        ]
+        for future in futures:
+            future.result()
 
     def measure(self, as_dataframe: bool | None = None) -> Any:
         """Per object: voxels, volume in mL, bbox, centroid in voxels and in mm.

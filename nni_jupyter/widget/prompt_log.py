@@ -34,11 +34,10 @@ from .prompts import (
     MaskCrop,
     Prompt,
 )
-from .record import Entry
+from .record import ANNOTATOR_ENV, Entry
 
 FORMAT = "nni_jupyter.prompt_log"
 VERSION = 1
-ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
 PRECISION = "fp32"
 
 
@@ -78,7 +77,7 @@ def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dic
         "kind": prompt.tool,
         "positive": bool(prompt.positive),
         "time": entry.stamp.submitted,
-        "annotator": annotator,
+        "annotator": entry.stamp.annotator or annotator,
         "overlap": entry.stamp.overlap,
     }
     if prompt.vertices is not None and prompt.axis is not None and prompt.index is not None:
@@ -359,7 +358,14 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
-    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter.
+    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter; see
+    :func:`replay_plan`."""
+    return [item for item, _ in replay_plan(log)]
+
+
+def replay_plan(log: dict[str, Any]) -> list[tuple[Prompt | Command, str | None]]:
+    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter, each with
+    the annotator the log names for it (None for the commands).
 
     Objects are created in id order (the first takes the Segmenter's initial object), then the
     prompts run in their original order, selecting each prompt's object first and setting the
@@ -367,11 +373,12 @@ def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
     replays under ``"lock"``, the Segmenter's default.
     """
     objects = sorted(log["objects"], key=lambda obj: obj["id"])
-    items: list[Prompt | Command] = []
+    items: list[tuple[Prompt | Command, str | None]] = []
     new_id = {}
     for k, obj in enumerate(objects):
         if k:
-            items.append(Command("new_object", object_name=obj["name"], class_id=obj["class_id"]))
+            new = Command("new_object", object_name=obj["name"], class_id=obj["class_id"])
+            items.append((new, None))
         new_id[obj["id"]] = k + 1
     prompts = sorted(
         (
@@ -385,13 +392,13 @@ def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
     final = log.get("overlap") or "lock"
     for _, object_id, entry in prompts:
         if object_id != active:
-            items.append(Command("select_object", object=object_id))
+            items.append((Command("select_object", object=object_id), None))
             active = object_id
         wanted = entry.get("overlap") or final
         if wanted != overlap:
-            items.append(Command("set_overlap", overlap=wanted))
+            items.append((Command("set_overlap", overlap=wanted), None))
             overlap = wanted
-        items.append(prompt_from_entry(entry))
+        items.append((prompt_from_entry(entry), entry.get("annotator")))
     if overlap != final:
-        items.append(Command("set_overlap", overlap=final))
+        items.append((Command("set_overlap", overlap=final), None))
     return items

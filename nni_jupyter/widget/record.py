@@ -17,6 +17,10 @@ from typing import Any
 from ..inference.gestures import plane_axes
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt, prompt_focus
 
+#: Who gives the prompts, when the Segmenter's ``annotator`` is not set.
+ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
+#: The longest annotator name a stamp keeps.
+MAX_ANNOTATOR_LENGTH = 200
 #: Commands that are not undoable steps of the object store.
 NOT_STEPS = ("select_object", "set_overlap")
 
@@ -25,12 +29,13 @@ NOT_STEPS = ("select_object", "set_overlap")
 class Stamp:
     """What the record keeps beside each item: the object it acted on (None when unknown, as for
     items restored from an old save file), when it was submitted (UTC ISO 8601), whether it
-    changed anything, and the overlap policy it ran under (None when unknown)."""
+    changed anything, the overlap policy it ran under and who gave it (None when unknown)."""
 
     object_id: int | None
     submitted: str | None
     applied: bool = True
     overlap: str | None = None
+    annotator: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON-able form (the save file's ``stamps``)."""
@@ -39,6 +44,7 @@ class Stamp:
             "time": self.submitted,
             "applied": self.applied,
             "overlap": self.overlap,
+            "annotator": self.annotator,
         }
 
     @classmethod
@@ -49,11 +55,22 @@ class Stamp:
         ------
         ValueError
             When ``value`` is not ``{"object": id or null, "time": ISO 8601 text or null,
-            "applied": bool, "overlap": a policy or null}``.
+            "applied": bool, "overlap": a policy or null, "annotator": text or null}``
+            (``annotator`` may be absent).
         """
-        if not isinstance(value, dict) or set(value) != {"object", "time", "applied", "overlap"}:
+        keys = {"object", "time", "applied", "overlap"}
+        if not isinstance(value, dict) or not keys <= set(value) <= keys | {"annotator"}:
             raise ValueError(
-                f"a stamp must be {{object, time, applied, overlap}}; got {str(value)[:200]}"
+                "a stamp must be {object, time, applied, overlap[, annotator]}; "
+                f"got {str(value)[:200]}"
+            )
+        annotator = value.get("annotator")
+        if annotator is not None and not (
+            isinstance(annotator, str) and len(annotator) <= MAX_ANNOTATOR_LENGTH
+        ):
+            raise ValueError(
+                f"a stamp's annotator must be null or text of at most {MAX_ANNOTATOR_LENGTH} "
+                f"characters; got {str(annotator)[:80]!r}"
             )
         if value["overlap"] not in (None, *OVERLAP_POLICIES):
             raise ValueError(
@@ -78,7 +95,7 @@ class Stamp:
                 ) from None
         if not isinstance(applied, bool):
             raise ValueError(f"a stamp's applied must be true or false; got {applied!r}")
-        return cls(object_id, submitted, applied, value["overlap"])
+        return cls(object_id, submitted, applied, value["overlap"], annotator)
 
 
 @dataclass(frozen=True)

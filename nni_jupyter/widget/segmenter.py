@@ -36,6 +36,7 @@ from .prompts import (
     Prompt,
     item_from_dict,
 )
+from .record import MAX_ANNOTATOR_LENGTH
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -189,6 +190,21 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         self.observe(self._on_overlap, names="overlap")
 
     # ---- results ------------------------------------------------------------------------------
+
+    @property
+    def annotator(self) -> str | None:
+        """Who gives the prompts: recorded with each prompt in the prompt log. Default None:
+        ``$NNI_JUPYTER_ANNOTATOR`` when a prompt is submitted."""
+        return self._annotator.annotator
+
+    @annotator.setter
+    def annotator(self, name: str | None) -> None:
+        if name is not None and not (isinstance(name, str) and len(name) <= MAX_ANNOTATOR_LENGTH):
+            raise ValueError(
+                f"annotator must be None or text of at most {MAX_ANNOTATOR_LENGTH} characters; "
+                f"got {str(name)[:80]!r}"
+            )
+        self._annotator.annotator = name
 
     @property
     def mask(self) -> np.ndarray:
@@ -358,8 +374,14 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
 
     # ---- dispatch -----------------------------------------------------------------------------
 
-    def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
-        task = self._annotator.check(item)
+    def _submit(
+        self,
+        item: Prompt | Command,
+        wait: bool,
+        outcome: bool = False,
+        annotator: str | None = None,
+    ) -> Any:
+        task = self._annotator.check(item, annotator)
         if wait and self._worker.in_worker_thread:
             raise RuntimeError(
                 "a blocking call from inside a Segmenter callback would wait forever; "

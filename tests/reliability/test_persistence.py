@@ -212,6 +212,7 @@ def test_a_file_in_the_version_1_layout_loads(make_session, image, tmp_path):
         # and saving it again writes the same layout, as version 2 with unknown stamps
         _, again = persistence.read(seg.save(tmp_path / "again.npz"))
         unknown = {"object": None, "time": None, "applied": True, "overlap": None}
+        unknown["annotator"] = None
         assert again == {**meta, "version": 2, "stamps": [unknown] * len(meta["prompts"])}
         assert list(again) == [*meta, "stamps"]
     finally:

@@ -84,7 +84,8 @@ def test_log_records_image_model_objects_and_prompts_in_voxels_and_mm(
     assert np.allclose(back, [[6, 8, 16], [24, 26, 16]], atol=1e-5)
     assert point["annotator"] == "dr_env"
     assert point["time"].endswith("+00:00")
-    assert seg.prompt_log(annotator="dr_arg")["objects"][0]["prompts"][0]["annotator"] == "dr_arg"
+    # the name recorded when the prompt was given wins over the saver's
+    assert seg.prompt_log(annotator="dr_arg")["objects"][0]["prompts"][0]["annotator"] == "dr_env"
 
 
 def test_log_round_trips_and_replays_to_the_same_labels(make_segmenter, oblique_image, tmp_path):
@@ -260,3 +261,34 @@ def test_prompt_list_rows_follow_the_active_object_and_every_change(make_segment
     assert [row["kind"] for row in seg.prompt_list] == ["box"]
     seg.undo()
     assert [row["kind"] for row in seg.prompt_list] == ["point", "box"]
+
+
+def test_each_prompt_keeps_who_gave_it_through_save_load_and_replay(
+    make_segmenter, make_session, image, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(prompt_log.ANNOTATOR_ENV, "dr_env")
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))  # no annotator set: the environment's
+    seg.annotator = "alice"
+    seg.add_box([(6, 8), (24, 26)], axis=2, index=16)
+    seg.annotator = "bob"
+    seg.add_point((5, 5, 5), positive=False)
+    with pytest.raises(ValueError, match="annotator must be None or text"):
+        seg.annotator = 42
+
+    def who(log):
+        return [p["annotator"] for p in log["objects"][0]["prompts"]]
+
+    assert who(seg.prompt_log()) == ["dr_env", "alice", "bob"]
+    assert who(seg.prompt_log(annotator="saver")) == ["dr_env", "alice", "bob"]
+    restored = nj.Segmenter.load(seg.save(tmp_path / "work.npz"), image, session=make_session())
+    try:
+        assert who(restored.prompt_log()) == ["dr_env", "alice", "bob"]
+    finally:
+        restored.close()
+    path = seg.save_prompt_log(tmp_path / "log.json")
+    monkeypatch.setenv(prompt_log.ANNOTATOR_ENV, "someone_else")
+    again = make_segmenter()
+    again.replay_prompt_log(path)
+    assert who(again.prompt_log()) == ["dr_env", "alice", "bob"]
+    assert np.array_equal(again.labels, seg.labels)
