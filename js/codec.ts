@@ -2,7 +2,7 @@
  * Mask patch decoding (PROTOCOL.md `mask_patch`, encoding "packbits-deflate") and its
  * application to the browser's label volume.
  */
-import type { Bbox, Vec3 } from "./types";
+import type { Bbox, LabelArray, Vec3 } from "./types";
 
 /** Inflate zlib (RFC 1950) bytes with the platform's DecompressionStream. */
 export async function inflateZlib(data: Uint8Array): Promise<Uint8Array> {
@@ -58,7 +58,7 @@ export async function decodeMaskPatch(buffer: Uint8Array, bbox: Bbox): Promise<U
  * inside `bbox`, bit 1 -> `id`; bit 0 where the label is `id` -> 0; other labels stay.
  * Returns the number of voxels that changed.
  */
-export function applyMaskPatch(labels: Uint8Array, shape: Vec3, bbox: Bbox, id: number, crop: Uint8Array): number {
+export function applyMaskPatch(labels: LabelArray, shape: Vec3, bbox: Bbox, id: number, crop: Uint8Array): number {
   validateBbox(bbox, shape);
   const [[x0, x1], [y0, y1], [z0, z1]] = bbox;
   const [, sizeY, sizeZ] = shape;
@@ -87,7 +87,7 @@ export function applyMaskPatch(labels: Uint8Array, shape: Vec3, bbox: Bbox, id: 
 
 /** Decode a patch buffer and apply it; returns the number of changed voxels. */
 export async function decodeAndApplyPatch(
-  labels: Uint8Array,
+  labels: LabelArray,
   shape: Vec3,
   bbox: Bbox,
   id: number,

@@ -26,16 +26,28 @@ export const TRAIT_NAMES = [
   "scribble_thickness",
   "overlap",
   "labels_version",
+  "prompt_list",
 ] as const;
 export type TraitName = (typeof TRAIT_NAMES)[number];
 
 /** Browser commands (`BROWSER_COMMANDS`, `nni_jupyter/widget/prompts.py`). */
-export const COMMAND_NAMES = ["undo", "redo", "reset_object", "new_object", "select_object", "delete_object"] as const;
+export const COMMAND_NAMES = [
+  "undo",
+  "redo",
+  "reset_object",
+  "new_object",
+  "select_object",
+  "delete_object",
+  "remove_prompt",
+] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
 /** Gesture tools (`GESTURE_TOOLS`, `nni_jupyter/widget/prompts.py`). */
 export const TOOLS = ["point", "box", "scribble", "lasso"] as const;
 export type Tool = (typeof TOOLS)[number];
+
+/** The largest object id (`MAX_OBJECT_ID`, `nni_jupyter/widget/prompts.py`). */
+export const MAX_OBJECT_ID = 65535;
 
 /** Object colours, RGB 0..255, cycled by object id (`nni_jupyter/palette.py`). */
 export const PALETTE: readonly [number, number, number][] = [

@@ -1,14 +1,16 @@
 /**
- * The browser's label volume (PROTOCOL.md `labels_reset` / `mask_patch`): a C-order Uint8Array of
- * object ids, updated by patches applied strictly in arrival order.
+ * The browser's label volume (PROTOCOL.md `labels_reset` / `mask_patch`): a C-order array of
+ * object ids, updated by patches applied strictly in arrival order. It holds bytes, as the
+ * kernel's owner map does, until a patch names an id above 255; then it widens to 16 bits.
  */
 import { asBytes, decodeAndApplyPatch } from "./codec";
-import type { Bbox, MaskPatchMsg, Vec3 } from "./types";
+import { MAX_OBJECT_ID } from "./contract.gen";
+import type { Bbox, LabelArray, MaskPatchMsg, Vec3 } from "./types";
 
 export type LabelListener = (bbox: Bbox | null) => void;
 
 export class LabelVolume {
-  volume: Uint8Array;
+  volume: LabelArray;
   /** True until a patch sets a voxel: views skip drawing an empty overlay. */
   empty = true;
   private chain: Promise<unknown> = Promise.resolve();
@@ -57,11 +59,12 @@ export class LabelVolume {
         new Error(`mask patch encoding ${JSON.stringify(msg.encoding)} is not supported; expected "packbits-deflate"`),
       );
     }
-    if (!Number.isInteger(msg.object) || msg.object < 1 || msg.object > 255) {
-      return Promise.reject(new Error(`mask patch object id ${msg.object} is outside 1..255`));
+    if (!Number.isInteger(msg.object) || msg.object < 1 || msg.object > MAX_OBJECT_ID) {
+      return Promise.reject(new Error(`mask patch object id ${msg.object} is outside 1..${MAX_OBJECT_ID}`));
     }
     const bytes = asBytes(buffer).slice();
     return this.enqueue(async () => {
+      if (msg.object > 255 && this.volume instanceof Uint8Array) this.volume = Uint16Array.from(this.volume);
       const changed = await decodeAndApplyPatch(this.volume, this.shape, msg.bbox, msg.object, bytes);
       if (changed > 0) {
         this.empty = false;

@@ -89,6 +89,13 @@ export class KernelLink {
     );
   }
 
+  /** Remove prompt `index` of `object`, which must still be record item `sequence`. */
+  removePrompt(object: number, index: number, sequence: number): void {
+    const request_id = this.newRequestId();
+    this.commands.add(request_id);
+    this.send({ type: "command", name: "remove_prompt", request_id, object, index, sequence });
+  }
+
   /** Prompts sent and not yet done. */
   pendingDrafts(): PromptDraft[] {
     return [...this.pending.values()].map((entry) => entry.draft);

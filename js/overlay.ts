@@ -3,7 +3,7 @@
  * and show/hide. Pixels are written at slice resolution; the view scales them up pixelated.
  */
 import { PALETTE } from "./contract.gen";
-import type { Axis, ObjectInfo, Vec3 } from "./types";
+import type { Axis, LabelArray, ObjectInfo, Vec3 } from "./types";
 import { planeShape } from "./transform";
 
 /** The colour of object `id` when the kernel has not sent one (yet): the kernel's palette. */
@@ -21,16 +21,18 @@ export interface OverlayStyle {
 }
 
 /**
- * RGBA colour per label (index 0..255) as little-endian Uint32 `[r, g, b, a]` bytes, fill and
- * edge variants; 0 means transparent (background, hidden objects, masks off).
+ * RGBA colour per label (index 0..size-1: 256 for byte labels, 65536 for 16-bit ones) as
+ * little-endian Uint32 `[r, g, b, a]` bytes, fill and edge variants; 0 means transparent
+ * (background, hidden objects, masks off). Ids without an object entry get the palette colour.
  */
 export function colourTable(
   objects: readonly ObjectInfo[],
   hidden: ReadonlySet<number>,
   style: OverlayStyle,
+  size = 256,
 ): { fill: Uint32Array; edge: Uint32Array } {
-  const fill = new Uint32Array(256);
-  const edge = new Uint32Array(256);
+  const fill = new Uint32Array(size);
+  const edge = new Uint32Array(size);
   if (!style.show) return { fill, edge };
   const opacity = Math.min(1, Math.max(0, style.opacity));
   const fillAlpha = style.outline ? 0 : Math.round(opacity * 255);
@@ -38,7 +40,7 @@ export function colourTable(
   const edgeOpacity = style.outline ? Math.max(0.85, opacity) : opacity > 0 ? Math.min(1, opacity + 0.35) : 0;
   const edgeAlpha = Math.round(edgeOpacity * 255);
   const known = new Map(objects.map((object) => [object.id, object]));
-  for (let id = 1; id < 256; id++) {
+  for (let id = 1; id < size; id++) {
     const object = known.get(id);
     if (object && (!object.visible || hidden.has(id))) continue;
     if (!object && hidden.has(id)) continue;
@@ -51,10 +53,11 @@ export function colourTable(
 }
 
 /** The labels of slice `index` along `axis`, `[n_p, n_q]` C order, from the C-order label volume. */
-export function labelSlice(labels: Uint8Array, shape: Vec3, axis: Axis, index: number, out?: Uint8Array): Uint8Array {
+export function labelSlice(labels: LabelArray, shape: Vec3, axis: Axis, index: number, out?: LabelArray): LabelArray {
   const [, sizeY, sizeZ] = shape;
   const [nP, nQ] = planeShape(axis, shape);
-  const slice = out && out.length === nP * nQ ? out : new Uint8Array(nP * nQ);
+  const reusable = out && out.length === nP * nQ && out.constructor === labels.constructor;
+  const slice = reusable ? out : labels instanceof Uint16Array ? new Uint16Array(nP * nQ) : new Uint8Array(nP * nQ);
   if (axis === 0) {
     slice.set(labels.subarray(index * sizeY * sizeZ, (index + 1) * sizeY * sizeZ));
   } else if (axis === 1) {
@@ -77,7 +80,7 @@ export function labelSlice(labels: Uint8Array, shape: Vec3, axis: Axis, index: n
  * labelled voxels drawn.
  */
 export function renderOverlay(
-  slice: Uint8Array,
+  slice: LabelArray,
   nP: number,
   nQ: number,
   colours: { fill: Uint32Array; edge: Uint32Array },

@@ -14,6 +14,8 @@ export type Vec3 = [number, number, number];
 export type Bbox = [[number, number], [number, number], [number, number]];
 /** In-plane continuous voxel coordinate `[p, q]` (centre of voxel k is at k). */
 export type PlanePoint = [number, number];
+/** A C-order label volume or slice of object ids: bytes until an id above 255 arrives. */
+export type LabelArray = Uint8Array | Uint16Array;
 
 export type Layout = "single" | "three";
 
@@ -35,6 +37,24 @@ export interface ObjectInfo {
   class_id: number | null;
   visible: boolean;
   voxels: number;
+}
+
+/** One live prompt of the active object (trait `prompt_list`, PROTOCOL.md). */
+export interface PromptRow {
+  /** Its place among the object's prompts: what `remove_prompt` names. */
+  index: number;
+  /** Its place in the kernel's record: guards `remove_prompt` against a stale list. */
+  sequence: number;
+  kind: Tool | "mask";
+  positive: boolean;
+  /** The plane it lies on, or null (a point or a box over the volume). */
+  axis: Axis | null;
+  slice: number | null;
+  /** How to outline it: a gesture tool and voxel positions `[x, y, z]`. */
+  draw: Tool;
+  points: Vec3[];
+  /** The `slice_index` to go to; null keeps that axis. */
+  focus: [number | null, number | null, number | null];
 }
 
 export interface ModelInfo {
@@ -73,6 +93,7 @@ export interface WidgetTraits {
   overlap: "lock" | "overwrite";
   /** Increments whenever any mask changes. */
   labels_version: number;
+  prompt_list: PromptRow[];
 }
 
 /** Compiles only while `WidgetTraits` names exactly the kernel's synced traits. */
@@ -113,6 +134,9 @@ export interface CommandMsg {
   /** Optional for `new_object`. */
   object_name?: string;
   class_id?: number;
+  /** For `remove_prompt`: the row's `index` and `sequence`. */
+  index?: number;
+  sequence?: number;
 }
 
 export type OutgoingMsg = GetSliceMsg | GetLabelsMsg | PromptMsg | CommandMsg;

@@ -6,6 +6,7 @@ import { WINDOW_PRESETS } from "./contract.gen";
 import type { Axis, CommandName, Layout, Tool, WidgetTraits } from "./types";
 import { TOOLS } from "./types";
 import { KEY_HELP } from "./keys";
+import { PromptList, type PromptListHandlers } from "./promptlist";
 import { TOOL_LABELS } from "./tools";
 
 type Attrs = Record<string, string | number | boolean | undefined>;
@@ -67,7 +68,7 @@ function button(
   return element;
 }
 
-export interface UiHandlers {
+export interface UiHandlers extends PromptListHandlers {
   tool(tool: Tool): void;
   togglePolarity(): void;
   command(name: CommandName, object?: number): void;
@@ -102,6 +103,7 @@ export class Ui {
   private readonly opacity: HTMLInputElement;
   private readonly presets: HTMLSelectElement;
   private readonly objects: HTMLElement;
+  private readonly prompts: PromptList;
   private readonly busy: HTMLElement;
   private readonly progress: HTMLElement;
   private readonly cursorText: HTMLElement;
@@ -196,6 +198,7 @@ export class Ui {
       ),
     ]);
     this.objects = h("div", { class: "nni-objects", "data-testid": "nni-objects" });
+    this.prompts = new PromptList(handlers);
     this.errorText = h("span", { class: "nni-error-text" });
     this.errorBanner = h("div", { class: "nni-error", role: "alert", "data-testid": "nni-error", hidden: true }, [
       this.errorText,
@@ -225,7 +228,7 @@ export class Ui {
     this.root = h(
       "div",
       { class: "nni-root", tabindex: 0, "data-lm-suppress-shortcuts": "true", "data-testid": "nni-root" },
-      [toolbar, this.objects, this.errorBanner, viewportFrame, status],
+      [toolbar, this.objects, this.prompts.el, this.errorBanner, viewportFrame, status],
     );
   }
 
@@ -268,6 +271,7 @@ export class Ui {
     this.outlineButton.setAttribute("aria-pressed", String(traits.outline));
     this.opacity.value = String(traits.opacity);
     this.updateObjects(traits, hidden);
+    this.prompts.update(traits.prompt_list ?? []);
     this.updateStatus(traits);
     this.errorText.textContent = error;
     this.errorBanner.hidden = error === "";

@@ -8,7 +8,8 @@ import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
 import { type PromptDraft, drawGesture, scribbleWidth } from "./tools";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
-import type { Axis, WidgetTraits } from "./types";
+import { rowOutline } from "./promptlist";
+import type { Axis, LabelArray, PromptRow, WidgetTraits } from "./types";
 import { h } from "./ui";
 import { windowSlice } from "./window";
 
@@ -18,6 +19,8 @@ export const AXIS_NAMES = ["X", "Y", "Z"] as const;
 export interface ViewHost extends PointerHost {
   hiddenObjects: ReadonlySet<number>;
   pendingPrompts(): Iterable<PromptDraft>;
+  /** The prompt-list row under the pointer, outlined in every view where it lies. */
+  hoveredPrompt(): PromptRow | null;
   setSliceIndex(axis: Axis, index: number): void;
   activate(view: SliceView): void;
   /** Called after each redraw. */
@@ -41,7 +44,7 @@ export class SliceView {
   private placementDirty = true;
   private surfaceDirty = true;
   private overlayVoxels = 0;
-  private labelScratch: Uint8Array | undefined;
+  private labelScratch: LabelArray | undefined;
   private size = { width: 1, height: 1 };
   private readonly pointer: ViewPointer;
   private frame = 0;
@@ -203,11 +206,13 @@ export class SliceView {
     this.overlayVoxels = 0;
     if (!labels.empty && index < labels.shape[this.axis]) {
       this.labelScratch = labelSlice(labels.volume, labels.shape, this.axis, index, this.labelScratch);
-      const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, {
+      const style = {
         opacity: this.model.get("opacity"),
         outline: this.model.get("outline"),
         show: this.model.get("show_masks"),
-      });
+      };
+      const size = labels.volume instanceof Uint16Array ? 65536 : 256;
+      const colours = colourTable(this.model.get("objects") ?? [], this.host.hiddenObjects, style, size);
       const scratch = this.labelScratch;
       const paint = (pixels: Uint32Array) => (this.overlayVoxels = renderOverlay(scratch, nP, nQ, colours, pixels));
       if (this.overlayLayer.paint(nQ, nP, paint)) this.placementDirty = true;
@@ -278,6 +283,9 @@ export class SliceView {
         drawGesture(ctx, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
       }
     }
+    const hovered = this.host.hoveredPrompt();
+    const outline = hovered && rowOutline(hovered, this.axis, this.index());
+    if (outline) drawGesture(ctx, params, outline, { pending: !outline.onSlice, scribbleWidth: width });
     if (this.pointer.gesture) drawGesture(ctx, params, this.pointer.gesture, { scribbleWidth: width });
   }
 }

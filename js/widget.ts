@@ -10,7 +10,8 @@ import { LabelVolume } from "./labels";
 import { KernelLink, type WidgetStats } from "./link";
 import { SliceLoader } from "./slices";
 import { voxelToScreen } from "./transform";
-import type { Axis, IncomingMsg, Layout, OutgoingMsg, Tool, WidgetTraits } from "./types";
+import { rowTarget } from "./promptlist";
+import type { Axis, IncomingMsg, Layout, OutgoingMsg, PromptRow, Tool, WidgetTraits } from "./types";
 import { Ui, type UiHandlers } from "./ui";
 import type { CursorReadout } from "./pointer";
 import { SliceView, type ViewHost } from "./view";
@@ -43,6 +44,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   let spaceHeld = false;
   let views: SliceView[] = [];
   let activeView: SliceView | null = null;
+  let hoveredPrompt: PromptRow | null = null;
   let saveTimer = 0;
 
   const saveSoon = () => {
@@ -90,6 +92,18 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     },
     fit: () => views.forEach((view) => view.resetView()),
     help: () => ui.toggleHelp(),
+    hover: (row) => {
+      hoveredPrompt = row;
+      views.forEach((view) => view.invalidateSurface());
+    },
+    go: (row) => {
+      const target = rowTarget(row, model.get("slice_index"));
+      model.set("slice_index", target.sliceIndex);
+      if (target.axis !== null && model.get("view_layout") === "single") model.set("axis", target.axis);
+      saveNow();
+      syncSliceIndex();
+    },
+    remove: (row) => link.removePrompt(model.get("active_object"), row.index, row.sequence),
     dismissError: () => {
       localError = "";
       dismissedTraitError = model.get("error");
@@ -129,6 +143,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     hiddenObjects,
     spaceHeld: () => spaceHeld,
     pendingPrompts: () => link.pendingDrafts(),
+    hoveredPrompt: () => hoveredPrompt,
     setSliceIndex: (axis, index) => {
       const next = [...model.get("slice_index")] as WidgetTraits["slice_index"];
       next[axis] = index;
@@ -202,10 +217,13 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     views.forEach((view) => view.invalidateOverlay());
     refreshUi();
   });
-  on(["tool", "positive", "busy", "pending", "error", "model_info", "supported_tools", "active_object"], () => {
-    if (model.get("error") === "") dismissedTraitError = "";
-    refreshUi();
-  });
+  on(
+    ["tool", "positive", "busy", "pending", "error", "model_info", "supported_tools", "active_object", "prompt_list"],
+    () => {
+      if (model.get("error") === "") dismissedTraitError = "";
+      refreshUi();
+    },
+  );
   on(["shape"], () => {
     loader.clear();
     labels.resize(model.get("shape"));

@@ -20,6 +20,7 @@ the usual permissions (0o666 less the umask), a replaced one keeps its own.
 from __future__ import annotations
 
 import errno
+import glob
 import os
 import re
 import secrets
@@ -191,3 +192,13 @@ def _denied(path: Path, why: str) -> PermissionError:
     return PermissionError(
         f"permission denied: {path} ({why}); choose a writable folder or change the permissions"
     )
+
+
+def remove_staging_leftovers(path: str | os.PathLike[str]) -> None:
+    """Remove the staging folders of :func:`replace_atomically` writes to ``path`` that a killed
+    process left behind. Call it only when no other writer of ``path`` can be running (e.g. at
+    the start of the one task that owns ``path``)."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)

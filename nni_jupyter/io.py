@@ -164,8 +164,11 @@ def read_image(
     *,
     acquisition: int | None = None,
     allow_gaps: bool = False,
+    level: int | None = None,
 ) -> Image:
-    """Read a 3-D image file or a DICOM series folder, keeping spacing, origin and direction.
+    """Read a 3-D image file, a DICOM series folder or an OME-Zarr image, keeping spacing, origin
+    and direction. OME-Zarr is opened lazily (:func:`nni_jupyter.volumes.read_ome_zarr`): its
+    voxels are read chunk by chunk when a view or a prompt needs them.
 
     Parameters
     ----------
@@ -183,6 +186,8 @@ def read_image(
         the series' lowest value; their indices along axis 2 are listed in
         ``metadata["nni_jupyter|missing_slices"]``. Without it such a series is an error saying
         where the gap is. Gaps that are not whole multiples of the median gap are always an error.
+    level
+        For an OME-Zarr image, the resolution level to read (default 0, full resolution).
 
     Returns
     -------
@@ -202,6 +207,12 @@ def read_image(
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no image at {path}; give a NIfTI/NRRD/MHA file or a DICOM folder")
+    from .volumes.ome_zarr import is_ome_zarr, read_ome_zarr
+
+    if is_ome_zarr(path):
+        return read_ome_zarr(path, level)
+    if level is not None:
+        raise ValueError(f"level= applies to OME-Zarr images; {path} is not one")
     if path.is_dir():
         series = dicom.read_series(path, _series_id(path, series_id), acquisition, allow_gaps)
         return from_sitk(series, path=str(path))

@@ -8,6 +8,9 @@ import {
   inflateZlib,
   unpackBitsLittle,
 } from "../codec";
+import { MAX_OBJECT_ID, PALETTE } from "../contract.gen";
+import { LabelVolume } from "../labels";
+import { colourTable, labelSlice, paletteColor, renderOverlay } from "../overlay";
 import type { Bbox, Vec3 } from "../types";
 
 /** numpy's packbits(bits, bitorder="little"), written independently of the code under test. */
@@ -154,5 +157,83 @@ describe("applyMaskPatch", () => {
         new Uint8Array(7),
       ),
     ).toThrow(/not a half-open box inside shape \[6,5,7\]/);
+  });
+});
+
+describe("LabelVolume with more than 255 objects", () => {
+  const shape: Vec3 = [2, 3, 4];
+  const patch = (object: number, bbox: Bbox, crop: number[]) =>
+    [
+      { type: "mask_patch" as const, object, bbox, encoding: "packbits-deflate", request_id: null },
+      new DataView(encodePatch(Uint8Array.from(crop)).buffer),
+    ] as const;
+
+  it("keeps bytes until an id above 255 arrives, then widens without losing labels", async () => {
+    const labels = new LabelVolume(shape);
+    await labels.patch(
+      ...patch(
+        7,
+        [
+          [0, 1],
+          [0, 1],
+          [0, 2],
+        ],
+        [1, 1],
+      ),
+    );
+    expect(labels.volume).toBeInstanceOf(Uint8Array);
+    await labels.patch(
+      ...patch(
+        300,
+        [
+          [1, 2],
+          [2, 3],
+          [3, 4],
+        ],
+        [1],
+      ),
+    );
+    expect(labels.volume).toBeInstanceOf(Uint16Array);
+    expect([labels.volume[0], labels.volume[1], labels.volume[23]]).toEqual([7, 7, 300]);
+    await labels.patch(
+      ...patch(
+        300,
+        [
+          [1, 2],
+          [2, 3],
+          [3, 4],
+        ],
+        [0],
+      ),
+    );
+    expect(labels.volume[23]).toBe(0);
+    await expect(
+      labels.patch(
+        ...patch(
+          MAX_OBJECT_ID + 1,
+          [
+            [0, 1],
+            [0, 1],
+            [0, 1],
+          ],
+          [1],
+        ),
+      ),
+    ).rejects.toThrow(`outside 1..${MAX_OBJECT_ID}`);
+  });
+
+  it("draws ids above 255 in their own colours, cycling the palette", () => {
+    const slice = labelSlice(Uint16Array.from([0, 300, 300, 256]), [1, 2, 2], 0, 0);
+    expect(slice).toBeInstanceOf(Uint16Array);
+    const objects = [
+      { id: 300, name: "a", color: [1, 2, 3] as [number, number, number], class_id: 1, visible: true, voxels: 2 },
+    ];
+    const table = colourTable(objects, new Set(), { opacity: 1, outline: false, show: true }, 65536);
+    const out = new Uint32Array(4);
+    expect(renderOverlay(slice, 2, 2, table, out)).toBe(3);
+    expect(out[1] & 0xffffff).toBe((3 << 16) | (2 << 8) | 1);
+    const [r, g, b] = paletteColor(256);
+    expect(paletteColor(256)).toEqual(PALETTE[255 % PALETTE.length]);
+    expect(out[3] & 0xffffff).toBe((b << 16) | (g << 8) | r);
   });
 });

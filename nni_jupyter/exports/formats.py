@@ -10,9 +10,10 @@ import numpy as np
 
 from .. import __version__
 from ..io import Image
+from ..volumes.ome_zarr import LEVEL_KEY
 from .dicom_seg import write_dicom_seg
 from .nifti_table import write_labels_table
-from .zarr_labels import write_ome_zarr
+from .zarr_labels import add_ome_zarr_labels, write_ome_zarr
 
 FORMATS = ("dicom-seg", "ome-zarr", "nifti")
 
@@ -42,6 +43,10 @@ def export(
         model = (f"nni_jupyter {model_name}".strip(), __version__)
         return write_dicom_seg(labels, path, image, names, class_ids, colors, model=model)
     if format == "ome-zarr":
+        source = Path(image.path).resolve() if image.path else None
+        if source is not None and source == Path(path).expanduser().resolve():
+            level = int(image.metadata.get(LEVEL_KEY, 0))  # labels into the image's own store
+            return add_ome_zarr_labels(path, labels, names, colors, class_ids, level)
         return write_ome_zarr(image, labels, path, names, colors, class_ids)
     if format == "nifti":
         return write_labels_table(labels, path, names, class_ids, colors, like=image)

@@ -137,3 +137,81 @@ def _replace_folder(path: Path, write: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return path
+
+
+def add_ome_zarr_labels(
+    path: str | Path,
+    labels: Any,
+    names: PerObject[str] = None,
+    colors: PerObject[Sequence[int]] = None,
+    class_ids: PerObject[int] = None,
+    level: int = 0,
+    label_name: str = "labels",
+) -> Path:
+    """Write ``labels`` into the existing OME-Zarr image at ``path`` as ``labels/<label_name>``.
+
+    The image is left untouched (nothing is read from it but its metadata): use this for images
+    opened lazily from OME-Zarr. The labels get the ``scale`` and ``translation`` of resolution
+    ``level``, the one they were made on. The new labels are written under a staging name and
+    swapped in, so readers never see half of them.
+    """
+    zarr, writer = require("zarr", "zarr", "ome_zarr.writer")
+    from ..volumes.ome_zarr import levels
+
+    folder = Path(path).expanduser()
+    found = levels(folder)
+    if not 0 <= level < len(found):
+        raise ValueError(f"{folder} has resolution levels 0..{len(found) - 1}; got level {level}")
+    chosen = found[level]
+    if tuple(labels.shape) != chosen.shape:
+        raise ValueError(
+            f"labels shape {tuple(labels.shape)} differs from level {level}'s {chosen.shape}"
+        )
+    dense = check_labels(np.asarray(labels))  # the label table needs every label's id
+    found_segments = segments(dense, names, class_ids, colors)
+    metadata = {
+        "colors": [{"label-value": s.label, "rgba": [*s.color, 255]} for s in found_segments],
+        "properties": [
+            {"label-value": s.label, "name": s.name, "class_id": s.class_id} for s in found_segments
+        ],
+    }
+    transforms = [
+        [
+            {
+                "type": "scale",
+                "scale": [chosen.spacing_mm[2], chosen.spacing_mm[1], chosen.spacing_mm[0]],
+            },
+            {
+                "type": "translation",
+                "translation": [chosen.origin_mm[2], chosen.origin_mm[1], chosen.origin_mm[0]],
+            },
+        ]
+    ]
+    staging = f".{label_name}.staging"
+    root = zarr.open_group(str(folder), mode="r+")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The 'coordinate_transformations'", DeprecationWarning)
+        writer.write_multiscale_labels(
+            [dense.transpose(2, 1, 0)],
+            root,
+            name=staging,
+            axes=AXES,
+            coordinate_transformations=transforms,
+            label_metadata=metadata,
+        )
+    _swap_in(folder / "labels", staging, label_name)
+    group = zarr.open_group(str(folder / "labels"), mode="r+")
+    attrs = dict(group.attrs)
+    holder = attrs["ome"] if "ome" in attrs else attrs
+    holder["labels"] = sorted({label_name, *holder.get("labels", [])} - {staging})
+    group.attrs.update(attrs)
+    return folder
+
+
+def _swap_in(labels: Path, staging: str, name: str) -> None:
+    old = labels / f".{name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if (labels / name).exists():
+        os.replace(labels / name, old)
+    os.replace(labels / staging, labels / name)
+    shutil.rmtree(old, ignore_errors=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..volumes.lazy import LazyVolume
 from .regions import clip_bbox, nonzero_bbox, to_local, to_slices
 from .validation import explain_statistics
 
@@ -29,12 +30,13 @@ class PreprocessedImage:
     Attributes
     ----------
     data
-        ``[C, X, Y, Z]`` copy of the image (float64 stored as float32, other dtypes unchanged).
+        ``[C, X, Y, Z]`` copy of the image (float64 stored as float32, other dtypes unchanged),
+        or a :class:`~nni_jupyter.volumes.LazyVolume` read where crops need it.
     mean, std
         float32 statistics of the nonzero region of channel 0.
     """
 
-    data: np.ndarray
+    data: np.ndarray | LazyVolume
     mean: torch.Tensor
     std: torch.Tensor
 
@@ -73,7 +75,7 @@ class PreprocessedImage:
         return out
 
 
-def _statistics(region: np.ndarray) -> tuple[float, float]:
+def _statistics(region: np.ndarray | LazyVolume) -> tuple[float, float]:
     """Mean and unbiased std of ``region`` in float64, slab by slab; NaN/inf propagate."""
     count = region.size
     total = 0.0
@@ -88,7 +90,7 @@ def _statistics(region: np.ndarray) -> tuple[float, float]:
     return mean, std
 
 
-def preprocess_image(image: np.ndarray) -> PreprocessedImage:
+def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:
     """Copy ``image`` ``[C, X, Y, Z]`` and compute its z-score statistics.
 
     Raises
@@ -97,17 +99,35 @@ def preprocess_image(image: np.ndarray) -> PreprocessedImage:
         If the image is all zero, holds NaN or inf, one nonzero voxel or values beyond float32,
         or is constant over its nonzero region (:func:`~.validation.explain_statistics`).
     """
-    store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
-    data = np.array(image, dtype=store_dtype, order="C", copy=True)
-    region = nonzero_bbox(data[0])
+    data: np.ndarray | LazyVolume
+    channel: np.ndarray | LazyVolume
+    if isinstance(image, LazyVolume):
+        if image.dtype == np.float64:
+            raise ValueError(
+                "a lazy float64 image is not supported: store it as float32 (the session "
+                "computes in float32), or pass it in memory"
+            )
+        data = image  # read region by region: no copy, statistics streamed slab by slab
+        channel = image.view(0)
+    else:
+        store_dtype = np.float32 if image.dtype == np.float64 else image.dtype
+        data = np.array(image, dtype=store_dtype, order="C", copy=True)
+        channel = data[0]
+    region = nonzero_bbox(channel)
     if region is None:
         raise ValueError(
             "image is entirely zero; nnInteractive needs intensities to normalise. "
             "Pass the raw image, not an empty array."
         )
-    crop = data[0][to_slices(region)]
+    inside = to_slices(region)
+    crop = channel.view(inside) if isinstance(channel, LazyVolume) else channel[inside]
     mean, std = _statistics(crop)
     if not (np.isfinite(mean) and np.isfinite(std)):
+        if isinstance(image, LazyVolume):  # explaining would read the whole volume again
+            raise ValueError(
+                "the image's z-score statistics are not finite: it holds NaN or inf, or values "
+                "beyond the float32 range nnInteractive computes in"
+            )
         raise ValueError(explain_statistics(image, crop.size))
     if std == 0:
         raise ValueError(

@@ -14,6 +14,8 @@ from types import EllipsisType
 import numpy as np
 import torch
 
+from ..volumes.lazy import LazyVolume
+
 Bbox = list[list[int]]
 #: numpy arrays are scanned this many rows at a time, so a memmap is never loaded whole.
 _SLAB_ROWS = 16
@@ -71,7 +73,7 @@ def centered_bbox(center: Sequence[int], size: Sequence[int]) -> Bbox:
     return [[c - s // 2, c + s // 2 + s % 2] for c, s in zip(center, size, strict=True)]
 
 
-def nonzero_bbox(mask: np.ndarray | torch.Tensor) -> Bbox | None:
+def nonzero_bbox(mask: np.ndarray | torch.Tensor | LazyVolume) -> Bbox | None:
     """Return the bbox of the nonzero voxels of an N-D array or tensor, or None when all zero.
 
     Uses per-axis projections instead of an index list; numpy arrays (memmaps included) are
@@ -99,12 +101,12 @@ def _torch_projections(occupied: torch.Tensor) -> list[torch.Tensor]:
     return [rows, *_torch_projections(occupied.any(dim=0))]
 
 
-def _numpy_projections(mask: np.ndarray) -> list[np.ndarray]:
+def _numpy_projections(mask: np.ndarray | LazyVolume) -> list[np.ndarray]:
     """Per axis, which indices hold a nonzero voxel, computed slab by slab along axis 0."""
     if not hasattr(mask, "ndim"):
         mask = np.asarray(mask)
     if mask.ndim == 1:
-        return [mask != 0]
+        return [np.asarray(mask[:]) != 0]
     rows = np.zeros(mask.shape[0], dtype=bool)
     rest = [np.zeros(n, dtype=bool) for n in mask.shape[1:]]
     for start in range(0, mask.shape[0], _SLAB_ROWS):

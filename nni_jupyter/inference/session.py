@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from ..volumes.lazy import LazyVolume
 from . import devices, timing, validation
 from . import precision as precisions
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
@@ -215,14 +216,19 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
 
     # ------------------------------------------------------------------ image and buffer
     def set_image(
-        self, image: np.ndarray | torch.Tensor, image_properties: dict[str, Any] | None = None
+        self,
+        image: np.ndarray | torch.Tensor | LazyVolume,
+        image_properties: dict[str, Any] | None = None,
     ) -> None:
         """Set the image ``[1, X, Y, Z]`` in raw intensities (spacing in ``image_properties`` is
-        accepted and unused, as in nnInteractive). Clears prompts, history and target buffer."""
+        accepted and unused, as in nnInteractive). Clears prompts, history and target buffer.
+
+        A :class:`~nni_jupyter.volumes.LazyVolume` (Zarr, Dask, memory map) is not copied: its
+        statistics are streamed once and each prompt reads only the regions it needs."""
         channels = None if self.model is None else self.model.num_image_channels
-        image = validation.check_image(image, channels)
+        checked = validation.check_image(image, channels)
         with timing.span("preprocess"):
-            preprocessed = preprocess_image(image)
+            preprocessed = preprocess_image(checked)
         self._image = preprocessed
         self.original_image_shape = tuple(image.shape)
         self.target_buffer = None

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..volumes.lazy import LazyVolume
 from .regions import Bbox, nonzero_bbox, shift
 
 #: Intensities are z-scored by their mean and standard deviation: those need two voxels.
@@ -29,9 +30,10 @@ def to_numpy(array: Any, name: str) -> np.ndarray:
     raise TypeError(f"{name} must be a numpy array or torch tensor; got {type(array).__name__}")
 
 
-def check_image(image: Any, num_channels: int | None) -> np.ndarray:
-    """Validate an image ``[C, X, Y, Z]`` of real numbers; return it as numpy."""
-    array = to_numpy(image, "image")
+def check_image(image: Any, num_channels: int | None) -> Any:
+    """Validate an image ``[C, X, Y, Z]`` of real numbers; return it as numpy (a lazy volume,
+    :class:`~nni_jupyter.volumes.LazyVolume`, stays lazy: it is checked, not read)."""
+    array = image if isinstance(image, LazyVolume) else to_numpy(image, "image")
     if array.ndim != 4:
         raise ValueError(
             f"image must be 4-D [1, X, Y, Z]; got shape {_shape_text(array.shape)}. "

@@ -1,22 +1,23 @@
 """Replay a study's prompt logs on a Dask cluster: one task per case, the model loaded once per
-worker, outputs written atomically and skipped when already made by the same log and model."""
+worker (:mod:`nni_jupyter.cluster`), outputs written atomically and skipped when already made by
+the same log, model and settings."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from distributed import WorkerPlugin
 
+from ..atomic import remove_staging_leftovers
+from ..cluster import ModelPlugin, run_per_case, worker_model
+from ..evaluation.protocol import dice as protocol_dice
 from .names import check_case_id, inside
 from .study import Study, _write_json
 
-PLUGIN_NAME = "nni_jupyter-model"
 COLUMNS = [
     "case",
     "object",
@@ -29,131 +30,97 @@ COLUMNS = [
 ]
 
 
-class ModelPlugin(WorkerPlugin):
-    """Loads a model folder once per Dask worker and makes sessions that share its network."""
-
-    name = PLUGIN_NAME
-
-    def __init__(self, folder: str, device: Any = "auto"):
-        self.folder = folder
-        self.device = device
-        self.threads = 1
-        self._keeper: Any = None
-
-    def setup(self, worker: Any) -> None:
-        """Load the network on the worker's device (kept while the worker lives)."""
-        self.threads = max(1, int(getattr(getattr(worker, "state", None), "nthreads", 1)))
-        self._keeper = self.session(autozoom=False)
-
-    def teardown(self, worker: Any) -> None:
-        """Let the network go."""
-        self._keeper = None
-
-    def session(self, autozoom: bool) -> Any:
-        """A fresh session on the loaded network (one per Segmenter: sessions hold an image)."""
-        from ..weights import load_session
-
-        return load_session(
-            self.folder,
-            self.device,
-            download=False,
-            show_license=None,
-            do_autozoom=autozoom,
-            enable_undo=False,
-            torch_n_threads=self.threads,
-        )
-
-
-def replay_study(study: Study, model: Any = None, client: Any = None, device: Any = "auto") -> Any:
+def replay_study(
+    study: Study,
+    model: Any = None,
+    client: Any = None,
+    device: Any = "auto",
+    progress: bool = True,
+    torch_threads: int | None = None,
+) -> Any:
     """Replay every case of ``study`` that has a prompt log; return a pandas DataFrame.
 
     One Dask task per case reads the image, replays the log with ``model`` (a name or folder as
     for :class:`nni_jupyter.Segmenter`; None: the default model) and writes
-    ``<study>/replays/<model-sha256>/<case>.nii.gz`` atomically. Rows, one per (case, object):
-    case, object, voxels, volume_ml, dice_vs_saved (against the case's saved labels),
-    seconds, model_sha256, status (``"ok"``, ``"skipped"`` when the output was already made
-    from the same log and model, else the error). ``client=None`` starts an embedded
-    ``LocalCluster`` on 127.0.0.1, sized to the machine, and closes it after.
+    ``<study>/replays/<model-sha256>/<case>.nii.gz`` atomically, then ``<case>.json``, its
+    marker: the prompt log's SHA-256, the model's and the settings that shape the output
+    (AutoZoom, precision, device type, nni_jupyter version). A case whose marker matches all
+    three is skipped.
+
+    Rows, one per (case, object): case, object, voxels, volume_ml, dice_vs_saved (against the
+    case's saved labels), seconds, model_sha256, status (``"ok"``, ``"skipped"``, else the
+    error). ``client=None`` starts an embedded ``LocalCluster`` on 127.0.0.1, sized to the
+    machine, and closes it after. ``progress`` shows a progress bar (Dask's in a notebook, tqdm
+    in a terminal). ``torch_threads``: torch threads per task (default: the worker's threads).
     """
     import pandas as pd
 
+    folder, model_sha = model_identity(model)
+    (study.folder / "replays" / model_sha).mkdir(parents=True, exist_ok=True)
+    cases = [c for c in study.cases() if study.prompts_path(c).is_file()]
+    results = run_per_case(
+        replay_case,
+        [(str(study.folder), case, model_sha) for case in cases],
+        [f"replay-{case}-{model_sha}-{time.time_ns()}" for case in cases],
+        model_folder=str(folder),
+        device=device,
+        client=client,
+        progress=progress,
+        failed=lambda index, error: [_row(cases[index], None, None, None, None, 0.0, "", error)],
+        torch_threads=torch_threads,
+    )
+    return pd.DataFrame([row for rows in results for row in rows], columns=COLUMNS)
+
+
+def model_identity(model: Any) -> tuple[Path, str]:
+    """The folder of ``model`` (a name or folder; None: the default) and its checkpoint's
+    SHA-256, which names the study's ``replays/`` subfolder."""
     from ..inference.checkpoint_file import checkpoint_path
     from ..weights import choose_model
     from ..widget.prompt_log import file_sha256
 
-    folder = choose_model(model).path
-    model_sha = file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
-    out = study.folder / "replays" / model_sha
-    out.mkdir(parents=True, exist_ok=True)
-    cases = [c for c in study.cases() if study.prompts_path(c).is_file()]
-    if not cases:
-        return pd.DataFrame([], columns=COLUMNS)
-    own = client is None
-    if own:
-        client = _local_client(len(cases))
-    try:
-        client.register_plugin(ModelPlugin(str(folder), device), name=PLUGIN_NAME)
-        futures = [
-            client.submit(
-                replay_case, str(study.folder), case, model_sha, key=f"replay-{case}-{model_sha}"
-            )
-            for case in cases
-        ]
-        results = client.gather(futures)
-    finally:
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
-    return pd.DataFrame([row for rows in results for row in rows], columns=COLUMNS)
+    folder = Path(choose_model(model).path)
+    return folder, file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
 
 
-def _local_client(cases: int) -> Any:
-    from distributed import Client, LocalCluster
-
-    workers = max(1, min(cases, os.cpu_count() or 1))
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-    )
-    return Client(cluster)
-
-
-def replay_case(study_folder: str, case_id: str, model_sha: str) -> list[dict[str, Any]]:
-    """Replay one case on this Dask worker (see :func:`replay_study`); never raises."""
+def replay_case(
+    study_folder: str, case_id: str, model_sha: str, plugin: ModelPlugin | None = None
+) -> list[dict[str, Any]]:
+    """Replay one case (see :func:`replay_study`) with ``plugin``'s model, by default this Dask
+    worker's; never raises."""
     start = time.perf_counter()
     try:
-        return _replay_case(Study(study_folder), case_id, model_sha, start)
+        plugin = worker_model() if plugin is None else plugin
+        return _replay_case(Study(study_folder), case_id, model_sha, start, plugin)
     except Exception as error:  # one bad case fails its row, not the run
         status = f"{type(error).__name__}: {error}"
         return [_row(case_id, None, None, None, None, start, model_sha, status)]
 
 
-def _replay_case(study: Study, case_id: str, model_sha: str, start: float) -> list[dict[str, Any]]:
-    from distributed import get_worker
-
+def _replay_case(
+    study: Study, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
+) -> list[dict[str, Any]]:
     from ..io import read_image, write_labels
     from ..widget import Segmenter
     from ..widget.prompt_log import read
 
     log_file = study.prompts_path(case_id)
-    log_sha = hashlib.sha256(log_file.read_bytes()).hexdigest()
+    log_bytes = log_file.read_bytes()
+    log = read(log_file)
+    autozoom = bool(log["model"].get("autozoom"))
+    made_by = {
+        "prompt_log_sha256": hashlib.sha256(log_bytes).hexdigest(),
+        "model_sha256": model_sha,
+        "settings": plugin.settings(autozoom),
+    }
     target = inside(study.folder, "replays", model_sha, f"{check_case_id(case_id)}.nii.gz")
     marker = target.with_name(f"{case_id}.json")
     done = _read_marker(marker)
-    if (
-        target.is_file()
-        and done.get("prompt_log_sha256") == log_sha
-        and done.get("model_sha256") == model_sha
-    ):
+    if target.is_file() and all(done.get(key) == value for key, value in made_by.items()):
         return [dict(row, status="skipped") for row in done["rows"]]
-    log = read(log_file)
+    remove_staging_leftovers(target)  # a worker killed mid-write on an earlier try
     image = read_image(study.image_path(case_id))
-    plugin = cast(ModelPlugin, get_worker().plugins[PLUGIN_NAME])
-    seg = Segmenter(image, session=plugin.session(bool(log["model"].get("autozoom"))))
+    seg = Segmenter(image, session=plugin.session(autozoom))
     try:
         seg.replay_prompt_log(log)
         labels = seg.labels
@@ -166,12 +133,12 @@ def _replay_case(study: Study, case_id: str, model_sha: str, start: float) -> li
     ids = sorted(obj["id"] for obj in log["objects"])
     for new_id, object_id in enumerate(ids, start=1):
         mask = labels == new_id
-        dice = None if saved is None else _dice(mask, saved == object_id)
+        dice = None if saved is None else protocol_dice(mask, saved == object_id)
         voxels = int(mask.sum())
         rows.append(
             _row(case_id, object_id, voxels, voxels * voxel_ml, dice, start, model_sha, "ok")
         )
-    _write_json(marker, {"prompt_log_sha256": log_sha, "model_sha256": model_sha, "rows": rows})
+    _write_json(marker, {**made_by, "rows": rows})
     return rows
 
 
@@ -190,11 +157,6 @@ def _saved_labels(study: Study, case_id: str) -> np.ndarray | None:
     return read_image(path).array if path.is_file() else None
 
 
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
-
-
 def _row(
     case: str,
     object_id: int | None,
@@ -205,5 +167,6 @@ def _row(
     model_sha: str,
     status: str,
 ) -> dict[str, Any]:
-    values = [case, object_id, voxels, volume_ml, dice, time.perf_counter() - start, model_sha]
+    seconds = time.perf_counter() - start if start else None
+    values = [case, object_id, voxels, volume_ml, dice, seconds, model_sha]
     return dict(zip(COLUMNS, [*values, status], strict=True))

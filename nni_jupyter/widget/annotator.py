@@ -13,10 +13,15 @@ the whole state (objects, masks, the record) as plain values, for saving.
 Switching objects, undo and redo re-seed the session from the active object's mask with
 ``add_initial_seg_interaction`` (or ``reset_interactions`` for an empty mask): the mask carries over
 exactly; the earlier prompts of that object live on through it, not as separate interactions.
+
+``remove_prompt`` is the one command that runs the session several times: it recomputes an object
+from its other prompts (:func:`~.record.live_prompts`) inside one store step, so a single undo
+brings back both the mask and the prompt.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ from .guards import out_of_memory_hint
 from .objects import ObjectStore
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
+from .record import ANNOTATOR_ENV, Stamp, live_prompts, pick
 from .steps import Change
 
 if TYPE_CHECKING:
@@ -60,25 +66,18 @@ class Task:
     item: Prompt | Command
     interaction: Interaction | None = None
     submitted: str = field(default_factory=utc_now)
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """What the record keeps beside each item: the object it acted on (None when unknown, as for
-    items restored from a save file), when it was submitted, and whether it changed anything."""
-
-    object_id: int | None
-    submitted: str | None
-    applied: bool = True
+    annotator: str | None = None
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The annotator's whole state: the store's ``(owner, table)`` export and the record."""
+    """The annotator's whole state: the store's ``(owner, table)`` export, the record and its
+    stamps (None: not known, as in files written before stamps were saved)."""
 
     owner: np.ndarray
     table: dict[str, Any]
     record: tuple[Prompt | Command, ...]
+    stamps: tuple[Stamp, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -122,13 +121,15 @@ class Annotator:
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
         self.stamps: list[Stamp] = []  # one per record item
+        #: Who gives the prompts (recorded with each); None: ``$NNI_JUPYTER_ANNOTATOR``.
+        self.annotator: str | None = None
         self.buffer = np.zeros(self.shape, dtype=np.uint8)
         session.set_image(image)
         session.set_target_buffer(self.buffer)
 
     # ---- checking (any thread) ----------------------------------------------------------------
 
-    def check(self, item: Prompt | Command) -> Task:
+    def check(self, item: Prompt | Command, annotator: str | None = None) -> Task:
         """Check that ``item`` can run on this image and model (state aside); rasterize a prompt.
 
         Raises
@@ -142,25 +143,34 @@ class Annotator:
                     f"the loaded model does not support {item.tool} prompts; it supports "
                     f"{', '.join(self.tools)}"
                 )
-            return Task(item, rasterize(item, self.shape, self.thickness))
+            interaction = rasterize(item, self.shape, self.thickness)
+            return Task(item, interaction, annotator=annotator or self.who())
         if not isinstance(item, Command):
             raise TypeError(f"expected a Prompt or Command; got {type(item).__name__}")
-        return Task(item)
+        return Task(item, annotator=annotator or self.who())
+
+    def who(self) -> str | None:
+        """Who gives the prompts now: :attr:`annotator`, else ``$NNI_JUPYTER_ANNOTATOR``."""
+        return self.annotator or os.environ.get(ANNOTATOR_ENV) or None
 
     # ---- running (the worker thread) ----------------------------------------------------------
 
     def run(self, task: Task) -> Outcome:
         """Run a checked prompt or command; record it when it succeeds."""
         active = self.store.active
-        if isinstance(task.item, Command):
+        if isinstance(task.item, Command) and task.item.name == "remove_prompt":
+            outcome = self._remove_prompt(task.item)
+        elif isinstance(task.item, Command):
             outcome = self._command(task.item)
         elif task.interaction is not None:
             outcome = self._prompt(task.interaction)
         else:
             raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
         self.record.append(task.item)
+        acted_on = _acted_on(task.item, active, self.store.active)
+        overlap = self.store.overlap
         self.stamps.append(
-            Stamp(_acted_on(task.item, active, self.store.active), task.submitted, outcome.applied)
+            Stamp(acted_on, task.submitted, outcome.applied, overlap, task.annotator)
         )
         return outcome
 
@@ -175,14 +185,63 @@ class Annotator:
                     self.store.write_active(region, self.buffer[to_slices(region)])
             return self._outcome(self.store.change_of(step), compute_s)
 
-    def _call_session(self, interaction: Interaction) -> Bbox | None:
+    def _remove_prompt(self, command: Command) -> Outcome:
+        """Remove one prompt and recompute its object from the rest: one undoable step.
+
+        The object is cleared and its remaining prompts run again from an empty session, each
+        with the refinement seed and the overlap policy of its first run; other objects keep
+        their voxels (as under any prompt). The active object stays active.
+        """
+        start = time.perf_counter()
+        store, active = self.store, self.store.active
+        object_id = active if command.object is None else command.object
+        with self.lock:
+            if object_id not in store.objects:
+                raise ValueError(
+                    f"no object with id {object_id}; objects are {sorted(store.objects)}"
+                )
+            entries = live_prompts(self.record, self.stamps).get(object_id, [])
+        position = pick(entries, object_id, command)
+        rest = [
+            (e.sequence, e.stamp.overlap or store.overlap, self.check(e.prompt).interaction)
+            for e in entries
+        ]
+        del rest[position]
+        try:
+            with store.step("remove_prompt") as step:
+                with self.lock:
+                    store.select(object_id)
+                    store.clear_active()
+                self.session.reset_interactions()
+                for sequence, overlap, interaction in rest:
+                    region = self._call_session(_given(interaction, "prompt", "raster"), sequence)
+                    if region is not None:
+                        with self.lock, store.overlap_as(overlap):
+                            store.write_active(region, self.buffer[to_slices(region)])
+                with self.lock:
+                    store.select(active)
+        except BaseException:
+            self._reseed_active()  # the store rolled back; the session follows it
+            raise
+        if active != object_id:
+            self._reseed_active()
+        with self.lock:
+            return self._outcome(store.change_of(step), time.perf_counter() - start)
+
+    def _reseed_active(self) -> None:
+        with self.lock:
+            mask = self.store.mask()
+        self._reseed(mask)
+
+    def _call_session(self, interaction: Interaction, seed: int | None = None) -> Bbox | None:
         """Call the session; return the buffer region to take over (None: nothing changed)."""
         session, positive = self.session, interaction.positive
         full = [[0, s] for s in self.shape]
         if hasattr(session, "refinement_rng"):
             # refinement covers leftover voxels around random picks: seed it by the prompt's place
             # in the record, so replaying seg.prompts gives the same masks
-            session.refinement_rng = np.random.RandomState(len(self.record))
+            place = len(self.record) if seed is None else seed
+            session.refinement_rng = np.random.RandomState(place)
         changed: ChangedBbox
         if interaction.kind == "point":
             point = _given(interaction.point, "point", "point")
@@ -278,7 +337,7 @@ class Annotator:
         """Return the whole state, taken under the lock: objects, masks and the record."""
         with self.lock:
             owner, table = self.store.export()
-            return Snapshot(owner, table, tuple(self.record))
+            return Snapshot(owner, table, tuple(self.record), tuple(self.stamps))
 
     def restore(self, snapshot: Snapshot) -> None:
         """Replace the whole state with ``snapshot`` (worker idle); re-seed the session from it.
@@ -291,7 +350,12 @@ class Annotator:
         with self.lock:
             self.store.load(snapshot.owner, snapshot.table)
             self.record[:] = snapshot.record
-            self.stamps[:] = [Stamp(None, None)] * len(snapshot.record)
+            stamps = snapshot.stamps or (Stamp(None, None),) * len(snapshot.record)
+            if len(stamps) != len(snapshot.record):
+                raise ValueError(
+                    f"the record has {len(snapshot.record)} items but {len(stamps)} stamps"
+                )
+            self.stamps[:] = stamps
             mask = self.store.mask()
         self._reseed(mask)
 

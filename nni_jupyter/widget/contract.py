@@ -21,7 +21,7 @@ from pathlib import Path
 import traitlets as t
 
 from ..palette import PALETTE
-from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS
+from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS, MAX_OBJECT_ID
 from .segmenter import Segmenter
 from .slices import WINDOW_PRESETS, WindowPreset
 
@@ -73,6 +73,9 @@ def typescript() -> str:
             "/** Gesture tools (`GESTURE_TOOLS`, `nni_jupyter/widget/prompts.py`). */",
             _array("export const TOOLS = ", map(_string, GESTURE_TOOLS), " as const;"),
             "export type Tool = (typeof TOOLS)[number];",
+            "",
+            "/** The largest object id (`MAX_OBJECT_ID`, `nni_jupyter/widget/prompts.py`). */",
+            f"export const MAX_OBJECT_ID = {MAX_OBJECT_ID};",
             "",
             "/** Object colours, RGB 0..255, cycled by object id (`nni_jupyter/palette.py`). */",
             _array(

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from ..volumes import LazyVolume, as_lazy, is_lazy
+
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 #: Shown instead of a blank cell when the package was installed without its JavaScript bundle.
 UNBUILT_ESM = """export default { render({ el }) {
@@ -26,26 +28,34 @@ def static_asset(name: str, fallback: str) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else fallback
 
 
-def image_4d(image: Any) -> np.ndarray:
+def image_4d(image: Any) -> Any:
     """Return ``image`` as ``[1, X, Y, Z]`` (a view, never a copy of the data).
+
+    Zarr and Dask arrays, memory maps and h5py datasets become a
+    :class:`~nni_jupyter.volumes.LazyVolume`: read region by region, never whole.
 
     Raises
     ------
     ValueError
         If it is not ``[X, Y, Z]`` or ``[1, X, Y, Z]`` of real numbers, or is empty.
     """
-    array = np.asarray(image)
+    array = as_lazy(image) if is_lazy(image) else np.asarray(image)
     if array.ndim == 3:
-        array = array[np.newaxis]
+        array = array[None]
     if array.ndim != 4 or array.shape[0] != 1:
         raise ValueError(
-            f"image must be 3-D [X, Y, Z] or 4-D [1, X, Y, Z]; got shape {np.shape(image)}"
+            f"image must be 3-D [X, Y, Z] or 4-D [1, X, Y, Z]; got shape {tuple(array.shape)}"
         )
     if min(array.shape) == 0:
         raise ValueError(f"image must not be empty; got shape {array.shape}")
     if array.dtype.kind not in "biuf":
         raise ValueError(f"image must hold real numbers; got dtype {array.dtype}")
     return array
+
+
+def spatial(image4d: Any) -> Any:
+    """The ``[X, Y, Z]`` volume of an :func:`image_4d` result (a view; lazy stays lazy)."""
+    return image4d.view(0) if isinstance(image4d, LazyVolume) else image4d[0]
 
 
 def check_spacing(spacing: Any) -> list[float]:

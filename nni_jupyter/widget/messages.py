@@ -136,6 +136,16 @@ def _command(content: dict[str, Any], request_id: int) -> Command:
     if name == "new_object":
         fields["object_name"] = content.get("object_name")
         fields["class_id"] = content.get("class_id")
+    if name == "remove_prompt":
+        # the browser names the prompt by its row and its record place, so a stale list is refused
+        for key in ("object", "index", "sequence"):
+            fields[key] = _require(content, key, request_id)
+        if not all(_is_int(fields[key]) and fields[key] >= 0 for key in ("index", "sequence")):
+            raise MessageError(
+                "remove_prompt needs index and sequence as integers >= 0; got "
+                f"{fields['index']!r} and {fields['sequence']!r}",
+                request_id,
+            )
     try:
         return Command(name, **fields)
     except ValueError as exc:

@@ -2,8 +2,9 @@
 
 Under either overlap policy a voxel belongs to at most one object (``"lock"``: a prediction never
 takes voxels of another object; ``"overwrite"``: it takes them), so the store keeps one ``owner``
-map (uint8, 0 = background, else the object id) and derives every view from it: one object's mask,
-the instance map, the semantic map (class ids) and separate masks.
+map (0 = background, else the object id: uint8 while every id is at most 255, promoted to uint16
+when a larger id is created, for up to 65535 objects) and derives every view from it: one
+object's mask, the instance map, the semantic map (class ids) and separate masks.
 
 Every change is a :class:`~.steps.Step` holding the changed regions of the owner map and the object
 table before and after, so undo and redo walk back and forth across all objects (see :mod:`.steps`).
@@ -27,11 +28,13 @@ from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES
 from .steps import Change, Step, paint, record
 
 AGGREGATIONS = ("instance", "semantic", "separate")
+#: The owner map's dtypes: uint8 while every object id fits, else uint16.
+OWNER_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One object's metadata; ``id`` is 1..255 and is its value in the instance map."""
+    """One object's metadata; ``id`` is 1..65535 and is its value in the instance map."""
 
     id: int
     name: str
@@ -56,7 +59,7 @@ class ObjectInfo:
         Raises
         ------
         ValueError
-            When ``value`` is not such a dict or its id is outside 1..255.
+            When ``value`` is not such a dict or its id is outside 1..65535.
         """
         try:
             info = cls(
@@ -122,7 +125,7 @@ class ObjectStore:
         if mode == "instance":
             return self.instance_map()
         if mode == "semantic":
-            lut = np.zeros(256, dtype=np.uint16)
+            lut = np.zeros(int(np.iinfo(self.owner.dtype).max) + 1, dtype=np.uint16)
             for info in self.objects.values():
                 lut[info.id] = info.class_id
             return lut[self.owner]
@@ -160,6 +163,15 @@ class ObjectStore:
         """Set the overlap policy for later writes (not a step)."""
         self.overlap = _check_overlap(overlap)
 
+    @contextmanager
+    def overlap_as(self, overlap: str) -> Iterator[None]:
+        """Write under ``overlap`` inside the block (a prompt recomputed under its own policy)."""
+        kept, self.overlap = self.overlap, _check_overlap(overlap)
+        try:
+            yield
+        finally:
+            self.overlap = kept
+
     def create(self, name: str | None = None, class_id: int | None = None) -> int:
         """Add an empty object and make it active; return its id."""
         self._open_step()
@@ -173,7 +185,7 @@ class ObjectStore:
         bbox = self.object_bbox(object_id)
         if bbox is not None:
             crop = self.owner[to_slices(bbox)]
-            self._write(bbox, np.where(crop == object_id, 0, crop).astype(np.uint8))
+            self._write(bbox, np.where(crop == object_id, 0, crop).astype(self.owner.dtype))
         del self.objects[object_id]
         self.voxels.pop(object_id, None)
         if self.active == object_id:
@@ -238,7 +250,8 @@ class ObjectStore:
     def export(self) -> tuple[np.ndarray, dict[str, Any]]:
         """Return the store's state as ``(owner, table)``; :meth:`load` inverts it.
 
-        ``owner`` is a copy of the uint8 owner map ``[X, Y, Z]``; ``table`` is JSON-able:
+        ``owner`` is a copy of the owner map ``[X, Y, Z]`` (uint8, or uint16 once an id above
+        255 was created); ``table`` is JSON-able:
         ``{"objects": [ObjectInfo.to_dict(), ...], "active_object": id, "overlap": policy}``.
         The undo history is not part of it.
         """
@@ -255,13 +268,13 @@ class ObjectStore:
         Raises
         ------
         ValueError
-            When ``owner`` is not uint8 of the store's shape, or ``table`` is malformed or does
-            not match it (an active id without an object, label values without an object).
+            When ``owner`` is not uint8 or uint16 of the store's shape, or ``table`` is malformed
+            or does not match it (an active id without an object, label values without an object).
         """
         if self._step is not None:
             raise RuntimeError("load replaces the whole state: not inside a step")
         state = check_state(owner, table, self.shape, self.overlap)
-        self.owner[...] = owner
+        self.owner = np.array(owner, copy=True)
         self.objects = state.objects
         self.voxels = state.voxels
         self.active = state.active
@@ -311,17 +324,16 @@ class ObjectStore:
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}
 
     def _add_object(self, name: str | None, class_id: int | None) -> int:
-        free = [
-            i
-            for i in range(1, MAX_OBJECT_ID + 1)
-            if i not in self.objects and i not in self._ids_in_history()
-        ]
-        if not free:
+        taken = set(self.objects) | self._ids_in_history()
+        object_id = next((i for i in range(1, MAX_OBJECT_ID + 1) if i not in taken), None)
+        if object_id is None:
             raise ValueError(
                 f"at most {MAX_OBJECT_ID} objects fit the label map (ids still held by undo "
                 "history count too); delete objects and start a new Segmenter"
             )
-        object_id = free[0]
+        if object_id > np.iinfo(self.owner.dtype).max:
+            # inside the creating step: a failed step keeps the wider map, which is harmless
+            self.owner = self.owner.astype(np.uint16)
         self.objects[object_id] = ObjectInfo(
             id=object_id,
             name=name if name else f"object {object_id}",
@@ -369,20 +381,22 @@ def check_state(
     Raises
     ------
     ValueError
-        When ``owner`` is not uint8 of ``shape``, or ``table`` is malformed or does not match it
+        When ``owner`` is not uint8 or uint16 of ``shape``, or ``table`` is malformed or does
+        not match it
         (an active id without an object, label values without an object).
     """
     owner = np.asarray(owner)
-    if owner.dtype != np.uint8 or owner.shape != tuple(shape):
+    if owner.dtype not in OWNER_DTYPES or owner.shape != tuple(shape):
         raise ValueError(
-            f"owner must be uint8 of shape {tuple(shape)}; got {owner.dtype} {owner.shape}"
+            f"owner must be uint8 or uint16 of shape {tuple(shape)}; got {owner.dtype} "
+            f"{owner.shape}"
         )
     if not isinstance(table, dict) or not isinstance(table.get("objects"), list):
         got = f"'objects': {table.get('objects')!r}" if isinstance(table, dict) else repr(table)
         raise ValueError(f"table must be a dict with an 'objects' list; got {got:.200}")
     objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
     active = table.get("active_object")
-    counts = np.bincount(owner.ravel(), minlength=256)
+    counts = np.bincount(owner.ravel(), minlength=256)  # uint16: up to 65536 counters
     unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
     if active not in objects or unknown:
         raise ValueError(

@@ -2,12 +2,16 @@
 
 The file holds two arrays and never a pickle (:mod:`.npz` refuses objects when reading):
 
-- ``owner``: uint8 ``[X, Y, Z]``, 0 = background, else the object id (zlib-compressed by
+- ``owner``: uint8 ``[X, Y, Z]`` (uint16 when an object id is above 255; version 2), 0 =
+  background, else the object id (zlib-compressed by
   :func:`numpy.savez_compressed`);
 - ``meta``: a JSON text with the format tag and version, the image's shape, dtype and fingerprint,
   the object store's table (``objects``, ``active_object``, ``overlap``: see
   :meth:`~.objects.ObjectStore.export`), spacing, display window and the prompts record
-  (``Prompt.to_dict`` / ``Command.to_dict``).
+  (``Prompt.to_dict`` / ``Command.to_dict``) with, since version 2, one stamp per record item
+  (``stamps``: the object it acted on, its UTC submit time, whether it changed anything; see
+  :class:`~.record.Stamp`), so a restored Segmenter has a complete prompt log. Version 1 files
+  have no stamps: they load, and their ``prompt_log`` says that it cannot be built.
 
 The state comes from :meth:`~.annotator.Annotator.snapshot` and goes back through
 :meth:`~.annotator.Annotator.restore`; this module only turns it into a file and back.
@@ -40,22 +44,28 @@ from .. import atomic
 from . import npz
 from .annotator import Snapshot
 from .inputs import check_spacing
-from .objects import check_state
+from .objects import OWNER_DTYPES, check_state
 from .prompts import item_from_dict
+from .record import Stamp
 from .slices import window_for
 
 FORMAT = "nni_jupyter.segmentation"
-VERSION = 1
+VERSION = 2
 #: The largest ``meta`` (JSON as numpy's UTF-32 text) written or read: far beyond any real
 #: record, and a bound on what a hostile file can make a reader decompress.
 MAX_META_BYTES = 256 << 20
+
+
+_FINGERPRINT_SLAB_BYTES = 64 * 2**20
 
 
 def image_fingerprint(volume: np.ndarray) -> str:
     """Return a short BLAKE2 digest of the image's shape, dtype and bytes."""
     digest = hashlib.blake2b(digest_size=16)
     digest.update(f"{volume.shape}{volume.dtype.str}".encode())
-    digest.update(np.ascontiguousarray(volume).data)
+    rows = max(1, _FINGERPRINT_SLAB_BYTES // max(1, volume[0:1].nbytes))
+    for start in range(0, volume.shape[0], rows):  # slab by slab: lazy volumes stay on disk
+        digest.update(np.ascontiguousarray(volume[start : start + rows]).data)
     return digest.hexdigest()
 
 
@@ -109,6 +119,7 @@ def save(
         "spacing_mm": [float(v) for v in spacing_mm],
         "window": [float(v) for v in window],
         "prompts": [item.to_dict() for item in snapshot.record],
+        "stamps": [stamp.to_dict() for stamp in snapshot.stamps or ()],
     }
     return write_atomic(Path(path), snapshot.owner, meta)
 
@@ -144,7 +155,24 @@ def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
                 f"prompts[{index}] is not a Prompt.to_dict or Command.to_dict record: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-    return Snapshot(owner, meta, tuple(records))
+    return Snapshot(owner, meta, tuple(records), _stamps_of(meta, len(records)))
+
+
+def _stamps_of(meta: dict[str, Any], count: int) -> tuple[Stamp, ...] | None:
+    """The record's stamps (None for a version 1 file, which has none)."""
+    if meta.get("version") == 1:
+        return None
+    stamps = meta.get("stamps")
+    if not isinstance(stamps, list) or len(stamps) != count:
+        got = f"{len(stamps)} stamps" if isinstance(stamps, list) else repr(stamps)[:80]
+        raise ValueError(f"its stamps must be a list of {count} (one per prompt); got {got}")
+    parsed = []
+    for index, stamp in enumerate(stamps):
+        try:
+            parsed.append(Stamp.from_dict(stamp))
+        except ValueError as exc:
+            raise ValueError(f"its stamps[{index}] is invalid: {exc}") from exc
+    return tuple(parsed)
 
 
 def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
@@ -280,10 +308,10 @@ def _shape_of(meta: dict[str, Any]) -> tuple[int, int, int]:
 
 def _labels_of(shape: tuple[int, int, int]) -> npz.Expect:
     def expect(found: tuple[int, ...], dtype: np.dtype) -> None:
-        if dtype != np.uint8 or tuple(found) != shape:
+        if dtype not in OWNER_DTYPES or tuple(found) != shape:
             raise ValueError(
-                f"its owner array (the labels) must be uint8 of shape {shape}; got {dtype} "
-                f"{tuple(found)}"
+                f"its owner array (the labels) must be uint8 or uint16 of shape {shape}; got "
+                f"{dtype} {tuple(found)}"
             )
 
     return expect

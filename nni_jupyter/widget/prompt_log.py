@@ -25,12 +25,19 @@ import numpy as np
 from ..atomic import write_atomic
 from ..inference.gestures import plane_axes
 from ..measurements import voxel_to_world
-from .annotator import Stamp
-from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, TOOLS, Command, MaskCrop, Prompt
+from .prompts import (
+    MAX_CLASS_ID,
+    MAX_OBJECT_ID,
+    OVERLAP_POLICIES,
+    TOOLS,
+    Command,
+    MaskCrop,
+    Prompt,
+)
+from .record import ANNOTATOR_ENV, Entry
 
 FORMAT = "nni_jupyter.prompt_log"
 VERSION = 1
-ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
 
 
 @dataclass(frozen=True)
@@ -61,54 +68,6 @@ def geometry_of(image: Any, shape: Sequence[int], spacing_mm: Sequence[float]) -
     return Geometry((x, y, z), (sx, sy, sz), (ox, oy, oz), rows, path)
 
 
-@dataclass(frozen=True)
-class Entry:
-    """A prompt that still shapes its object: its place in the record, the prompt, its stamp."""
-
-    sequence: int
-    prompt: Prompt
-    stamp: Stamp
-
-
-def live_prompts(
-    record: Sequence[Prompt | Command], stamps: Sequence[Stamp]
-) -> dict[int, list[Entry]]:
-    """Per object id, the prompts that still shape it (undone, reset and deleted ones left out).
-
-    Raises
-    ------
-    ValueError
-        When an item does not say which object it acted on (it was restored from a save file).
-    """
-    done: list[tuple[int, Prompt | Command, Stamp]] = []  # the steps undo could take back
-    undone: list[tuple[int, Prompt | Command, Stamp]] = []
-    for sequence, (item, stamp) in enumerate(zip(record, stamps, strict=True)):
-        if stamp.object_id is None:
-            raise ValueError(
-                "a prompt log needs to know each prompt's object; prompts restored with "
-                "Segmenter.load do not record it: replay them on a new Segmenter instead"
-            )
-        if isinstance(item, Command) and item.name in ("undo", "redo"):
-            if stamp.applied:
-                source, target = (done, undone) if item.name == "undo" else (undone, done)
-                target.append(source.pop())
-            continue
-        if isinstance(item, Command) and item.name in ("select_object", "set_overlap"):
-            continue  # not undoable steps
-        done.append((sequence, item, stamp))
-        undone.clear()
-    objects: dict[int, list[Entry]] = {}
-    for sequence, item, stamp in done:
-        object_id = int(stamp.object_id)  # type: ignore[arg-type]
-        if isinstance(item, Prompt):
-            objects.setdefault(object_id, []).append(Entry(sequence, item, stamp))
-        elif item.name == "delete_object":
-            objects.pop(object_id, None)
-        else:  # new_object, reset_object
-            objects[object_id] = []
-    return objects
-
-
 def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dict[str, Any]:
     """One prompt as the log writes it: geometry in voxels and in world mm."""
     prompt = entry.prompt
@@ -117,7 +76,8 @@ def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dic
         "kind": prompt.tool,
         "positive": bool(prompt.positive),
         "time": entry.stamp.submitted,
-        "annotator": annotator,
+        "annotator": entry.stamp.annotator or annotator,
+        "overlap": entry.stamp.overlap,
     }
     if prompt.vertices is not None and prompt.axis is not None and prompt.index is not None:
         p_axis, q_axis = plane_axes(prompt.axis)
@@ -146,9 +106,13 @@ def build(
     model: dict[str, Any],
     objects: Sequence[dict[str, Any]],
     live: dict[int, list[Entry]],
+    overlap: str,
     annotator: str | None = None,
 ) -> dict[str, Any]:
-    """Assemble a prompt log (see the module docstring); ``annotator`` defaults to the env var."""
+    """Assemble a prompt log (see the module docstring); ``annotator`` defaults to the env var.
+
+    ``overlap`` is the Segmenter's policy now; each prompt also records the one it ran under.
+    """
     who = annotator if annotator is not None else os.environ.get(ANNOTATOR_ENV) or None
     return {
         "format": FORMAT,
@@ -162,6 +126,7 @@ def build(
             "direction": [list(row) for row in geometry.direction],
         },
         "model": model,
+        "overlap": overlap,
         "objects": [
             {
                 "id": int(info["id"]),
@@ -302,6 +267,7 @@ def check(log: Any, source: str = "<dict>") -> dict[str, Any]:
     if image.get("path") is not None:
         checker.get(image, "path", "image.", str)
     checker.get(checker.get(log, "model", "", dict), "name", "model.", str)
+    _check_overlap(checker, log, "")
     seen: set[int] = set()
     for k, obj in enumerate(checker.get(log, "objects", "", list)):
         field = f"objects[{k}]."
@@ -329,6 +295,7 @@ def _check_prompt(checker: _Checker, entry: Any, field: str) -> None:
     if kind not in TOOLS:
         raise checker.fail(f"{field}.kind", f"expected one of {', '.join(TOOLS)}; got {kind!r}")
     checker.get(entry, "positive", f"{field}.", bool)
+    _check_overlap(checker, entry, f"{field}.")
     if "vertices_voxel" in entry:
         vertices = checker.get(entry, "vertices_voxel", f"{field}.", list)
         for k, vertex in enumerate(vertices):
@@ -343,6 +310,17 @@ def _check_prompt(checker: _Checker, entry: Any, field: str) -> None:
         prompt_from_entry(entry)
     except (ValueError, TypeError, KeyError) as exc:
         raise checker.fail(field, str(exc)) from exc
+
+
+def _check_overlap(checker: _Checker, value: dict[str, Any], field: str) -> None:
+    """An ``overlap`` field is optional (older logs) and, when given, a policy (or null in a
+    prompt whose policy was not recorded)."""
+    allowed = (None, *OVERLAP_POLICIES) if field else OVERLAP_POLICIES
+    if "overlap" in value and value["overlap"] not in allowed:
+        raise checker.fail(
+            f"{field}overlap",
+            f"expected one of {', '.join(map(json.dumps, allowed))}; got {value['overlap']!r}",
+        )
 
 
 def prompt_from_entry(entry: dict[str, Any]) -> Prompt:
@@ -381,17 +359,27 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
-    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter.
+    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter; see
+    :func:`replay_plan`."""
+    return [item for item, _ in replay_plan(log)]
+
+
+def replay_plan(log: dict[str, Any]) -> list[tuple[Prompt | Command, str | None]]:
+    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter, each with
+    the annotator the log names for it (None for the commands).
 
     Objects are created in id order (the first takes the Segmenter's initial object), then the
-    prompts run in their original order, selecting each prompt's object first.
+    prompts run in their original order, selecting each prompt's object first and setting the
+    overlap policy it ran under; the log's own policy is set last. A log without policies
+    replays under ``"lock"``, the Segmenter's default.
     """
     objects = sorted(log["objects"], key=lambda obj: obj["id"])
-    items: list[Prompt | Command] = []
+    items: list[tuple[Prompt | Command, str | None]] = []
     new_id = {}
     for k, obj in enumerate(objects):
         if k:
-            items.append(Command("new_object", object_name=obj["name"], class_id=obj["class_id"]))
+            new = Command("new_object", object_name=obj["name"], class_id=obj["class_id"])
+            items.append((new, None))
         new_id[obj["id"]] = k + 1
     prompts = sorted(
         (
@@ -401,10 +389,17 @@ def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
         ),
         key=lambda item: item[0],
     )
-    active = len(objects)
+    active, overlap = len(objects), None
+    final = log.get("overlap") or "lock"
     for _, object_id, entry in prompts:
         if object_id != active:
-            items.append(Command("select_object", object=object_id))
+            items.append((Command("select_object", object=object_id), None))
             active = object_id
-        items.append(prompt_from_entry(entry))
+        wanted = entry.get("overlap") or final
+        if wanted != overlap:
+            items.append((Command("set_overlap", overlap=wanted), None))
+            overlap = wanted
+        items.append((prompt_from_entry(entry), entry.get("annotator")))
+    if overlap != final:
+        items.append((Command("set_overlap", overlap=final), None))
     return items

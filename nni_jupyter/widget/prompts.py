@@ -33,7 +33,8 @@ MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
 MAX_VERTICES = 100_000
 #: Vertices may lie outside the slice, but not so far that the geometry overflows.
 MAX_COORDINATE = 1e9
-MAX_OBJECT_ID = 255
+#: Object ids are 1..65535: the owner map is uint8 until an id above 255 exists, then uint16.
+MAX_OBJECT_ID = 65535
 MAX_CLASS_ID = 65535
 OVERLAP_POLICIES = ("lock", "overwrite")
 
@@ -45,9 +46,12 @@ BROWSER_COMMANDS = (
     "new_object",
     "select_object",
     "delete_object",
+    "remove_prompt",
 )
 COMMANDS = (*BROWSER_COMMANDS, "set_overlap")
 COMMANDS_WITH_OBJECT = ("select_object", "delete_object")
+#: The largest prompt index (or record position) a ``remove_prompt`` command may name.
+MAX_PROMPT_INDEX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -275,13 +279,19 @@ class Command:
     ----------
     name
         One of ``undo``, ``redo``, ``reset_object``, ``new_object``, ``select_object``,
-        ``delete_object``, ``set_overlap``.
+        ``delete_object``, ``remove_prompt``, ``set_overlap``.
     object
-        The object id (1..255) for ``select_object`` and ``delete_object``.
+        The object id (1..65535) for ``select_object`` and ``delete_object``.
     object_name, class_id
         Optional name and class id for ``new_object``.
     overlap
         ``"lock"`` or ``"overwrite"`` for ``set_overlap``.
+    index, sequence
+        ``remove_prompt`` only: which of the object's live prompts to remove (as in
+        ``seg.prompt_log()``; negative counts from the end), and optionally its expected place in
+        the record (the log's ``sequence``): when given and the prompt at ``index`` has another
+        one, the command is refused (the caller's list is stale). ``object`` None there means the
+        object active when the command runs.
     """
 
     name: str
@@ -289,6 +299,8 @@ class Command:
     object_name: str | None = None
     class_id: int | None = None
     overlap: str | None = None
+    index: int | None = None
+    sequence: int | None = None
 
     def object_id(self) -> int:
         """The object a ``select_object`` or ``delete_object`` command is about."""
@@ -306,8 +318,9 @@ class Command:
             if not 1 <= object_id <= MAX_OBJECT_ID:
                 raise ValueError(f"object id must be in 1..{MAX_OBJECT_ID}; got {object_id}")
             object.__setattr__(self, "object", object_id)
-        elif self.object is not None:
+        elif self.object is not None and self.name != "remove_prompt":
             raise ValueError(f"command {self.name} takes no object id")
+        self._check_removal()
         if self.object_name is not None and not isinstance(self.object_name, str):
             raise ValueError(f"object_name must be a string; got {self.object_name!r}")
         if self.class_id is not None:
@@ -318,10 +331,32 @@ class Command:
         if self.name == "set_overlap" and self.overlap not in OVERLAP_POLICIES:
             raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}; got {self.overlap!r}")
 
+    def _check_removal(self) -> None:
+        if self.name != "remove_prompt":
+            if self.index is not None or self.sequence is not None:
+                raise ValueError(f"command {self.name} takes no prompt index or sequence")
+            return
+        if self.object is not None:
+            object_id = _integer(self.object, "object")
+            if not 1 <= object_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be in 1..{MAX_OBJECT_ID}; got {object_id}")
+            object.__setattr__(self, "object", object_id)
+        if self.index is None:
+            raise ValueError("command remove_prompt needs the prompt's index")
+        index = _integer(self.index, "index")
+        if not -MAX_PROMPT_INDEX <= index <= MAX_PROMPT_INDEX:
+            raise ValueError(f"index must be within +-{MAX_PROMPT_INDEX}; got {index}")
+        object.__setattr__(self, "index", index)
+        if self.sequence is not None:
+            sequence = _integer(self.sequence, "sequence")
+            if not 0 <= sequence <= MAX_PROMPT_INDEX:
+                raise ValueError(f"sequence must be in 0..{MAX_PROMPT_INDEX}; got {sequence}")
+            object.__setattr__(self, "sequence", sequence)
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict; :func:`item_from_dict` inverts it."""
         out: dict[str, Any] = {"kind": "command", "name": self.name}
-        for key in ("object", "object_name", "class_id", "overlap"):
+        for key in ("object", "object_name", "class_id", "overlap", "index", "sequence"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
         return out

@@ -1,9 +1,10 @@
-"""The Segmenter widget: synced traits, message dispatch and the Python prompt API.
+"""The Segmenter widget: synced traits, message dispatch, objects and history.
 
 The work lives elsewhere: messages are validated by :mod:`.messages`, gestures become voxels in
 :mod:`.raster`, prompts run on a :class:`~.worker.Worker` thread through an
 :class:`~.annotator.Annotator`, and slices and masks are encoded by :mod:`.slices` and
-:mod:`.codec`.
+:mod:`.codec`. The Python prompt methods (``add_point``...) come from :mod:`.prompt_api`; saving,
+the prompt log and exports from :mod:`.outputs`.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ import anywidget
 import numpy as np
 import traitlets as t
 
-from . import lifetime, memory, messages, persistence, prompt_log
+from ..volumes import LazyVolume
+from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
-from .inputs import UNBUILT_ESM, check_spacing, image_4d, static_asset, vertex_pairs
+from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
+from .outputs import OutputsMixin
+from .prompt_api import PromptsMixin
 from .prompts import (
     GESTURE_TOOLS,
     OVERLAP_POLICIES,
     Command,
-    MaskCrop,
     Prompt,
-    Tool,
     item_from_dict,
-    prompt_focus,
 )
+from .record import MAX_ANNOTATOR_LENGTH
 from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
     from nni_jupyter.inference.api import Session
 
 
-class Segmenter(anywidget.AnyWidget):
+class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
     """nnInteractive in a notebook cell: show slices, draw prompts, get 3-D masks as numpy.
 
     Parameters
@@ -106,6 +108,7 @@ class Segmenter(anywidget.AnyWidget):
     scribble_thickness = t.List(t.Int(), [2, 2, 2], minlen=3, maxlen=3).tag(sync=True)
     overlap = t.Enum(OVERLAP_POLICIES, "lock").tag(sync=True)
     labels_version = t.Int(0).tag(sync=True)
+    prompt_list = t.List(t.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -128,7 +131,7 @@ class Segmenter(anywidget.AnyWidget):
             image = self._geometry.array
         image4d = image_4d(image)
         spacing = check_spacing(spacing)
-        self._volume = image4d[0]
+        self._volume = spatial(image4d)
         self._image_tag = persistence.ImageTag(self._volume)
         self._closed = False
         if session is not None:  # refuse a session in use before loading anything into it
@@ -155,9 +158,9 @@ class Segmenter(anywidget.AnyWidget):
         memory_budget: int | str | None,
         kwargs: dict[str, Any],
     ) -> None:
-        memory.check_fits(
-            self._volume.shape, self._volume.dtype, getattr(session, "network", None), memory_budget
-        )
+        cache = self._volume.cache.max_bytes if isinstance(self._volume, LazyVolume) else None
+        network = getattr(session, "network", None)
+        memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
         thickness = scribble_thickness(session)
         self._annotator = Annotator(session, image4d, tools, thickness, overlap)
@@ -193,6 +196,21 @@ class Segmenter(anywidget.AnyWidget):
     # ---- results ------------------------------------------------------------------------------
 
     @property
+    def annotator(self) -> str | None:
+        """Who gives the prompts: recorded with each prompt in the prompt log. Default None:
+        ``$NNI_JUPYTER_ANNOTATOR`` when a prompt is submitted."""
+        return self._annotator.annotator
+
+    @annotator.setter
+    def annotator(self, name: str | None) -> None:
+        if name is not None and not (isinstance(name, str) and len(name) <= MAX_ANNOTATOR_LENGTH):
+            raise ValueError(
+                f"annotator must be None or text of at most {MAX_ANNOTATOR_LENGTH} characters; "
+                f"got {str(name)[:80]!r}"
+            )
+        self._annotator.annotator = name
+
+    @property
     def mask(self) -> np.ndarray:
         """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy)."""
         with self._annotator.lock:
@@ -221,81 +239,6 @@ class Segmenter(anywidget.AnyWidget):
         """Every prompt and command that ran, in order; ``replay`` them on a new Segmenter of the
         same image and model to get the same masks (``item.to_dict()`` gives a JSON-able form)."""
         return tuple(self._annotator.record)
-
-    # ---- prompts ------------------------------------------------------------------------------
-
-    def add_point(self, point: Any, positive: bool = True, *, wait: bool = True) -> Any:
-        """Prompt with a point ``(x, y, z)`` in voxel coordinates."""
-        return self._prompt(Prompt("point", positive, point=tuple(point)), wait)
-
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a box.
-
-        ``box`` is a half-open volume box ``[[x0, x1], [y0, y1], [z0, z1]]`` (one axis of size 1
-        for the v1.0 model), or with ``axis`` and ``index`` two in-plane corners
-        ``[(p0, q0), (p1, q1)]`` on that slice (voxels ``round(min)..round(max)`` inclusive, as a
-        browser box).
-        """
-        if axis is None:
-            return self._prompt(Prompt("box", positive, bbox=box), wait)
-        return self._prompt(
-            Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box)), wait
-        )
-
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a scribble.
-
-        ``stroke`` is a full-volume 0/1 mask ``[X, Y, Z]`` (the stroke, usually on one slice), or
-        with ``axis`` and ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn with
-        ``scribble_thickness`` as a browser scribble is.
-        """
-        return self._prompt(self._mask_prompt("scribble", stroke, positive, axis, index), wait)
-
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Any:
-        """Prompt with a lasso.
-
-        ``outline`` is a full-volume *filled* 0/1 mask ``[X, Y, Z]``, or with ``axis`` and
-        ``index`` a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are
-        filled).
-        """
-        return self._prompt(self._mask_prompt("lasso", outline, positive, axis, index), wait)
-
-    def add_mask(self, mask: Any, refine: bool = False, *, wait: bool = True) -> Any:
-        """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside).
-
-        Later prompts continue from it; ``refine=True`` lets the model refine it first.
-        """
-        return self._prompt(Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine), wait)
-
-    @staticmethod
-    def _mask_prompt(tool: Tool, value: Any, positive: bool, axis: Any, index: Any) -> Prompt:
-        if axis is None:
-            return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
-        return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
 
     # ---- objects and history ------------------------------------------------------------------
 
@@ -344,79 +287,25 @@ class Segmenter(anywidget.AnyWidget):
                 future.result()
         return futures
 
-    def remove_prompt(self, index: int, object: int | None = None) -> None:
+    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
         """Delete prompt ``index`` of an object (default the active one) and recompute the object.
 
-        ``index`` counts the prompts that still shape the object (as in :meth:`prompt_log`). The
-        object is reset and its remaining prompts replayed in order; undo then takes back one
-        replayed prompt at a time. Other objects keep their masks.
+        ``index`` counts the prompts that still shape the object, as in :meth:`prompt_log`
+        (negative counts from the end). The object is recomputed from its other prompts in one
+        undoable step: :meth:`undo` brings back its mask and the prompt. Other objects keep their
+        masks; the active object stays active.
+
+        Raises
+        ------
+        IndexError
+            When the object has no prompt ``index``.
         """
-        self.wait()
-        object_id = self._annotator.store.active if object is None else int(object)
-        with self._annotator.lock:
-            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
-            active = self._annotator.store.active
-        entries = live.get(object_id, [])
-        if not -len(entries) <= index < len(entries):
-            raise IndexError(f"object {object_id} has {len(entries)} prompts; got index {index}")
-        rest = [entry.prompt for k, entry in enumerate(entries) if k != index % len(entries)]
-        items: list[Prompt | Command] = [Command("select_object", object=object_id)]
-        items += [Command("reset_object"), *rest]
-        if active != object_id:
-            items.append(Command("select_object", object=active))
-        self.replay(items)
-
-    def prompt_log(self, annotator: str | None = None) -> dict[str, Any]:
-        """Return the prompt log: image, model and every object's prompts (JSON-able dict).
-
-        Prompts are in voxels and in world mm (the :class:`nni_jupyter.Image`'s geometry, else
-        ``spacing_mm`` with zero origin and identity direction). ``annotator`` defaults to
-        ``$NNI_JUPYTER_ANNOTATOR``. See :mod:`nni_jupyter.widget.prompt_log`.
-        """
-        if not self._worker.in_worker_thread:
-            self.wait()
-        with self._annotator.lock:
-            live = prompt_log.live_prompts(self._annotator.record, self._annotator.stamps)
-        geometry = prompt_log.geometry_of(self._geometry, self.shape, self.spacing_mm)
-        model = prompt_log.model_entry(self._annotator.session, self.model_info["name"])
-        fingerprint = self._image_tag.fingerprint
-        return prompt_log.build(geometry, fingerprint, model, self.objects, live, annotator)
-
-    def save_prompt_log(self, path: str | Path, annotator: str | None = None) -> Path:
-        """Write :meth:`prompt_log` to ``path`` as JSON, atomically; return the path."""
-        return prompt_log.save(path, self.prompt_log(annotator))
-
-    def replay_prompt_log(self, log: dict[str, Any] | str | Path) -> None:
-        """Replay a prompt log's voxel prompts (a dict or a file, checked first) on this image.
-
-        Meant for a new Segmenter: its objects are created in the log's id order.
-        """
-        if isinstance(log, dict):
-            log = prompt_log.check(log)
-        else:
-            log = prompt_log.read(log)
-        if list(self.shape) != log["image"]["shape"]:
-            raise ValueError(
-                f"the prompt log is for an image of shape {log['image']['shape']}; "
-                f"this one is {list(self.shape)}"
-            )
-        self.replay(prompt_log.replay_items(log))
+        command = Command("remove_prompt", object=object, index=index)
+        return self._submit(command, wait)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued prompt has run; return False on timeout."""
         return self._worker.wait_idle(timeout)
-
-    def measure(self, as_dataframe: bool | None = None) -> Any:
-        """Per object: voxels, volume in mL, bbox, centroid in voxels and in mm.
-
-        Physical positions use the image's origin and direction when the Segmenter was given an
-        :class:`nni_jupyter.Image`. Returns a DataFrame when pandas is installed, else a list of
-        dicts (see :func:`nni_jupyter.measure`).
-        """
-        from nni_jupyter.measurements import measure
-
-        geometry = self._geometry if self._geometry is not None else self.spacing_mm
-        return measure(self.labels, geometry, self._object_names(), as_dataframe=as_dataframe)
 
     def show_3d(self, **kwargs: Any) -> Any:
         """An ipyvolume view of every object's surface, refreshed when masks change.
@@ -431,29 +320,10 @@ class Segmenter(anywidget.AnyWidget):
         kwargs.setdefault("names", self._object_names())
         return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
 
-    def export(self, format: str, path: str | Path) -> Path | tuple[Path, Path]:
-        """Write every object, with its name, class id and colour, in a standard format.
-
-        ``format``: ``"dicom-seg"`` (needs the Segmenter built on an :class:`nni_jupyter.Image`
-        read from a DICOM series), ``"ome-zarr"`` (image plus ``labels/labels``) or ``"nifti"``
-        (labels plus a ``.tsv`` table: returns both paths). Waits for queued prompts first; see
-        :mod:`nni_jupyter.exports`.
-        """
-        from nni_jupyter.exports.formats import export
-
-        self.wait()
-        image = self._geometry if self._geometry is not None else self._volume
-        return export(
-            format, path, self.labels, self.objects, image, self.spacing_mm, self.model_info["name"]
-        )
-
     def set_window(self, window: Any) -> None:
         """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
         ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
         self.window = window_for(window)
-
-    def _object_names(self) -> dict[int, str]:
-        return {int(item["id"]): str(item["name"]) for item in self.objects}
 
     def close(self) -> None:
         """Stop the worker (after queued prompts), release the session and close the widget.
@@ -469,18 +339,6 @@ class Segmenter(anywidget.AnyWidget):
             annotator.session = None  # frees a session (and its image copy) nobody else holds
         self._closed = True
         super().close()
-
-    # ---- saving -------------------------------------------------------------------------------
-
-    def save(self, path: str | Path) -> Path:
-        """Write labels, objects, prompts and settings to ``path`` (``.npz``, atomically).
-
-        Waits for queued prompts first. Restore with :meth:`Segmenter.load`; the undo history
-        is not saved.
-        """
-        if not self._worker.in_worker_thread:
-            self.wait()
-        return self._save_now(path)
 
     @classmethod
     def load(
@@ -507,7 +365,7 @@ class Segmenter(anywidget.AnyWidget):
         """
         volume = image.array if hasattr(image, "spacing_mm") else image
         # the whole file is checked before a session, a worker or a widget exists
-        snapshot = persistence.load(path, image_4d(volume)[0], check_image)
+        snapshot = persistence.load(path, spatial(image_4d(volume)), check_image)
         meta = snapshot.table
         kwargs.setdefault("spacing", meta.get("spacing_mm"))
         kwargs.setdefault("overlap", meta.get("overlap", "lock"))
@@ -515,56 +373,19 @@ class Segmenter(anywidget.AnyWidget):
             kwargs.setdefault("window", meta["window"])
         autosave = kwargs.pop("autosave", None)
         seg = cls(image, session=session, model=model, **kwargs)
-        try:
-            seg._annotator.restore(snapshot)
-        except BaseException:
-            seg.close()
-            raise
-        with seg._internal_update():
-            seg.objects = seg._annotator.objects_state()
-            seg.active_object = seg._annotator.store.active
-            seg.overlap = seg._annotator.store.overlap
-        seg.labels_version += 1
-        if autosave is not None:
-            seg.autosave(autosave)
+        seg._restore(snapshot, autosave)
         return seg
-
-    def autosave(self, path: str | Path | None) -> None:
-        """Save to ``path`` now and after every prompt or command (``None`` turns it off)."""
-        self._autosave_path = None if path is None else Path(path).expanduser()
-        if self._autosave_path is not None:
-            self.save(self._autosave_path)
-
-    def _autosave_now(self) -> None:
-        if self._autosave_path is None:
-            return
-        try:
-            self._save_now(self._autosave_path)
-        except Exception as exc:  # noqa: BLE001 - a failed save must not fail the prompt
-            # the prompt itself succeeded: a banner and a warning, no ``error`` reply
-            self.error = f"autosave to {self._autosave_path} failed: {type(exc).__name__}: {exc}"
-            warnings.warn(f"nni_jupyter: {self.error}", stacklevel=2)
-
-    def _save_now(self, path: str | Path) -> Path:
-        snapshot = self._annotator.snapshot()
-        return persistence.save(path, snapshot, self._image_tag, self.spacing_mm, self.window)
 
     # ---- dispatch -----------------------------------------------------------------------------
 
-    def _prompt(self, prompt: Prompt, wait: bool) -> Any:
-        """Submit a prompt made in Python and bring its slice into view, as if drawn there."""
-        result = self._submit(prompt, wait)
-        plane, where = prompt_focus(prompt)
-        index = list(self.slice_index)
-        for axis, value in where.items():
-            index[axis] = min(max(int(value), 0), self.shape[axis] - 1)
-        self.slice_index = index
-        if plane is not None:
-            self.axis = plane
-        return result
-
-    def _submit(self, item: Prompt | Command, wait: bool, outcome: bool = False) -> Any:
-        task = self._annotator.check(item)
+    def _submit(
+        self,
+        item: Prompt | Command,
+        wait: bool,
+        outcome: bool = False,
+        annotator: str | None = None,
+    ) -> Any:
+        task = self._annotator.check(item, annotator)
         if wait and self._worker.in_worker_thread:
             raise RuntimeError(
                 "a blocking call from inside a Segmenter callback would wait forever; "
@@ -626,6 +447,7 @@ class Segmenter(anywidget.AnyWidget):
                     self.active_object = self._annotator.store.active
                 if isinstance(job.item.item, Command) and job.item.item.name == "set_overlap":
                     self.overlap = self._annotator.store.overlap  # also when replayed
+                self._sync_prompt_list()
             if outcome.patches:
                 self.labels_version += 1
         except Exception as exc:  # noqa: BLE001 - a user's observer must not fail the prompt

@@ -11,9 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ..volumes import LazyVolume
+
 #: dtypes a slice may travel as (PROTOCOL.md), little-endian.
 WIRE_DTYPES = ("uint8", "int8", "uint16", "int16", "int32", "uint32", "float32")
 _STATS_MAX_VOXELS = 2_000_000
+#: Planes a lazy volume's display statistics are sampled from.
+_SAMPLE_PLANES = 5
 
 
 def wire_dtype(volume: np.ndarray) -> np.dtype:
@@ -28,7 +32,7 @@ def wire_dtype(volume: np.ndarray) -> np.dtype:
         return wire
     if dtype == np.bool_:
         return np.dtype("<u1")
-    if dtype.kind in "iu" and volume.size:
+    if dtype.kind in "iu" and volume.size and not isinstance(volume, LazyVolume):
         narrow = np.dtype("<i4") if dtype.kind == "i" else np.dtype("<u4")
         info = np.iinfo(narrow)
         if info.min <= volume.min() and volume.max() <= info.max:
@@ -52,17 +56,20 @@ def extract_slice(
         raise ValueError(
             f"slice index {index} is outside axis {axis} (0..{volume.shape[axis] - 1})"
         )
-    plane = np.take(volume, index, axis=axis)
+    plane = volume[(slice(None),) * axis + (index,)]  # a lazy volume reads only this plane
     data = np.ascontiguousarray(plane, dtype=dtype)
     return data.tobytes(), {"dtype": dtype.name, "shape": [int(s) for s in plane.shape]}
 
 
-def intensity_stats(volume: np.ndarray) -> dict[str, float]:
+def intensity_stats(volume: np.ndarray | LazyVolume) -> dict[str, float]:
     """Return ``{min, max, p01, p99, p005, p995}`` for the browser's auto window.
 
     ``min``/``max`` are exact; the percentiles come from a regular subsample of at most about two
-    million voxels (NaNs ignored), which is plenty for a display window.
+    million voxels (NaNs ignored), which is plenty for a display window. A lazy volume is not
+    read whole: everything comes from a few planes spread through it (min/max of those).
     """
+    if isinstance(volume, LazyVolume):
+        return _sampled_stats(volume)
     step = max(1, int(np.ceil((volume.size / _STATS_MAX_VOXELS) ** (1 / 3))))
     sample = np.asarray(volume[::step, ::step, ::step], dtype=np.float64).ravel()
     sample = sample[np.isfinite(sample)]
@@ -78,6 +85,25 @@ def intensity_stats(volume: np.ndarray) -> dict[str, float]:
         "p005": float(p005),
         "p995": float(p995),
     }
+
+
+def _sampled_stats(volume: LazyVolume) -> dict[str, float]:
+    """Display statistics of a lazy volume from planes along its last axis (its slowest on disk
+    for Zarr's ``(z, y, x)``), each subsampled to keep about two million voxels in all."""
+    planes = min(_SAMPLE_PLANES, volume.shape[2])
+    positions = np.linspace(0, volume.shape[2] - 1, planes + 2)[1:-1].round().astype(int)
+    step = max(
+        1, int(np.ceil((volume.shape[0] * volume.shape[1] * planes / _STATS_MAX_VOXELS) ** 0.5))
+    )
+    sample = np.concatenate(
+        [np.asarray(volume[:, :, int(k)][::step, ::step], np.float64).ravel() for k in positions]
+    )
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return {k: 0.0 for k in ("min", "max", "p01", "p99", "p005", "p995")}
+    p005, p01, p99, p995 = np.percentile(sample, [0.5, 1, 99, 99.5])
+    values = (sample.min(), sample.max(), p01, p99, p005, p995)
+    return dict(zip(("min", "max", "p01", "p99", "p005", "p995"), map(float, values), strict=True))
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def record(
     bbox
         Where the crops lie in the owner map.
     before, after
-        The uint8 owner crops before and after the change.
+        The owner crops before and after the change.
     changed
         ``before != after`` (already computed by the caller).
 

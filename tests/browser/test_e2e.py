@@ -173,3 +173,61 @@ def test_undo_removes_the_lasso_mask(page):
     point = kernel_json(page, f"(seg.select_object(1), _e2e_dice({POINT_ORGAN!r}))[1]")
     assert point["dice"] >= MIN_DICE, f"undo changed the first object: {point}"
     assert not math.isnan(point["dice"])
+
+
+# A hash of the first view's gesture canvas, where a hovered prompt is outlined.
+GESTURE_DIGEST = """() => {
+  const canvas = document.querySelector('[data-testid=nni-gesture-canvas]');
+  const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let weighted = 0;
+  for (let k = 0; k < pixels.length; k++) weighted = (weighted * 31 + pixels[k]) % 1000000007;
+  return String(weighted);
+}"""
+
+
+def test_prompt_list_hover_go_and_delete(page):
+    new_object(page)
+    target = kernel_json(page, f"_e2e_target({POINT_ORGAN!r})")
+    x, y = target["inside"]
+    z = target["z"]
+    # two prompts from Python (the same path as gestures): a point inside, a box on slice z + 2
+    box = f"[({x - 3}, {y - 3}), ({x + 3}, {y + 3})]"
+    lab.execute_in_kernel(
+        page, f"seg.add_point(({x}, {y}, {z}))\nseg.add_box({box}, axis=2, index={z + 2})"
+    )
+    rows = page.locator("[data-testid=nni-prompt-row]")
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=nni-prompt-row]').length === 2",
+        timeout=60_000,
+    )
+    assert rows.nth(1).inner_text().startswith("2") and f"z {z + 3}" in rows.nth(1).inner_text()
+
+    show_slice(page, z)
+    before_hover = page.evaluate(GESTURE_DIGEST)
+    rows.nth(0).hover()  # the point is on the shown slice: its marker appears
+    page.wait_for_function(f"(d) => ({GESTURE_DIGEST})() !== d", arg=before_hover, timeout=10_000)
+    page.locator("[data-testid=nni-root]").screenshot(
+        path=str(ARTIFACTS / "e2e_06_prompt_hover.png")
+    )
+
+    rows.nth(1).click()  # go to the box's slice
+    page.wait_for_selector(f"[data-testid=nni-view][data-shown-index='{z + 2}']", timeout=30_000)
+    assert kernel_json(page, "seg.slice_index[2]") == z + 2
+
+    before = kernel_json(page, "{'voxels': int(seg.mask.sum()), 'n': len(seg.prompt_list)}")
+    rows.nth(1).locator("[data-testid=nni-prompt-remove]").click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('[data-testid=nni-prompt-row]').length === 1",
+        timeout=120_000,
+    )
+    lab.kernel_idle(page)
+    after = kernel_json(
+        page,
+        "{'voxels': int(seg.mask.sum()), 'n': len(seg.prompt_list), "
+        "'kinds': [p['kind'] for p in seg.prompt_log()['objects'][-1]['prompts']]}",
+    )
+    page.locator("[data-testid=nni-root]").screenshot(
+        path=str(ARTIFACTS / "e2e_07_prompt_removed.png")
+    )
+    assert before["n"] == 2 and after["n"] == 1 and after["kinds"] == ["point"]
+    assert after["voxels"] != before["voxels"], f"the mask did not change: {before} -> {after}"

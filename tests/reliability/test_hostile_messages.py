@@ -59,6 +59,7 @@ TEMPLATES = [
     {"type": "command", "name": "select_object", "object": 1},
     {"type": "command", "name": "delete_object", "object": 1},
     {"type": "command", "name": "new_object", "object_name": "x", "class_id": 3},
+    {"type": "command", "name": "remove_prompt", "object": 1, "index": 0, "sequence": 0},
 ]  # fmt: skip
 
 
@@ -176,3 +177,32 @@ def test_named_hostile_messages(make_segmenter) -> None:
         assert replies[0]["request_id"] == _expected_request_id(message)
         assert _state(seg) == before
     print(f"\nnamed hostile messages: {len(cases)} tried, all rejected")
+
+
+def test_stale_or_hostile_remove_prompt_is_answered_and_changes_nothing(make_segmenter) -> None:
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))
+    seg.add_point((12, 10, 16), positive=False)
+    [first, second] = seg.prompt_list
+    remove = {"type": "command", "name": "remove_prompt", "object": 1}
+    cases = {
+        "the prompt list changed": {**remove, "index": 0, "sequence": second["sequence"]},
+        "object 1 has 2 prompts; got index 2": {**remove, "index": 2, "sequence": 0},
+        "no object with id 300": {**remove, "object": 300, "index": 0, "sequence": 0},
+        "integers >= 0": {**remove, "index": -1, "sequence": 0},
+        "missing 'sequence'": {**remove, "index": 0},
+        "within": {**remove, "index": 2**40, "sequence": 0},
+    }
+    before = _state(seg)
+    for request_id, (problem, message) in enumerate(cases.items()):
+        replies = _send(seg, {**message, "request_id": request_id}, [])
+        assert [r["type"] for r in replies] == ["error"] and problem in replies[0]["message"]
+        assert replies[0]["request_id"] == request_id
+        assert _state(seg) == before and seg.prompt_list == [first, second]
+    # the same command with the row's current index and sequence removes it
+    replies = _send(
+        seg, {**remove, "index": 0, "sequence": first["sequence"], "request_id": 99}, []
+    )
+    assert replies[-1]["type"] == "done" and replies[-1]["request_id"] == 99
+    assert [row["sequence"] for row in seg.prompt_list] == [second["sequence"]]
+    assert seg.prompt_list[0]["index"] == 0 and seg.prompt_list[0]["positive"] is False

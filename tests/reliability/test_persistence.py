@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -40,6 +41,8 @@ def test_save_and_load_restore_masks_objects_prompts_and_settings(make_segmenter
         assert restored.window == [40.0, 400.0]
         assert restored.spacing_mm == [0.5, 0.7, 2.0]
         assert restored.prompts == seg.prompts
+        # the stamps came along: the same prompt log (objects, times), undone prompts left out
+        assert restored.prompt_log(annotator="a") == seg.prompt_log(annotator="a")
         assert restored.aggregate("semantic").max() == 7
         # the session was re-seeded with the active object: a prompt continues from it
         restored.add_point(POINT_A, positive=False)
@@ -47,6 +50,38 @@ def test_save_and_load_restore_masks_objects_prompts_and_settings(make_segmenter
         assert np.array_equal(restored.labels, seg.labels)
     finally:
         restored.close()
+
+
+@pytest.mark.parametrize(
+    ("stamps", "problem"),
+    [
+        (None, "its stamps must be a list of"),
+        ([], "its stamps must be a list of"),
+        (
+            [{"object": 1, "time": "noon", "applied": True, "overlap": None}],
+            "stamps[0] is invalid: a stamp's time",
+        ),
+        (
+            [{"object": 0, "time": None, "applied": True, "overlap": None}],
+            "stamps[0] is invalid: a stamp's object",
+        ),
+        ([{"object": 1, "time": None}], "stamps[0] is invalid: a stamp must be"),
+        (
+            [{"object": 1, "time": None, "applied": True, "overlap": "x"}],
+            "stamps[0] is invalid: a stamp's overlap",
+        ),
+    ],
+)
+def test_stamps_are_checked_on_reading(make_segmenter, tmp_path, stamps, problem):
+    seg = make_segmenter()
+    seg.add_point(POINT_A)
+    owner, meta = persistence.read(seg.save(tmp_path / "w.npz"))
+    assert meta["stamps"][0]["object"] == 1 and meta["stamps"][0]["time"].endswith("+00:00")
+    meta["stamps"] = stamps
+    path = tmp_path / "edited.npz"
+    np.savez_compressed(path, owner=owner, meta=np.array(json.dumps(meta)))
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        persistence.read(path)
 
 
 def test_replaying_the_stored_prompts_reproduces_the_masks(make_segmenter, image, tmp_path):
@@ -171,8 +206,14 @@ def test_a_file_in_the_version_1_layout_loads(make_session, image, tmp_path):
         assert seg.window == [40.0, 400.0] and seg.spacing_mm == [0.5, 0.7, 2.0]
         assert [item.to_dict() for item in seg.prompts] == meta["prompts"]
         assert np.array_equal(seg.mask, owner == 3)
-        # and saving it again writes the same layout
+        # its prompts have no stamps: the prompt log says so instead of guessing objects
+        with pytest.raises(ValueError, match="does not say which object each prompt acted on"):
+            seg.prompt_log()
+        # and saving it again writes the same layout, as version 2 with unknown stamps
         _, again = persistence.read(seg.save(tmp_path / "again.npz"))
-        assert list(again) == list(meta) and again == meta
+        unknown = {"object": None, "time": None, "applied": True, "overlap": None}
+        unknown["annotator"] = None
+        assert again == {**meta, "version": 2, "stamps": [unknown] * len(meta["prompts"])}
+        assert list(again) == [*meta, "stamps"]
     finally:
         seg.close()

@@ -40,6 +40,14 @@ def _meta(image: np.ndarray, **changes) -> dict:
         "prompts": [{"kind": "prompt", "tool": "point", "positive": True, "point": [7, 7, 16]}],
     }
     meta.update(changes)
+    if isinstance(meta["prompts"], list):  # one stamp per record item (format version 2)
+        stamp = {
+            "object": 1,
+            "time": "2026-01-02T03:04:05+00:00",
+            "applied": True,
+            "overlap": "lock",
+        }
+        meta.setdefault("stamps", [stamp] * len(meta["prompts"]))
     return meta
 
 
@@ -231,7 +239,7 @@ def _object(**changes) -> dict:
 EDITS = {
     "unknown prompt key": dict(prompts=[{"kind": "prompt", "tool": "point", "where": [1, 2, 3]}]),
     "unknown command": dict(prompts=[{"kind": "command", "name": "explode"}]),
-    "object id 300": dict(objects=[_object(id=300)], active_object=300),
+    "object id 70000": dict(objects=[_object(id=70000)], active_object=70000),
     "object id 0": dict(objects=[_object(id=0)], active_object=0),
     "class id 70000": dict(objects=[_object(class_id=70000)]),
     "colour red": dict(objects=[_object(color="red")]),
@@ -245,8 +253,8 @@ EDITS = {
 EXPECTED = {
     "unknown prompt key": r"prompts\[0\].*where",
     "unknown command": r"prompts\[0\].*explode",
-    "object id 300": r"1\.\.255",
-    "object id 0": r"1\.\.255",
+    "object id 70000": r"1\.\.65535",
+    "object id 0": r"1\.\.65535",
     "class id 70000": r"class_id.*0\.\.65535",
     "colour red": "colou?r",
     "colour 256": "colou?r",

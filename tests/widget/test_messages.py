@@ -124,9 +124,34 @@ BAD_MESSAGES = [
     ({"type": "command", "name": "format_disk", "request_id": 5}, "command name", 5),
     ({"type": "command", "name": "set_overlap", "request_id": 5}, "command name", 5),
     ({"type": "command", "name": "select_object", "request_id": 5}, "missing 'object'", 5),
-    ({"type": "command", "name": "select_object", "object": 0, "request_id": 5}, "1..255", 5),
-    ({"type": "command", "name": "delete_object", "object": 256, "request_id": 5}, "1..255", 5),
+    ({"type": "command", "name": "select_object", "object": 0, "request_id": 5}, "1..65535", 5),
+    ({"type": "command", "name": "delete_object", "object": 65536, "request_id": 5}, "1..65535", 5),
     ({"type": "command", "name": "delete_object", "object": "2", "request_id": 5}, "integer", 5),
+    ({"type": "command", "name": "remove_prompt", "object": 1, "request_id": 5}, "'index'", 5),
+    (
+        {
+            "type": "command",
+            "name": "remove_prompt",
+            "object": 1,
+            "index": -1,
+            "sequence": 0,
+            "request_id": 5,
+        },
+        "integers >= 0",
+        5,
+    ),  # fmt: skip
+    (
+        {
+            "type": "command",
+            "name": "remove_prompt",
+            "object": 1,
+            "index": 0,
+            "sequence": 2**40,
+            "request_id": 5,
+        },
+        "sequence must be in",
+        5,
+    ),  # fmt: skip
     (
         {"type": "command", "name": "new_object", "class_id": -1, "request_id": 5},
         "class_id must be in",

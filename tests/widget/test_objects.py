@@ -242,7 +242,7 @@ def test_load_starts_an_empty_history_and_later_steps_undo_to_it():
     ("change", "match"),
     [
         (lambda owner, table: (owner[:-1], table), "shape"),
-        (lambda owner, table: (owner.astype(np.uint16), table), "uint8"),
+        (lambda owner, table: (owner.astype(np.int16), table), "uint8 or uint16"),
         (lambda owner, table: (owner, {**table, "active_object": 9}), "active object 9"),
         (lambda owner, table: (owner, {**table, "objects": table["objects"][:1]}), r"\[2\]"),
         (lambda owner, table: (owner, {**table, "objects": [{"id": 1}]}), "an object must be"),

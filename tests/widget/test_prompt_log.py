@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -86,7 +87,8 @@ def test_log_records_image_model_objects_and_prompts_in_voxels_and_mm(
     assert np.allclose(back, [[6, 8, 16], [24, 26, 16]], atol=1e-5)
     assert point["annotator"] == "dr_env"
     assert point["time"].endswith("+00:00")
-    assert seg.prompt_log(annotator="dr_arg")["objects"][0]["prompts"][0]["annotator"] == "dr_arg"
+    # the name recorded when the prompt was given wins over the saver's
+    assert seg.prompt_log(annotator="dr_arg")["objects"][0]["prompts"][0]["annotator"] == "dr_env"
 
 
 def test_log_round_trips_and_replays_to_the_same_labels(make_segmenter, oblique_image, tmp_path):
@@ -149,3 +151,147 @@ def test_remove_prompt_recomputes_only_that_object(make_segmenter):
     assert seg.active_object == 2
     with pytest.raises(IndexError, match="object 1 has 2 prompts"):
         seg.remove_prompt(5, object=1)
+
+
+def kept_points(seg, object_index: int = 0) -> list[list[float]]:
+    return [p["point_voxel"] for p in seg.prompt_log()["objects"][object_index]["prompts"]]
+
+
+def test_remove_prompt_is_one_undo_step(make_segmenter):
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))
+    seg.add_point((12, 10, 16))
+    seg.new_object()
+    seg.add_box([[2, 12], [2, 12], [4, 5]])
+    seg.select_object(1)
+    before = seg.labels
+    before_points = kept_points(seg)
+    other = seg.aggregate("separate")[2]
+
+    seg.remove_prompt(0)  # the active object's first prompt
+    removed = seg.labels
+    assert not np.array_equal(removed, before)
+    assert kept_points(seg) == [before_points[1]]
+    assert np.array_equal(seg.aggregate("separate")[2], other)
+
+    assert seg.undo() is True  # one step: the mask and the prompt come back together
+    assert np.array_equal(seg.labels, before)
+    assert kept_points(seg) == before_points
+    assert seg.active_object == 1
+    assert seg.redo() is True
+    assert np.array_equal(seg.labels, removed)
+    assert kept_points(seg) == [before_points[1]]
+    assert seg.undo() is True and seg.undo() is True  # then the box of object 2, as before
+    assert not seg.aggregate("separate")[2].any()
+    assert kept_points(seg) == before_points
+
+
+def test_remove_prompt_refuses_a_stale_or_wrong_index_and_changes_nothing(make_segmenter):
+    from nni_jupyter.widget.prompts import Command
+
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))
+    before = seg.labels
+    with pytest.raises(IndexError, match="object 1 has 1 prompts; got index -2"):
+        seg.remove_prompt(-2)
+    with pytest.raises(ValueError, match="no object with id 9"):
+        seg.remove_prompt(0, object=9)
+    with pytest.raises(IndexError, match="the prompt list changed"), pytest.warns(UserWarning):
+        seg.replay([Command("remove_prompt", object=1, index=0, sequence=5)])
+    assert np.array_equal(seg.labels, before)
+    assert seg.undo() is True and not seg.labels.any()  # the point was the last step
+
+
+def block(shape, lo, hi) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    mask[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]] = 1
+    return mask
+
+
+def test_log_records_the_overlap_policy_and_replay_honours_it(make_segmenter, image, tmp_path):
+    seg = make_segmenter()
+    seg.add_mask(block(image.shape, (2, 2, 2), (20, 20, 20)))
+    seg.overlap = "overwrite"
+    seg.new_object()
+    seg.add_mask(block(image.shape, (10, 10, 10), (30, 30, 30)))  # takes part of object 1
+    seg.overlap = "lock"
+    seg.wait()
+    log = seg.prompt_log()
+    assert log["overlap"] == "lock"
+    assert [obj["prompts"][0]["overlap"] for obj in log["objects"]] == ["lock", "overwrite"]
+    assert (seg.labels[10:20, 10:20, 10:20] == 2).all()
+
+    replayed = make_segmenter()  # starts under "lock"
+    replayed.replay_prompt_log(seg.save_prompt_log(tmp_path / "log.json"))
+    assert np.array_equal(replayed.labels, seg.labels)
+    assert replayed.overlap == "lock"
+
+    for edit, field in (
+        (lambda lg: lg.update(overlap="merge"), "field overlap"),
+        (
+            lambda lg: lg["objects"][1]["prompts"][0].update(overlap=3),
+            "objects[1].prompts[0].overlap",
+        ),
+    ):
+        bad = json.loads(json.dumps(log))
+        edit(bad)
+        with pytest.raises(ValueError, match=re.escape(field)):
+            prompt_log.check(bad, "edited.json")
+
+
+def test_prompt_list_rows_follow_the_active_object_and_every_change(make_segmenter):
+    seg = make_segmenter()
+    draw(seg)  # object 2 is active: a scribble on y 10, a negative lasso on x 30
+    scribble, lasso = seg.prompt_list
+    assert (scribble["kind"], scribble["axis"], scribble["slice"], scribble["positive"]) == (
+        "scribble", 1, 10, True
+    )  # fmt: skip
+    assert lasso == {
+        "index": 1,
+        "sequence": lasso["sequence"],
+        "kind": "lasso",
+        "positive": False,
+        "axis": 0,
+        "slice": 30,
+        "draw": "lasso",
+        "points": [[30, 5.0, 5.0], [30, 30.0, 6.0], [30, 20.0, 25.0]],
+        "focus": [30, None, None],
+    }
+    seg.select_object(1)
+    assert [row["kind"] for row in seg.prompt_list] == ["point", "box"]
+    assert seg.prompt_list[0]["focus"] == [20, 18, 16]
+    seg.remove_prompt(0)
+    assert [row["kind"] for row in seg.prompt_list] == ["box"]
+    seg.undo()
+    assert [row["kind"] for row in seg.prompt_list] == ["point", "box"]
+
+
+def test_each_prompt_keeps_who_gave_it_through_save_load_and_replay(
+    make_segmenter, make_session, image, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(prompt_log.ANNOTATOR_ENV, "dr_env")
+    seg = make_segmenter()
+    seg.add_point((20, 18, 16))  # no annotator set: the environment's
+    seg.annotator = "alice"
+    seg.add_box([(6, 8), (24, 26)], axis=2, index=16)
+    seg.annotator = "bob"
+    seg.add_point((5, 5, 5), positive=False)
+    with pytest.raises(ValueError, match="annotator must be None or text"):
+        seg.annotator = 42
+
+    def who(log):
+        return [p["annotator"] for p in log["objects"][0]["prompts"]]
+
+    assert who(seg.prompt_log()) == ["dr_env", "alice", "bob"]
+    assert who(seg.prompt_log(annotator="saver")) == ["dr_env", "alice", "bob"]
+    restored = nj.Segmenter.load(seg.save(tmp_path / "work.npz"), image, session=make_session())
+    try:
+        assert who(restored.prompt_log()) == ["dr_env", "alice", "bob"]
+    finally:
+        restored.close()
+    path = seg.save_prompt_log(tmp_path / "log.json")
+    monkeypatch.setenv(prompt_log.ANNOTATOR_ENV, "someone_else")
+    again = make_segmenter()
+    again.replay_prompt_log(path)
+    assert who(again.prompt_log()) == ["dr_env", "alice", "bob"]
+    assert np.array_equal(again.labels, seg.labels)

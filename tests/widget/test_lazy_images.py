@@ -1,0 +1,109 @@
+"""The Segmenter on lazy images: Zarr arrays and OME-Zarr open without being read whole."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nni_jupyter as nj
+from nni_jupyter.volumes import LazyVolume
+from nni_jupyter.widget import Segmenter
+
+zarr = pytest.importorskip("zarr", reason="the [zarr] extra (zarr, ome-zarr) is not installed")
+
+SHAPE = (40, 36, 32)
+
+
+@pytest.fixture
+def volume() -> np.ndarray:
+    return nj.data.phantom(SHAPE, seed=3)[0].astype(np.int16)
+
+
+def test_a_zarr_array_segments_like_the_array_in_memory(tmp_path, make_session, volume):
+    stored = zarr.create_array(tmp_path / "a.zarr", shape=SHAPE, chunks=(8, 8, 8), dtype="i2")
+    stored[...] = volume
+    in_memory = Segmenter(volume, session=make_session())
+    lazy = Segmenter(zarr.open_array(tmp_path / "a.zarr", mode="r"), session=make_session())
+    try:
+        assert isinstance(lazy._volume, LazyVolume)
+        for seg in (in_memory, lazy):
+            seg.add_point((20, 18, 16))
+            seg.add_box([(10, 30), (8, 28)], axis=2, index=16)
+        assert in_memory.labels.any()
+        assert np.array_equal(lazy.labels, in_memory.labels)
+        assert lazy.intensity_stats["max"] <= in_memory.intensity_stats["max"]
+        # a slice for the browser is read from the chunks it crosses
+        lazy.send = lambda content, buffers=None: sent.append((content, buffers))
+        sent: list = []
+        lazy._on_message(lazy, {"type": "get_slice", "axis": 0, "index": 9, "request_id": 1}, [])
+        ((content, buffers),) = [m for m in sent if m[0]["type"] == "slice"]
+        plane = np.frombuffer(buffers[0], "<i2").reshape(content["shape"])
+        assert np.array_equal(plane, volume[9])
+    finally:
+        in_memory.close()
+        lazy.close()
+
+
+def test_ome_zarr_levels_and_geometry_are_read_lazily(tmp_path, volume):
+    from ome_zarr.writer import write_multiscale
+
+    root = zarr.open_group(str(tmp_path / "img.ome.zarr"), mode="w")
+    levels = [volume.T, volume.T[::2, ::2, ::2]]  # (z, y, x) on disk
+    transforms = [
+        [
+            {"type": "scale", "scale": [2.0 * f, 0.5 * f, 0.5 * f]},
+            {"type": "translation", "translation": [10.0, -4.0, 3.0]},
+        ]
+        for f in (1, 2)
+    ]
+    axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in "zyx"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # transforms say where the origin is
+        write_multiscale(
+            levels,
+            root,
+            axes=axes,
+            coordinate_transformations=transforms,
+            storage_options={"chunks": (8, 8, 8)},
+        )
+
+    image = nj.read_image(tmp_path / "img.ome.zarr")
+    assert isinstance(image.array, LazyVolume) and image.shape == SHAPE
+    assert image.spacing_mm == pytest.approx((0.0005, 0.0005, 0.002))
+    assert image.origin_mm == pytest.approx((0.003, -0.004, 0.010))
+    assert np.array_equal(image.array[5:20, 3, :], volume[5:20, 3, :])
+    assert image.array.cache.nbytes < volume.nbytes  # read what was asked, not the whole image
+    coarse = nj.read_image(tmp_path / "img.ome.zarr", level=1)
+    assert coarse.shape == volume[::2, ::2, ::2].shape
+    assert coarse.spacing_mm == pytest.approx((0.001, 0.001, 0.004))
+    assert np.array_equal(np.asarray(coarse.array), volume[::2, ::2, ::2])
+    with pytest.raises(ValueError, match="levels 0..1"):
+        nj.read_image(tmp_path / "img.ome.zarr", level=3)
+
+
+def test_labels_go_into_the_images_own_ome_zarr(tmp_path, make_session, volume):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Reader
+
+    from nni_jupyter.exports.zarr_labels import write_ome_zarr
+
+    path = tmp_path / "own.ome.zarr"
+    empty = np.zeros(volume.shape, np.uint16)  # replaced by the export below
+    write_ome_zarr(nj.Image(volume, (0.5, 0.5, 2.0), (1.0, 2.0, 3.0)), empty, path)
+    image = nj.read_image(path)
+    seg = Segmenter(image, session=make_session())
+    try:
+        seg.add_point((20, 18, 16))
+        assert seg.labels.any()
+        seg.export("ome-zarr", path)
+        reread = seg.labels
+    finally:
+        seg.close()
+    nodes = list(Reader(parse_url(str(path)))())
+    (label,) = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
+    assert np.array_equal(np.asarray(label.data[0]).transpose(2, 1, 0), reread)
+    scale = label.metadata["coordinateTransformations"][0][0]["scale"]
+    assert scale == pytest.approx([2.0, 0.5, 0.5])
+    assert np.array_equal(np.asarray(nj.read_image(path).array), volume)  # image untouched
