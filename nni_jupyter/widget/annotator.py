@@ -101,16 +101,19 @@ class Annotator:
     ``session`` is a loaded inference session (the reference API); ``image`` the raw intensities
     ``[1, X, Y, Z]``, passed to ``session.set_image`` as they are; ``tools`` the gesture tools the
     model supports; ``thickness`` the scribble width per axis in voxels; ``overlap`` ``"lock"`` or
-    ``"overwrite"`` (may a prompt take other objects' voxels).
+    ``"overwrite"`` (may a prompt take other objects' voxels). With ``prepare_in_background``
+    the session takes the image on a thread of its own (a lazy image streams its statistics from
+    disk): the caller need not wait, and the first job waits until it is done.
     """
 
     def __init__(
         self,
         session: Session,
-        image: np.ndarray,
+        image: Any,
         tools: list[str],
         thickness: list[int],
         overlap: str = "lock",
+        prepare_in_background: bool = False,
     ):
         self.session = session
         _, x, y, z = image.shape
@@ -124,8 +127,41 @@ class Annotator:
         #: Who gives the prompts (recorded with each); None: ``$NNI_JUPYTER_ANNOTATOR``.
         self.annotator: str | None = None
         self.buffer = np.zeros(self.shape, dtype=np.uint8)
-        session.set_image(image)
-        session.set_target_buffer(self.buffer)
+        self._image_ready = threading.Event()
+        self._image_error: BaseException | None = None
+        if prepare_in_background:
+            threading.Thread(
+                target=self._take_image, args=(image,), name="nni_jupyter-set-image", daemon=True
+            ).start()
+        else:
+            self._take_image(image)
+            if self._image_error is not None:
+                raise self._image_error
+
+    def _take_image(self, image: Any) -> None:
+        try:
+            self.session.set_image(image)
+            self.session.set_target_buffer(self.buffer)
+        except BaseException as error:  # kept for the jobs that need the image
+            self._image_error = error
+        finally:
+            self._image_ready.set()
+
+    def wait_for_image(self, timeout: float | None = None) -> bool:
+        """Wait until the session holds the image; False on timeout.
+
+        Raises
+        ------
+        RuntimeError
+            When the session could not take the image (the cause is chained).
+        """
+        if not self._image_ready.wait(timeout):
+            return False
+        if self._image_error is not None:
+            raise RuntimeError(
+                f"the image could not be prepared for the model: {self._image_error}"
+            ) from self._image_error
+        return True
 
     # ---- checking (any thread) ----------------------------------------------------------------
 
@@ -157,6 +193,7 @@ class Annotator:
 
     def run(self, task: Task) -> Outcome:
         """Run a checked prompt or command; record it when it succeeds."""
+        self.wait_for_image()
         active = self.store.active
         if isinstance(task.item, Command) and task.item.name == "remove_prompt":
             outcome = self._remove_prompt(task.item)
@@ -347,6 +384,7 @@ class Annotator:
         ValueError
             When the snapshot does not fit this image (see :meth:`ObjectStore.load`).
         """
+        self.wait_for_image()
         with self.lock:
             self.store.load(snapshot.owner, snapshot.table)
             self.record[:] = snapshot.record

@@ -107,3 +107,54 @@ def test_labels_go_into_the_images_own_ome_zarr(tmp_path, make_session, volume):
     scale = label.metadata["coordinateTransformations"][0][0]["scale"]
     assert scale == pytest.approx([2.0, 0.5, 0.5])
     assert np.array_equal(np.asarray(nj.read_image(path).array), volume)  # image untouched
+
+
+class HeldBackSource:
+    """An array whose reads from the session's set-image thread wait until ``release`` is set:
+    a slow disk, under the test's control."""
+
+    def __init__(self, array: np.ndarray):
+        import threading
+
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+        self.chunks = (8, 8, 8)
+        self.release = threading.Event()
+
+    def __getitem__(self, key):
+        import threading
+
+        if threading.current_thread().name == "nni_jupyter-set-image":
+            assert self.release.wait(60), "the test never released the reads"
+        return self.array[key]
+
+
+def test_a_lazy_image_opens_before_the_session_has_read_it(make_session, volume):
+    source = HeldBackSource(volume)
+    seg = Segmenter(LazyVolume(source), session=make_session())  # returns: reads are held back
+    try:
+        sent: list = []
+        seg.send = lambda content, buffers=None: sent.append((content, buffers))
+        seg._on_message(seg, {"type": "get_slice", "axis": 2, "index": 5, "request_id": 1}, [])
+        assert [c["type"] for c, _ in sent] == ["slice"]  # the view works meanwhile
+        pending = seg.add_point((20, 18, 16), wait=False)
+        assert not seg.wait(0.3) and not pending.done()  # the prompt waits for the image
+        source.release.set()
+        assert seg.wait(60)
+        reference = Segmenter(volume, session=make_session())
+        try:
+            reference.add_point((20, 18, 16))
+            assert np.array_equal(seg.mask, reference.mask) and seg.mask.any()
+        finally:
+            reference.close()
+    finally:
+        source.release.set()
+        seg.close()
+
+
+def test_a_lazy_image_the_model_cannot_take_fails_its_prompts_clearly(make_session):
+    seg = Segmenter(LazyVolume(np.zeros(SHAPE, np.int16)[...]), session=make_session())
+    try:
+        with pytest.raises(RuntimeError, match="could not be prepared.*entirely zero"):
+            seg.add_point((20, 18, 16))
+    finally:
+        seg.close()
