@@ -16,8 +16,8 @@ from ..volumes import LazyVolume
 #: dtypes a slice may travel as (PROTOCOL.md), little-endian.
 WIRE_DTYPES = ("uint8", "int8", "uint16", "int16", "int32", "uint32", "float32")
 _STATS_MAX_VOXELS = 2_000_000
-#: Planes a lazy volume's display statistics are sampled from.
-_SAMPLE_PLANES = 5
+#: Chunks per axis a lazy volume's display statistics are sampled from.
+_SAMPLE_GRID = 3
 
 
 def wire_dtype(volume: np.ndarray) -> np.dtype:
@@ -66,7 +66,7 @@ def intensity_stats(volume: np.ndarray | LazyVolume) -> dict[str, float]:
 
     ``min``/``max`` are exact; the percentiles come from a regular subsample of at most about two
     million voxels (NaNs ignored), which is plenty for a display window. A lazy volume is not
-    read whole: everything comes from a few planes spread through it (min/max of those).
+    read whole: everything comes from a few chunks spread through it (min/max of those).
     """
     if isinstance(volume, LazyVolume):
         return _sampled_stats(volume)
@@ -88,16 +88,22 @@ def intensity_stats(volume: np.ndarray | LazyVolume) -> dict[str, float]:
 
 
 def _sampled_stats(volume: LazyVolume) -> dict[str, float]:
-    """Display statistics of a lazy volume from planes along its last axis (its slowest on disk
-    for Zarr's ``(z, y, x)``), each subsampled to keep about two million voxels in all."""
-    planes = min(_SAMPLE_PLANES, volume.shape[2])
-    positions = np.linspace(0, volume.shape[2] - 1, planes + 2)[1:-1].round().astype(int)
-    step = max(
-        1, int(np.ceil((volume.shape[0] * volume.shape[1] * planes / _STATS_MAX_VOXELS) ** 0.5))
-    )
-    sample = np.concatenate(
-        [np.asarray(volume[:, :, int(k)][::step, ::step], np.float64).ravel() for k in positions]
-    )
+    """Display statistics of a lazy volume from whole chunks on a regular grid through it (up to
+    ``_SAMPLE_GRID`` per axis): each is decoded once, and the view's first slice shares them."""
+    corners = []
+    for size, edge in zip(volume.shape[-3:], volume.chunks[-3:], strict=True):
+        starts = range(0, size, max(1, edge))
+        picks = np.linspace(0, len(starts) - 1, min(_SAMPLE_GRID, len(starts))).round()
+        corners.append([(starts[int(k)], min(starts[int(k)] + edge, size)) for k in picks])
+    blocks = [
+        np.asarray(volume[x0:x1, y0:y1, z0:z1], np.float64).ravel()
+        for x0, x1 in corners[0]
+        for y0, y1 in corners[1]
+        for z0, z1 in corners[2]
+    ]
+    sample = np.concatenate(blocks)
+    step = max(1, sample.size // _STATS_MAX_VOXELS)
+    sample = sample[::step]
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return {k: 0.0 for k in ("min", "max", "p01", "p99", "p005", "p995")}
