@@ -109,7 +109,7 @@ def main() -> None:
     assert sent[-1]["type"] == "slice", sent[-1]
     print(
         f"Segmenter(...) to first slice: {time.perf_counter() - start:.2f} s "
-        f"(statistics streamed once); peak RSS {rss_gib():.2f} GiB"
+        f"(the session streams the statistics meanwhile); peak RSS {rss_gib():.2f} GiB"
     )
 
     start = time.perf_counter()

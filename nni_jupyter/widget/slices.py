@@ -95,15 +95,16 @@ def _sampled_stats(volume: LazyVolume) -> dict[str, float]:
         starts = range(0, size, max(1, edge))
         picks = np.linspace(0, len(starts) - 1, min(_SAMPLE_GRID, len(starts))).round()
         corners.append([(starts[int(k)], min(starts[int(k)] + edge, size)) for k in picks])
-    blocks = [
-        np.asarray(volume[x0:x1, y0:y1, z0:z1], np.float64).ravel()
+    count = len(corners[0]) * len(corners[1]) * len(corners[2])
+    size = int(np.prod([hi - lo for lo, hi in (c[0] for c in corners)]))
+    step = max(1, int(np.ceil((size * count / _STATS_MAX_VOXELS) ** (1 / 3))))
+    blocks = [  # each block subsampled before conversion: about two million voxels in all
+        np.asarray(volume[x0:x1, y0:y1, z0:z1][::step, ::step, ::step], np.float64).ravel()
         for x0, x1 in corners[0]
         for y0, y1 in corners[1]
         for z0, z1 in corners[2]
     ]
     sample = np.concatenate(blocks)
-    step = max(1, sample.size // _STATS_MAX_VOXELS)
-    sample = sample[::step]
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return {k: 0.0 for k in ("min", "max", "p01", "p99", "p005", "p995")}
