@@ -37,6 +37,13 @@ HUB_REVISION = "main"
 OFFICIAL_MODELS = ("nnInteractive_v1.0",)
 DEFAULT_MODEL = "nnInteractive_v1.0"
 DEMO_MODEL = "demo"
+#: What users are told when the bundled demo model serves them (load message and status line).
+DEMO_NOTICE = (
+    "small demo model (1.6 M parameters, trained on synthetic volumes only): fine for trying the "
+    "tools, not for real work. For real images get nnInteractive v1.0: "
+    'nj.download_weights("nnInteractive_v1.0") (about 400 MB, needs pip install '
+    "'nni_jupyter[hub]')."
+)
 #: Environment variable naming a model folder (or a folder of model folders).
 MODEL_DIR_ENV = "NNI_JUPYTER_MODEL_DIR"
 #: Folder of model folders that find_model checks after MODEL_DIR_ENV, before the hub cache.
@@ -342,8 +349,9 @@ def load_session(
     download
         Allow downloading official weights that are not on this machine.
     show_license
-        Called with a licence notice when non-demo weights load (default ``print``); None to
-        stay silent. The official weights are CC BY-NC-SA 4.0: non-commercial use only.
+        Called with a licence notice when weights load, or with ``DEMO_NOTICE`` for the demo
+        model (default ``print``); None to stay silent. The official weights are
+        CC BY-NC-SA 4.0: non-commercial use only.
     precision
         Network precision: ``"auto"`` (fp16 on CUDA, bf16 on CPUs with native bf16, else fp32),
         ``"fp32"`` (the reference's numbers), ``"bf16"`` or ``"fp16"``.
@@ -365,7 +373,9 @@ def load_session(
         device=pick_device(device), precision=precision, **session_kwargs
     )
     session.initialize_from_trained_model_folder(str(folder))
-    if show_license is not None and model != DEMO_MODEL:
+    if show_license is not None and model == DEMO_MODEL:
+        show_license(f"nni_jupyter: {DEMO_NOTICE}")
+    elif show_license is not None:
         show_license(license_notice(folder, getattr(session, "license", None)))
     return session
 

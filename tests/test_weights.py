@@ -196,7 +196,7 @@ def test_unreachable_hub_falls_back_to_the_cache(
     assert download_weights(NAME) == fake_hub_cache
 
 
-def test_demo_model_loads_without_the_licence_notice(
+def test_demo_model_loads_with_the_demo_notice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     import nni_jupyter.demo
@@ -205,7 +205,8 @@ def test_demo_model_loads_without_the_licence_notice(
     monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: folder)
     shown: list[str] = []
     session = load_session("demo", device="cpu", show_license=shown.append, torch_n_threads=1)
-    assert shown == [] and capsys.readouterr().out == ""
+    assert len(shown) == 1 and "small demo model" in shown[0] and "download_weights" in shown[0]
+    assert capsys.readouterr().out == ""
     assert session.license == "Apache-2.0"
     monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: tmp_path / "nothing")
     with pytest.raises(ModelNotFoundError, match="demo model is missing"):

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import ndimage
 
 from ..data import ORGAN_LABELS, phantom
 from ..evaluation import geometry
@@ -37,20 +38,33 @@ class TrainingVolume:
 def prepare_volume(seed: int, shape: tuple[int, int, int], min_voxels: int = 20) -> TrainingVolume:
     """Render phantom ``seed`` and split its organ labels into connected objects."""
     image, labels = phantom(shape, seed)
+    return split_objects(image, labels, ORGAN_LABELS, min_voxels)
+
+
+def split_objects(
+    image: np.ndarray, labels: np.ndarray, values: Iterable[int] | None = None, min_voxels: int = 20
+) -> TrainingVolume:
+    """Z-score ``image`` and split each label of ``values`` (default: every non-zero label) into
+    face-connected objects of at least ``min_voxels``."""
     image_t = torch.from_numpy(image.astype(np.float32))
     image_t = (image_t - image_t.mean()) / image_t.std()
     components = np.zeros(labels.shape, dtype=np.int32)
     objects: list[tuple[int, int, list[list[int]]]] = []
-    for label in ORGAN_LABELS:
-        parts, sizes = geometry.connected_components(labels == label)
-        for k, size in enumerate(sizes, start=1):
-            if size < min_voxels:
+    wanted = set(np.unique(labels[labels > 0]).tolist() if values is None else values)
+    structure = ndimage.generate_binary_structure(3, 1)
+    for label, region in enumerate(ndimage.find_objects(labels), start=1):
+        if region is None or label not in wanted:
+            continue
+        parts, count = ndimage.label(labels[region] == label, structure=structure)
+        sizes = np.bincount(parts.ravel(), minlength=count + 1)
+        for k, part in enumerate(ndimage.find_objects(parts), start=1):
+            if part is None or sizes[k] < min_voxels:
                 continue
             oid = len(objects) + 1
-            mask = parts == k
-            components[mask] = oid
-            bbox = nonzero_bbox(mask)
-            assert bbox is not None, "a connected component holds at least one voxel"
+            components[region][parts == k] = oid
+            bbox = [
+                [r.start + p.start, r.start + p.stop] for r, p in zip(region, part, strict=True)
+            ]
             objects.append((oid, label, bbox))
     return TrainingVolume(image_t, components, objects)
 

@@ -1,6 +1,7 @@
-"""Train the bundled demo model on synthetic phantoms, on a 2-core CPU, in 88 minutes.
+"""Train the bundled demo model on domain-randomized volumes, on a 2-core CPU, in phases.
 
-Run: ``python -m nni_jupyter.demo.train [--out DIR] [--minutes 88] [--seed 1234]``
+Run: ``python -m nni_jupyter.demo.train --out DIR [--minutes 85] [--seed 1234]`` for the first
+phase, then ``python -m nni_jupyter.demo.train --out DIR --resume`` for each later one.
 
 The model is a small ResidualEncoderUNet (5 stages, features [8, 16, 32, 64, 128], 64³ patch)
 trained on simulated users (see ``nni_jupyter.demo.simulate``): positive and negative points,
@@ -10,16 +11,21 @@ nnInteractive trains), decayed older prompts, and the windows AutoZoom predicts 
 refinement patches and zoomed-out context up to 4x). Inputs are encoded as the inference encodes
 them (``nni_jupyter.demo.encoding``).
 
-Phantoms come from seeds ``TRAINING_SEED_START`` upwards; the validation printed during training
-uses seeds from ``VALIDATION_SEED_START``; evaluation and the quality benchmark use seeds below
-both, so they never see a training phantom.
+Volumes come from ``nni_jupyter.demo.synth`` (``--data mixed``, the default): random shapes of
+the training families with random appearance, our CT phantoms one family among them; ``--data
+phantom`` trains on phantoms only. Training seeds start at ``TRAINING_SEED_START``; the validation
+logged during training uses seeds from ``VALIDATION_SEED_START``, on three groups: phantoms,
+training families and the held-out families; the benchmark uses seeds below both.
 
-The learning-rate schedule follows wall time (``--minutes``) unless ``--iterations`` is given, so
-a slower, shared machine trains fewer iterations in the same time; every random choice comes from
-``--seed``. The shipped model is this command with its defaults: seed 1234, 88 minutes, bf16
-autocast, 10,766 iterations on 2 otherwise idle CPU cores (see the model folder's
-``training.json`` for the losses and validation Dice every 10 minutes). Intermediate model folders
-are written every ``--save-minutes``, so a usable model exists early.
+Phases: each phase runs at most ``MAX_PHASE_MINUTES`` of wall time, at most ``MAX_PHASES``
+phases. The learning rate follows the iteration count over ``--planned-iterations`` (fixed by the
+first phase), so it decays across the phases as one schedule. At every save the trainer writes the
+model folder (official layout, ``training.json`` recording every phase: command, minutes,
+iterations, validation curve) and a resume file (``--state``, default ``DIR.resume.pt`` beside the
+folder; not part of the model): network, optimizer, iteration, both random generators and the
+volume pool, all loadable with ``torch.load(weights_only=True)``. ``--resume`` continues from it
+exactly. Every random choice comes from ``--seed``; a phase ended by ``--iterations`` instead of
+wall time replays a recorded phase iteration for iteration.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from ..data import TRAINING_SEED_START
+from ..data import ORGAN_LABELS, TRAINING_SEED_START
 from ..inference.checkpoint import build_network as build_from_plans
 from ..inference.layout import (
     INFERENCE_INFO_V2,
@@ -50,22 +56,31 @@ from ..inference.layout import (
     write_model_folder,
 )
 from . import demo_model_path
-from .simulate import TrainingVolume, UserSimulator, prepare_volume
+from .simulate import TrainingVolume, UserSimulator, prepare_volume, split_objects
+from .synth import (
+    HELD_OUT_FAMILIES,
+    TRAINING_FAMILIES,
+    VALIDATION_SEED_START,
+    synth_volume,
+    training_family,
+)
 
 FEATURES = [8, 16, 32, 64, 128]
 BLOCKS = [1, 1, 2, 2, 1]
 PATCH_SIZE = 64
 PHANTOM_SHAPE = (128, 128, 128)
-VALIDATION_SEED_START = 50_000
+MAX_PHASE_MINUTES = 85.0
+MAX_PHASES = 4
 DEEP_SUPERVISION_WEIGHTS = (1.0, 0.5, 0.25)
 
 LICENSE_TEXT = """Apache-2.0
 
 The nni_jupyter demo model: weights trained by nni_jupyter's own script
-(python -m nni_jupyter.demo.train) on synthetic phantoms only; no patient data.
+(python -m nni_jupyter.demo.train) on synthetic volumes only (random shapes and
+synthetic CT phantoms); no patient data.
 Licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0
-It segments synthetic phantoms for demos and tests; it is not a medical device and not
-meant for real images.
+A small demo model for demos and tests; it is not a medical device. For real images use
+nnInteractive v1.0 (nni_jupyter.download_weights).
 """
 
 
@@ -97,33 +112,77 @@ def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torc
 
 
 class VolumePool:
-    """Phantoms to sample from, one replaced by a fresh seed every ``refresh_every`` draws."""
+    """Training volumes to sample from, one replaced by the next seed every ``refresh_every``
+    draws; ``seeds`` and ``draws`` are the whole state (volumes re-render from their seeds)."""
 
-    def __init__(self, size: int, first_seed: int, refresh_every: int, rng: np.random.Generator):
-        self.next_seed = first_seed
-        self.volumes: list[TrainingVolume] = [self._new() for _ in range(size)]
-        self.refresh_every = refresh_every
-        self.draws = 0
+    def __init__(
+        self,
+        size: int,
+        first_seed: int,
+        refresh_every: int,
+        rng: np.random.Generator,
+        data: str = "mixed",
+        seeds: list[int] | None = None,
+        draws: int = 0,
+    ):
+        self.data = data
         self.rng = rng
+        self.refresh_every = refresh_every
+        self.draws = draws
+        self.seeds = (
+            list(seeds) if seeds is not None else list(range(first_seed, first_seed + size))
+        )
+        self.next_seed = max(self.seeds) + 1
+        self.volumes: list[TrainingVolume] = [self._render(s) for s in self.seeds]
 
-    def _new(self) -> TrainingVolume:
-        volume = prepare_volume(self.next_seed, PHANTOM_SHAPE)
-        self.next_seed += 1
-        return volume
+    def _render(self, seed: int) -> TrainingVolume:
+        if self.data == "phantom":
+            return prepare_volume(seed, PHANTOM_SHAPE)
+        return training_volume(seed, training_family(seed))
 
     def draw(self) -> TrainingVolume:
         self.draws += 1
         if self.draws % self.refresh_every == 0:
-            self.volumes[self.rng.integers(len(self.volumes))] = self._new()
+            slot = int(self.rng.integers(len(self.volumes)))
+            self.seeds[slot] = self.next_seed
+            self.volumes[slot] = self._render(self.next_seed)
+            self.next_seed += 1
         return self.volumes[self.rng.integers(len(self.volumes))]
 
+    def state(self) -> dict:
+        return {"seeds": list(self.seeds), "draws": self.draws}
 
-def validation_set(n: int, seed: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Fixed examples from held-out phantoms, for the Dice printed during training."""
+
+def training_volume(seed: int, family: str) -> TrainingVolume:
+    """Volume ``seed`` of ``family`` split into objects for the simulator."""
+    volume = synth_volume(seed, family)
+    values = ORGAN_LABELS if family == "phantom" else None
+    return split_objects(volume.image, volume.labels, values)
+
+
+VALIDATION_GROUPS = {
+    "phantom": ("phantom",),
+    "synthetic": tuple(f for f in TRAINING_FAMILIES if f != "phantom"),
+    "held_out": HELD_OUT_FAMILIES,
+}
+
+
+def validation_set(n: int, seed: int) -> dict[str, list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Fixed examples per validation group, from validation seeds, for the Dice logged while
+    training."""
     rng = np.random.default_rng(seed)
     simulator = UserSimulator(rng, PATCH_SIZE)
-    volumes = [prepare_volume(VALIDATION_SEED_START + k, PHANTOM_SHAPE) for k in range(2)]
-    return [simulator.sample(volumes[k % 2]) for k in range(n)]
+    groups: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    if n == 0:
+        return groups
+    for group, families in VALIDATION_GROUPS.items():
+        volumes = [
+            training_volume(VALIDATION_SEED_START + k, families[k % len(families)])
+            for k in range(max(2, len(families)))
+        ]
+        volumes = [v for v in volumes if v.objects]
+        groups[group] = [simulator.sample(volumes[k % len(volumes)]) for k in range(n)]
+    return groups
 
 
 @torch.no_grad()
@@ -153,7 +212,7 @@ def save(network: torch.nn.Module, plans: dict, out: Path, notes: dict) -> None:
         inference_info=INFERENCE_INFO_V2,
         license_text=LICENSE_TEXT,
     )
-    (out / "training.json").write_text(json.dumps(notes, indent=2))
+    (out / "training.json").write_text(json.dumps(notes, indent=2), encoding="utf-8")
 
 
 def learning_rate(base: float, iteration: int, progress: float, warmup: int = 50) -> float:
@@ -168,17 +227,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m nni_jupyter.demo.train", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--out", type=Path, default=demo_model_path(), help="model folder")
-    parser.add_argument("--minutes", type=float, default=88.0, help="wall-time budget")
-    parser.add_argument("--iterations", type=int, default=None, help="fixed iteration count")
+    parser.add_argument("--state", type=Path, default=None, help="resume file (DIR.resume.pt)")
+    parser.add_argument("--resume", action="store_true", help="continue from the resume file")
+    parser.add_argument(
+        "--minutes", type=float, default=MAX_PHASE_MINUTES, help="wall time of this phase"
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=None, help="end this phase at this total iteration"
+    )
+    parser.add_argument(
+        "--planned-iterations",
+        type=int,
+        default=None,
+        help="iterations the LR schedule spans over all phases (first phase only; default "
+        "--iterations, else 8000)",
+    )
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--data", choices=["mixed", "phantom"], default="mixed")
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--pool", type=int, default=10, help="phantoms held at once")
-    parser.add_argument("--refresh-every", type=int, default=60, help="draws per new phantom")
+    parser.add_argument("--pool", type=int, default=16, help="volumes held at once")
+    parser.add_argument("--refresh-every", type=int, default=12, help="draws per new volume")
     parser.add_argument("--save-minutes", type=float, default=10.0)
     parser.add_argument("--log-every", type=int, default=10)
-    parser.add_argument("--validation-examples", type=int, default=24)
+    parser.add_argument("--validation-examples", type=int, default=16, help="per group")
     parser.add_argument("--large-object-share", type=float, default=0.25)
     parser.add_argument(
         "--object-share", type=float, default=0.15, help="examples drawn over objects, not labels"
@@ -193,7 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--own-prediction-from",
         type=float,
         default=0.1,
-        help="share of the budget trained before the network's own predictions are used",
+        help="share of the planned iterations trained before the network's own predictions "
+        "are used",
     )
     parser.add_argument("--init", type=Path, default=None, help="model folder to start from")
     parser.add_argument(
@@ -202,85 +276,98 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="bf16",
         help="bf16 autocast (faster on CPUs with AMX or AVX512-BF16; weights stay fp32)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument("--note", default="", help="free text kept with this phase")
+    args = parser.parse_args(argv)
+    if not 0 < args.minutes <= MAX_PHASE_MINUTES:
+        parser.error(f"--minutes must be in (0, {MAX_PHASE_MINUTES}]; got {args.minutes}")
+    if args.state is None:
+        args.state = args.out.with_name(args.out.name + ".resume.pt")
+    return args
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Train and write the demo model folder; see the module docstring."""
+    """Train one phase and write the demo model folder; see the module docstring."""
     args = parse_args(argv)
+    command = "python -m nni_jupyter.demo.train " + " ".join(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
-
     network, plans = build_network(deep_supervision=True)
-    previous_phases = []
-    if args.init is not None:
-        checkpoint_file = args.init / "fold_0" / "checkpoint_final.pth"
-        checkpoint = torch.load(checkpoint_file, map_location="cpu", weights_only=True)
-        network.load_state_dict(checkpoint["network_weights"])
-        notes_file = args.init / "training.json"
-        if notes_file.is_file():
-            earlier = json.loads(notes_file.read_text())
-            previous_phases = earlier.pop("previous_phases", []) + [earlier]
+    state = _load_state(args) if args.resume else None
+    if state is not None:
+        notes = json.loads(state["notes"])
+        settings = notes["settings"]
+        if len(notes["phases"]) >= MAX_PHASES:
+            raise SystemExit(f"{args.state} already holds {MAX_PHASES} phases, the most allowed")
+        network.load_state_dict(state["network"])
+        iteration = int(state["iteration"])
+        planned = int(notes["planned_iterations"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+    else:
+        settings = _settings(args)
+        torch.manual_seed(args.seed)
+        rng = np.random.default_rng(args.seed)
+        iteration = 0
+        planned = args.planned_iterations or args.iterations or 8000
+        notes = _first_notes(args, settings, planned)
+        if args.init is not None:
+            _load_init(network, args.init, notes)
     # oneDNN's channels-last 3-D convolutions train about 1.6x faster on CPU
     network = network.to(memory_format=torch.channels_last_3d)
     n_params = sum(p.numel() for p in network.parameters())
     print(f"network: {n_params / 1e6:.2f} M parameters, patch {PATCH_SIZE}^3", flush=True)
-    optimizer = torch.optim.AdamW(network.parameters(), lr=args.lr, weight_decay=3e-5)
-    pool = VolumePool(args.pool, TRAINING_SEED_START, args.refresh_every, rng)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=settings["lr"], weight_decay=3e-5)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    pool = VolumePool(
+        settings["pool"],
+        TRAINING_SEED_START,
+        settings["refresh_every"],
+        rng,
+        settings["data"],
+        seeds=state["pool_seeds"] if state is not None else None,
+        draws=int(state["pool_draws"]) if state is not None else 0,
+    )
     simulator = UserSimulator(
         rng,
         PATCH_SIZE,
-        large_object_share=args.large_object_share,
-        object_share=args.object_share,
-        own_prediction_share=args.own_prediction_share,
+        large_object_share=settings["large_object_share"],
+        object_share=settings["object_share"],
+        own_prediction_share=settings["own_prediction_share"],
     )
-    validation = validation_set(args.validation_examples, args.seed + 1)
-    print(f"setup {time.perf_counter() - start:.1f} s", flush=True)
-
-    notes = {
-        "seed": args.seed,
+    validation = validation_set(settings["validation_examples"], settings["seed"] + 1)
+    phase = {
+        "phase": len(notes["phases"]) + 1,
+        "command": command,
+        "note": args.note,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "minutes_budget": args.minutes,
-        "iterations_budget": args.iterations,
-        "batch_size": args.batch_size,
-        "patch_size": PATCH_SIZE,
-        "features_per_stage": FEATURES,
-        "blocks_per_stage": BLOCKS,
+        "first_iteration": iteration,
         "torch_threads": args.threads,
         "cpu_cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "lr": args.lr,
-        "large_object_share": args.large_object_share,
-        "object_share": args.object_share,
-        "own_prediction_share": args.own_prediction_share,
-        "own_prediction_from": args.own_prediction_from,
-        "precision": args.precision,
-        "command": "python -m nni_jupyter.demo.train " + " ".join(argv or sys.argv[1:]),
-        "previous_phases": previous_phases,
-        "training_phantom_seeds_from": TRAINING_SEED_START,
-        "validation_phantom_seeds_from": VALIDATION_SEED_START,
+        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "log": [],
     }
-    losses: list[float] = []
+    notes["phases"].append(phase)
+    print(f"phase {phase['phase']}, setup {time.perf_counter() - start:.1f} s", flush=True)
+
+    losses: list[float] = list(state["losses"]) if state is not None else []
     last_save = time.perf_counter()
-    iteration = 0
-    while True:
-        elapsed = time.perf_counter() - start
-        progress = elapsed / (args.minutes * 60)
-        if args.iterations is not None:
-            progress = max(progress, iteration / args.iterations)
-        if progress >= 1:
+    deadline = start + args.minutes * 60
+    while iteration < planned and time.perf_counter() < deadline:
+        if args.iterations is not None and iteration >= args.iterations:
             break
-        lr = learning_rate(args.lr, iteration, progress)
-        if simulator.predictor is None and progress >= args.own_prediction_from:
-            simulator.predictor = _predictor(network, args.precision)
+        progress = iteration / planned
+        lr = learning_rate(settings["lr"], iteration, progress)
+        if simulator.predictor is None and progress >= settings["own_prediction_from"]:
+            simulator.predictor = _predictor(network, settings["precision"])
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = [simulator.sample(pool.draw()) for _ in range(args.batch_size)]
+        batch = [simulator.sample(pool.draw()) for _ in range(settings["batch_size"])]
         x = torch.stack([b[0] for b in batch]).to(memory_format=torch.channels_last_3d)
         y = torch.stack([b[1] for b in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["precision"] == "bf16"):
             outputs = network(x)
         loss = segmentation_loss([o.float() for o in outputs], y)
         optimizer.zero_grad(set_to_none=True)
@@ -291,17 +378,85 @@ def main(argv: list[str] | None = None) -> None:
         iteration += 1
         if iteration % args.log_every == 0:
             print(
-                f"iter {iteration:5d}  {elapsed / 60:6.1f} min  lr {lr:.2e}  "
-                f"loss {np.mean(losses[-args.log_every :]):.4f}",
+                f"iter {iteration:5d}  {(time.perf_counter() - start) / 60:6.1f} min  "
+                f"lr {lr:.2e}  loss {np.mean(losses[-args.log_every :]):.4f}",
                 flush=True,
             )
         if time.perf_counter() - last_save > args.save_minutes * 60:
-            _checkpoint(network, plans, args, notes, iteration, losses, validation, start)
+            _checkpoint(
+                network,
+                optimizer,
+                plans,
+                args,
+                notes,
+                iteration,
+                losses,
+                validation,
+                start,
+                rng,
+                pool,
+            )
             last_save = time.perf_counter()
-    _checkpoint(network, plans, args, notes, iteration, losses, validation, start)
-    print(
-        f"done: {iteration} iterations in {(time.perf_counter() - start) / 60:.1f} min", flush=True
+    _checkpoint(
+        network, optimizer, plans, args, notes, iteration, losses, validation, start, rng, pool
     )
+    print(
+        f"phase done: iteration {iteration} of {planned} planned, "
+        f"{(time.perf_counter() - start) / 60:.1f} min",
+        flush=True,
+    )
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """What the first phase fixes for every later one."""
+    names = (
+        "seed data batch_size lr pool refresh_every validation_examples large_object_share "
+        "object_share own_prediction_share own_prediction_from precision"
+    ).split()
+    return {name: getattr(args, name) for name in names}
+
+
+def _first_notes(args: argparse.Namespace, settings: dict, planned: int) -> dict:
+    return {
+        "seed": args.seed,
+        "settings": settings,
+        "planned_iterations": planned,
+        "max_phase_minutes": MAX_PHASE_MINUTES,
+        "max_phases": MAX_PHASES,
+        "patch_size": PATCH_SIZE,
+        "features_per_stage": FEATURES,
+        "blocks_per_stage": BLOCKS,
+        "torch": torch.__version__,
+        "training_families": list(TRAINING_FAMILIES) if args.data == "mixed" else ["phantom"],
+        "held_out_families": list(HELD_OUT_FAMILIES),
+        "training_seeds_from": TRAINING_SEED_START,
+        "validation_seeds_from": VALIDATION_SEED_START,
+        "init": None,
+        "previous_training": [],
+        "phases": [],
+    }
+
+
+def _load_init(network: torch.nn.Module, folder: Path, notes: dict) -> None:
+    """Start from the weights of a model folder; its ``training.json`` joins the record."""
+    checkpoint = torch.load(
+        folder / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=True
+    )
+    network.load_state_dict(checkpoint["network_weights"])
+    notes["init"] = str(folder)
+    notes_file = folder / "training.json"
+    if notes_file.is_file():
+        earlier = json.loads(notes_file.read_text(encoding="utf-8"))
+        notes["previous_training"] = earlier.pop("previous_training", []) + [earlier]
+
+
+def _load_state(args: argparse.Namespace) -> dict:
+    if not args.state.is_file():
+        raise SystemExit(
+            f"--resume needs the resume file {args.state}, written by an earlier phase; "
+            "it is not there (pass --state to name another)"
+        )
+    return torch.load(args.state, map_location="cpu", weights_only=True)
 
 
 def _predictor(network: torch.nn.Module, precision: str):
@@ -317,20 +472,40 @@ def _predictor(network: torch.nn.Module, precision: str):
     return predict
 
 
-def _checkpoint(network, plans, args, notes, iteration, losses, validation, start) -> None:
-    dice = validate(network, validation)
+def _checkpoint(
+    network, optimizer, plans, args, notes, iteration, losses, validation, start, rng, pool
+) -> None:
+    """Validate, write the model folder and ``training.json``, then the resume file."""
+    dices = {group: round(validate(network, examples), 4) for group, examples in validation.items()}
     minutes = (time.perf_counter() - start) / 60
     recent = losses[-100:]
+    phase = notes["phases"][-1]
     entry = {
         "iteration": iteration,
-        "minutes": round(minutes, 2),
+        "phase_minutes": round(minutes, 2),
         "loss_last_100": round(float(np.mean(recent)), 4) if recent else math.nan,
-        "validation_dice": round(dice, 4),
+        "validation_dice": dices,
     }
-    notes["log"].append(entry)
+    phase["log"].append(entry)
+    phase["minutes"] = round(minutes, 2)
+    phase["last_iteration"] = iteration
     notes["iterations"] = iteration
-    notes["minutes"] = round(minutes, 2)
+    notes["minutes"] = round(sum(p.get("minutes", 0.0) for p in notes["phases"]), 2)
     save(network, plans, args.out, notes)
+    state = {
+        "network": network.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "iteration": iteration,
+        "numpy_rng": json.dumps(rng.bit_generator.state),
+        "torch_rng": torch.get_rng_state(),
+        "pool_seeds": pool.state()["seeds"],
+        "pool_draws": pool.state()["draws"],
+        "losses": [float(v) for v in losses[-100:]],
+        "notes": json.dumps(notes),
+    }
+    temporary = args.state.with_name(args.state.name + ".tmp")
+    torch.save(state, temporary)
+    os.replace(temporary, args.state)
     print(f"saved {args.out} ({entry})", flush=True)
 
 

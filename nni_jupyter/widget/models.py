@@ -80,6 +80,8 @@ def model_info(session: Session, name: str) -> dict[str, str]:
             f"{name} runs on the CPU: expect tens of seconds per prompt. Use a GPU kernel or "
             "nni_jupyter's remote session for interactive speed."
         )
+    elif name == weights.DEMO_MODEL:
+        warning = weights.DEMO_NOTICE[0].upper() + weights.DEMO_NOTICE[1:]
     return {
         "name": name,
         "license": str(getattr(session, "license", None) or "unknown"),

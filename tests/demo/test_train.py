@@ -1,35 +1,31 @@
-"""The training script runs end to end and writes a folder our session loads."""
+"""The training script runs end to end, resumes exactly, and writes a folder our session loads."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from nni_jupyter.demo import train
 
+SMALL = ["--batch-size", "1", "--pool", "2", "--validation-examples", "1", "--log-every", "1"]
+
+
+def _weights(folder):
+    checkpoint = torch.load(
+        folder / "fold_0" / "checkpoint_final.pth", map_location="cpu", weights_only=True
+    )
+    return checkpoint["network_weights"]
+
 
 def test_two_iterations_write_a_loadable_model(tmp_path):
     out = tmp_path / "model"
-    train.main(
-        [
-            "--out",
-            str(out),
-            "--iterations",
-            "2",
-            "--batch-size",
-            "1",
-            "--pool",
-            "1",
-            "--validation-examples",
-            "1",
-            "--log-every",
-            "1",
-        ]
-    )
-    notes = json.loads((out / "training.json").read_text())
+    train.main(["--out", str(out), "--iterations", "2", *SMALL])
+    notes = json.loads((out / "training.json").read_text(encoding="utf-8"))
     assert notes["iterations"] == 2 and notes["seed"] == 1234
+    assert set(notes["phases"][0]["log"][-1]["validation_dice"]) == set(train.VALIDATION_GROUPS)
     from nni_jupyter.inference import nnInteractiveInferenceSession
 
     # two iterations leave the weights near random: without AutoZoom one window is predicted
@@ -43,6 +39,41 @@ def test_two_iterations_write_a_loadable_model(tmp_path):
     session.set_target_buffer(buffer)
     session.add_point_interaction((24, 24, 24), include_interaction=True)
     assert buffer.max() <= 1
+
+
+def test_resuming_a_phase_gives_the_weights_of_one_uninterrupted_run(tmp_path):
+    plan = [
+        "--planned-iterations",
+        "4",
+        "--precision",
+        "fp32",
+        *SMALL,
+        "--validation-examples",
+        "0",
+    ]
+    straight, phased = tmp_path / "straight", tmp_path / "phased"
+    train.main(["--out", str(straight), "--iterations", "4", *plan])
+    train.main(["--out", str(phased), "--iterations", "2", *plan])
+    state = torch.load(phased.with_name("phased.resume.pt"), map_location="cpu", weights_only=True)
+    assert state["iteration"] == 2
+    train.main(["--out", str(phased), "--resume", "--iterations", "4", "--log-every", "1"])
+    notes = json.loads((phased / "training.json").read_text(encoding="utf-8"))
+    assert [(p["first_iteration"], p["last_iteration"]) for p in notes["phases"]] == [
+        (0, 2),
+        (2, 4),
+    ]
+    assert "--resume" in notes["phases"][1]["command"]
+    a, b = _weights(straight), _weights(phased)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_phases_are_limited(tmp_path):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", str(tmp_path / "m"), "--minutes", "90"])
+    with pytest.raises(SystemExit, match="resume file"):
+        train.main(["--out", str(tmp_path / "m"), "--resume"])
 
 
 def test_loss_is_low_for_a_confident_correct_prediction():
