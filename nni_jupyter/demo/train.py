@@ -485,6 +485,9 @@ def _checkpoint(
         "phase_minutes": round(minutes, 2),
         "loss_last_100": round(float(np.mean(recent)), 4) if recent else math.nan,
         "validation_dice": dices,
+        "load_average": [round(v, 2) for v in os.getloadavg()]
+        if hasattr(os, "getloadavg")
+        else None,
     }
     phase["log"].append(entry)
     phase["minutes"] = round(minutes, 2)
