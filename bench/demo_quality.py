@@ -23,8 +23,8 @@ tried; an object never reaching the Dice counts 20). Objects of at least ``--min
 
 Run from the repository root: ``python bench/demo_quality.py [--model DIR ...] [--objects 12]``
 (with the package installed, e.g. ``pip install -e .``, or ``PYTHONPATH=.``). Give ``--model``
-twice (old, then new) to print the two side by side. ``--check`` exits 1 when the first model
-misses a target of issue 15.
+twice (old, then new), or ``--compare-json`` with an earlier run's ``--json``, to print the
+two side by side. ``--check`` exits 1 when the first model misses a target of issue 15.
 """
 
 from __future__ import annotations
@@ -248,16 +248,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-real", action="store_true", help="skip the real volume")
     parser.add_argument("--json", type=Path, default=None, help="write per-object results here")
+    parser.add_argument(
+        "--compare-json",
+        type=Path,
+        default=None,
+        help="results of an earlier run (its --json) to print side by side, first",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     models = args.model or [demo_model_path()]
     start = time.perf_counter()
     all_results = {str(m): run_model(m, args) for m in models}
-    print_table(all_results, args.max_clicks)
-    for name, results in all_results.items():
-        print_failures(name, results)
     if args.json is not None:
         args.json.write_text(json.dumps(all_results, indent=1), encoding="utf-8")
+    earlier = {}
+    if args.compare_json is not None:
+        earlier = json.loads(args.compare_json.read_text(encoding="utf-8"))
+    print_table({**earlier, **all_results}, args.max_clicks)
+    for name, results in all_results.items():
+        print_failures(name, results)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if args.check and not targets_met(all_results[str(models[0])]):
         sys.exit(1)
