@@ -86,16 +86,8 @@ def write_ome_zarr(
     labels = check_labels(labels)
     if labels.shape != array.shape:
         raise ValueError(f"labels shape {labels.shape} differs from the image's {array.shape}")
-    found = segments(labels, names, class_ids, colors)
-    metadata = {
-        "colors": [{"label-value": s.label, "rgba": [*s.color, 255]} for s in found],
-        "properties": [
-            {"label-value": s.label, "name": s.name, "class_id": s.class_id} for s in found
-        ],
-    }
-    transforms = [
-        [{"type": "scale", "scale": scale}, {"type": "translation", "translation": translation}]
-    ]
+    metadata = _label_metadata(segments(labels, names, class_ids, colors))
+    transforms = _transforms(scale, translation)
 
     def write(staged: Path) -> None:
         root = zarr.open_group(str(staged), mode="w")
@@ -117,6 +109,26 @@ def write_ome_zarr(
             )
 
     return _replace_folder(Path(path).expanduser(), write)
+
+
+def _label_metadata(found: Sequence[Any]) -> dict[str, Any]:
+    """The ``image-label`` metadata of the segments: colours and properties."""
+    return {
+        "colors": [{"label-value": s.label, "rgba": [*s.color, 255]} for s in found],
+        "properties": [
+            {"label-value": s.label, "name": s.name, "class_id": s.class_id} for s in found
+        ],
+    }
+
+
+def _transforms(scale: Sequence[float], translation: Sequence[float]) -> list[list[dict]]:
+    """One level's coordinate transformations, ``(z, y, x)`` scale and translation in mm."""
+    return [
+        [
+            {"type": "scale", "scale": list(scale)},
+            {"type": "translation", "translation": list(translation)},
+        ]
+    ]
 
 
 def _replace_folder(path: Path, write: Callable[[Path], None]) -> Path:
@@ -168,25 +180,8 @@ def add_ome_zarr_labels(
             f"labels shape {tuple(labels.shape)} differs from level {level}'s {chosen.shape}"
         )
     dense = check_labels(np.asarray(labels))  # the label table needs every label's id
-    found_segments = segments(dense, names, class_ids, colors)
-    metadata = {
-        "colors": [{"label-value": s.label, "rgba": [*s.color, 255]} for s in found_segments],
-        "properties": [
-            {"label-value": s.label, "name": s.name, "class_id": s.class_id} for s in found_segments
-        ],
-    }
-    transforms = [
-        [
-            {
-                "type": "scale",
-                "scale": [chosen.spacing_mm[2], chosen.spacing_mm[1], chosen.spacing_mm[0]],
-            },
-            {
-                "type": "translation",
-                "translation": [chosen.origin_mm[2], chosen.origin_mm[1], chosen.origin_mm[0]],
-            },
-        ]
-    ]
+    metadata = _label_metadata(segments(dense, names, class_ids, colors))
+    transforms = _transforms(list(chosen.spacing_mm[::-1]), list(chosen.origin_mm[::-1]))
     staging = f".{label_name}.staging"
     root = zarr.open_group(str(folder), mode="r+")
     with warnings.catch_warnings():
