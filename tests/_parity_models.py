@@ -19,13 +19,8 @@ FEATURES = [4, 8, 16, 16]
 BLOCKS = [1, 1, 1, 1]
 
 
-def write_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Write a small ResidualEncoderUNet with seeded random weights in the official layout."""
-    architecture = layout.resenc_unet_arch(FEATURES, BLOCKS)
-    plans = layout.make_plans(architecture, PATCH)
-    network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS).to_empty(
-        device="cpu"
-    )
+def seed_weights(network: torch.nn.Module, seed: int) -> None:
+    """He-initialised convolutions, norm scales near 1 and small biases, from ``seed``."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in network.named_parameters():
@@ -36,6 +31,16 @@ def write_tiny_model(folder: Path, seed: int = 0) -> Path:
             else:
                 fan_in = parameter[0].numel()
                 parameter.normal_(0, (2 / fan_in) ** 0.5, generator=generator)
+
+
+def write_tiny_model(folder: Path, seed: int = 0) -> Path:
+    """Write a small ResidualEncoderUNet with seeded random weights in the official layout."""
+    architecture = layout.resenc_unet_arch(FEATURES, BLOCKS)
+    plans = layout.make_plans(architecture, PATCH)
+    network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS).to_empty(
+        device="cpu"
+    )
+    seed_weights(network, seed)
     weights = network.state_dict()
     # Equal class biases in the output layer: about 4% of a window comes out foreground, enough
     # for AutoZoom and refinement to act without covering the whole image.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from _parity_models import seed_weights
 from _parity_sequence import ReferenceSession, compare, make_session
 
 from nni_jupyter.inference import layout, nnInteractiveInferenceSession
@@ -35,15 +35,7 @@ def write_full_size_model(folder: Path, seed: int = 0) -> Path:
     architecture = layout.resenc_unet_arch(FEATURES, BLOCKS)
     network = build_network(architecture, 1 + layout.NUM_INTERACTION_CHANNELS)
     network = network.to_empty(device="cpu")
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in network.named_parameters():
-            if name.endswith("bias"):
-                parameter.uniform_(-0.1, 0.1, generator=generator)
-            elif parameter.ndim == 1:
-                parameter.uniform_(0.8, 1.2, generator=generator)
-            else:
-                parameter.normal_(0, (2 / parameter[0].numel()) ** 0.5, generator=generator)
+    seed_weights(network, seed)
     weights = network.state_dict()
     seg_bias = [k for k in weights if "seg_layers" in k and k.endswith("bias")][-1]
     weights[seg_bias].zero_()
