@@ -1,4 +1,4 @@
-"""Device choice and the per-device settings of a session: threads, autocast, transfers, compile."""
+"""Device choice and the per-device settings of a session: threads, transfers, compile."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import os
 import warnings
 from collections.abc import Iterator
-from typing import cast
 
 import torch
 
@@ -56,19 +55,14 @@ def uses_pinned_memory(device: torch.device, requested: bool) -> bool:
     return requested and device.type == "cuda"
 
 
-def maybe_compile(network: torch.nn.Module, device: torch.device, enabled: bool) -> torch.nn.Module:
-    """Wrap ``network`` in ``torch.compile`` when asked and worthwhile (CUDA only)."""
-    if not enabled:
-        return network
-    if device.type != "cuda":
-        warnings.warn(
-            f"torch.compile brings little for this convolution-bound network on {device.type!r} "
-            "and costs a long compile; running uncompiled",
-            stacklevel=3,
-        )
-        return network
-    # compiling a Module gives an OptimizedModule (a Module); torch types it as any callable
-    return cast(torch.nn.Module, torch.compile(network))
+def wants_compile(setting: bool | str, device: torch.device) -> bool:
+    """Whether to compile the network: ``"auto"`` on CUDA only (where it halves a forward
+    pass), ``True``/``False`` as given. Compiling runs in the background (:mod:`.warm`)."""
+    if setting == AUTO:
+        return device.type == "cuda"
+    if not isinstance(setting, bool):
+        raise ValueError(f"use_torch_compile must be True, False or 'auto'; got {setting!r}")
+    return setting
 
 
 def optimize_for_cpu(network: torch.nn.Module, example: torch.Tensor) -> torch.nn.Module:

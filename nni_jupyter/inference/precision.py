@@ -152,15 +152,22 @@ class Autocast(nn.Module):
     """Runs ``network`` under the autocast of ``precision``; only the forward pass changes
     precision (building inputs and the argmax stay as they are). Holds no weights of its own.
     Under bf16 the full-resolution head stays in float32
-    (:func:`keep_full_resolution_head_in_float32`)."""
+    (:func:`keep_full_resolution_head_in_float32`), in ``eager`` when ``network`` wraps the
+    eager module (a compiling runner)."""
 
-    def __init__(self, network: nn.Module, device: torch.device, precision: str):
+    def __init__(
+        self,
+        network: nn.Module,
+        device: torch.device,
+        precision: str,
+        eager: nn.Module | None = None,
+    ):
         super().__init__()
         self.network = network
         self.device = device
         self.precision = precision
         if precision == BF16:
-            keep_full_resolution_head_in_float32(network)
+            keep_full_resolution_head_in_float32(network if eager is None else eager)
 
     def forward(self, tensor: torch.Tensor) -> torch.Tensor:
         """The network's logits for ``tensor``."""

@@ -24,6 +24,8 @@ Where this deliberately differs from nnInteractive 2.6.0:
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -44,6 +46,7 @@ from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor
 from .store import InteractionStore
 from .undo import UndoRedoMixin
+from .warm import compiling_runner
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
 
@@ -67,7 +70,10 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     device
         Compute device, or ``"auto"`` (CUDA > MPS > CPU).
     use_torch_compile
-        Compile the network (CUDA only; slow once at load, faster after).
+        Compile the network: ``"auto"`` (default) on CUDA only, or ``True``/``False``. It
+        compiles on a thread after loading (about half a minute for nnInteractive v1.0) while
+        the eager network answers the prompts; then the compiled one does (about twice as fast
+        on a GPU). If compiling fails, a warning says why and the eager network stays.
     verbose
         Print progress.
     torch_n_threads
@@ -99,7 +105,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     def __init__(
         self,
         device: torch.device | str = "auto",
-        use_torch_compile: bool = False,
+        use_torch_compile: bool | str = "auto",
         verbose: bool = False,
         torch_n_threads: int = 8,
         do_autozoom: bool = True,
@@ -121,7 +127,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.precision = precisions.resolve(precision, self.device)
         devices.configure_backend(self.device)
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
-        self.use_torch_compile = use_torch_compile
+        self.use_torch_compile = devices.wants_compile(use_torch_compile, self.device)
+        self._warming: threading.Thread | None = None
         self.verbose = verbose
         self.print_license = print_license
         self.do_autozoom = bool(do_autozoom)
@@ -183,13 +190,19 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.model = model
         # ``network`` stays the nn.Module (parameters countable); ``_runner`` is what runs.
         self.network = shared.network
-        self._runner = precisions.Autocast(shared.runner, self.device, self.precision)
+        self._runner = precisions.Autocast(
+            shared.runner, self.device, self.precision, eager=shared.network
+        )
         self.license = model.license
         self.preferred_scribble_thickness = list(model.settings.preferred_scribble_thickness)
         self.supported_interactions = dict(model.settings.supported_interactions)
         if self.print_license:
             print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
-        self.warmup()
+        if self.device.type == "cuda" or self.use_torch_compile:
+            self._warming = threading.Thread(
+                target=self.warmup, name="nni_jupyter-warmup", daemon=True
+            )
+            self._warming.start()
         if self._image is not None:
             self._start_image_state()
 
@@ -204,15 +217,42 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         return None if self.model is None else list(self.model.patch_size)
 
     def warmup(self) -> None:
-        """One dummy forward pass where it pays (CUDA, or a compiled network)."""
+        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning), then compile the
+        network when compiling. Loading runs this on a thread of its own, so prompts never wait
+        for it (they run the eager network meanwhile); :meth:`wait_until_warm` waits for it."""
         if self.model is None or self._runner is None:
             raise RuntimeError(
                 "warmup() needs a loaded model; call initialize_from_trained_model_folder"
             )
         if self.device.type != "cuda" and not self.use_torch_compile:
             return
+        example = dummy_input(self.model, self.device)
         with devices.inference(self.device):
-            predict(self._runner, dummy_input(self.model, self.device)[0])
+            predict(self._runner, example[0])
+        compiling = compiling_runner(self._runner)
+        if compiling is not None:
+
+            def context() -> contextlib.ExitStack:
+                stack = contextlib.ExitStack()
+                stack.enter_context(devices.inference(self.device))
+                stack.enter_context(precisions.autocast(self.device, self.precision))
+                return stack
+
+            compiling.compile_now(example, context)
+
+    def wait_until_warm(self, timeout: float | None = None) -> bool:
+        """Wait for the warm-up (and compiling) started at loading; False on timeout."""
+        warming = self._warming
+        if warming is None:
+            return True
+        warming.join(timeout)
+        return not warming.is_alive()
+
+    @property
+    def compiled(self) -> bool:
+        """Whether prompts now run the compiled network."""
+        compiling = None if self._runner is None else compiling_runner(self._runner)
+        return compiling is not None and compiling.ready
 
     # ------------------------------------------------------------------ image and buffer
     def set_image(

@@ -20,6 +20,7 @@ from torch import nn
 from . import devices
 from .checkpoint import LoadedModel, load_model_folder
 from .checkpoint_file import checkpoint_path
+from .warm import CompilingRunner
 
 _CACHE: weakref.WeakValueDictionary[tuple[Any, ...], SharedNetwork] = weakref.WeakValueDictionary()
 _LOCK = threading.Lock()
@@ -27,7 +28,7 @@ _LOCK = threading.Lock()
 
 @dataclass(eq=False)
 class SharedNetwork:
-    """A loaded model folder and the module that runs it (compiled or traced when asked)."""
+    """A loaded model folder and the module that runs it (compiling or traced when asked)."""
 
     model: LoadedModel
     network: nn.Module
@@ -69,9 +70,11 @@ def load_shared(
         if found is not None:
             return found
         model = load_model_folder(folder, use_fold, checkpoint_name, device)
-        network = devices.maybe_compile(model.network, device, compile_network)
-        runner = network
-        if optimize:
+        network = model.network
+        runner: nn.Module = network
+        if compile_network:
+            runner = CompilingRunner(network)  # compiled by the first session's warm-up thread
+        elif optimize:
             runner = devices.optimize_for_cpu(network, dummy_input(model, device))
         shared = SharedNetwork(model, network, runner)
         _CACHE[key] = shared

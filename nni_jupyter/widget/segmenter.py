@@ -163,9 +163,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
         thickness = scribble_thickness(session)
-        # a lazy image streams its statistics on a thread: the view opens at once, prompts wait
-        lazy = isinstance(image4d, LazyVolume)
-        self._annotator = Annotator(session, image4d, tools, thickness, overlap, lazy)
+        # the session takes the image on a thread (statistics, a lazy image's streamed pass, a
+        # remote session's upload): the view opens at once, the first prompt waits for it
+        self._annotator = Annotator(session, image4d, tools, thickness, overlap, True)
         self._wire_dtype = wire_dtype(self._volume)
         self._internal = threading.local()
         stats = intensity_stats(self._volume)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 import torch
 
 from nni_jupyter.inference import devices
@@ -47,10 +48,10 @@ def test_cpu_graph_optimisation_keeps_outputs() -> None:
         assert torch.allclose(optimized(example), network(example), atol=1e-5)
 
 
-def test_compile_is_skipped_off_cuda() -> None:
-    network = torch.nn.Identity()
-    import warnings
-
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter("always")
-        assert devices.maybe_compile(network, torch.device("cpu"), True) is network
+def test_compile_setting_is_auto_on_cuda_only() -> None:
+    assert devices.wants_compile("auto", torch.device("cuda"))
+    assert not devices.wants_compile("auto", torch.device("cpu"))
+    assert devices.wants_compile(True, torch.device("cpu"))
+    assert not devices.wants_compile(False, torch.device("cuda"))
+    with pytest.raises(ValueError, match="use_torch_compile must be True, False or 'auto'"):
+        devices.wants_compile("yes", torch.device("cpu"))
