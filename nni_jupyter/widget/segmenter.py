@@ -24,6 +24,7 @@ import traitlets as t
 from ..volumes import LazyVolume
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
+from .objects import Volume
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
@@ -213,18 +214,25 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         self._annotator.annotator = name
 
     @property
-    def mask(self) -> np.ndarray:
-        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy)."""
+    def mask(self) -> Volume:
+        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy).
+
+        For a lazy image (Zarr, OME-Zarr, Dask, memory map) a read-only
+        :class:`~nni_jupyter.volumes.SparseVolume` snapshot: slice it, or ``np.asarray`` it
+        when it fits in memory."""
         with self._annotator.lock:
             return self._annotator.store.mask()
 
     @property
-    def labels(self) -> np.ndarray:
-        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id."""
+    def labels(self) -> Volume:
+        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id.
+
+        For a lazy image a read-only :class:`~nni_jupyter.volumes.SparseVolume` snapshot (as
+        :attr:`mask`); save it chunk by chunk with :meth:`save_labels`."""
         with self._annotator.lock:
             return self._annotator.store.instance_map()
 
-    def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
+    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
         """Return all objects combined.
 
         Parameters
@@ -232,6 +240,7 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         mode
             ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16 class ids; an object's
             class id defaults to its id) or ``"separate"`` (dict object id -> uint8 0/1 mask).
+            Read-only sparse snapshots for a lazy image (as :attr:`labels`).
         """
         with self._annotator.lock:
             return self._annotator.store.aggregate(mode)
