@@ -16,7 +16,6 @@ from .history import INTERACTIONS, TARGET, History, RegionDiff, Step, diff_regio
 from .regions import Bbox, clip_bbox, to_local, to_slices
 from .store import InteractionStore
 
-
 #: What predictions are written into: a torch view of the user's buffer, or a sparse volume.
 Target = torch.Tensor | SparseVolume
 
@@ -123,10 +122,10 @@ class SegmentationState:
         if not isinstance(self.target, SparseVolume):  # a dense buffer: one dense write
             self.write_target([[0, s] for s in seg.shape], torch.from_numpy(np.asarray(seg)))
             return
-        boxes = {tuple(map(tuple, box)) for box, _ in seg.iter_chunks()}
-        boxes.update(tuple(map(tuple, box)) for box, _ in self.target.iter_chunks())
-        for box in sorted(boxes):
-            region = [list(pair) for pair in box]
+        chunks = {tuple(map(tuple, box)) for box, _ in seg.iter_chunks()}
+        chunks.update(tuple(map(tuple, box)) for box, _ in self.target.iter_chunks())
+        for chunk in sorted(chunks):
+            region = [list(pair) for pair in chunk]
             self.write_target(region, torch.from_numpy(seg[to_slices(region)]))
 
     def write_segmentation(self, bbox: Bbox, values: torch.Tensor) -> None:

@@ -220,9 +220,7 @@ def check_mask_prompt(
     return tensor, placement, shift(extent, [lo for lo, _ in placement])
 
 
-def check_initial_seg(
-    mask: Any, spatial_shape: Sequence[int]
-) -> torch.Tensor | SparseVolume:
+def check_initial_seg(mask: Any, spatial_shape: Sequence[int]) -> torch.Tensor | SparseVolume:
     """Validate an initial segmentation of the image's spatial shape; return it as a tensor
     (a :class:`~nni_jupyter.volumes.SparseVolume` stays sparse)."""
     array = mask if isinstance(mask, SparseVolume) else to_numpy(mask, "initial segmentation")

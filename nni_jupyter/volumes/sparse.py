@@ -133,7 +133,7 @@ class SparseVolume:
         return out
 
     def write(self, box: Sequence[Sequence[int]], values: np.ndarray) -> None:
-        """Assign ``values`` (the shape of ``box``, cast as numpy casts) to the voxels in ``box``."""
+        """Assign ``values`` (the shape of ``box``; cast as numpy casts) to the voxels in it."""
         if self.read_only:
             raise ValueError("this sparse volume is read-only (a snapshot); copy() it to change it")
         values = np.asarray(values)
@@ -164,9 +164,8 @@ class SparseVolume:
 
     def chunk_box(self, key: Sequence[int]) -> Box:
         """The half-open box of the chunk with index ``key``."""
-        return [
-            [k * c, min((k + 1) * c, s)] for k, c, s in zip(key, self.chunks, self.shape, strict=True)
-        ]
+        edges = zip(key, self.chunks, self.shape, strict=True)
+        return [[k * c, min((k + 1) * c, s)] for k, c, s in edges]
 
     def iter_chunks(self) -> Iterator[tuple[Box, np.ndarray]]:
         """Yield ``(box, values)`` for every stored chunk (in index order; values read-only)."""
@@ -238,7 +237,8 @@ class SparseVolume:
     def from_array(cls, array: Any, chunks: Sequence[int] | None = None) -> SparseVolume:
         """A sparse copy of a dense array (read slab by slab of chunks when it is lazy)."""
         out = cls(array.shape, array.dtype, chunks)
-        for key in itertools.product(*[range(_ceil(s, c)) for s, c in zip(out.shape, out.chunks)]):
+        counts = [_ceil(s, c) for s, c in zip(out.shape, out.chunks, strict=True)]
+        for key in itertools.product(*[range(n) for n in counts]):
             box = out.chunk_box(key)
             values = np.asarray(array[tuple(slice(lo, hi) for lo, hi in box)])
             if values.any():
@@ -264,10 +264,11 @@ class SparseVolume:
         if len(box) != self.ndim or any(
             not 0 <= lo <= hi <= s for (lo, hi), s in zip(box, self.shape, strict=True)
         ):
-            raise IndexError(f"box {list(box)} does not lie inside the volume of shape {self.shape}")
+            raise IndexError(f"box {list(box)} does not lie inside the volume of {self.shape}")
         if any(hi <= lo for lo, hi in box):
             return
-        spans = [range(lo // c, (hi - 1) // c + 1) for (lo, hi), c in zip(box, self.chunks)]
+        edges = zip(box, self.chunks, strict=True)
+        spans = [range(lo // c, (hi - 1) // c + 1) for (lo, hi), c in edges]
         for key in itertools.product(*spans):
             part = [
                 [max(lo, k * c), min(hi, (k + 1) * c)]

@@ -138,9 +138,7 @@ class ObjectStore:
         """Return one object's mask as uint8 0/1 (default: the active object)."""
         wanted = self.active if object_id is None else object_id
         if isinstance(self.owner, SparseVolume):
-            return self.owner.map_chunks(
-                lambda chunk: chunk == wanted, np.uint8, read_only=True
-            )
+            return self.owner.map_chunks(lambda chunk: chunk == wanted, np.uint8, read_only=True)
         selected: np.ndarray = self.owner == wanted
         return selected.astype(np.uint8)
 

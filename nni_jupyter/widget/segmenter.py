@@ -24,10 +24,10 @@ import traitlets as t
 from ..volumes import LazyVolume
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
-from .objects import Volume
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
+from .objects import Volume
 from .outputs import OutputsMixin
 from .prompt_api import PromptsMixin
 from .prompts import (

@@ -28,9 +28,11 @@ def run(model: Path, target: np.ndarray | SparseVolume) -> list[np.ndarray]:
     session.set_target_buffer(target)
     seed = np.zeros(SHAPE, np.uint8)
     seed[10:20, 12:30, 5:9] = 1
-    initial = SparseVolume.from_array(seed, chunks=(16, 16, 16)) if isinstance(
-        target, SparseVolume
-    ) else seed
+    initial = (
+        SparseVolume.from_array(seed, chunks=(16, 16, 16))
+        if isinstance(target, SparseVolume)
+        else seed
+    )
     steps = [
         lambda: session.add_point_interaction((36, 32, 24), include_interaction=True),
         lambda: session.add_bbox_interaction([[24, 52], [18, 46], [24, 25]], True),
