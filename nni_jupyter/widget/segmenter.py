@@ -159,7 +159,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         memory_budget: int | str | None,
         kwargs: dict[str, Any],
     ) -> None:
-        cache = self._volume.cache.max_bytes if isinstance(self._volume, LazyVolume) else None
+        cache = None  # a lazy image costs its chunk cache (a memory map: the OS's page cache)
+        if isinstance(self._volume, LazyVolume):
+            cache = 0 if self._volume.direct else self._volume.cache.max_bytes
         network = getattr(session, "network", None)
         memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
