@@ -13,7 +13,9 @@ CHUNKS = (16, 16, 8)
 
 def random_box(rng: np.random.Generator) -> tuple[slice, ...]:
     lows = [int(rng.integers(0, s)) for s in SHAPE]
-    return tuple(slice(lo, int(rng.integers(lo + 1, s + 1))) for lo, s in zip(lows, SHAPE))
+    return tuple(
+        slice(lo, int(rng.integers(lo + 1, s + 1))) for lo, s in zip(lows, SHAPE, strict=True)
+    )
 
 
 def test_box_writes_and_reads_match_a_numpy_array() -> None:
@@ -54,7 +56,7 @@ def test_bbox_counts_and_chunk_iteration() -> None:
     assert volume.nonzero_bbox() == [[5, 41], [3, 33], [2, 29]]
     assert volume.nonzero_bbox(3) == [[40, 41], [3, 20], [20, 29]]
     assert volume.nonzero_bbox(2) is None
-    expected = {int(v): int(n) for v, n in zip(*np.unique(dense, return_counts=True))}
+    expected = {int(v): int(n) for v, n in zip(*np.unique(dense, return_counts=True), strict=True)}
     assert volume.counts() == expected
     rebuilt = np.zeros(SHAPE, np.uint8)
     for box, values in volume.iter_chunks():

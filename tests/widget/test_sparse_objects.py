@@ -30,7 +30,10 @@ def step(store: ObjectStore, rng: np.random.Generator, action: str) -> None:
             store.clear_active()
         else:
             lows = [int(rng.integers(0, s - 2)) for s in SHAPE]
-            box = [[lo, int(rng.integers(lo + 1, min(s, lo + 25)))] for lo, s in zip(lows, SHAPE)]
+            box = [
+                [lo, int(rng.integers(lo + 1, min(s, lo + 25)))]
+                for lo, s in zip(lows, SHAPE, strict=True)
+            ]
             shape = [hi - lo for lo, hi in box]
             store.write_active(box, (rng.random(shape) < 0.7).astype(np.uint8))
 
@@ -51,7 +54,7 @@ def test_a_random_sequence_gives_the_same_state_on_both_stores():
     plan = np.random.default_rng(1).choice(actions, 120)
     draws = [np.random.default_rng(7), np.random.default_rng(7)]
     for action in plan:
-        for store, rng in zip((dense, sparse), draws):
+        for store, rng in zip((dense, sparse), draws, strict=True):
             step(store, rng, str(action))
         assert_same(dense, sparse)
     assert len(dense.objects) > 1 and dense.owner.any(), "the sequence left nothing: a weak test"
@@ -69,7 +72,7 @@ def test_export_and_load_round_trip_through_a_sparse_store():
     dense, sparse = ObjectStore(SHAPE), ObjectStore(SHAPE, sparse=True)
     draws = [np.random.default_rng(3), np.random.default_rng(3)]
     for action in ["write", "create", "write", "write"]:
-        for store, rng in zip((dense, sparse), draws):
+        for store, rng in zip((dense, sparse), draws, strict=True):
             step(store, rng, action)
     assert_same(dense, sparse)
     owner, table = dense.export()
