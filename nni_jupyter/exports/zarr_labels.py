@@ -184,15 +184,15 @@ def add_ome_zarr_labels(
         raise ValueError(
             f"labels shape {tuple(labels.shape)} differs from level {level}'s {chosen.shape}"
         )
-    level0, storage = _zyx_level(labels)
-    metadata = _label_metadata(segments(level0.labels, names, class_ids, colors))
+    checked, zyx, storage = _zyx_level(labels)
+    metadata = _label_metadata(segments(checked, names, class_ids, colors))
     transforms = _transforms(list(chosen.spacing_mm[::-1]), list(chosen.origin_mm[::-1]))
     staging = f".{label_name}.staging"
     root = zarr.open_group(str(folder), mode="r+")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The 'coordinate_transformations'", DeprecationWarning)
         writer.write_multiscale_labels(
-            [level0.zyx],
+            [zyx],
             root,
             name=staging,
             axes=AXES,
@@ -218,24 +218,18 @@ def _swap_in(labels: Path, staging: str, name: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-class _Level:
-    """A label map to write: as given (for the label table) and as stored, ``(z, y, x)``."""
-
-    def __init__(self, labels: np.ndarray | SparseVolume, zyx: Any):
-        self.labels, self.zyx = labels, zyx
-
-
-def _zyx_level(labels: Any) -> tuple[_Level, dict[str, Any] | None]:
-    """``labels`` ready for ome-zarr-py, and its storage options: a SparseVolume becomes a Dask
-    array read chunk by chunk (chunks of two sparse chunks per axis); others are made dense."""
+def _zyx_level(labels: Any) -> tuple[np.ndarray | SparseVolume, Any, dict[str, Any] | None]:
+    """``labels`` checked, the array ome-zarr-py writes (``(z, y, x)``) and its storage options:
+    a SparseVolume is read chunk by chunk through a Dask array (chunks of two sparse chunks per
+    axis); anything else is made dense."""
     if not isinstance(labels, SparseVolume):
         dense = check_labels(np.asarray(labels))  # the label table needs every label's id
-        return _Level(dense, dense.transpose(2, 1, 0)), None
+        return dense, dense.transpose(2, 1, 0), None
     (dask_array,) = require("zarr", "dask.array")
     check_sparse_labels(labels)
     chunks = tuple(min(2 * c, s) for c, s in zip(labels.chunks, labels.shape, strict=True))
     lazy = dask_array.from_array(_Uint16(labels), chunks=chunks, asarray=False)
-    return _Level(labels, lazy.transpose(2, 1, 0)), {"chunks": chunks[::-1]}
+    return labels, lazy.transpose(2, 1, 0), {"chunks": chunks[::-1]}
 
 
 class _Uint16:
