@@ -11,8 +11,10 @@ import numpy as np
 from .. import __version__
 from ..io import Image
 from ..volumes.ome_zarr import LEVEL_KEY
+from ..volumes.sparse import SparseVolume
 from .dicom_seg import write_dicom_seg
 from .nifti_table import write_labels_table
+from .segments import per_object
 from .zarr_labels import add_ome_zarr_labels, write_ome_zarr
 
 FORMATS = ("dicom-seg", "ome-zarr", "nifti")
@@ -21,7 +23,7 @@ FORMATS = ("dicom-seg", "ome-zarr", "nifti")
 def export(
     format: str,
     path: str | Path,
-    labels: np.ndarray,
+    labels: np.ndarray | SparseVolume,
     objects: Sequence[Mapping[str, Any]],
     image: Image | np.ndarray,
     spacing_mm: Sequence[float],
@@ -36,17 +38,17 @@ def export(
     if not isinstance(image, Image):
         x, y, z = (float(v) for v in spacing_mm)
         image = Image(np.asarray(image), spacing_mm=(x, y, z))
-    names = {int(o["id"]): str(o["name"]) for o in objects}
-    class_ids = {int(o["id"]): int(o["class_id"]) for o in objects}
-    colors = {int(o["id"]): tuple(int(c) for c in o["color"]) for o in objects}
+    names, class_ids, colors = per_object(objects)
+    if format == "ome-zarr" and image.path:  # into the image's own store: sparse labels stay so
+        source = Path(image.path).resolve()
+        if source == Path(path).expanduser().resolve():
+            level = int(image.metadata.get(LEVEL_KEY, 0))
+            return add_ome_zarr_labels(path, labels, names, colors, class_ids, level)
+    labels = np.asarray(labels)  # the other writers take the whole map
     if format == "dicom-seg":
         model = (f"nni_jupyter {model_name}".strip(), __version__)
         return write_dicom_seg(labels, path, image, names, class_ids, colors, model=model)
     if format == "ome-zarr":
-        source = Path(image.path).resolve() if image.path else None
-        if source is not None and source == Path(path).expanduser().resolve():
-            level = int(image.metadata.get(LEVEL_KEY, 0))  # labels into the image's own store
-            return add_ome_zarr_labels(path, labels, names, colors, class_ids, level)
         return write_ome_zarr(image, labels, path, names, colors, class_ids)
     if format == "nifti":
         return write_labels_table(labels, path, names, class_ids, colors, like=image)

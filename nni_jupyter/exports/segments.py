@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ..palette import object_color
+from ..volumes.sparse import SparseVolume
 
 T = TypeVar("T")
 #: Per-object values: ``{label: value}``, or one value per label in order (label ``n`` is item
@@ -56,6 +57,17 @@ def check_labels(labels: Any) -> np.ndarray:
     return labels.astype(np.uint16, copy=False)
 
 
+def per_object(
+    objects: Sequence[Mapping[str, Any]],
+) -> tuple[dict[int, str], dict[int, int], dict[int, tuple[int, ...]]]:
+    """Names, class ids and colours by label, from ``{id, name, class_id, color}`` dicts (the
+    Segmenter's ``objects``)."""
+    names = {int(o["id"]): str(o["name"]) for o in objects}
+    class_ids = {int(o["id"]): int(o["class_id"]) for o in objects}
+    colors = {int(o["id"]): tuple(int(c) for c in o["color"]) for o in objects}
+    return names, class_ids, colors
+
+
 def _pick(values: PerObject[T], label: int, default: T) -> T:
     if values is None:
         return default
@@ -65,15 +77,17 @@ def _pick(values: PerObject[T], label: int, default: T) -> T:
 
 
 def segments(
-    labels: np.ndarray,
+    labels: np.ndarray | SparseVolume,
     names: PerObject[str] = None,
     class_ids: PerObject[int] = None,
     colors: PerObject[Sequence[int]] = None,
 ) -> list[Segment]:
-    """The objects present in ``labels``, in label order, with defaults for what is not given:
+    """The objects present in ``labels`` (dense, or a :class:`~nni_jupyter.volumes.SparseVolume`
+    read chunk by chunk), in label order, with defaults for what is not given:
     ``"object <label>"``, class id = label, the palette's colour (:mod:`nni_jupyter.palette`)."""
+    present = labels.counts() if isinstance(labels, SparseVolume) else np.unique(labels)
     found = []
-    for label in (int(v) for v in np.unique(labels) if v != 0):
+    for label in (int(v) for v in present if v != 0):
         color = tuple(int(c) for c in _pick(colors, label, object_color(label)))
         if len(color) != 3 or not all(0 <= c <= 255 for c in color):
             raise ValueError(f"colour of object {label} must be [r, g, b] in 0..255; got {color}")

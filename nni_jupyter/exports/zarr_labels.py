@@ -5,6 +5,10 @@ both arrays are written transposed, ``array.transpose(2, 1, 0)``, and ``scale``/
 are ``(spacing_z, spacing_y, spacing_x)`` and ``(origin_z, origin_y, origin_x)`` in millimetres.
 Reading back, ``data.transpose(2, 1, 0)`` is the ``[X, Y, Z]`` array again. OME-Zarr 0.5 has no
 rotation, so an image whose direction is not the identity is refused rather than misplaced.
+
+Labels of a lazy image are a :class:`~nni_jupyter.volumes.SparseVolume`: they are written chunk
+by chunk (through a Dask array for ome-zarr-py, directly for a plain Zarr array), so the whole
+map is never in memory, and chunks without labels are not stored.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..io import Image
+from ..volumes.sparse import SparseVolume
 from .segments import PerObject, check_labels, require, segments
 
 #: The OME-Zarr axes nni_jupyter writes, in the order the arrays are stored.
@@ -179,19 +184,20 @@ def add_ome_zarr_labels(
         raise ValueError(
             f"labels shape {tuple(labels.shape)} differs from level {level}'s {chosen.shape}"
         )
-    dense = check_labels(np.asarray(labels))  # the label table needs every label's id
-    metadata = _label_metadata(segments(dense, names, class_ids, colors))
+    checked, zyx, storage = _zyx_level(labels)
+    metadata = _label_metadata(segments(checked, names, class_ids, colors))
     transforms = _transforms(list(chosen.spacing_mm[::-1]), list(chosen.origin_mm[::-1]))
     staging = f".{label_name}.staging"
     root = zarr.open_group(str(folder), mode="r+")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "The 'coordinate_transformations'", DeprecationWarning)
         writer.write_multiscale_labels(
-            [dense.transpose(2, 1, 0)],
+            [zyx],
             root,
             name=staging,
             axes=AXES,
             coordinate_transformations=transforms,
+            storage_options=storage,
             label_metadata=metadata,
         )
     _swap_in(folder / "labels", staging, label_name)
@@ -210,3 +216,64 @@ def _swap_in(labels: Path, staging: str, name: str) -> None:
         os.replace(labels / name, old)
     os.replace(labels / staging, labels / name)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _zyx_level(labels: Any) -> tuple[np.ndarray | SparseVolume, Any, dict[str, Any] | None]:
+    """``labels`` checked, the array ome-zarr-py writes (``(z, y, x)``) and its storage options:
+    a SparseVolume is read chunk by chunk through a Dask array (chunks of two sparse chunks per
+    axis); anything else is made dense."""
+    if not isinstance(labels, SparseVolume):
+        dense = check_labels(np.asarray(labels))  # the label table needs every label's id
+        return dense, dense.transpose(2, 1, 0), None
+    (dask_array,) = require("zarr", "dask.array")
+    check_sparse_labels(labels)
+    chunks = tuple(min(2 * c, s) for c, s in zip(labels.chunks, labels.shape, strict=True))
+    lazy = dask_array.from_array(_Uint16(labels), chunks=chunks, asarray=False)
+    return labels, lazy.transpose(2, 1, 0), {"chunks": chunks[::-1]}
+
+
+class _Uint16:
+    """A SparseVolume read as uint16 box by box (what Dask slices)."""
+
+    def __init__(self, labels: SparseVolume):
+        self.labels, self.shape, self.dtype, self.ndim = labels, labels.shape, np.dtype("u2"), 3
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.labels[key], dtype=np.uint16)
+
+
+def check_sparse_labels(labels: SparseVolume) -> None:
+    """A sparse label map must be 3-D, of integers in 0..65535 (checked chunk by chunk)."""
+    if labels.ndim != 3 or labels.dtype.kind not in "biu":
+        raise ValueError(
+            f"labels must be a 3-D [X, Y, Z] integer label map; got {labels.dtype} {labels.shape}"
+        )
+    values = [v for v in labels.counts() if v != 0]
+    if values and (min(values) < 0 or max(values) > np.iinfo(np.uint16).max):
+        raise ValueError(f"label values must lie in 0..65535; got {min(values)}..{max(values)}")
+
+
+def write_zarr_labels(path: str | Path, labels: Any) -> Path:
+    """Write a label map ``[X, Y, Z]`` as a plain uint16 Zarr array at ``path``, in that axis
+    order, chunk by chunk: a :class:`~nni_jupyter.volumes.SparseVolume` writes only its stored
+    chunks (the rest read as the fill value 0). An existing ``path`` is replaced once the new
+    array is complete.
+    """
+    (zarr,) = require("zarr", "zarr")
+    if isinstance(labels, SparseVolume):
+        check_sparse_labels(labels)
+        sparse, chunks = labels, labels.chunks
+    else:
+        dense = check_labels(labels)
+        sparse, chunks = None, tuple(min(64, s) for s in dense.shape)
+
+    def write(staged: Path) -> None:
+        shape = labels.shape
+        array = zarr.create_array(str(staged), shape=shape, chunks=chunks, dtype="u2", fill_value=0)
+        if sparse is None:
+            array[...] = dense
+            return
+        for box, values in sparse.iter_chunks():
+            array[tuple(slice(lo, hi) for lo, hi in box)] = values.astype(np.uint16)
+
+    return _replace_folder(Path(path).expanduser(), write)

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..volumes.sparse import SparseVolume
+
 #: The half-open bbox ``[[x0, x1], [y0, y1], [z0, z1]]`` a prompt changed; None when the backend
 #: does not say (the reference) or nothing was predicted.
 ChangedBbox = Sequence[Sequence[int]] | None
@@ -25,8 +27,9 @@ class Session(Protocol):
     def set_image(self, image: np.ndarray, image_properties: dict[str, Any] | None = None) -> None:
         """Set the image ``[1, X, Y, Z]``; clears prompts and the target buffer."""
 
-    def set_target_buffer(self, target_buffer: np.ndarray) -> None:
-        """Set the ``[X, Y, Z]`` array predictions are written into."""
+    def set_target_buffer(self, target_buffer: np.ndarray | SparseVolume) -> None:
+        """Set the ``[X, Y, Z]`` array predictions are written into (a SparseVolume only when
+        the session says ``accepts_sparse``)."""
 
     def reset_interactions(self) -> None:
         """Forget every prompt and zero the target buffer."""
@@ -60,6 +63,7 @@ class Session(Protocol):
         """Lasso prompt: a filled 0/1 mask, full-volume or a crop placed at ``interaction_bbox``."""
 
     def add_initial_seg_interaction(
-        self, initial_seg: np.ndarray, *, run_prediction: bool = False
+        self, initial_seg: np.ndarray | SparseVolume, *, run_prediction: bool = False
     ) -> ChangedBbox:
-        """Start from an existing 0/1 segmentation; refine it with ``run_prediction``."""
+        """Start from an existing 0/1 segmentation (a SparseVolume only when the session says
+        ``accepts_sparse``); refine it with ``run_prediction``."""

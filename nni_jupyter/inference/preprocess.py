@@ -21,6 +21,8 @@ from .validation import explain_statistics
 
 # Rows of the first axis handled at once by the statistics passes: bounds temporaries.
 _SLAB_ROWS = 16
+#: Voxels the variance pass widens to float64 at once (32 MiB per temporary).
+_BLOCK_VOXELS = 1 << 22
 
 
 @dataclass
@@ -84,10 +86,18 @@ def _statistics(region: np.ndarray | LazyVolume) -> tuple[float, float]:
     mean = total / count
     squares = 0.0
     for start in range(0, region.shape[0], _SLAB_ROWS):
-        slab = region[start : start + _SLAB_ROWS].astype(np.float32).astype(np.float64)
-        squares += float(((slab - mean) ** 2).sum())
+        squares += _squared_deviations(region[start : start + _SLAB_ROWS], mean)
     std = (squares / (count - 1)) ** 0.5 if count > 1 else float("nan")
     return mean, std
+
+
+def _squared_deviations(values: np.ndarray, mean: float) -> float:
+    """Sum of ``(x - mean)²`` in float64 over ``values`` taken as float32; a slab larger than
+    :data:`_BLOCK_VOXELS` (a big lazy image's) row by row, so its float64 temporaries stay small."""
+    if values.size > _BLOCK_VOXELS and values.ndim > 1:
+        return sum(_squared_deviations(row, mean) for row in values)
+    wide = values.astype(np.float32).astype(np.float64)
+    return float(((wide - mean) ** 2).sum())
 
 
 def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:

@@ -14,7 +14,9 @@ Where this deliberately differs from nnInteractive 2.6.0:
 - the network is built from ``plans.json`` alone (the checkpoint's trainer class is not imported);
 - the image is kept in its own dtype and z-scored per crop; its mean and std are computed in
   float64 (the reference's float32 mean can differ in the last bit);
-- interactions are stored in sparse tiles instead of a dense float16 volume;
+- interactions are stored in sparse tiles instead of a dense float16 volume; the target buffer
+  and an initial segmentation may be a :class:`~nni_jupyter.volumes.SparseVolume` (for images
+  larger than memory), written chunk by chunk;
 - a refinement box whose margin leaves no core (patches under 49 voxels) covers its centre voxel
   instead of failing;
 - on CPUs with native bfloat16 the network runs under bfloat16 autocast by default (its
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 
 from ..volumes.lazy import LazyVolume
+from ..volumes.sparse import SparseVolume
 from . import devices, timing, validation
 from . import precision as precisions
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
@@ -43,7 +46,7 @@ from .preprocess import PreprocessedImage, preprocess_image
 from .prompts import Decay, box_region, mask_values, point_stamp
 from .regions import Bbox, clip_bbox, nonzero_bbox, to_local, to_slices
 from .shared import SharedNetwork, dummy_input, load_shared
-from .state import SegmentationState, as_target_tensor
+from .state import SegmentationState, as_target_tensor, zero_target
 from .store import InteractionStore
 from .undo import UndoRedoMixin
 from .warm import compiling_runner
@@ -150,7 +153,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self._builder: InputBuilder | None = None
         self._decay: Decay | None = None
         self._queue: list[tuple[list[int], float]] = []
-        self.target_buffer: np.ndarray | torch.Tensor | None = None
+        self.target_buffer: np.ndarray | torch.Tensor | SparseVolume | None = None
         self.original_image_shape: tuple[int, ...] | None = None
         self.last_changed_bbox: Bbox | None = None
 
@@ -305,8 +308,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             self.use_pinned_memory,
         )
 
-    def set_target_buffer(self, target_buffer: np.ndarray | torch.Tensor) -> None:
-        """Set the 3-D array (numpy or torch, any device) that predictions are written into."""
+    #: Target buffers and initial segmentations may be a SparseVolume (the Segmenter checks this).
+    accepts_sparse = True
+
+    def set_target_buffer(self, target_buffer: np.ndarray | torch.Tensor | SparseVolume) -> None:
+        """Set the 3-D array (numpy or torch, any device, or a writable
+        :class:`~nni_jupyter.volumes.SparseVolume`) that predictions are written into."""
         shape = None if self._image is None else self._image.spatial_shape
         validation.check_target_buffer(target_buffer, shape)
         self.target_buffer = target_buffer
@@ -324,9 +331,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         if self._state is not None:
             self._state.store.clear()
             if self._state.target is not None:
-                self._state.target.zero_()
+                zero_target(self._state.target)
         elif self.target_buffer is not None:
-            as_target_tensor(self.target_buffer).zero_()
+            zero_target(as_target_tensor(self.target_buffer))
         if self._decay is not None:
             self._decay.reset()
         self.last_changed_bbox = None
@@ -466,6 +473,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     ) -> Bbox | None:
         """Start from an existing segmentation: clears prompts, writes it into the target buffer
         and the previous-segmentation channel; with ``run_prediction`` refines the whole object.
+        ``initial_seg`` may be a :class:`~nni_jupyter.volumes.SparseVolume`: it is then written
+        chunk by chunk, never made dense (unless the target buffer is).
 
         Returns
         -------
@@ -482,9 +491,13 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             state.clear_interactions()
             ready.decay.reset()
             self._queue.clear()
-            state.write_channel(state.prev_channel, whole, seg.to(torch.float16))
-            state.write_target(whole, seg)
-            extent = nonzero_bbox(seg)
+            if isinstance(seg, SparseVolume):
+                state.write_sparse_segmentation(seg)
+                extent = seg.nonzero_bbox()
+            else:
+                state.write_channel(state.prev_channel, whole, seg.to(torch.float16))
+                state.write_target(whole, seg)
+                extent = nonzero_bbox(seg)
             if not run_prediction or extent is None:
                 return None
             self._queue.append(prompt_center_and_zoom(extent, ready.model.patch_size))

@@ -11,16 +11,28 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..volumes.sparse import SparseVolume
 from .history import INTERACTIONS, TARGET, History, RegionDiff, Step, diff_region
 from .regions import Bbox, clip_bbox, to_local, to_slices
 from .store import InteractionStore
 
+#: What predictions are written into: a torch view of the user's buffer, or a sparse volume.
+Target = torch.Tensor | SparseVolume
 
-def as_target_tensor(buffer: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """A torch view sharing memory with a numpy or torch target buffer."""
-    if isinstance(buffer, torch.Tensor):
+
+def as_target_tensor(buffer: np.ndarray | torch.Tensor | SparseVolume) -> Target:
+    """A torch view sharing memory with a numpy or torch target buffer; a sparse one as is."""
+    if isinstance(buffer, torch.Tensor | SparseVolume):
         return buffer
     return torch.from_numpy(buffer)
+
+
+def zero_target(target: Target) -> None:
+    """Set every voxel of a target buffer to 0."""
+    if isinstance(target, SparseVolume):
+        target.clear()
+    else:
+        target.zero_()
 
 
 class SegmentationState:
@@ -40,7 +52,7 @@ class SegmentationState:
         self.store = store
         self.prev_channel = prev_channel
         self.history = history
-        self.target: torch.Tensor | None = None
+        self.target: Target | None = None
 
     def _record(
         self,
@@ -86,11 +98,35 @@ class SegmentationState:
         inside = clip_bbox(bbox, self.target.shape)
         if inside is None:
             return
+        local = values[to_slices(to_local(inside, bbox))]
+        if isinstance(self.target, SparseVolume):  # read the box, write it back
+            before = torch.from_numpy(self.target[to_slices(inside)])
+            after = local.to(device="cpu", dtype=before.dtype)
+            self._record(TARGET, None, inside, before, after)
+            self.target[to_slices(inside)] = after.numpy()
+            return
         view = self.target[to_slices(inside)]
-        after = values[to_slices(to_local(inside, bbox))].to(device=view.device, dtype=view.dtype)
+        after = local.to(device=view.device, dtype=view.dtype)
         if self.history.open_step is not None:
             self._record(TARGET, None, inside, view, after)
         view.copy_(after)
+
+    def write_sparse_segmentation(self, seg: SparseVolume) -> None:
+        """Write a whole-image segmentation held sparsely into the previous-segmentation channel
+        (zero beforehand: call :meth:`clear_interactions` first) and the target buffer, chunk by
+        chunk: only chunks nonzero in ``seg`` or in a sparse target are visited."""
+        for box, values in seg.iter_chunks():
+            self.write_channel(self.prev_channel, box, torch.from_numpy(values.astype(np.float16)))
+        if self.target is None:
+            return
+        if not isinstance(self.target, SparseVolume):  # a dense buffer: one dense write
+            self.write_target([[0, s] for s in seg.shape], torch.from_numpy(np.asarray(seg)))
+            return
+        chunks = {tuple(map(tuple, box)) for box, _ in seg.iter_chunks()}
+        chunks.update(tuple(map(tuple, box)) for box, _ in self.target.iter_chunks())
+        for chunk in sorted(chunks):
+            region = [list(pair) for pair in chunk]
+            self.write_target(region, torch.from_numpy(seg[to_slices(region)]))
 
     def write_segmentation(self, bbox: Bbox, values: torch.Tensor) -> None:
         """Write a 0/1 prediction (the size of ``bbox``) into the previous-segmentation channel and
@@ -121,6 +157,11 @@ class SegmentationState:
         positions = diff.positions()
         if diff.kind == TARGET:
             if self.target is None:
+                return
+            if isinstance(self.target, SparseVolume):
+                box = torch.from_numpy(self.target[to_slices(diff.region)])
+                box[positions] = values.to(box.dtype)
+                self.target[to_slices(diff.region)] = box.numpy()
                 return
             view = self.target[to_slices(diff.region)]
             view[tuple(p.to(view.device) for p in positions)] = values.to(view.device, view.dtype)

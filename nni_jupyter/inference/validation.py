@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..volumes.lazy import LazyVolume
+from ..volumes.sparse import SparseVolume
 from .regions import Bbox, nonzero_bbox, shift
 
 #: Intensities are z-scored by their mean and standard deviation: those need two voxels.
@@ -86,9 +87,10 @@ def explain_statistics(image: np.ndarray, region_voxels: int) -> str:
 
 def check_target_buffer(buffer: Any, spatial_shape: Sequence[int] | None) -> None:
     """Validate a target buffer: 3-D, writable, of the image's spatial shape."""
-    if not isinstance(buffer, (np.ndarray, torch.Tensor)):
+    if not isinstance(buffer, (np.ndarray, torch.Tensor, SparseVolume)):
         raise TypeError(
-            f"target buffer must be a numpy array or torch tensor; got {type(buffer).__name__}"
+            "target buffer must be a numpy array, torch tensor or SparseVolume; "
+            f"got {type(buffer).__name__}"
         )
     if buffer.ndim != 3:
         raise ValueError(
@@ -99,6 +101,8 @@ def check_target_buffer(buffer: Any, spatial_shape: Sequence[int] | None) -> Non
             f"target buffer must have the image's spatial shape {_shape_text(spatial_shape)}; "
             f"got {_shape_text(buffer.shape)}"
         )
+    if isinstance(buffer, SparseVolume) and buffer.read_only:
+        raise ValueError("target buffer is a read-only SparseVolume; pass buffer.copy()")
     if isinstance(buffer, np.ndarray):
         if not buffer.flags.writeable:
             raise ValueError("target buffer is read-only; pass a writable array")
@@ -216,12 +220,15 @@ def check_mask_prompt(
     return tensor, placement, shift(extent, [lo for lo, _ in placement])
 
 
-def check_initial_seg(mask: Any, spatial_shape: Sequence[int]) -> torch.Tensor:
-    """Validate an initial segmentation of the image's spatial shape; return it as a tensor."""
-    array = to_numpy(mask, "initial segmentation")
+def check_initial_seg(mask: Any, spatial_shape: Sequence[int]) -> torch.Tensor | SparseVolume:
+    """Validate an initial segmentation of the image's spatial shape; return it as a tensor
+    (a :class:`~nni_jupyter.volumes.SparseVolume` stays sparse)."""
+    array = mask if isinstance(mask, SparseVolume) else to_numpy(mask, "initial segmentation")
     if tuple(array.shape) != tuple(spatial_shape):
         raise ValueError(
             "initial segmentation must have the image's spatial shape "
             f"{_shape_text(spatial_shape)}; got {_shape_text(array.shape)}"
         )
+    if isinstance(array, SparseVolume):
+        return array
     return torch.from_numpy(np.ascontiguousarray(array))

@@ -123,7 +123,7 @@ def _replay_case(
     seg = Segmenter(image, session=plugin.session(autozoom))
     try:
         seg.replay_prompt_log(log)
-        labels = seg.labels
+        labels = np.asarray(seg.labels)  # a study's cases are images in memory
     finally:
         seg.close()
     write_labels(labels, target, like=image)

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..inference.regions import Bbox, to_slices, union_bboxes
+from ..volumes import LazyVolume, SparseVolume
 from .codec import encode_mask
 from .guards import out_of_memory_hint
-from .objects import ObjectStore
+from .objects import ObjectStore, Volume
 from .prompts import Command, Prompt
 from .raster import Interaction, rasterize
 from .record import ANNOTATOR_ENV, Stamp, live_prompts, pick
@@ -74,7 +75,7 @@ class Snapshot:
     """The annotator's whole state: the store's ``(owner, table)`` export, the record and its
     stamps (None: not known, as in files written before stamps were saved)."""
 
-    owner: np.ndarray
+    owner: Volume
     table: dict[str, Any]
     record: tuple[Prompt | Command, ...]
     stamps: tuple[Stamp, ...] | None = None
@@ -104,6 +105,11 @@ class Annotator:
     ``"overwrite"`` (may a prompt take other objects' voxels). With ``prepare_in_background``
     the session takes the image on a thread of its own (a lazy image streams its statistics from
     disk): the caller need not wait, and the first job waits until it is done.
+
+    A lazy image (:class:`~nni_jupyter.volumes.LazyVolume`) gets sparse storage: the object
+    store's owner map and, when the session accepts one (``session.accepts_sparse``), the target
+    buffer are :class:`~nni_jupyter.volumes.SparseVolume`, so memory follows the objects, not
+    the image; an image in memory keeps dense numpy storage (the faster path for small volumes).
     """
 
     def __init__(
@@ -120,13 +126,18 @@ class Annotator:
         self.shape = (int(x), int(y), int(z))
         self.tools = list(tools)
         self.thickness = list(thickness)
-        self.store = ObjectStore(self.shape, overlap=overlap)
+        sparse = isinstance(image, LazyVolume)
+        self.store = ObjectStore(self.shape, overlap=overlap, sparse=sparse)
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
         self.stamps: list[Stamp] = []  # one per record item
         #: Who gives the prompts (recorded with each); None: ``$NNI_JUPYTER_ANNOTATOR``.
         self.annotator: str | None = None
-        self.buffer = np.zeros(self.shape, dtype=np.uint8)
+        self.buffer: Volume = (
+            SparseVolume(self.shape, np.uint8)
+            if sparse and getattr(session, "accepts_sparse", False)
+            else np.zeros(self.shape, dtype=np.uint8)
+        )
         self._image_ready = threading.Event()
         self._image_error: BaseException | None = None
         if prepare_in_background:
@@ -295,7 +306,7 @@ class Annotator:
             crop = _given(interaction.crop, interaction.kind, "crop")
             changed = add(crop, include_interaction=positive, interaction_bbox=interaction.bbox)
         else:
-            mask = np.zeros(self.shape, dtype=np.uint8)
+            mask = self._empty_mask()
             if interaction.crop is not None:
                 bbox = _given(interaction.bbox, interaction.kind, "bbox")
                 mask[to_slices(bbox)] = interaction.crop
@@ -353,12 +364,20 @@ class Annotator:
             return store.change_of(step), "reset"
         return store.change_of(step), "reseed" if store.active != active else None
 
-    def _reseed(self, mask: np.ndarray) -> None:
+    def _empty_mask(self) -> Volume:
+        """A zero mask of the image's shape, stored as the target buffer is."""
+        if isinstance(self.buffer, SparseVolume):
+            return SparseVolume(self.shape, np.uint8)
+        return np.zeros(self.shape, dtype=np.uint8)
+
+    def _reseed(self, mask: Volume) -> None:
         """Start the session over from ``mask`` (the active object's, exactly)."""
-        if mask.any():
-            self.session.add_initial_seg_interaction(mask, run_prediction=False)
-        else:
+        if not mask.any():
             self.session.reset_interactions()
+            return
+        if isinstance(mask, SparseVolume) and not isinstance(self.buffer, SparseVolume):
+            mask = np.asarray(mask)  # a session that takes dense masks only
+        self.session.add_initial_seg_interaction(mask, run_prediction=False)
 
     def _outcome(self, change: Change, compute_s: float) -> Outcome:
         patches = tuple(

@@ -6,6 +6,11 @@ map (0 = background, else the object id: uint8 while every id is at most 255, pr
 when a larger id is created, for up to 65535 objects) and derives every view from it: one
 object's mask, the instance map, the semantic map (class ids) and separate masks.
 
+The owner map is a numpy array, or with ``sparse=True`` (images larger than memory) a
+:class:`~nni_jupyter.volumes.SparseVolume` that holds only the chunks objects touch; every
+change reads a box and writes it back, so both kinds take the same path, and the whole-map views
+of a sparse store are read-only sparse snapshots made chunk by chunk.
+
 Every change is a :class:`~.steps.Step` holding the changed regions of the owner map and the object
 table before and after, so undo and redo walk back and forth across all objects (see :mod:`.steps`).
 
@@ -24,12 +29,15 @@ import numpy as np
 
 from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from ..palette import PALETTE
+from ..volumes.sparse import SparseVolume
 from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES
 from .steps import Change, Step, paint, record
 
 AGGREGATIONS = ("instance", "semantic", "separate")
 #: The owner map's dtypes: uint8 while every object id fits, else uint16.
 OWNER_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+#: The owner map, and what the whole-map views return: dense, or sparse for lazy images.
+Volume = np.ndarray | SparseVolume
 
 
 @dataclass(frozen=True)
@@ -94,11 +102,22 @@ class ObjectStore:
         ``"lock"`` (default) or ``"overwrite"``.
     max_undo
         Steps kept for undo; the oldest are dropped beyond it.
+    sparse
+        Keep the owner map as a :class:`~nni_jupyter.volumes.SparseVolume` (memory only where
+        objects are); its whole-map views are then read-only sparse snapshots.
     """
 
-    def __init__(self, shape: tuple[int, int, int], overlap: str = "lock", max_undo: int = 100):
+    def __init__(
+        self,
+        shape: tuple[int, int, int],
+        overlap: str = "lock",
+        max_undo: int = 100,
+        sparse: bool = False,
+    ):
         self.shape = tuple(int(s) for s in shape)
-        self.owner = np.zeros(self.shape, dtype=np.uint8)
+        self.owner: Volume = (
+            SparseVolume(self.shape, np.uint8) if sparse else np.zeros(self.shape, dtype=np.uint8)
+        )
         self.objects: dict[int, ObjectInfo] = {}
         self.voxels: dict[int, int] = {}
         self.overlap = _check_overlap(overlap)
@@ -110,16 +129,26 @@ class ObjectStore:
 
     # ---- reading ------------------------------------------------------------------------------
 
-    def mask(self, object_id: int | None = None) -> np.ndarray:
+    @property
+    def sparse(self) -> bool:
+        """Whether the owner map is sparse."""
+        return isinstance(self.owner, SparseVolume)
+
+    def mask(self, object_id: int | None = None) -> Volume:
         """Return one object's mask as uint8 0/1 (default: the active object)."""
-        selected: np.ndarray = self.owner == (self.active if object_id is None else object_id)
+        wanted = self.active if object_id is None else object_id
+        if isinstance(self.owner, SparseVolume):
+            return self.owner.map_chunks(lambda chunk: chunk == wanted, np.uint8, read_only=True)
+        selected: np.ndarray = self.owner == wanted
         return selected.astype(np.uint8)
 
-    def instance_map(self) -> np.ndarray:
+    def instance_map(self) -> Volume:
         """Return all objects as uint16 object ids (0 = background)."""
+        if isinstance(self.owner, SparseVolume):
+            return self.owner.astype(np.uint16, read_only=True)
         return self.owner.astype(np.uint16)
 
-    def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
+    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
         """Return the objects combined: ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16
         class ids) or ``"separate"`` (dict id -> uint8 mask)."""
         if mode == "instance":
@@ -128,6 +157,8 @@ class ObjectStore:
             lut = np.zeros(int(np.iinfo(self.owner.dtype).max) + 1, dtype=np.uint16)
             for info in self.objects.values():
                 lut[info.id] = info.class_id
+            if isinstance(self.owner, SparseVolume):
+                return self.owner.map_chunks(lambda chunk: lut[chunk], np.uint16, read_only=True)
             return lut[self.owner]
         if mode == "separate":
             return {object_id: self.mask(object_id) for object_id in self.objects}
@@ -137,6 +168,8 @@ class ObjectStore:
         """Return the bbox of an object's voxels, or None when it has none."""
         if self.voxels.get(object_id, 0) == 0:
             return None
+        if isinstance(self.owner, SparseVolume):
+            return self.owner.nonzero_bbox(object_id)
         return nonzero_bbox(self.owner == object_id)
 
     # ---- changing (each call inside one step) -------------------------------------------------
@@ -247,11 +280,12 @@ class ObjectStore:
 
     # ---- the state as plain values ------------------------------------------------------------
 
-    def export(self) -> tuple[np.ndarray, dict[str, Any]]:
+    def export(self) -> tuple[Volume, dict[str, Any]]:
         """Return the store's state as ``(owner, table)``; :meth:`load` inverts it.
 
         ``owner`` is a copy of the owner map ``[X, Y, Z]`` (uint8, or uint16 once an id above
-        255 was created); ``table`` is JSON-able:
+        255 was created; a sparse store's copy is a SparseVolume sharing its chunks);
+        ``table`` is JSON-able:
         ``{"objects": [ObjectInfo.to_dict(), ...], "active_object": id, "overlap": policy}``.
         The undo history is not part of it.
         """
@@ -262,7 +296,7 @@ class ObjectStore:
         }
         return self.owner.copy(), table
 
-    def load(self, owner: np.ndarray, table: dict[str, Any]) -> None:
+    def load(self, owner: Volume, table: dict[str, Any]) -> None:
         """Replace the whole state with an exported one; the undo history starts empty.
 
         Raises
@@ -274,7 +308,12 @@ class ObjectStore:
         if self._step is not None:
             raise RuntimeError("load replaces the whole state: not inside a step")
         state = check_state(owner, table, self.shape, self.overlap)
-        self.owner = np.array(owner, copy=True)
+        if isinstance(self.owner, SparseVolume):
+            self.owner = (
+                owner.copy() if isinstance(owner, SparseVolume) else SparseVolume.from_array(owner)
+            )
+        else:
+            self.owner = np.array(owner, copy=True)
         self.objects = state.objects
         self.voxels = state.voxels
         self.active = state.active
@@ -289,7 +328,7 @@ class ObjectStore:
         changed = []
         for region in regions:
             masks = region.after if forward else region.before
-            self._add_voxels(paint(self.owner[to_slices(region.bbox)], masks))
+            self._add_voxels(self._paint(region.bbox, masks))
             changed.append((region.bbox, masks))
         objects, active = step.after() if forward else (step.objects_before, step.active_before)
         self.objects, self.active = dict(objects), active
@@ -301,16 +340,25 @@ class ObjectStore:
         return Change(changed, step.objects_before != step.objects_after)
 
     def _write(self, bbox: Bbox, new: np.ndarray) -> None:
-        view = self.owner[to_slices(bbox)]
-        diff = view != new
+        crop = self.owner[to_slices(bbox)]  # a view of a dense map, a copy of a sparse one
+        diff = crop != new
         local = nonzero_bbox(diff)
         if local is None:
             return
         sub = to_slices(local)
-        region, deltas = record(from_local(local, bbox), view[sub], new[sub], diff[sub])
+        changed = from_local(local, bbox)
+        region, deltas = record(changed, crop[sub], new[sub], diff[sub])
         self._add_voxels(deltas)
-        view[sub] = new[sub]
+        self.owner[to_slices(changed)] = new[sub]
         self._open_step().regions.append(region)
+
+    def _paint(self, bbox: Bbox, masks: dict[int, bytes]) -> dict[int, int]:
+        """:func:`~.steps.paint` the owner map inside ``bbox``; return the voxel count changes."""
+        crop = self.owner[to_slices(bbox)]
+        deltas = paint(crop, masks)
+        if isinstance(self.owner, SparseVolume):  # the crop was a copy: write it back
+            self.owner[to_slices(bbox)] = crop
+        return deltas
 
     def _add_voxels(self, deltas: dict[int, int]) -> None:
         for object_id, delta in deltas.items():
@@ -318,7 +366,7 @@ class ObjectStore:
 
     def _rollback(self, step: Step) -> None:
         for region in reversed(step.regions):
-            self._add_voxels(paint(self.owner[to_slices(region.bbox)], region.before))
+            self._add_voxels(self._paint(region.bbox, region.before))
         self.objects = dict(step.objects_before)
         self.active = step.active_before
         self.voxels = {i: self.voxels.get(i, 0) for i in self.objects}
@@ -374,7 +422,8 @@ class StoreState:
 def check_state(
     owner: Any, table: Any, shape: tuple[int, ...], default_overlap: str = "lock"
 ) -> StoreState:
-    """Check an exported ``(owner, table)`` against an image of ``shape``; return it parsed.
+    """Check an exported ``(owner, table)`` against an image of ``shape``; return it parsed
+    (``owner`` dense or a :class:`~nni_jupyter.volumes.SparseVolume`).
 
     The one set of rules :meth:`ObjectStore.load` applies, usable before any store exists.
 
@@ -385,7 +434,8 @@ def check_state(
         not match it
         (an active id without an object, label values without an object).
     """
-    owner = np.asarray(owner)
+    if not isinstance(owner, SparseVolume):
+        owner = np.asarray(owner)
     if owner.dtype not in OWNER_DTYPES or owner.shape != tuple(shape):
         raise ValueError(
             f"owner must be uint8 or uint16 of shape {tuple(shape)}; got {owner.dtype} "
@@ -396,15 +446,18 @@ def check_state(
         raise ValueError(f"table must be a dict with an 'objects' list; got {got:.200}")
     objects = {info.id: info for info in map(ObjectInfo.from_dict, table["objects"])}
     active = table.get("active_object")
-    counts = np.bincount(owner.ravel(), minlength=256)  # uint16: up to 65536 counters
-    unknown = sorted({int(i) + 1 for i in np.flatnonzero(counts[1:])} - set(objects))
+    if isinstance(owner, SparseVolume):
+        counts = owner.counts()
+    else:  # uint16: up to 65536 counters
+        counts = dict(enumerate(np.bincount(owner.ravel(), minlength=256).tolist()))
+    unknown = sorted({i for i, n in counts.items() if i != 0 and n} - set(objects))
     if active not in objects or unknown:
         raise ValueError(
             f"the state is inconsistent: active object {active!r}, objects "
             f"{sorted(objects)}, label values without an object {unknown}"
         )
     overlap = _check_overlap(table.get("overlap", default_overlap))
-    voxels = {i: int(counts[i]) for i in objects}
+    voxels = {i: int(counts.get(i, 0)) for i in objects}
     return StoreState(objects, int(active), overlap, voxels)
 
 

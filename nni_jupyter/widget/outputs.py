@@ -19,6 +19,7 @@ from .record import live_prompts, prompt_rows
 
 if TYPE_CHECKING:
     from .annotator import Annotator, Snapshot
+    from .objects import Volume
     from .worker import Worker
 
 
@@ -44,7 +45,7 @@ class OutputsMixin:
         model_info: dict[str, Any]
 
         @property
-        def labels(self) -> np.ndarray: ...
+        def labels(self) -> Volume: ...
 
         def wait(self, timeout: float | None = None) -> bool: ...
 
@@ -179,6 +180,43 @@ class OutputsMixin:
         image = self._geometry if self._geometry is not None else self._volume
         return export(
             format, path, self.labels, self.objects, image, self.spacing_mm, self.model_info["name"]
+        )
+
+    def save_labels(self, path: str | Path, name: str = "labels") -> Path:
+        """Write the label map chunk by chunk (never whole in memory for a lazy image).
+
+        Into an OME-Zarr image at ``path`` (typically the one the image was read from) the labels
+        go as ``labels/<name>``, with the objects' names, class ids and colours, at the
+        resolution level the Segmenter works on (the image is not touched). Any other ``path``
+        gets a plain uint16 Zarr array of the label map in ``[X, Y, Z]`` order. Waits for queued
+        prompts first; returns the path written.
+        """
+        from nni_jupyter.exports.segments import per_object
+        from nni_jupyter.exports.zarr_labels import add_ome_zarr_labels, write_zarr_labels
+        from nni_jupyter.volumes.ome_zarr import LEVEL_KEY, levels
+
+        self.wait()
+        labels = self.labels
+        target = Path(path).expanduser()
+        try:
+            found = levels(target) if target.exists() else []
+        except ValueError:  # a folder that is not an OME-Zarr image
+            found = []
+        if not found:
+            return write_zarr_labels(target, labels)
+        same = [i for i, level in enumerate(found) if level.shape == tuple(labels.shape)]
+        geometry = self._geometry
+        source = getattr(geometry, "path", None)
+        if source and Path(source).resolve() == target.resolve():  # the image's own store
+            same = [int(geometry.metadata.get(LEVEL_KEY, 0))]
+        if not same:
+            raise ValueError(
+                f"{target} has no resolution level of the labels' shape {tuple(labels.shape)}; "
+                f"its levels are {[level.shape for level in found]}"
+            )
+        names, class_ids, colors = per_object(self.objects)
+        return add_ome_zarr_labels(
+            target, labels, names, colors, class_ids, level=same[0], label_name=name
         )
 
     def _object_names(self) -> dict[int, str]:

@@ -121,7 +121,8 @@ def save(
         "prompts": [item.to_dict() for item in snapshot.record],
         "stamps": [stamp.to_dict() for stamp in snapshot.stamps or ()],
     }
-    return write_atomic(Path(path), snapshot.owner, meta)
+    # a sparse owner map (lazy image) is written dense: the .npz format holds one array
+    return write_atomic(Path(path), np.asarray(snapshot.owner), meta)
 
 
 def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
@@ -216,7 +217,7 @@ def read(
         content (see :func:`snapshot_of`).
     """
     snapshot = read_snapshot(path, shape)
-    return snapshot.owner, snapshot.table
+    return np.asarray(snapshot.owner), snapshot.table
 
 
 def load(path: str | os.PathLike[str], volume: np.ndarray, strict: bool) -> Snapshot:

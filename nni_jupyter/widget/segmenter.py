@@ -27,6 +27,7 @@ from .annotator import Annotator, Outcome, Patch, Task
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
+from .objects import Volume
 from .outputs import OutputsMixin
 from .prompt_api import PromptsMixin
 from .prompts import (
@@ -158,7 +159,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         memory_budget: int | str | None,
         kwargs: dict[str, Any],
     ) -> None:
-        cache = self._volume.cache.max_bytes if isinstance(self._volume, LazyVolume) else None
+        cache = None  # a lazy image costs its chunk cache (a memory map: the OS's page cache)
+        if isinstance(self._volume, LazyVolume):
+            cache = 0 if self._volume.direct else self._volume.cache.max_bytes
         network = getattr(session, "network", None)
         memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
@@ -213,18 +216,25 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         self._annotator.annotator = name
 
     @property
-    def mask(self) -> np.ndarray:
-        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy)."""
+    def mask(self) -> Volume:
+        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy).
+
+        For a lazy image (Zarr, OME-Zarr, Dask, memory map) a read-only
+        :class:`~nni_jupyter.volumes.SparseVolume` snapshot: slice it, or ``np.asarray`` it
+        when it fits in memory."""
         with self._annotator.lock:
             return self._annotator.store.mask()
 
     @property
-    def labels(self) -> np.ndarray:
-        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id."""
+    def labels(self) -> Volume:
+        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id.
+
+        For a lazy image a read-only :class:`~nni_jupyter.volumes.SparseVolume` snapshot (as
+        :attr:`mask`); save it chunk by chunk with :meth:`save_labels`."""
         with self._annotator.lock:
             return self._annotator.store.instance_map()
 
-    def aggregate(self, mode: str = "instance") -> np.ndarray | dict[int, np.ndarray]:
+    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
         """Return all objects combined.
 
         Parameters
@@ -232,6 +242,7 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         mode
             ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16 class ids; an object's
             class id defaults to its id) or ``"separate"`` (dict object id -> uint8 0/1 mask).
+            Read-only sparse snapshots for a lazy image (as :attr:`labels`).
         """
         with self._annotator.lock:
             return self._annotator.store.aggregate(mode)

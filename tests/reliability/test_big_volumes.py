@@ -42,3 +42,39 @@ def test_segmenter_refuses_before_set_image(make_session, image, monkeypatch) ->
     with pytest.raises(MemoryError, match="memory_budget"):
         Segmenter(image, session=session, memory_budget="100M")
     assert not called
+
+
+def test_a_lazy_image_larger_than_the_budget_opens_and_segments(
+    make_session, tmp_path, monkeypatch
+) -> None:
+    """A 4 GiB memory-mapped image under a 1.75 GiB budget: refused in memory, segmented lazily
+    (the file is sparse on disk: only the object's bytes are written)."""
+    from nni_jupyter.data import phantom
+    from nni_jupyter.volumes import LazyVolume, SparseVolume
+    from nni_jupyter.widget import Segmenter
+
+    shape, corner = (2048, 1024, 1024), (1000, 480, 500)
+    mapped = np.lib.format.open_memmap(tmp_path / "big.npy", "w+", np.int16, shape)
+    blob = phantom((48, 48, 48), seed=3)[0].astype(np.int16)
+    mapped[tuple(slice(c, c + 48) for c in corner)] = blob
+    mapped.flush()
+    del mapped
+    monkeypatch.setenv(memory.BUDGET_ENV, "1.75G")
+    image = np.load(tmp_path / "big.npy", mmap_mode="r")
+    assert image.nbytes > 2 * memory.parse_bytes("1.75G")
+    with pytest.raises(MemoryError, match=r"needs about 13\.0 GiB .*memory budget is 1\.8 GiB"):
+        Segmenter(np.broadcast_to(np.int16(1), shape), session=make_session())  # not copied
+    seg = Segmenter(image, session=make_session())
+    try:
+        assert isinstance(seg._volume, LazyVolume)
+        seg.add_point([c + 24 for c in corner])
+        labels = seg.labels
+        assert isinstance(labels, SparseVolume) and labels.read_only
+        assert labels.counts()[1] > 100  # the prompt found the phantom's object
+        box = labels.nonzero_bbox()
+        assert box is not None  # written around the prompt only:
+        assert all(lo <= c + 24 < hi < lo + 256 for c, (lo, hi) in zip(corner, box, strict=True))
+        store = seg._annotator.store.owner
+        assert isinstance(store, SparseVolume) and store.stored_nbytes < 8 << 20
+    finally:
+        seg.close()

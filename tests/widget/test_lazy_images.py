@@ -158,3 +158,85 @@ def test_a_lazy_image_the_model_cannot_take_fails_its_prompts_clearly(make_sessi
             seg.add_point((20, 18, 16))
     finally:
         seg.close()
+
+
+def test_lazy_masks_equal_in_memory_masks_through_undo_and_remove_prompt(
+    tmp_path, make_session, volume
+):
+    from nni_jupyter.volumes import SparseVolume
+
+    stored = zarr.create_array(tmp_path / "s.zarr", shape=SHAPE, chunks=(16, 16, 16), dtype="i2")
+    stored[...] = volume
+    in_memory = Segmenter(volume, session=make_session())
+    lazy = Segmenter(zarr.open_array(tmp_path / "s.zarr", mode="r"), session=make_session())
+    steps = [
+        lambda seg: seg.add_point((20, 18, 16)),
+        lambda seg: seg.add_box([(10, 30), (8, 28)], axis=2, index=16),
+        lambda seg: seg.undo(),
+        lambda seg: seg.redo(),
+        lambda seg: seg.add_point((12, 10, 16), positive=False),
+        lambda seg: seg.new_object(),
+        lambda seg: seg.add_point((30, 26, 10)),
+        lambda seg: seg.remove_prompt(0, object=1),
+        lambda seg: seg.select_object(1),
+        lambda seg: seg.add_point((22, 20, 16)),
+        lambda seg: seg.undo(),
+        lambda seg: seg.delete_object(2),
+        lambda seg: seg.undo(),
+    ]
+    most = 0  # the most objects with voxels at once
+    try:
+        for number, step in enumerate(steps):
+            for seg in (in_memory, lazy):
+                step(seg)
+            labels = lazy.labels
+            assert isinstance(labels, SparseVolume) and labels.read_only
+            assert isinstance(in_memory.labels, np.ndarray)
+            assert np.array_equal(np.asarray(labels), in_memory.labels), f"step {number}"
+            assert np.array_equal(np.asarray(lazy.mask), in_memory.mask), f"step {number}"
+            assert lazy.objects == in_memory.objects, f"step {number}"
+            most = max(most, len(np.unique(in_memory.labels)) - 1)
+        assert most == 2 and in_memory.labels.any(), "two objects expected: a weak test"
+        semantic = lazy.aggregate("semantic")
+        assert np.array_equal(np.asarray(semantic), in_memory.aggregate("semantic"))
+    finally:
+        in_memory.close()
+        lazy.close()
+
+
+def test_save_labels_writes_chunks_into_the_images_ome_zarr_and_plain_zarr(
+    tmp_path, make_session, volume, monkeypatch
+):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Label, Reader
+
+    from nni_jupyter.exports.zarr_labels import write_ome_zarr
+    from nni_jupyter.volumes import SparseVolume
+
+    path = tmp_path / "sample.ome.zarr"
+    write_ome_zarr(nj.Image(volume, (0.5, 0.5, 2.0)), np.zeros(volume.shape, np.uint16), path)
+    seg = Segmenter(nj.read_image(path), session=make_session())
+    try:
+        seg.add_point((20, 18, 16))
+        seg.new_object("second", class_id=7)
+        seg.add_point((30, 26, 10))
+        expected = np.asarray(seg.labels)
+        assert set(np.unique(expected)) == {0, 1, 2}
+
+        def whole(*args, **kwargs):
+            raise AssertionError("the label map was made dense while saving")
+
+        with monkeypatch.context() as guard:  # saving never asks for the whole map
+            guard.setattr(SparseVolume, "__array__", whole)
+            assert seg.save_labels(path) == path
+            plain = seg.save_labels(tmp_path / "plain.zarr")
+    finally:
+        seg.close()
+    nodes = list(Reader(parse_url(str(path)))())
+    (label,) = [n for n in nodes if any(isinstance(s, Label) for s in n.specs)]
+    assert np.array_equal(np.asarray(label.data[0]).transpose(2, 1, 0), expected)
+    second = label.metadata["properties"][2]  # by label value
+    assert (second["name"], second["class_id"]) == ("second", 7)
+    assert np.array_equal(np.asarray(nj.read_image(path).array), volume)  # image untouched
+    array = zarr.open_array(str(plain), mode="r")
+    assert array.dtype == np.uint16 and np.array_equal(array[...], expected)
