@@ -63,11 +63,10 @@ def _masks(session: nnInteractiveInferenceSession, image: np.ndarray) -> list[np
     return masks
 
 
-def test_a_compiling_session_gives_the_eager_masks(
-    model_folder: Path, image: np.ndarray
-) -> None:
+def test_a_compiling_session_gives_the_eager_masks(model_folder: Path, image: np.ndarray) -> None:
     """Prompts before the compile ends run eagerly; after it, the compiled network gives the
     same masks as an eager session (float32)."""
+
     def session(compile_network: bool) -> nnInteractiveInferenceSession:
         made = nnInteractiveInferenceSession(
             device="cpu",
