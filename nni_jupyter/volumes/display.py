@@ -1,0 +1,128 @@
+"""Slices of a lazy volume at the resolution they are shown at.
+
+A 2048 × 2048 slice of a Zarr chunked 128³ crosses 256 chunks (512 MiB of uint8 to decode) and is
+shown in a notebook cell a few hundred pixels wide. Scrolling at full resolution would decode and
+send 16 times more than anyone sees. :class:`DisplayReader` keeps, per chunk and viewing axis, a
+copy decimated by ``stride`` in the two in-plane axes (every ``stride``-th voxel, counted from the
+volume's origin, so neighbouring chunks line up) and full along the viewing axis: the first slice
+of a chunk slab decodes its chunks once, and the next ``chunk edge - 1`` slices are assembled
+from copies ``stride²`` times smaller. Its cache is separate from the volume's, so scrolling never
+evicts the chunks a prompt reads, nor the other way round.
+
+When the source has a coarser level of a pyramid (OME-Zarr), reading that level is cheaper still;
+:func:`nni_jupyter.volumes.ome_zarr.read_ome_zarr` gives the levels.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .lazy import ChunkCache, LazyVolume, _blocks_overlapping, _materialise
+
+#: Bytes of decimated chunk copies kept for display (per reader).
+DISPLAY_CACHE_BYTES = 256 * 2**20
+
+
+def stride_for(shape: tuple[int, int], max_side: int) -> int:
+    """The smallest integer stride that brings both sides of a ``shape`` plane to at most
+    ``max_side`` voxels (1: full resolution)."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1; got {max_side}")
+    longest = max(shape)
+    return max(1, -(-longest // max_side))
+
+
+class DisplayReader:
+    """Decimated slices of a 3-D :class:`LazyVolume` (no leading axes), cached per chunk.
+
+    Parameters
+    ----------
+    volume
+        The volume shown.
+    cache_bytes
+        Bound of the cache of decimated chunk copies.
+    """
+
+    def __init__(self, volume: LazyVolume, cache_bytes: int = DISPLAY_CACHE_BYTES):
+        if volume.leading or volume.ndim != 3:
+            raise ValueError(
+                f"a display reader shows a 3-D volume without leading axes; got shape "
+                f"{volume.shape}"
+            )
+        self.volume = volume
+        self.cache = ChunkCache(cache_bytes)
+        self._lock = threading.Lock()
+
+    def slice(self, axis: int, index: int, stride: int) -> np.ndarray:
+        """The plane ``index`` along ``axis`` (0, 1 or 2 of ``[X, Y, Z]``), its two other axes
+        in increasing order and taken every ``stride`` voxels from 0: shape
+        ``ceil(n / stride)`` per in-plane axis of length ``n``."""
+        volume = self.volume
+        if axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2; got {axis}")
+        if not 0 <= index < volume.shape[axis]:
+            raise ValueError(
+                f"slice index {index} is outside axis {axis} (0..{volume.shape[axis] - 1})"
+            )
+        if stride < 1:
+            raise ValueError(f"stride must be at least 1; got {stride}")
+        in_plane = [a for a in range(3) if a != axis]
+        out = np.empty([-(-volume.shape[a] // stride) for a in in_plane], dtype=volume.dtype)
+        # our axis a covers [region[a][0], region[a][1]) of the source's axis order[a]
+        wanted = [(lo, hi) for lo, hi in volume.region]
+        wanted[axis] = (wanted[axis][0] + index, wanted[axis][0] + index + 1)
+        spans = [
+            _blocks_overlapping(volume.blocks[volume.order[a]], lo, hi)
+            for a, (lo, hi) in enumerate(wanted)
+        ]
+        for position in np.ndindex(*[len(s) for s in spans]):
+            block = [spans[a][i] for a, i in enumerate(position)]
+            copy = self._decimated(axis, stride, tuple(b[0] for b in block), block)
+            at = wanted[axis][0] - max(block[axis][1], volume.region[axis][0])
+            plane = copy[(slice(None),) * axis + (at,)]
+            # the copy's first voxel along an in-plane axis is the first multiple of stride
+            # (in volume coordinates) inside both the chunk and the volume's region
+            target = []
+            for a, n in zip(in_plane, plane.shape, strict=True):
+                first = max(block[a][1], wanted[a][0]) - wanted[a][0]
+                start = -(-first // stride)
+                target.append(slice(start, start + n))
+            out[tuple(target)] = plane
+        return out
+
+    def _decimated(
+        self,
+        axis: int,
+        stride: int,
+        index: tuple[int, ...],
+        block: list[tuple[int, int, int]],
+    ) -> np.ndarray:
+        """The chunk at ``index`` (our axes) inside the volume's region, decimated in-plane."""
+        volume = self.volume
+        key = (id(volume.source), index, axis, stride)
+        with self._lock:
+            found = self.cache.get(key)
+        if found is not None:
+            return found
+        ranges = []
+        for a, (_, start, stop) in enumerate(block):
+            lo, hi = volume.region[a]
+            ranges.append((max(start, lo), min(stop, hi)))
+        source_key = [slice(0, 0)] * 3
+        for a, (lo, hi) in enumerate(ranges):
+            source_key[volume.order[a]] = slice(lo, hi)
+        data = _materialise(volume.source[tuple(source_key)])
+        data = data.transpose(volume.order)  # our axis a is the source's axis order[a]
+        picks = []
+        for a, (lo, _) in enumerate(ranges):
+            if a == axis:
+                picks.append(slice(None))
+                continue
+            offset = lo - volume.region[a][0]  # volume coordinate of the chunk's first voxel
+            picks.append(slice((-offset) % stride, None, stride))
+        decimated = np.ascontiguousarray(data[tuple(picks)])
+        with self._lock:
+            self.cache.put(key, decimated)
+        return decimated

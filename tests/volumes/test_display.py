@@ -1,0 +1,70 @@
+"""Slices at the displayed resolution equal the full slice taken every ``stride`` voxels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nni_jupyter.volumes import LazyVolume
+from nni_jupyter.volumes.display import DisplayReader, stride_for
+
+zarr = pytest.importorskip("zarr", reason="needs the zarr extra: pip install 'nni_jupyter[zarr]'")
+
+
+def _stored(tmp_path, data: np.ndarray, chunks: tuple[int, ...]):
+    stored = zarr.create_array(
+        tmp_path / "v.zarr", shape=data.shape, chunks=chunks, dtype=data.dtype
+    )
+    stored[...] = data
+    return stored
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 5])
+def test_decimated_slices_match_the_full_ones(tmp_path, stride: int) -> None:
+    rng = np.random.default_rng(0)
+    zyx = rng.integers(0, 60000, (37, 45, 29), dtype=np.uint16)
+    volume = LazyVolume(_stored(tmp_path, zyx, (8, 16, 7)), order=(2, 1, 0))
+    full = zyx.transpose(2, 1, 0)  # [X, Y, Z]
+    reader = DisplayReader(volume)
+    for axis in range(3):
+        for index in (0, full.shape[axis] // 2, full.shape[axis] - 1):
+            want = np.take(full, index, axis=axis)[::stride, ::stride]
+            for _ in range(2):  # second time from the cache
+                np.testing.assert_array_equal(reader.slice(axis, index, stride), want)
+
+
+def test_a_view_counts_strides_from_its_own_origin(tmp_path) -> None:
+    data = np.arange(30 * 31 * 32, dtype=np.int32).reshape(30, 31, 32)
+    volume = LazyVolume(_stored(tmp_path, data, (7, 9, 11))).view(
+        (slice(3, 28), slice(5, 31), slice(2, 30))
+    )
+    part = data[3:28, 5:31, 2:30]
+    reader = DisplayReader(volume)
+    np.testing.assert_array_equal(reader.slice(2, 4, 3), part[:, :, 4][::3, ::3])
+    np.testing.assert_array_equal(reader.slice(0, 0, 2), part[0][::2, ::2])
+
+
+def test_irregular_dask_chunks() -> None:
+    da = pytest.importorskip("dask.array", reason="needs dask: pip install 'nni_jupyter[cluster]'")
+    data = np.random.default_rng(1).normal(size=(20, 21, 22)).astype(np.float32)
+    volume = LazyVolume(da.from_array(data, chunks=((5, 15), (10, 11), (3, 19))))
+    np.testing.assert_array_equal(DisplayReader(volume).slice(1, 10, 4), data[:, 10, :][::4, ::4])
+
+
+def test_bad_requests_say_what_was_wrong(tmp_path) -> None:
+    volume = LazyVolume(np.zeros((4, 5, 6), dtype=np.uint8))
+    reader = DisplayReader(volume)
+    with pytest.raises(ValueError, match="axis must be 0, 1 or 2"):
+        reader.slice(3, 0, 1)
+    with pytest.raises(ValueError, match=r"slice index 6 is outside axis 2 \(0..5\)"):
+        reader.slice(2, 6, 1)
+    with pytest.raises(ValueError, match="stride must be at least 1"):
+        reader.slice(0, 0, 0)
+    with pytest.raises(ValueError, match="3-D volume without leading axes"):
+        DisplayReader(volume[None])
+
+
+def test_stride_brings_the_longest_side_under_the_limit() -> None:
+    assert stride_for((2048, 2048), 1024) == 2
+    assert stride_for((2048, 1000), 700) == 3
+    assert stride_for((512, 300), 1024) == 1
