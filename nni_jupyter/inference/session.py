@@ -27,6 +27,7 @@ Where this deliberately differs from nnInteractive 2.6.0:
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -52,6 +53,9 @@ from .undo import UndoRedoMixin
 from .warm import compiling_runner
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
+#: Parameters × patch voxels under which a CPU warm-up pass is cheap (the demo model: 4e11;
+#: nnInteractive v1.0: 7e14, 20 s or more per pass on a laptop).
+CHEAP_FORWARD = 10**13
 
 
 class _Ready(NamedTuple):
@@ -201,7 +205,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.supported_interactions = dict(model.settings.supported_interactions)
         if self.print_license:
             print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
-        if self.device.type == "cuda" or self.use_torch_compile:
+        if self._warming_pays():
             self._warming = threading.Thread(
                 target=self.warmup, name="nni_jupyter-warmup", daemon=True
             )
@@ -227,7 +231,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             raise RuntimeError(
                 "warmup() needs a loaded model; call initialize_from_trained_model_folder"
             )
-        if self.device.type != "cuda" and not self.use_torch_compile:
+        if not self._warming_pays():
             return
         example = dummy_input(self.model, self.device)
         with devices.inference(self.device):
@@ -242,6 +246,17 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
                 return stack
 
             compiling.compile_now(example, context)
+
+    def _warming_pays(self) -> bool:
+        """CUDA (cuDNN autotuning) and compiling always; elsewhere only for a network whose
+        forward pass is cheap: there the first pass's set-up is a large share of the first
+        click, while a slow one would only compete with the user's first click for the CPU."""
+        if self.model is None:
+            return False
+        if self.device.type == "cuda" or self.use_torch_compile:
+            return True
+        parameters = sum(p.numel() for p in self.model.network.parameters())
+        return parameters * math.prod(self.model.patch_size) <= CHEAP_FORWARD
 
     def wait_until_warm(self, timeout: float | None = None) -> bool:
         """Wait for the warm-up (and compiling) started at loading; False on timeout."""
