@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -136,6 +137,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
         self.use_torch_compile = devices.wants_compile(use_torch_compile, self.device)
         self._warming: threading.Thread | None = None
+        self._compiling: threading.Thread | None = None
         self.verbose = verbose
         self.print_license = print_license
         self.do_autozoom = bool(do_autozoom)
@@ -205,10 +207,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.supported_interactions = dict(model.settings.supported_interactions)
         if self.print_license:
             print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
-        if self._warming_pays():
-            self._warming = threading.Thread(
-                target=self.warmup, name="nni_jupyter-warmup", daemon=True
-            )
+        if self._warming_pays():  # not a daemon: it is short, and exiting mid-pass aborts
+            self._warming = threading.Thread(target=self._warm_up, name="nni_jupyter-warmup")
             self._warming.start()
         if self._image is not None:
             self._start_image_state()
@@ -224,28 +224,40 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         return None if self.model is None else list(self.model.patch_size)
 
     def warmup(self) -> None:
-        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning), then compile the
-        network when compiling. Loading runs this on a thread of its own, so prompts never wait
-        for it (they run the eager network meanwhile); :meth:`wait_until_warm` waits for it."""
+        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning; a cheap network on
+        the CPU). Loading runs it on a thread of its own, then compiles the network when
+        compiling, so prompts never wait for either (they run the eager network meanwhile);
+        :meth:`wait_until_warm` waits for both."""
         if self.model is None or self._runner is None:
             raise RuntimeError(
                 "warmup() needs a loaded model; call initialize_from_trained_model_folder"
             )
         if not self._warming_pays():
             return
-        example = dummy_input(self.model, self.device)
         with devices.inference(self.device):
-            predict(self._runner, example[0])
-        compiling = compiling_runner(self._runner)
-        if compiling is not None:
+            predict(self._runner, dummy_input(self.model, self.device)[0])
 
-            def context() -> contextlib.ExitStack:
-                stack = contextlib.ExitStack()
-                stack.enter_context(devices.inference(self.device))
-                stack.enter_context(precisions.autocast(self.device, self.precision))
-                return stack
+    def _warm_up(self) -> None:
+        self.warmup()
+        compiling = None if self._runner is None else compiling_runner(self._runner)
+        if compiling is None or self.model is None:
+            return
+        example = dummy_input(self.model, self.device)
 
-            compiling.compile_now(example, context)
+        def context() -> contextlib.ExitStack:
+            stack = contextlib.ExitStack()
+            stack.enter_context(devices.inference(self.device))
+            stack.enter_context(precisions.autocast(self.device, self.precision))
+            return stack
+
+        # a daemon: a script may end before a half-minute compile does
+        self._compiling = threading.Thread(
+            target=compiling.compile_now,
+            args=(example, context),
+            name="nni_jupyter-compile",
+            daemon=True,
+        )
+        self._compiling.start()
 
     def _warming_pays(self) -> bool:
         """CUDA (cuDNN autotuning) and compiling always; elsewhere only for a network whose
@@ -260,11 +272,15 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
 
     def wait_until_warm(self, timeout: float | None = None) -> bool:
         """Wait for the warm-up (and compiling) started at loading; False on timeout."""
-        warming = self._warming
-        if warming is None:
-            return True
-        warming.join(timeout)
-        return not warming.is_alive()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for attribute in ("_warming", "_compiling"):
+            thread = getattr(self, attribute)  # the compile thread starts after the warm-up
+            if thread is None:
+                continue
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+        return True
 
     @property
     def compiled(self) -> bool:
