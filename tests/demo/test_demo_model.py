@@ -14,6 +14,7 @@ import torch
 
 from nni_jupyter.data import LABEL_VALUES, phantom
 from nni_jupyter.demo import demo_model_path
+from nni_jupyter.demo.synth import synth_volume
 from nni_jupyter.evaluation import evaluate_object, iter_objects
 from nni_jupyter.inference.layout import INFERENCE_INFO_V2
 
@@ -74,7 +75,7 @@ def test_loads_in_our_session(ours):
     assert ours.license is not None and ours.license.startswith("Apache-2.0")
 
 
-@pytest.mark.parametrize(("first_prompt", "floor"), [("point", 0.8), ("box", 0.8)])
+@pytest.mark.parametrize(("first_prompt", "floor"), [("point", 0.75), ("box", 0.7)])
 def test_quality_floor(ours, held_out, first_prompt, floor):
     image, objects = held_out
     buffer = np.zeros(image.shape, np.uint8)
@@ -85,6 +86,22 @@ def test_quality_floor(ours, held_out, first_prompt, floor):
         for truth in objects
     ]
     assert np.mean(scores) >= floor, f"{first_prompt}: Dice per object {np.round(scores, 3)}"
+
+
+def test_held_out_shape_floor(ours):
+    """Shapes of a family the model never trained on (``solids``): a 2-D box still finds them
+    (the benchmark's mean is about 0.7; the phantom-only model it replaced scored 0.004)."""
+    scores = []
+    for seed in (0, 1):
+        volume = synth_volume(seed, "solids")
+        values = [int(v) for v in np.unique(volume.labels) if v > 0]
+        buffer = np.zeros(volume.image.shape, np.uint8)
+        ours.set_image(volume.image[None])
+        ours.set_target_buffer(buffer)
+        for _, truth in iter_objects(volume.labels, values, 1000):
+            scores.append(evaluate_object(ours, buffer, truth, "box", max_interactions=1).dice[0])
+    assert len(scores) >= 4
+    assert np.mean(scores) >= 0.45, f"box on held-out solids: Dice per object {np.round(scores, 3)}"
 
 
 def test_matches_the_reference_session(ours, held_out, model_dir):
