@@ -1,8 +1,10 @@
 /**
  * Slice transport in the browser: an LRU cache bounded by bytes, and a loader that asks the
  * kernel for slices (`get_slice`) with the visible ones first and neighbours prefetched in the
- * direction of travel, with a bounded number of requests in flight.
+ * direction of travel, with a bounded number of requests in flight. Deflated slices are inflated
+ * off the main thread's critical path (the platform's DecompressionStream).
  */
+import { asBytes, inflateZlib } from "./codec";
 import type { Axis, GetSliceMsg, SliceDtype, SliceReply } from "./types";
 
 export type SliceArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Int32Array | Uint32Array | Float32Array;
@@ -53,6 +55,15 @@ export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer
     shape: [nP, nQ],
     data: new ArrayType(source, offset, nP * nQ),
   };
+}
+
+/** Decode a slice reply in any encoding (PROTOCOL.md `slice`): inflate if deflated, then wrap. */
+export async function decodeSlice(reply: SliceReply, buffer: DataView | ArrayBuffer): Promise<Slice> {
+  const encoding = reply.encoding ?? "raw";
+  if (encoding === "raw") return sliceFromReply(reply, buffer);
+  if (encoding !== "deflate") throw new Error(`slice encoding ${JSON.stringify(encoding)} is not raw or deflate`);
+  const bytes = await inflateZlib(asBytes(buffer));
+  return sliceFromReply(reply, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** Least-recently-used map whose total size (by `sizeOf`) stays under `maxBytes`. */
@@ -127,6 +138,8 @@ export interface SliceLoaderOptions {
   requestTimeoutMs?: number;
   /** Clock, ms. */
   now?: () => number;
+  /** A reply that could not be decoded (after the fact, for deflated ones). */
+  error?: (message: string) => void;
 }
 
 interface Focus {
@@ -150,14 +163,17 @@ export class SliceLoader {
   private readonly focuses = new Map<Axis, Focus>();
   private readonly listeners = new Set<(slice: Slice) => void>();
   private readonly options: Required<SliceLoaderOptions>;
+  /** Bumped by `clear`: a slice still inflating from before is dropped when it lands. */
+  private generation = 0;
 
   constructor(options: SliceLoaderOptions) {
     this.options = {
       maxBytes: 192 * 1024 * 1024,
-      maxInFlight: 8,
-      prefetchAhead: 16,
+      maxInFlight: 24,
+      prefetchAhead: 48,
       requestTimeoutMs: 30_000,
       now: () => performance.now(),
+      error: () => {},
       ...options,
     };
     this.cache = new LruCache(this.options.maxBytes, (slice) => slice.data.byteLength);
@@ -190,22 +206,39 @@ export class SliceLoader {
 
   /** Forget everything cached (the volume changed). */
   clear(): void {
+    this.generation++;
     this.cache.clear();
     this.inFlight.clear();
     this.inFlightKeys.clear();
   }
 
-  /** Handle a `slice` reply; returns false when the reply was not ours. */
+  /**
+   * Handle a `slice` reply; returns false when the reply was not ours. A raw slice is cached at
+   * once; a deflated one when it has been inflated (its request counts as in flight until then).
+   * Throws on a raw reply that does not fit its dtype and shape.
+   */
   handleReply(reply: SliceReply, buffer: DataView | ArrayBuffer): boolean {
     const request = this.inFlight.get(reply.request_id);
     if (!request) return false;
-    this.settle(reply.request_id);
-    this.roundTripsMs.push(this.options.now() - request.sentAt);
-    if (this.roundTripsMs.length > 256) this.roundTripsMs.shift();
-    const slice = sliceFromReply(reply, buffer);
-    this.cache.set(sliceKey(slice.axis, slice.index), slice);
-    for (const listener of this.listeners) listener(slice);
-    this.pump();
+    if (reply.encoding === undefined || reply.encoding === "raw") {
+      this.settle(reply.request_id);
+      this.store(request.sentAt, sliceFromReply(reply, buffer));
+      return true;
+    }
+    const generation = this.generation;
+    decodeSlice(reply, buffer).then(
+      (slice) => {
+        if (generation !== this.generation) return;
+        this.settle(reply.request_id);
+        this.store(request.sentAt, slice);
+      },
+      (error: Error) => {
+        if (generation !== this.generation) return;
+        this.settle(reply.request_id);
+        this.options.error(`Could not decode slice ${reply.index} of axis ${reply.axis}: ${error.message}`);
+        this.pump();
+      },
+    );
     return true;
   }
 
@@ -230,6 +263,14 @@ export class SliceLoader {
       for (const { axis, steps } of plans) if (k < steps.length) order.push([axis, steps[k]]);
     }
     return order;
+  }
+
+  private store(sentAt: number, slice: Slice): void {
+    this.roundTripsMs.push(this.options.now() - sentAt);
+    if (this.roundTripsMs.length > 256) this.roundTripsMs.shift();
+    this.cache.set(sliceKey(slice.axis, slice.index), slice);
+    for (const listener of this.listeners) listener(slice);
+    this.pump();
   }
 
   private settle(requestId: number): void {

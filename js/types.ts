@@ -152,7 +152,11 @@ export interface SliceReply {
   dtype: SliceDtype;
   /** `[n_p, n_q]` */
   shape: [number, number];
+  /** How the buffer is encoded: the raw bytes, or zlib (RFC 1950) of them. Absent means raw. */
+  encoding?: SliceEncoding;
 }
+
+export type SliceEncoding = "raw" | "deflate";
 
 export interface LabelsResetMsg {
   type: "labels_reset";

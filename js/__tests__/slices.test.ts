@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { LruCache, SliceLoader, neighbourSteps, sliceFromReply } from "../slices";
+import { describe, expect, it, vi } from "vitest";
+import { LruCache, SliceLoader, decodeSlice, neighbourSteps, sliceFromReply } from "../slices";
 import type { GetSliceMsg, SliceReply } from "../types";
 
 describe("LruCache", () => {
@@ -146,5 +146,72 @@ describe("SliceLoader", () => {
     expect(loader.handleError(sent[0].request_id)).toBe(true);
     expect(sent.length).toBe(2);
     expect(sent[1].index).toBe(3);
+  });
+});
+
+describe("deflated slices", () => {
+  const deflate = async (bytes: Uint8Array): Promise<Uint8Array> => {
+    const stream = new Blob([bytes as BlobPart]).stream().pipeThrough(new CompressionStream("deflate"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  };
+  const reply = (request_id: number, encoding: SliceReply["encoding"]): SliceReply => ({
+    type: "slice",
+    axis: 2,
+    index: 4,
+    request_id,
+    dtype: "int16",
+    shape: [3, 2],
+    encoding,
+  });
+  const values = new Int16Array([-1024, 7, 300, 0, 1, -1]);
+
+  it("decodeSlice inflates a deflated reply to the exact values", async () => {
+    const packed = await deflate(new Uint8Array(values.buffer));
+    const slice = await decodeSlice(reply(1, "deflate"), new DataView(packed.buffer));
+    expect(slice.data).toBeInstanceOf(Int16Array);
+    expect([...slice.data]).toEqual([...values]);
+    await expect(decodeSlice(reply(1, "lz4" as never), new DataView(packed.buffer))).rejects.toThrow(
+      /not raw or deflate/,
+    );
+  });
+
+  it("the loader caches a deflated slice once inflated, and keeps its request in flight until then", async () => {
+    const sent: GetSliceMsg[] = [];
+    const errors: string[] = [];
+    const loader = new SliceLoader({
+      send: (msg) => sent.push(msg),
+      nextRequestId: () => sent.length + 1,
+      maxInFlight: 1,
+      prefetchAhead: 2,
+      error: (message) => errors.push(message),
+    });
+    const heard: number[] = [];
+    loader.onSlice((slice) => heard.push(slice.index));
+    loader.focus(2, 4, 10, 0);
+    const packed = await deflate(new Uint8Array(values.buffer));
+    expect(loader.handleReply(reply(sent[0].request_id, "deflate"), new DataView(packed.buffer))).toBe(true);
+    expect(sent.length).toBe(1); // still in flight while inflating
+    await vi.waitFor(() => expect(heard).toEqual([4]));
+    expect([...(loader.get(2, 4)?.data ?? [])]).toEqual([...values]);
+    expect(sent.length).toBe(2); // the slot went to the next slice
+    // a corrupt payload is reported, and its slot freed
+    loader.handleReply(
+      { ...reply(sent[1].request_id, "deflate"), index: sent[1].index },
+      new DataView(new ArrayBuffer(5)),
+    );
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(errors[0]).toMatch(/Could not decode slice/);
+    expect(sent.length).toBe(3);
+  });
+
+  it("drops a slice that lands after the loader was cleared", async () => {
+    const sent: GetSliceMsg[] = [];
+    const loader = new SliceLoader({ send: (msg) => sent.push(msg), nextRequestId: () => sent.length + 1 });
+    loader.focus(2, 4, 10, 0);
+    const packed = await deflate(new Uint8Array(values.buffer));
+    loader.handleReply(reply(sent[0].request_id, "deflate"), new DataView(packed.buffer));
+    loader.clear();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(loader.get(2, 4)).toBeUndefined();
   });
 });

@@ -155,8 +155,10 @@ def _command(content: dict[str, Any], request_id: int) -> Command:
 # ---- kernel -> browser ----------------------------------------------------------------------
 
 
-def slice_reply(request: SliceRequest, dtype: str, shape: list[int]) -> dict[str, Any]:
-    """``slice`` (its buffer: the raw slice bytes)."""
+def slice_reply(
+    request: SliceRequest, dtype: str, shape: list[int], encoding: str
+) -> dict[str, Any]:
+    """``slice`` (its buffer: the slice bytes, ``raw`` or ``deflate``; see :mod:`.codec`)."""
     return {
         "type": "slice",
         "axis": request.axis,
@@ -164,6 +166,7 @@ def slice_reply(request: SliceRequest, dtype: str, shape: list[int]) -> dict[str
         "request_id": request.request_id,
         "dtype": dtype,
         "shape": shape,
+        "encoding": encoding,
     }
 
 

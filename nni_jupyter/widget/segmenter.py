@@ -24,6 +24,7 @@ import traitlets as t
 from ..volumes import LazyVolume
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
+from .codec import encode_slice
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
@@ -408,7 +409,8 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
                 data, meta = extract_slice(
                     self._volume, request.axis, request.index, self._wire_dtype
                 )
-                self.send(messages.slice_reply(request, **meta), [data])
+                payload, encoding = encode_slice(data)
+                self.send(messages.slice_reply(request, encoding=encoding, **meta), [payload])
             elif isinstance(request, LabelsRequest):
                 self._send_labels(request.request_id)
             elif isinstance(request, ItemRequest):

@@ -10,6 +10,7 @@ import pytest
 from ipywidgets.widgets.widget import _remove_buffers
 
 from nni_jupyter.widget import Command, Prompt, Segmenter
+from nni_jupyter.widget.codec import decode_slice
 
 from .browser_emulator import LabelVolume
 
@@ -86,10 +87,11 @@ def test_image_and_spacing_are_checked(make_segmenter, image):
         make_segmenter(spacing=(1, 0, 1))
 
 
-def test_get_slice_replies_with_raw_bytes(make_segmenter, image):
+def test_get_slice_replies_with_the_exact_slice(make_segmenter, image):
     seg = make_segmenter()
     seg._on_message(seg, {"type": "get_slice", "axis": 1, "index": 7, "request_id": 3}, [])
     ((content, buffers),) = messages_of(seg, "slice")
+    encoding = content.pop("encoding")
     assert content == {
         "type": "slice",
         "axis": 1,
@@ -98,7 +100,7 @@ def test_get_slice_replies_with_raw_bytes(make_segmenter, image):
         "dtype": "int16",
         "shape": [image.shape[0], image.shape[2]],
     }
-    plane = np.frombuffer(buffers[0], dtype="<i2").reshape(content["shape"])
+    plane = decode_slice(buffers[0], encoding, content["dtype"], content["shape"])
     assert np.array_equal(plane, image[:, 7, :])
 
 
