@@ -81,22 +81,72 @@ describe("neighbourSteps", () => {
 });
 
 describe("SliceLoader", () => {
-  function setup(maxInFlight = 3) {
+  function setup(maxInFlight = 3, maxPerRequest = 1) {
     const sent: GetSliceMsg[] = [];
     let id = 0;
     const loader = new SliceLoader({
       send: (msg) => sent.push(msg),
       nextRequestId: () => ++id,
       maxInFlight,
+      maxPerRequest,
       prefetchAhead: 4,
     });
-    const answer = (msg: GetSliceMsg) =>
-      loader.handleReply(
-        { type: "slice", axis: msg.axis, index: msg.index, request_id: msg.request_id, dtype: "uint8", shape: [2, 2] },
-        new DataView(new Uint8Array([msg.index, 0, 0, 0]).buffer),
+    /** Answer a request as the kernel does: one reply, one buffer per slice in order. */
+    const answer = (msg: GetSliceMsg) => {
+      const { axis, index, request_id, count = 1, step = 1 } = msg;
+      const buffers = Array.from(
+        { length: count },
+        (_, k) => new DataView(new Uint8Array([index + k * step, 0, 0, 0]).buffer),
       );
+      loader.handleReply(
+        { type: "slice", axis, index, request_id, count, step, dtype: "uint8", shape: [2, 2] },
+        buffers,
+      );
+    };
     return { loader, sent, answer };
   }
+
+  it("asks for the shown slice alone, then runs of neighbours leading away from it", () => {
+    const { loader, sent, answer } = setup(12, 4);
+    loader.focus(2, 10, 50, 1);
+    const runs = () => sent.map((msg) => [msg.index, msg.count ?? 1, msg.step]);
+    // ahead: 11..14 (prefetch 4), behind: 9 (a quarter as many)
+    expect(runs()).toEqual([
+      [10, 1, undefined],
+      [11, 4, 1],
+      [9, 1, undefined],
+    ]);
+    answer(sent[1]);
+    expect(loader.get(2, 13)?.data[0]).toBe(13);
+    loader.focus(2, 30, 50, -1);
+    expect(runs().slice(3)).toEqual([
+      [30, 1, undefined],
+      [29, 4, -1],
+      [31, 1, undefined],
+    ]);
+  });
+
+  it("counts every slice of a run against the in-flight limit, and frees a failed run whole", () => {
+    const { loader, sent } = setup(3, 8);
+    loader.focus(0, 0, 50, 1);
+    const runs = () => sent.map((msg) => [msg.index, msg.count ?? 1]);
+    expect(runs()).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+    expect(loader.handleError(sent[1].request_id)).toBe(true);
+    expect(runs().slice(2)).toEqual([[1, 2]]);
+  });
+
+  it("ignores a reply for a slice its request did not ask for", () => {
+    const { loader, sent } = setup(3, 8);
+    loader.focus(0, 0, 50, 1);
+    const reply = { type: "slice", axis: 0, index: 5, request_id: sent[0].request_id, dtype: "uint8", shape: [1, 1] };
+    expect(loader.handleReply(reply as SliceReply, [new DataView(new ArrayBuffer(1))])).toBe(false);
+    expect(() =>
+      loader.handleReply({ ...(reply as SliceReply), count: 2 }, [new DataView(new ArrayBuffer(1))]),
+    ).toThrow(/for 2 slices came with 1 buffers/);
+  });
 
   it("asks for the shown slice first, then neighbours, within the in-flight limit", () => {
     const { loader, sent } = setup();
@@ -133,10 +183,9 @@ describe("SliceLoader", () => {
     loader.focus(0, 5, 50, 0);
     expect(new Set(sent.map((msg) => msg.index)).size).toBe(sent.length);
     expect(
-      loader.handleReply(
-        { type: "slice", axis: 0, index: 1, request_id: 999, dtype: "uint8", shape: [1, 1] },
+      loader.handleReply({ type: "slice", axis: 0, index: 1, request_id: 999, dtype: "uint8", shape: [1, 1] }, [
         new DataView(new ArrayBuffer(1)),
-      ),
+      ]),
     ).toBe(false);
   });
 
@@ -189,16 +238,15 @@ describe("deflated slices", () => {
     loader.onSlice((slice) => heard.push(slice.index));
     loader.focus(2, 4, 10, 0);
     const packed = await deflate(new Uint8Array(values.buffer));
-    expect(loader.handleReply(reply(sent[0].request_id, "deflate"), new DataView(packed.buffer))).toBe(true);
+    expect(loader.handleReply(reply(sent[0].request_id, "deflate"), [new DataView(packed.buffer)])).toBe(true);
     expect(sent.length).toBe(1); // still in flight while inflating
     await vi.waitFor(() => expect(heard).toEqual([4]));
     expect([...(loader.get(2, 4)?.data ?? [])]).toEqual([...values]);
     expect(sent.length).toBe(2); // the slot went to the next slice
     // a corrupt payload is reported, and its slot freed
-    loader.handleReply(
-      { ...reply(sent[1].request_id, "deflate"), index: sent[1].index },
+    loader.handleReply({ ...reply(sent[1].request_id, "deflate"), index: sent[1].index }, [
       new DataView(new ArrayBuffer(5)),
-    );
+    ]);
     await vi.waitFor(() => expect(errors).toHaveLength(1));
     expect(errors[0]).toMatch(/Could not decode slice/);
     expect(sent.length).toBe(3);
@@ -209,7 +257,7 @@ describe("deflated slices", () => {
     const loader = new SliceLoader({ send: (msg) => sent.push(msg), nextRequestId: () => sent.length + 1 });
     loader.focus(2, 4, 10, 0);
     const packed = await deflate(new Uint8Array(values.buffer));
-    loader.handleReply(reply(sent[0].request_id, "deflate"), new DataView(packed.buffer));
+    loader.handleReply(reply(sent[0].request_id, "deflate"), [new DataView(packed.buffer)]);
     loader.clear();
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(loader.get(2, 4)).toBeUndefined();

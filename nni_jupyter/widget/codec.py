@@ -60,23 +60,24 @@ def decode_mask(data: bytes, shape: Sequence[int]) -> np.ndarray:
     return bits.reshape(tuple(shape))
 
 
-def encode_slice(data: bytes) -> tuple[bytes, str]:
-    """Return ``(payload, encoding)`` for a slice's raw bytes: ``deflate`` when it pays, else raw.
+def encode_slices(run: Sequence[bytes]) -> tuple[list[bytes], str]:
+    """Return ``(payloads, encoding)`` for the raw bytes of a run of slices: all ``deflate`` when
+    it pays, else all raw.
 
-    A few pieces spread through the slice are deflated first; a noisy slice (which would shrink
-    little at a high cost) goes raw without compressing the rest.
+    A few pieces spread through the first slice are deflated first; a noisy image (which would
+    shrink little at a high cost) goes raw without compressing the rest. Neighbouring slices
+    look alike, so the first speaks for the run.
     """
-    size = len(data)
-    if size < _SLICE_MIN_BYTES:
-        return data, "raw"
-    stride = size // _PROBE_PIECES
+    if not run or len(run[0]) < _SLICE_MIN_BYTES:
+        return list(run), "raw"
+    first = run[0]
+    stride = len(first) // _PROBE_PIECES
     probe = b"".join(
-        data[k * stride : k * stride + _PROBE_PIECE_BYTES] for k in range(_PROBE_PIECES)
+        first[k * stride : k * stride + _PROBE_PIECE_BYTES] for k in range(_PROBE_PIECES)
     )
     if len(zlib.compress(probe, _SLICE_LEVEL)) > _PROBE_MAX_RATIO * len(probe):
-        return data, "raw"
-    packed = zlib.compress(data, _SLICE_LEVEL)
-    return (packed, "deflate") if len(packed) < size else (data, "raw")
+        return list(run), "raw"
+    return [zlib.compress(data, _SLICE_LEVEL) for data in run], "deflate"
 
 
 def decode_slice(payload: bytes, encoding: str, dtype: str, shape: Sequence[int]) -> np.ndarray:

@@ -96,12 +96,26 @@ def test_get_slice_replies_with_the_exact_slice(make_segmenter, image):
         "type": "slice",
         "axis": 1,
         "index": 7,
+        "count": 1,
+        "step": 1,
         "request_id": 3,
         "dtype": "int16",
         "shape": [image.shape[0], image.shape[2]],
     }
     plane = decode_slice(buffers[0], encoding, content["dtype"], content["shape"])
     assert np.array_equal(plane, image[:, 7, :])
+
+
+def test_get_slice_with_count_replies_with_one_buffer_per_slice_in_order(make_segmenter, image):
+    seg = make_segmenter()
+    message = {"type": "get_slice", "axis": 2, "index": 9, "count": 3, "step": -1}
+    seg._on_message(seg, {**message, "request_id": 4}, [])
+    ((content, buffers),) = messages_of(seg, "slice")
+    assert (content["index"], content["count"], content["step"]) == (9, 3, -1)
+    assert len(buffers) == 3
+    for index, buffer in zip((9, 8, 7), buffers, strict=True):
+        plane = decode_slice(buffer, content["encoding"], content["dtype"], content["shape"])
+        assert np.array_equal(plane, image[:, :, index])
 
 
 def test_browser_prompt_sends_patches_then_done(make_segmenter):
