@@ -341,6 +341,12 @@ export class SliceLoader {
         if (!wantedKeys.has(key) || !this.missing(key)) break;
         keys.add(key);
       }
+      // As the view moves, the far end of the window gains one slice a step: wait there until a
+      // whole run is wanted rather than send a message per slice.
+      const after = index + keys.size * step;
+      const openEnded = after >= 0 && after < focus.size && !wantedKeys.has(sliceKey(axis, after));
+      const far = Math.abs(index - focus.index) > this.options.prefetchAhead / 2;
+      if (step !== 0 && openEnded && far && keys.size < maxPerRequest) continue;
       const requestId = this.options.nextRequestId();
       this.requests.set(requestId, { keys, sentAt: this.options.now() });
       keys.forEach((key) => this.inFlightKeys.add(key));

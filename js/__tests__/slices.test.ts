@@ -126,6 +126,46 @@ describe("SliceLoader", () => {
     ]);
   });
 
+  it("keeps asking for whole runs while the view moves a slice at a time", () => {
+    const sent: GetSliceMsg[] = [];
+    const loader = new SliceLoader({
+      send: (msg) => sent.push(msg),
+      nextRequestId: () => sent.length + 1,
+      maxInFlight: 64,
+      maxPerRequest: 8,
+      prefetchAhead: 32,
+    });
+    const answerAll = () => {
+      for (const msg of sent.splice(0)) {
+        const { axis, index, request_id, count = 1, step = 1 } = msg;
+        const buffers = Array.from({ length: count }, () => new DataView(new ArrayBuffer(1)));
+        const reply: SliceReply = {
+          type: "slice",
+          axis,
+          index,
+          request_id,
+          count,
+          step,
+          dtype: "uint8",
+          shape: [1, 1],
+        };
+        loader.handleReply(reply, buffers);
+      }
+    };
+    loader.focus(2, 0, 300, 0);
+    answerAll();
+    const counts: number[] = [];
+    for (let index = 1; index <= 80; index++) {
+      loader.focus(2, index, 300, 1);
+      counts.push(...sent.map((msg) => msg.count ?? 1));
+      answerAll();
+    }
+    expect(counts.every((count) => count === 8)).toBe(true);
+    // the window (32 ahead) moved from 16 to 112: slices 17..112 in 12 messages
+    expect(counts.length).toBe(12);
+    for (let index = 1; index <= 112; index++) expect(loader.get(2, index)).toBeDefined();
+  });
+
   it("counts every slice of a run against the in-flight limit, and frees a failed run whole", () => {
     const { loader, sent } = setup(3, 8);
     loader.focus(0, 0, 50, 1);
