@@ -178,9 +178,9 @@ export class SliceLoader {
   constructor(options: SliceLoaderOptions) {
     this.options = {
       maxBytes: 192 * 1024 * 1024,
-      maxInFlight: 32,
+      maxInFlight: 48,
       maxPerRequest: 8,
-      prefetchAhead: 32,
+      prefetchAhead: 64,
       requestTimeoutMs: 30_000,
       now: () => performance.now(),
       error: () => {},
