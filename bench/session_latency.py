@@ -9,8 +9,11 @@ network), then the peak RSS of each on a 256^3 image (each measured in its own p
 
     python bench/session_latency.py                       # CPU, small ResEnc (patch 64^3), 160^3
     python bench/session_latency.py --full                # CUDA, ResEnc-L v1.0 shape, 192^3 patch
-    python bench/session_latency.py --full --device cpu --kinds point --repeats 1 --size 224 \
-        --no-autozoom --skip-rss                          # one full-size point prompt on CPU
+    python bench/session_latency.py --full-size [--all-bf16]
+        # CPU, ResEnc-L v1.0 shape, 192^3 patch and image, AutoZoom off: one point and one box,
+        # no warm-up prompt, no RSS (about 10 forwards of a minute each on two threads);
+        # --all-bf16 adds ours in bf16 with the full-resolution head in bf16 too (the speed that
+        # keeping it in float32 costs)
 
 Needs the parity extra (``pip install nninteractive==2.6.0``).
 """
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -140,6 +144,8 @@ def prompts(
 
 #: The sessions compared: ours in its default precision, ours in fp32, the reference.
 SESSIONS = {"ours": "auto", "ours fp32": "fp32", "reference": None}
+#: With ``--all-bf16``: ours in bf16 with the full-resolution head left in bf16 as well.
+ALL_BF16 = "ours all-bf16"
 
 
 def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
@@ -147,7 +153,7 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
     if which.startswith("ours"):
         from nni_jupyter.inference import nnInteractiveInferenceSession as Session
 
-        options["precision"] = SESSIONS[which]
+        options["precision"] = "bf16" if which == ALL_BF16 else SESSIONS[which]
     else:
         from nnInteractive.inference.inference_session import (
             nnInteractiveInferenceSession as Session,
@@ -160,7 +166,22 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
         do_autozoom=autozoom,
         **options,
     )
-    session.initialize_from_trained_model_folder(str(folder))
+    if which != ALL_BF16:
+        session.initialize_from_trained_model_folder(str(folder))
+        return session
+    from nni_jupyter.inference import precision
+
+    # Its own copy of the folder: networks are shared per folder, and the other bf16 session's
+    # network has its head switched to float32 already.
+    copy = folder.parent / "model-all-bf16"
+    if not copy.exists():
+        shutil.copytree(folder, copy)
+    keep = precision.keep_full_resolution_head_in_float32
+    precision.keep_full_resolution_head_in_float32 = lambda network: None
+    try:
+        session.initialize_from_trained_model_folder(str(copy))
+    finally:
+        precision.keep_full_resolution_head_in_float32 = keep
     return session
 
 
@@ -224,7 +245,7 @@ def latency(
     time per step over all prompts. Prompts are interleaved between the sessions."""
     image = phantom(size)
     sessions, hooks = {}, {}
-    for which in SESSIONS:
+    for which in session_names(args):
         session = quiet(lambda w=which: make_session(w, folder, device, threads, autozoom))
         session.set_image(image)
         session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
@@ -237,6 +258,8 @@ def latency(
     kinds = tuple(args.kinds.split(","))
     calls = prompts(size, args.repeats, kinds)
     for which, session in sessions.items():  # the first prompt pays one-off costs
+        if args.no_first:
+            break
         first[which] = timed_prompt(session, calls[0][1], device, hooks[which])["total"]
         session.reset_interactions()
     for name, call in calls:
@@ -247,16 +270,13 @@ def latency(
                 steps[which][step] = steps[which].get(step, 0.0) + seconds
             steps[which]["total"] = steps[which].get("total", 0.0) + result["total"]
             steps[which]["forwards"] = steps[which].get("forwards", 0) + result["forwards"]
-        agree = {
-            w: (buffers[w] == buffers["reference"]).float().mean().item()
-            for w in ("ours", "ours fp32")
-        }
-        times = "  ".join(f"{w} {timings[w][name][-1]:7.3f} s" for w in sessions)
-        print(
-            f"  {name:9s} {times}   agreement with the reference: ours {agree['ours']:.5f}, "
-            f"fp32 {agree['ours fp32']:.5f}",
-            flush=True,
+        agree = ", ".join(
+            f"{w} {(buffers[w] == buffers['reference']).float().mean().item():.5f}"
+            for w in sessions
+            if w != "reference"
         )
+        times = "  ".join(f"{w} {timings[w][name][-1]:7.3f} s" for w in sessions)
+        print(f"  {name:9s} {times}   agreement with the reference: {agree}", flush=True)
     return timings, first, steps
 
 
@@ -312,31 +332,43 @@ def report_latency(folder: Path, args: argparse.Namespace, device: str) -> None:
         folder, args.size, torch.device(device), args.threads, not args.no_autozoom, args
     )
     medians = {w: {k: statistics.median(v) for k, v in t.items()} for w, t in timings.items()}
+    ours = [w for w in timings if w != "reference"]
     print(
-        f"\n{'prompt':10s} {'ours (s)':>10s} {'fp32 (s)':>10s} {'ref (s)':>10s} "
-        f"{'ours/ref':>9s} {'fp32/ref':>9s}"
+        f"\n{'prompt':10s} "
+        + " ".join(f"{w + ' (s)':>18s}" for w in timings)
+        + " "
+        + " ".join(f"{w + '/ref':>18s}" for w in ours)
     )
-    for name in medians["ours"]:
-        ours, exact, ref = (medians[w][name] for w in ("ours", "ours fp32", "reference"))
-        ratios = f"{ours / ref:9.2f} {exact / ref:9.2f}"
-        print(f"{name:10s} {ours:10.3f} {exact:10.3f} {ref:10.3f} {ratios}")
     every = {w: statistics.median([x for v in t.values() for x in v]) for w, t in timings.items()}
-    print(
-        f"{'all':10s} {every['ours']:10.3f} {every['ours fp32']:10.3f} {every['reference']:10.3f} "
-        f"{every['ours'] / every['reference']:9.2f} {every['ours fp32'] / every['reference']:9.2f}"
-    )
-    print("\nfirst prompt / steady median per prompt:")
-    for which in SESSIONS:
+    for name, row in [
+        *((n, {w: medians[w][n] for w in timings}) for n in medians["ours"]),
+        ("all", every),
+    ]:
         print(
-            f"  {which:10s} {first[which]:8.3f} s / {every[which]:8.3f} s = "
-            f"{first[which] / every[which]:.2f}"
+            f"{name:10s} "
+            + " ".join(f"{row[w]:18.3f}" for w in timings)
+            + " "
+            + " ".join(f"{row[w] / row['reference']:18.2f}" for w in ours)
         )
+    if first:
+        print("\nfirst prompt / steady median per prompt:")
+        for which in timings:
+            print(
+                f"  {which:14s} {first[which]:8.3f} s / {every[which]:8.3f} s = "
+                f"{first[which] / every[which]:.2f}"
+            )
     print("\nwhere the time goes, summed over all prompts (s; the reference: forwards by hooks):")
-    for which in SESSIONS:
+    for which in timings:
         parts = ", ".join(
             f"{step} {seconds:.3f}" for step, seconds in steps[which].items() if step != "forwards"
         )
-        print(f"  {which:10s} {int(steps[which]['forwards'])} forwards; {parts}")
+        print(f"  {which:14s} {int(steps[which]['forwards'])} forwards; {parts}")
+
+
+def session_names(args: argparse.Namespace) -> list[str]:
+    """The sessions compared in this run, the reference last."""
+    names = [w for w in SESSIONS if w != "reference"]
+    return [*names, ALL_BF16, "reference"] if args.all_bf16 else [*names, "reference"]
 
 
 def main() -> None:
@@ -352,9 +384,20 @@ def main() -> None:
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--kinds", default="point,bbox,scribble,lasso", help="prompt types")
     parser.add_argument("--repeats", type=int, default=2, help="prompts per type (1 to 3)")
+    parser.add_argument(
+        "--full-size",
+        action="store_true",
+        help="CPU, v1.0 shape, 192^3: a point and a box, AutoZoom off, no warm-up, no RSS",
+    )
+    parser.add_argument("--all-bf16", action="store_true", help=f"also time {ALL_BF16!r}")
+    parser.add_argument("--no-first", action="store_true", help="no warm-up prompt")
     parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.full_size:
+        args.full = args.no_autozoom = args.skip_rss = args.no_first = True
+        args.device, args.kinds, args.repeats = "cpu", "point,bbox", 1
+        args.size = max(args.size, 192)
     device = args.device or ("cuda" if args.full else "cpu")
     if args.rss_child:
         rss_child(

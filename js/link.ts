@@ -113,7 +113,7 @@ export class KernelLink {
   private route(msg: IncomingMsg, buffers: DataView[]): void {
     switch (msg.type) {
       case "slice":
-        this.loader.handleReply(msg, buffers[0]);
+        this.loader.handleReply(msg, buffers);
         break;
       case "labels_reset":
         this.labels.reset();

@@ -1,8 +1,10 @@
 /**
  * Slice transport in the browser: an LRU cache bounded by bytes, and a loader that asks the
  * kernel for slices (`get_slice`) with the visible ones first and neighbours prefetched in the
- * direction of travel, with a bounded number of requests in flight.
+ * direction of travel, with a bounded number of requests in flight. Deflated slices are inflated
+ * off the main thread's critical path (the platform's DecompressionStream).
  */
+import { asBytes, inflateZlib } from "./codec";
 import type { Axis, GetSliceMsg, SliceDtype, SliceReply } from "./types";
 
 export type SliceArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Int32Array | Uint32Array | Float32Array;
@@ -53,6 +55,15 @@ export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer
     shape: [nP, nQ],
     data: new ArrayType(source, offset, nP * nQ),
   };
+}
+
+/** Decode a slice reply in any encoding (PROTOCOL.md `slice`): inflate if deflated, then wrap. */
+export async function decodeSlice(reply: SliceReply, buffer: DataView | ArrayBuffer): Promise<Slice> {
+  const encoding = reply.encoding ?? "raw";
+  if (encoding === "raw") return sliceFromReply(reply, buffer);
+  if (encoding !== "deflate") throw new Error(`slice encoding ${JSON.stringify(encoding)} is not raw or deflate`);
+  const bytes = await inflateZlib(asBytes(buffer));
+  return sliceFromReply(reply, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 }
 
 /** Least-recently-used map whose total size (by `sizeOf`) stays under `maxBytes`. */
@@ -119,14 +130,18 @@ export interface SliceLoaderOptions {
   nextRequestId: () => number;
   /** Cache budget, bytes. */
   maxBytes?: number;
-  /** Requests in flight at once. */
+  /** Slices in flight at once (asked for and not yet in the cache). */
   maxInFlight?: number;
-  /** Slices prefetched ahead of the direction of travel (and half as many behind). */
+  /** Most slices one request asks for (a run of neighbours: one message instead of many). */
+  maxPerRequest?: number;
+  /** Slices prefetched ahead of the direction of travel (and a quarter as many behind). */
   prefetchAhead?: number;
   /** Requests with no reply after this many ms are forgotten (and may be sent again). */
   requestTimeoutMs?: number;
   /** Clock, ms. */
   now?: () => number;
+  /** A reply that could not be decoded (after the fact, for deflated ones). */
+  error?: (message: string) => void;
 }
 
 interface Focus {
@@ -135,29 +150,40 @@ interface Focus {
   direction: number;
 }
 
+interface Request {
+  /** Keys of the request's slices not yet in the cache. */
+  keys: Set<string>;
+  sentAt: number;
+}
+
 const sliceKey = (axis: Axis, index: number): string => `${axis}:${index}`;
 
 /**
  * Loads slices on demand. Views call `focus(axis, index, size, direction)` when they show a slice;
- * `onSlice` listeners hear about every slice that arrives.
+ * `onSlice` listeners hear about every slice that arrives. Neighbours are asked for in runs (one
+ * `get_slice` with `count`), each run leading away from the shown slice.
  */
 export class SliceLoader {
   readonly cache: LruCache<string, Slice>;
   /** Request-to-reply times of the latest slices, ms (for benchmarks). */
   readonly roundTripsMs: number[] = [];
-  private readonly inFlight = new Map<number, { key: string; sentAt: number }>();
+  private readonly requests = new Map<number, Request>();
   private readonly inFlightKeys = new Set<string>();
   private readonly focuses = new Map<Axis, Focus>();
   private readonly listeners = new Set<(slice: Slice) => void>();
   private readonly options: Required<SliceLoaderOptions>;
+  /** Bumped by `clear`: a slice still inflating from before is dropped when it lands. */
+  private generation = 0;
 
   constructor(options: SliceLoaderOptions) {
     this.options = {
       maxBytes: 192 * 1024 * 1024,
-      maxInFlight: 8,
-      prefetchAhead: 16,
+      maxInFlight: 48,
+      maxPerRequest: 8,
+      prefetchAhead: 64,
       requestTimeoutMs: 30_000,
       now: () => performance.now(),
+      error: () => {},
       ...options,
     };
     this.cache = new LruCache(this.options.maxBytes, (slice) => slice.data.byteLength);
@@ -190,28 +216,62 @@ export class SliceLoader {
 
   /** Forget everything cached (the volume changed). */
   clear(): void {
+    this.generation++;
     this.cache.clear();
-    this.inFlight.clear();
+    this.requests.clear();
     this.inFlightKeys.clear();
   }
 
-  /** Handle a `slice` reply; returns false when the reply was not ours. */
-  handleReply(reply: SliceReply, buffer: DataView | ArrayBuffer): boolean {
-    const request = this.inFlight.get(reply.request_id);
+  /**
+   * Handle a `slice` reply (one buffer per slice); returns false when none of it was ours. A raw
+   * slice is cached at once; a deflated one when it has been inflated (in flight until then).
+   * Throws on a reply whose buffers do not fit its count, dtype and shape.
+   */
+  handleReply(reply: SliceReply, buffers: readonly (DataView | ArrayBuffer)[]): boolean {
+    const request = this.requests.get(reply.request_id);
     if (!request) return false;
-    this.settle(reply.request_id);
-    this.roundTripsMs.push(this.options.now() - request.sentAt);
-    if (this.roundTripsMs.length > 256) this.roundTripsMs.shift();
-    const slice = sliceFromReply(reply, buffer);
-    this.cache.set(sliceKey(slice.axis, slice.index), slice);
-    for (const listener of this.listeners) listener(slice);
-    this.pump();
-    return true;
+    const count = reply.count ?? 1;
+    const step = reply.step ?? 1;
+    if (buffers.length !== count) {
+      this.settle(reply.request_id);
+      throw new Error(`a slice reply for ${count} slices came with ${buffers.length} buffers`);
+    }
+    let ours = false;
+    for (let k = 0; k < count; k++) {
+      const one: SliceReply = { ...reply, index: reply.index + k * step, count: 1 };
+      const key = sliceKey(one.axis, one.index);
+      if (!request.keys.has(key)) continue;
+      ours = true;
+      this.receive(one, buffers[k], key, request.sentAt);
+    }
+    return ours;
+  }
+
+  private receive(reply: SliceReply, buffer: DataView | ArrayBuffer, key: string, sentAt: number): void {
+    if (reply.encoding === undefined || reply.encoding === "raw") {
+      this.settle(reply.request_id, key);
+      this.store(sentAt, sliceFromReply(reply, buffer));
+      return;
+    }
+    const generation = this.generation;
+    decodeSlice(reply, buffer).then(
+      (slice) => {
+        if (generation !== this.generation) return;
+        this.settle(reply.request_id, key);
+        this.store(sentAt, slice);
+      },
+      (error: Error) => {
+        if (generation !== this.generation) return;
+        this.settle(reply.request_id, key);
+        this.options.error(`Could not decode slice ${reply.index} of axis ${reply.axis}: ${error.message}`);
+        this.pump();
+      },
+    );
   }
 
   /** Handle an `error` reply; returns false when the request was not ours. */
   handleError(requestId: number): boolean {
-    if (!this.inFlight.has(requestId)) return false;
+    if (!this.requests.has(requestId)) return false;
     this.settle(requestId);
     this.pump();
     return true;
@@ -232,31 +292,67 @@ export class SliceLoader {
     return order;
   }
 
-  private settle(requestId: number): void {
-    const request = this.inFlight.get(requestId);
+  private store(sentAt: number, slice: Slice): void {
+    this.roundTripsMs.push(this.options.now() - sentAt);
+    if (this.roundTripsMs.length > 256) this.roundTripsMs.shift();
+    this.cache.set(sliceKey(slice.axis, slice.index), slice);
+    for (const listener of this.listeners) listener(slice);
+    this.pump();
+  }
+
+  /** Forget slice `key` of a request (every slice of it when `key` is omitted). */
+  private settle(requestId: number, key?: string): void {
+    const request = this.requests.get(requestId);
     if (!request) return;
-    this.inFlight.delete(requestId);
-    this.inFlightKeys.delete(request.key);
+    for (const done of key === undefined ? [...request.keys] : [key]) {
+      request.keys.delete(done);
+      this.inFlightKeys.delete(done);
+    }
+    if (request.keys.size === 0) this.requests.delete(requestId);
   }
 
   private expireStale(): void {
     const now = this.options.now();
-    for (const [requestId, request] of this.inFlight) {
+    for (const [requestId, request] of this.requests) {
       if (now - request.sentAt > this.options.requestTimeoutMs) this.settle(requestId);
     }
   }
 
+  private missing(key: string): boolean {
+    return !this.cache.has(key) && !this.inFlightKeys.has(key);
+  }
+
   private pump(): void {
     this.expireStale();
-    if (this.inFlight.size >= this.options.maxInFlight) return;
-    for (const [axis, index] of this.wanted()) {
-      const key = sliceKey(axis, index);
-      if (this.cache.has(key) || this.inFlightKeys.has(key)) continue;
+    const { maxInFlight, maxPerRequest } = this.options;
+    const wanted = this.wanted();
+    const wantedKeys = new Set(wanted.map(([axis, index]) => sliceKey(axis, index)));
+    for (const [axis, index] of wanted) {
+      const room = Math.min(maxPerRequest, maxInFlight - this.inFlightKeys.size);
+      if (room <= 0) return;
+      if (!this.missing(sliceKey(axis, index))) continue;
+      // The shown slice travels alone (nothing to wait for); a run of neighbours leads away from
+      // it, ahead in the travel direction or behind.
+      const focus = this.focuses.get(axis) as Focus;
+      const step = Math.sign(index - focus.index) as -1 | 0 | 1;
+      const keys = new Set([sliceKey(axis, index)]);
+      for (let next = index + step; step !== 0 && keys.size < room; next += step) {
+        const key = sliceKey(axis, next);
+        if (!wantedKeys.has(key) || !this.missing(key)) break;
+        keys.add(key);
+      }
+      // As the view moves, the far end of the window gains one slice a step: wait there until a
+      // whole run is wanted rather than send a message per slice.
+      const after = index + keys.size * step;
+      const openEnded = after >= 0 && after < focus.size && !wantedKeys.has(sliceKey(axis, after));
+      const far = Math.abs(index - focus.index) > this.options.prefetchAhead / 2;
+      if (step !== 0 && openEnded && far && keys.size < maxPerRequest) continue;
       const requestId = this.options.nextRequestId();
-      this.inFlight.set(requestId, { key, sentAt: this.options.now() });
-      this.inFlightKeys.add(key);
-      this.options.send({ type: "get_slice", axis, index, request_id: requestId });
-      if (this.inFlight.size >= this.options.maxInFlight) return;
+      this.requests.set(requestId, { keys, sentAt: this.options.now() });
+      keys.forEach((key) => this.inFlightKeys.add(key));
+      const msg: GetSliceMsg = { type: "get_slice", axis, index, request_id: requestId };
+      if (keys.size > 1) Object.assign(msg, { count: keys.size, step });
+      this.options.send(msg);
     }
   }
 }

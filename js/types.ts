@@ -108,6 +108,9 @@ export interface GetSliceMsg {
   axis: Axis;
   index: number;
   request_id: number;
+  /** Slices asked for (1 when absent, at most MAX_SLICES_PER_REQUEST), `step` (+1 or -1) apart. */
+  count?: number;
+  step?: 1 | -1;
 }
 
 export interface GetLabelsMsg {
@@ -152,7 +155,14 @@ export interface SliceReply {
   dtype: SliceDtype;
   /** `[n_p, n_q]` */
   shape: [number, number];
+  /** How every buffer is encoded: the raw bytes, or zlib (RFC 1950) of them. Absent means raw. */
+  encoding?: SliceEncoding;
+  /** Slices in the reply (one buffer each): `index`, `index + step`, ... (absent: 1 and +1). */
+  count?: number;
+  step?: 1 | -1;
 }
+
+export type SliceEncoding = "raw" | "deflate";
 
 export interface LabelsResetMsg {
   type: "labels_reset";

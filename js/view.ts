@@ -37,7 +37,8 @@ export class SliceView {
   /** Gestures, pending prompts and the crosshair, at screen resolution; takes the pointer events. */
   private readonly surface: HTMLCanvasElement;
   private readonly slider: HTMLInputElement;
-  private readonly caption: HTMLElement;
+  /** The footer's "Z 12 / 300": one text node whose data changes (no node churn per step). */
+  private readonly caption = document.createTextNode("");
   private shownIndex = -1;
   private imageDirty = true;
   private overlayDirty = true;
@@ -65,10 +66,9 @@ export class SliceView {
       min: "0",
       step: "1",
     });
-    this.caption = h("span", { class: "nni-view-caption" });
     this.el = h("div", { class: "nni-view", "data-testid": "nni-view" }, [
       this.stage,
-      h("div", { class: "nni-view-footer" }, [this.caption, this.slider]),
+      h("div", { class: "nni-view-footer" }, [h("span", { class: "nni-view-caption" }, [this.caption]), this.slider]),
     ]);
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
@@ -117,7 +117,7 @@ export class SliceView {
     const index = this.index();
     this.slider.max = String(size - 1);
     this.slider.value = String(index);
-    this.caption.textContent = `${AXIS_NAMES[this.axis]} ${index + 1} / ${size}`;
+    this.caption.data = `${AXIS_NAMES[this.axis]} ${index + 1} / ${size}`;
     this.el.dataset.index = String(index);
     this.host.loader.focus(this.axis, index, size, direction);
     this.invalidateImage();

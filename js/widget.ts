@@ -32,7 +32,11 @@ const SAVE_DELAY_MS = 150;
 function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => void {
   const cleanups: (() => void)[] = [];
   const send = (msg: OutgoingMsg) => model.send(msg);
-  const loader: SliceLoader = new SliceLoader({ send, nextRequestId: (): number => link.newRequestId() });
+  const loader: SliceLoader = new SliceLoader({
+    send,
+    nextRequestId: (): number => link.newRequestId(),
+    error: (message) => showError(message),
+  });
   const labels = new LabelVolume(model.get("shape"));
   const link: KernelLink = new KernelLink(send, loader, labels, {
     error: showError,

@@ -59,18 +59,52 @@ export function dragWindow(
   return [start[0] + dy * perPixel, Math.max(MIN_WIDTH, start[1] + dx * perPixel)];
 }
 
+/** Offset and length of a grey look-up table indexed by value, for 8- and 16-bit integer slices. */
+const LUT_RANGES = new Map<string, [number, number]>([
+  ["Uint8Array", [0, 256]],
+  ["Int8Array", [-128, 256]],
+  ["Uint16Array", [0, 65536]],
+  ["Int16Array", [-32768, 65536]],
+]);
+
+/** The grey level (0..255) of `value` in `window`, as an opaque RGBA word (little-endian). */
+function greyPixel(value: number, low: number, scale: number): number {
+  let grey = (value - low) * scale;
+  grey = grey <= 0 ? 0 : grey >= 255 ? 255 : grey | 0;
+  return 0xff000000 | (grey << 16) | (grey << 8) | grey;
+}
+
+/** Per-value pixels of one window for one integer type: rebuilt only when either changes. */
+let lut: { key: string; table: Uint32Array; offset: number } | null = null;
+
+function lookupTable(type: string, low: number, scale: number): { table: Uint32Array; offset: number } | null {
+  const range = LUT_RANGES.get(type);
+  if (!range) return null;
+  const key = `${type}:${low}:${scale}`;
+  if (lut?.key !== key) {
+    const [first, length] = range;
+    const table = lut?.table.length === length ? lut.table : new Uint32Array(length);
+    for (let k = 0; k < length; k++) table[k] = greyPixel(first + k, low, scale);
+    lut = { key, table, offset: -first };
+  }
+  return lut;
+}
+
 /**
  * Write a slice as opaque grey RGBA pixels (little-endian words), in the slice's own C order
- * (`p * n_q + q`), the order of the view's image layer.
+ * (`p * n_q + q`), the order of the view's image layer. 8- and 16-bit integer slices go through a
+ * look-up table (one load per pixel while scrolling); other types are mapped value by value.
  */
 export function windowSlice(data: SliceArray, window: WindowLevel, out: Uint32Array): void {
   const [level, width] = window;
   const low = level - width / 2;
   const scale = 255 / Math.max(width, MIN_WIDTH);
   const count = Math.min(data.length, out.length);
-  for (let k = 0; k < count; k++) {
-    let grey = (data[k] - low) * scale;
-    grey = grey <= 0 ? 0 : grey >= 255 ? 255 : grey | 0;
-    out[k] = 0xff000000 | (grey << 16) | (grey << 8) | grey;
+  const table = lookupTable(data.constructor.name, low, scale);
+  if (table) {
+    const { table: pixels, offset } = table;
+    for (let k = 0; k < count; k++) out[k] = pixels[data[k] + offset];
+    return;
   }
+  for (let k = 0; k < count; k++) out[k] = greyPixel(data[k], low, scale);
 }

@@ -35,6 +35,26 @@ describe("window", () => {
     expect([...out].every((pixel) => pixel >>> 24 === 255)).toBe(true);
     expect([...out].every((pixel) => ((pixel >> 8) & 0xff) === (pixel & 0xff))).toBe(true);
   });
+
+  it("maps 8- and 16-bit integers through its table exactly as float values are mapped", () => {
+    const types = [Uint8Array, Int8Array, Uint16Array, Int16Array] as const;
+    for (const Type of types) {
+      const values = Array.from({ length: 600 }, (_, k) => (k * 977) % 65536);
+      const data = Type.from(values.map((v) => (Type === Int8Array ? (v % 256) - 128 : v)));
+      for (const window of [
+        [40, 400],
+        [100.5, 3],
+        [-600, 1500],
+        [0, 1e-9],
+      ] as [number, number][]) {
+        const fromTable = new Uint32Array(data.length);
+        const direct = new Uint32Array(data.length);
+        windowSlice(data, window, fromTable);
+        windowSlice(Float32Array.from(data), window, direct);
+        expect([...fromTable]).toEqual([...direct]);
+      }
+    }
+  });
 });
 
 describe("overlay", () => {

@@ -25,13 +25,24 @@ class MessageError(ValueError):
         self.request_id = request_id
 
 
+#: Most slices one ``get_slice`` may ask for (``count``).
+MAX_SLICES_PER_REQUEST = 32
+
+
 @dataclass(frozen=True)
 class SliceRequest:
-    """``get_slice``: one slice along ``axis`` at ``index``."""
+    """``get_slice``: ``count`` slices along ``axis`` from ``index``, ``step`` (+1 or -1) apart."""
 
     axis: int
     index: int
     request_id: int
+    count: int = 1
+    step: int = 1
+
+    @property
+    def indices(self) -> range:
+        """The slice indices, in the order they are sent."""
+        return range(self.index, self.index + self.count * self.step, self.step)
 
 
 @dataclass(frozen=True)
@@ -99,10 +110,32 @@ def parse_message(content: Any, shape: tuple[int, int, int]) -> Request:
     if kind == "get_labels":
         return LabelsRequest(request_id)
     if kind == "get_slice":
-        return SliceRequest(*_axis_index(content, shape, request_id), request_id)
+        return _slice_request(content, shape, request_id)
     if kind == "prompt":
         return ItemRequest(_prompt(content, shape, request_id), request_id)
     return ItemRequest(_command(content, request_id), request_id)
+
+
+def _slice_request(
+    content: dict[str, Any], shape: tuple[int, ...], request_id: int
+) -> SliceRequest:
+    axis, index = _axis_index(content, shape, request_id)
+    count = content.get("count", 1)
+    if not _is_int(count) or not 1 <= count <= MAX_SLICES_PER_REQUEST:
+        raise MessageError(
+            f"count must be an integer in 1..{MAX_SLICES_PER_REQUEST}; got {count!r}", request_id
+        )
+    step = content.get("step", 1)
+    if not _is_int(step) or step not in (1, -1):
+        raise MessageError(f"step must be 1 or -1; got {step!r}", request_id)
+    last = index + (count - 1) * step
+    if not 0 <= last < shape[axis]:
+        raise MessageError(
+            f"slices {index}..{last} run outside axis {axis} (0..{shape[axis] - 1}); "
+            "ask for fewer (count)",
+            request_id,
+        )
+    return SliceRequest(axis, index, request_id, count, step)
 
 
 def _prompt(content: dict[str, Any], shape: tuple[int, ...], request_id: int) -> Prompt:
@@ -155,15 +188,21 @@ def _command(content: dict[str, Any], request_id: int) -> Command:
 # ---- kernel -> browser ----------------------------------------------------------------------
 
 
-def slice_reply(request: SliceRequest, dtype: str, shape: list[int]) -> dict[str, Any]:
-    """``slice`` (its buffer: the raw slice bytes)."""
+def slice_reply(
+    request: SliceRequest, dtype: str, shape: list[int], encoding: str
+) -> dict[str, Any]:
+    """``slice``: the answer to ``request``, one buffer per slice in ``request.indices`` order
+    (the slice bytes, ``raw`` or ``deflate``; see :mod:`.codec`)."""
     return {
         "type": "slice",
         "axis": request.axis,
         "index": request.index,
+        "count": request.count,
+        "step": request.step,
         "request_id": request.request_id,
         "dtype": dtype,
         "shape": shape,
+        "encoding": encoding,
     }
 
 

@@ -24,6 +24,7 @@ import traitlets as t
 from ..volumes import LazyVolume
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
+from .codec import encode_slices
 from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .models import load_model, model_info, scribble_thickness, supported_tools
@@ -38,7 +39,7 @@ from .prompts import (
     item_from_dict,
 )
 from .record import MAX_ANNOTATOR_LENGTH
-from .slices import default_window, extract_slice, intensity_stats, window_for, wire_dtype
+from .slices import default_window, extract_slices, intensity_stats, window_for, wire_dtype
 from .worker import Job, Worker
 
 if TYPE_CHECKING:
@@ -416,10 +417,7 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         try:
             request = parse_message(content, self._volume.shape)
             if isinstance(request, SliceRequest):
-                data, meta = extract_slice(
-                    self._volume, request.axis, request.index, self._wire_dtype
-                )
-                self.send(messages.slice_reply(request, **meta), [data])
+                self._send_slices(request)
             elif isinstance(request, LabelsRequest):
                 self._send_labels(request.request_id)
             elif isinstance(request, ItemRequest):
@@ -429,6 +427,11 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
             self._report_error(
                 exc, rid if isinstance(rid, int) and not isinstance(rid, bool) else None
             )
+
+    def _send_slices(self, request: SliceRequest) -> None:
+        run, meta = extract_slices(self._volume, request.axis, request.indices, self._wire_dtype)
+        payloads, encoding = encode_slices(run)
+        self.send(messages.slice_reply(request, encoding=encoding, **meta), payloads)
 
     def _send_labels(self, request_id: int | None) -> None:
         with self._annotator.lock:

@@ -50,15 +50,41 @@ def extract_slice(
     ValueError
         If ``axis`` or ``index`` is out of range.
     """
+    _check_index(volume, axis, index)
+    plane = volume[(slice(None),) * axis + (index,)]  # a lazy volume reads only this plane
+    data = np.ascontiguousarray(plane, dtype=dtype)
+    return data.tobytes(), {"dtype": dtype.name, "shape": [int(s) for s in plane.shape]}
+
+
+def _check_index(volume: np.ndarray, axis: int, index: int) -> None:
     if axis not in (0, 1, 2):
         raise ValueError(f"axis must be 0, 1 or 2; got {axis}")
     if not 0 <= index < volume.shape[axis]:
         raise ValueError(
             f"slice index {index} is outside axis {axis} (0..{volume.shape[axis] - 1})"
         )
-    plane = volume[(slice(None),) * axis + (index,)]  # a lazy volume reads only this plane
-    data = np.ascontiguousarray(plane, dtype=dtype)
-    return data.tobytes(), {"dtype": dtype.name, "shape": [int(s) for s in plane.shape]}
+
+
+def extract_slices(
+    volume: np.ndarray, axis: int, indices: range, dtype: np.dtype[Any]
+) -> tuple[list[bytes], dict[str, Any]]:
+    """Return the bytes of the slices ``indices`` (consecutive, either direction) and their
+    metadata, as :func:`extract_slice` does for one.
+
+    The run is read as one block: along the array's last axis the slices are interleaved in
+    memory, and one pass over the block costs little more than one slice gathered alone.
+    """
+    if not indices:
+        raise ValueError("a run of slices needs at least one index")
+    if abs(indices.step) != 1:
+        raise ValueError(f"a run of slices is consecutive (step +1 or -1); got {indices.step}")
+    low, high = min(indices), max(indices)
+    _check_index(volume, axis, low)
+    _check_index(volume, axis, high)
+    block = volume[(slice(None),) * axis + (slice(low, high + 1),)]
+    planes = np.moveaxis(np.asarray(block, dtype=dtype), axis, 0)
+    data = [np.ascontiguousarray(planes[index - low]).tobytes() for index in indices]
+    return data, {"dtype": dtype.name, "shape": [int(s) for s in planes.shape[1:]]}
 
 
 def intensity_stats(volume: np.ndarray | LazyVolume) -> dict[str, float]:

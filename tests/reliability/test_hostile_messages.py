@@ -46,6 +46,7 @@ HOSTILE_VALUES = st.one_of(
 )
 TEMPLATES = [
     {"type": "get_slice", "axis": 2, "index": 3},
+    {"type": "get_slice", "axis": 2, "index": 3, "count": 4, "step": -1},
     {"type": "get_labels"},
     {"type": "prompt", "tool": "point", "positive": True, "axis": 2, "index": 5,
      "vertices": [[10.0, 12.0]]},
@@ -168,6 +169,8 @@ def test_named_hostile_messages(make_segmenter) -> None:
         {"type": "command", "name": "new_object", "class_id": -3, "request_id": 14},
         {"type": "command", "name": "exec", "request_id": 15},
         {"type": "get_slice", "axis": 0, "index": 40, "request_id": 16},
+        {"type": "get_slice", "axis": 0, "index": 38, "count": 3, "request_id": 19},
+        {"type": "get_slice", "axis": 0, "index": 0, "count": 10**9, "request_id": 20},
         {**point, "request_id": 17, "tool": "scribble",
          "vertices": [[-1e308, -1e308], [1e308, 1e308]]},
         {**point, "request_id": 18, "vertices": [[10**400, 1]]},

@@ -10,6 +10,7 @@ import pytest
 import nni_jupyter as nj
 from nni_jupyter.volumes import LazyVolume
 from nni_jupyter.widget import Segmenter
+from nni_jupyter.widget.codec import decode_slice
 
 zarr = pytest.importorskip("zarr", reason="the [zarr] extra (zarr, ome-zarr) is not installed")
 
@@ -39,7 +40,7 @@ def test_a_zarr_array_segments_like_the_array_in_memory(tmp_path, make_session, 
         sent: list = []
         lazy._on_message(lazy, {"type": "get_slice", "axis": 0, "index": 9, "request_id": 1}, [])
         ((content, buffers),) = [m for m in sent if m[0]["type"] == "slice"]
-        plane = np.frombuffer(buffers[0], "<i2").reshape(content["shape"])
+        plane = decode_slice(buffers[0], content["encoding"], content["dtype"], content["shape"])
         assert np.array_equal(plane, volume[9])
     finally:
         in_memory.close()

@@ -39,6 +39,19 @@ def test_get_slice_and_labels():
     assert parse_message({"type": "get_labels", "request_id": 4}, SHAPE) == LabelsRequest(4)
 
 
+def test_get_slice_may_ask_for_a_run_of_slices():
+    request = parse_message(
+        {"type": "get_slice", "axis": 2, "index": 5, "request_id": 1, "count": 4, "step": -1},
+        SHAPE,
+    )
+    assert request == SliceRequest(2, 5, 1, count=4, step=-1)
+    assert isinstance(request, SliceRequest) and list(request.indices) == [5, 4, 3, 2]
+    last = parse_message(
+        {"type": "get_slice", "axis": 0, "index": 8, "request_id": 1, "count": 32}, SHAPE
+    )
+    assert isinstance(last, SliceRequest) and list(last.indices) == list(range(8, 40))
+
+
 @pytest.mark.parametrize(
     ("tool", "vertices"),
     [
@@ -101,6 +114,18 @@ BAD_MESSAGES = [
     ({"type": "get_slice", "axis": 0, "index": 40, "request_id": 3}, "0..39", 3),
     ({"type": "get_slice", "axis": 2, "index": -1, "request_id": 3}, "0..31", 3),
     ({"type": "get_slice", "axis": 2, "index": "1", "request_id": 3}, "index", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "count": 0}, "1..32", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "count": 33}, "1..32", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "count": 2.0}, "count", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "count": True}, "count", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "step": 2}, "step", 3),
+    ({"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "step": None}, "step", 3),
+    ({"type": "get_slice", "axis": 2, "index": 30, "request_id": 3, "count": 3}, "30..32", 3),
+    (
+        {"type": "get_slice", "axis": 2, "index": 1, "request_id": 3, "count": 3, "step": -1},
+        "1..-1 run outside",
+        3,
+    ),
     (prompt(tool="brush"), "tool must be one of", 11),
     (prompt(positive="yes"), "positive must be true or false", 11),
     (prompt(positive=1), "positive must be true or false", 11),

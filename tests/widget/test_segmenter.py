@@ -10,6 +10,7 @@ import pytest
 from ipywidgets.widgets.widget import _remove_buffers
 
 from nni_jupyter.widget import Command, Prompt, Segmenter
+from nni_jupyter.widget.codec import decode_slice
 
 from .browser_emulator import LabelVolume
 
@@ -86,20 +87,35 @@ def test_image_and_spacing_are_checked(make_segmenter, image):
         make_segmenter(spacing=(1, 0, 1))
 
 
-def test_get_slice_replies_with_raw_bytes(make_segmenter, image):
+def test_get_slice_replies_with_the_exact_slice(make_segmenter, image):
     seg = make_segmenter()
     seg._on_message(seg, {"type": "get_slice", "axis": 1, "index": 7, "request_id": 3}, [])
     ((content, buffers),) = messages_of(seg, "slice")
+    encoding = content.pop("encoding")
     assert content == {
         "type": "slice",
         "axis": 1,
         "index": 7,
+        "count": 1,
+        "step": 1,
         "request_id": 3,
         "dtype": "int16",
         "shape": [image.shape[0], image.shape[2]],
     }
-    plane = np.frombuffer(buffers[0], dtype="<i2").reshape(content["shape"])
+    plane = decode_slice(buffers[0], encoding, content["dtype"], content["shape"])
     assert np.array_equal(plane, image[:, 7, :])
+
+
+def test_get_slice_with_count_replies_with_one_buffer_per_slice_in_order(make_segmenter, image):
+    seg = make_segmenter()
+    message = {"type": "get_slice", "axis": 2, "index": 9, "count": 3, "step": -1}
+    seg._on_message(seg, {**message, "request_id": 4}, [])
+    ((content, buffers),) = messages_of(seg, "slice")
+    assert (content["index"], content["count"], content["step"]) == (9, 3, -1)
+    assert len(buffers) == 3
+    for index, buffer in zip((9, 8, 7), buffers, strict=True):
+        plane = decode_slice(buffer, content["encoding"], content["dtype"], content["shape"])
+        assert np.array_equal(plane, image[:, :, index])
 
 
 def test_browser_prompt_sends_patches_then_done(make_segmenter):
