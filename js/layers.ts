@@ -13,6 +13,7 @@ import type { Vec3 } from "./types";
 export class SliceLayer {
   readonly canvas: HTMLCanvasElement;
   private image: ImageData | null = null;
+  private stride = 1;
 
   constructor(name: string) {
     this.canvas = document.createElement("canvas");
@@ -25,16 +26,19 @@ export class SliceLayer {
 
   /**
    * Resize to `width` (n_q) x `height` (n_p) if needed; `fill` writes every pixel (RGBA words).
+   * Each pixel covers `stride` x `stride` voxels (a slice sent at the displayed resolution).
    * Returns true when the size changed (the layer must be placed again).
    */
-  paint(width: number, height: number, fill: (pixels: Uint32Array) => void): boolean {
+  paint(width: number, height: number, fill: (pixels: Uint32Array) => void, stride = 1): boolean {
     const ctx = this.canvas.getContext("2d") as CanvasRenderingContext2D;
-    const resized = !this.image || this.image.width !== width || this.image.height !== height;
+    const resized =
+      !this.image || this.image.width !== width || this.image.height !== height || this.stride !== stride;
     if (resized) {
+      this.stride = stride;
       this.canvas.width = width;
       this.canvas.height = height;
-      this.canvas.style.width = `${width}px`;
-      this.canvas.style.height = `${height}px`;
+      this.canvas.style.width = `${width * stride}px`;
+      this.canvas.style.height = `${height * stride}px`;
       this.image = ctx.createImageData(width, height);
     }
     const image = this.image as ImageData;

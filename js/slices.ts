@@ -15,6 +15,8 @@ export interface Slice {
   dtype: SliceDtype;
   /** `[n_p, n_q]`; element (p, q) is at `p * n_q + q`. */
   shape: [number, number];
+  /** Element (p, q) is the voxel (p * stride, q * stride) of the plane (1: full resolution). */
+  stride: number;
   data: SliceArray;
 }
 
@@ -37,6 +39,8 @@ export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer
   if (!ArrayType)
     throw new Error(`slice dtype ${JSON.stringify(reply.dtype)} is not one of ${Object.keys(ARRAY_TYPES).join(", ")}`);
   const [nP, nQ] = reply.shape;
+  const stride = reply.stride ?? 1;
+  if (!Number.isInteger(stride) || stride < 1) throw new Error(`slice stride ${stride} is not a positive integer`);
   const view = buffer instanceof ArrayBuffer ? new DataView(buffer) : buffer;
   const expected = nP * nQ * ArrayType.BYTES_PER_ELEMENT;
   if (view.byteLength !== expected) {
@@ -53,6 +57,7 @@ export function sliceFromReply(reply: SliceReply, buffer: DataView | ArrayBuffer
     index: reply.index,
     dtype: reply.dtype,
     shape: [nP, nQ],
+    stride,
     data: new ArrayType(source, offset, nP * nQ),
   };
 }

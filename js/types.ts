@@ -160,6 +160,9 @@ export interface SliceReply {
   /** Slices in the reply (one buffer each): `index`, `index + step`, ... (absent: 1 and +1). */
   count?: number;
   step?: 1 | -1;
+  /** Every `stride`-th voxel of the plane along both its axes (a big lazy image shown at the
+   * displayed resolution); absent: 1, full resolution. */
+  stride?: number;
 }
 
 export type SliceEncoding = "raw" | "deflate";

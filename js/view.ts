@@ -187,7 +187,8 @@ export class SliceView {
     const slice = this.host.loader.get(this.axis, index);
     if (!slice) return;
     const [nP, nQ] = slice.shape;
-    if (this.imageLayer.paint(nQ, nP, (pixels) => windowSlice(slice.data, this.model.get("window"), pixels))) {
+    const paint = (pixels: Uint32Array) => windowSlice(slice.data, this.model.get("window"), pixels);
+    if (this.imageLayer.paint(nQ, nP, paint, slice.stride)) {
       this.placementDirty = true;
     }
     this.imageLayer.show(true);

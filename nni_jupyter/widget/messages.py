@@ -189,10 +189,11 @@ def _command(content: dict[str, Any], request_id: int) -> Command:
 
 
 def slice_reply(
-    request: SliceRequest, dtype: str, shape: list[int], encoding: str
+    request: SliceRequest, dtype: str, shape: list[int], encoding: str, stride: int = 1
 ) -> dict[str, Any]:
     """``slice``: the answer to ``request``, one buffer per slice in ``request.indices`` order
-    (the slice bytes, ``raw`` or ``deflate``; see :mod:`.codec`)."""
+    (the slice bytes, ``raw`` or ``deflate``; see :mod:`.codec`), every ``stride``-th voxel of
+    the plane along both its axes."""
     return {
         "type": "slice",
         "axis": request.axis,
@@ -203,6 +204,7 @@ def slice_reply(
         "dtype": dtype,
         "shape": shape,
         "encoding": encoding,
+        "stride": stride,
     }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import traitlets as t
 
 from ..volumes import LazyVolume
+from ..volumes.display import DisplayReader, stride_for
 from . import lifetime, memory, messages, persistence
 from .annotator import Annotator, Outcome, Patch, Task
 from .codec import encode_slices
@@ -39,7 +40,14 @@ from .prompts import (
     item_from_dict,
 )
 from .record import MAX_ANNOTATOR_LENGTH
-from .slices import default_window, extract_slices, intensity_stats, window_for, wire_dtype
+from .slices import (
+    DISPLAY_MAX_SIDE,
+    default_window,
+    extract_slices,
+    intensity_stats,
+    window_for,
+    wire_dtype,
+)
 from .worker import Job, Worker
 
 if TYPE_CHECKING:
@@ -171,6 +179,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         # remote session's upload): the view opens at once, the first prompt waits for it
         self._annotator = Annotator(session, image4d, tools, thickness, overlap, True)
         self._wire_dtype = wire_dtype(self._volume)
+        shown: Any = self._volume
+        lazy = isinstance(shown, LazyVolume) and shown.ndim == 3
+        self._display = DisplayReader(shown) if lazy else None
         self._internal = threading.local()
         stats = intensity_stats(self._volume)
         info = model_info(session, name)
@@ -429,9 +440,21 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
             )
 
     def _send_slices(self, request: SliceRequest) -> None:
-        run, meta = extract_slices(self._volume, request.axis, request.indices, self._wire_dtype)
+        stride, reader = 1, self._display
+        if reader is not None:
+            plane = [n for a, n in enumerate(self._volume.shape) if a != request.axis]
+            stride = stride_for((plane[0], plane[1]), DISPLAY_MAX_SIDE)
+        if reader is not None and stride > 1:
+            planes = [reader.slice(request.axis, i, stride) for i in request.indices]
+            run = [np.ascontiguousarray(p, dtype=self._wire_dtype).tobytes() for p in planes]
+            meta = {"dtype": self._wire_dtype.name, "shape": list(planes[0].shape)}
+        else:
+            run, meta = extract_slices(
+                self._volume, request.axis, request.indices, self._wire_dtype
+            )
         payloads, encoding = encode_slices(run)
-        self.send(messages.slice_reply(request, encoding=encoding, **meta), payloads)
+        reply = messages.slice_reply(request, encoding=encoding, stride=stride, **meta)
+        self.send(reply, payloads)
 
     def _send_labels(self, request_id: int | None) -> None:
         with self._annotator.lock:

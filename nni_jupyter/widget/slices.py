@@ -16,6 +16,9 @@ from ..volumes import LazyVolume
 #: dtypes a slice may travel as (PROTOCOL.md), little-endian.
 WIRE_DTYPES = ("uint8", "int8", "uint16", "int16", "int32", "uint32", "float32")
 _STATS_MAX_VOXELS = 2_000_000
+#: A lazy image's planes wider than this (voxels) are sent at every ``stride``-th voxel
+#: (:mod:`nni_jupyter.volumes.display`): about what a notebook cell shows.
+DISPLAY_MAX_SIDE = 1024
 #: Chunks per axis a lazy volume's display statistics are sampled from.
 _SAMPLE_GRID = 3
 

@@ -47,6 +47,35 @@ def test_a_zarr_array_segments_like_the_array_in_memory(tmp_path, make_session, 
         lazy.close()
 
 
+def test_planes_wider_than_the_display_go_at_the_displayed_resolution(
+    tmp_path, make_session, volume, monkeypatch
+):
+    """A lazy plane wider than DISPLAY_MAX_SIDE is sent every ``stride`` voxels (the reply says
+    which); an image in memory always goes at full resolution."""
+    from nni_jupyter.widget import segmenter
+
+    monkeypatch.setattr(segmenter, "DISPLAY_MAX_SIDE", 16)
+    stored = zarr.create_array(tmp_path / "d.zarr", shape=SHAPE, chunks=(8, 8, 8), dtype="i2")
+    stored[...] = volume
+    lazy = Segmenter(zarr.open_array(tmp_path / "d.zarr", mode="r"), session=make_session())
+    in_memory = Segmenter(volume, session=make_session())
+    try:
+        for seg, stride in ((lazy, 3), (in_memory, 1)):  # 40 x 36 voxels under a 16 limit
+            sent: list = []
+            seg.send = lambda content, buffers=None, sent=sent: sent.append((content, buffers))
+            request = {"type": "get_slice", "axis": 2, "index": 7, "count": 2, "request_id": 1}
+            seg._on_message(seg, request, [])
+            ((content, buffers),) = [m for m in sent if m[0]["type"] == "slice"]
+            assert content["stride"] == stride
+            for k, buffer in enumerate(buffers):
+                args = (content["encoding"], content["dtype"], content["shape"])
+                plane = decode_slice(buffer, *args)
+                assert np.array_equal(plane, volume[::stride, ::stride, 7 + k])
+    finally:
+        lazy.close()
+        in_memory.close()
+
+
 def test_ome_zarr_levels_and_geometry_are_read_lazily(tmp_path, volume):
     from ome_zarr.writer import write_multiscale
 
