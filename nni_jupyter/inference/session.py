@@ -54,8 +54,8 @@ from .undo import UndoRedoMixin
 from .warm import compiling_runner
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
-#: Parameters × patch voxels under which a CPU warm-up pass is cheap (the demo model: 4e11;
-#: nnInteractive v1.0: 7e14, 20 s or more per pass on a laptop).
+#: Parameters × patch voxels up to which a CPU pass is cheap (the demo model: 4e11;
+#: nnInteractive v1.0: 7e14).
 CHEAP_FORWARD = 10**13
 
 
@@ -210,6 +210,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         if self._warming_pays():  # not a daemon: it is short, and exiting mid-pass aborts
             self._warming = threading.Thread(target=self._warm_up, name="nni_jupyter-warmup")
             self._warming.start()
+        elif self._cheap_on_cpu():  # the first pass builds the CPU kernels: do it here, briefly
+            with devices.inference(self.device):
+                predict(self._runner, dummy_input(model, self.device)[0])
         if self._image is not None:
             self._start_image_state()
 
@@ -224,9 +227,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         return None if self.model is None else list(self.model.patch_size)
 
     def warmup(self) -> None:
-        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning; a cheap network on
-        the CPU). Loading runs it on a thread of its own, then compiles the network when
-        compiling, so prompts never wait for either (they run the eager network meanwhile);
+        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning; compiling).
+        Loading runs it on a thread of its own, then compiles the network when compiling, so
+        prompts never wait for either (they run the eager network meanwhile);
         :meth:`wait_until_warm` waits for both."""
         if self.model is None or self._runner is None:
             raise RuntimeError(
@@ -260,13 +263,15 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self._compiling.start()
 
     def _warming_pays(self) -> bool:
-        """CUDA (cuDNN autotuning) and compiling always; elsewhere only for a network whose
-        forward pass is cheap: there the first pass's set-up is a large share of the first
-        click, while a slow one would only compete with the user's first click for the CPU."""
-        if self.model is None:
+        """A warm-up thread: on CUDA (cuDNN autotuning) and when compiling."""
+        return self.model is not None and (self.device.type == "cuda" or self.use_torch_compile)
+
+    def _cheap_on_cpu(self) -> bool:
+        """A CPU network whose pass is cheap: its first pass (building the CPU kernels) takes
+        several times the next, so loading runs it (a fraction of a second for the demo model).
+        nnInteractive v1.0 is not: a pass takes 20 s or more, and its first costs little more."""
+        if self.model is None or self.device.type != "cpu":
             return False
-        if self.device.type == "cuda" or self.use_torch_compile:
-            return True
         parameters = sum(p.numel() for p in self.model.network.parameters())
         return parameters * math.prod(self.model.patch_size) <= CHEAP_FORWARD
 

@@ -175,9 +175,11 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
         tools = supported_tools(session)
         thickness = scribble_thickness(session)
-        # the session takes the image on a thread (statistics, a lazy image's streamed pass, a
-        # remote session's upload): the view opens at once, the first prompt waits for it
-        self._annotator = Annotator(session, image4d, tools, thickness, overlap, True)
+        # a lazy image streams its statistics on a thread: the view opens at once, prompts wait;
+        # an image in memory is taken at once (a 512x512x300 CT in about 0.3 s), so a bad one
+        # is refused here, before any Segmenter exists
+        lazy = isinstance(image4d, LazyVolume)
+        self._annotator = Annotator(session, image4d, tools, thickness, overlap, lazy)
         self._wire_dtype = wire_dtype(self._volume)
         shown: Any = self._volume
         lazy = isinstance(shown, LazyVolume) and shown.ndim == 3

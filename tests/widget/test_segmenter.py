@@ -101,6 +101,7 @@ def test_get_slice_replies_with_the_exact_slice(make_segmenter, image):
         "request_id": 3,
         "dtype": "int16",
         "shape": [image.shape[0], image.shape[2]],
+        "stride": 1,
     }
     plane = decode_slice(buffers[0], encoding, content["dtype"], content["shape"])
     assert np.array_equal(plane, image[:, 7, :])
