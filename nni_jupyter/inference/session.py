@@ -211,8 +211,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             self._warming = threading.Thread(target=self._warm_up, name="nni_jupyter-warmup")
             self._warming.start()
         elif self._cheap_on_cpu():  # the first pass builds the CPU kernels: do it here, briefly
-            with devices.inference(self.device):
-                predict(self._runner, dummy_input(model, self.device)[0])
+            self.warmup()
         if self._image is not None:
             self._start_image_state()
 
@@ -227,15 +226,15 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         return None if self.model is None else list(self.model.patch_size)
 
     def warmup(self) -> None:
-        """One dummy forward pass where it pays (CUDA: the cuDNN autotuning; compiling).
-        Loading runs it on a thread of its own, then compiles the network when compiling, so
-        prompts never wait for either (they run the eager network meanwhile);
-        :meth:`wait_until_warm` waits for both."""
+        """One dummy forward pass where it pays: on CUDA (the cuDNN autotuning) or when
+        compiling, loading runs it on a thread of its own, then compiles the network when
+        compiling, so prompts never wait for either (they run the eager network meanwhile;
+        :meth:`wait_until_warm` waits for both); a cheap CPU network runs it while loading."""
         if self.model is None or self._runner is None:
             raise RuntimeError(
                 "warmup() needs a loaded model; call initialize_from_trained_model_folder"
             )
-        if not self._warming_pays():
+        if not (self._warming_pays() or self._cheap_on_cpu()):
             return
         with devices.inference(self.device):
             predict(self._runner, dummy_input(self.model, self.device)[0])
