@@ -34,6 +34,26 @@ def stride_for(shape: tuple[int, int], max_side: int) -> int:
     return max(1, -(-longest // max_side))
 
 
+def check_region(
+    region: tuple[tuple[int, int], tuple[int, int]] | None,
+    plane: tuple[int, int],
+    stride: int,
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``region`` (``[lo, hi)`` per in-plane axis; None: the whole ``plane``) checked against
+    the plane's shape and ``stride``."""
+    if region is None:
+        return (0, plane[0]), (0, plane[1])
+    checked = []
+    for n, pair in zip(plane, region, strict=True):
+        lo, hi = (int(v) for v in pair)
+        if not 0 <= lo < hi <= n:
+            raise ValueError(f"region {list(region)} is not inside the plane {list(plane)}")
+        if lo % stride:
+            raise ValueError(f"region starts {lo}, not a multiple of the stride {stride}")
+        checked.append((lo, hi))
+    return checked[0], checked[1]
+
+
 class DisplayReader:
     """Decimated slices of a 3-D :class:`LazyVolume` (no leading axes), cached per chunk.
 
@@ -55,10 +75,21 @@ class DisplayReader:
         self.cache = ChunkCache(cache_bytes)
         self._lock = threading.Lock()
 
-    def slice(self, axis: int, index: int, stride: int) -> np.ndarray:
+    def slice(
+        self,
+        axis: int,
+        index: int,
+        stride: int,
+        region: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    ) -> np.ndarray:
         """The plane ``index`` along ``axis`` (0, 1 or 2 of ``[X, Y, Z]``), its two other axes
         in increasing order and taken every ``stride`` voxels from 0: shape
-        ``ceil(n / stride)`` per in-plane axis of length ``n``."""
+        ``ceil(n / stride)`` per in-plane axis of length ``n``.
+
+        ``region`` limits it to ``[lo, hi)`` along each in-plane axis (``lo`` a multiple of
+        ``stride``): shape ``ceil((hi - lo) / stride)``, element ``(p, q)`` the voxel
+        ``(lo_0 + p * stride, lo_1 + q * stride)`` of the plane.
+        """
         volume = self.volume
         if axis not in (0, 1, 2):
             raise ValueError(f"axis must be 0, 1 or 2; got {axis}")
@@ -69,10 +100,15 @@ class DisplayReader:
         if stride < 1:
             raise ValueError(f"stride must be at least 1; got {stride}")
         in_plane = [a for a in range(3) if a != axis]
-        out = np.empty([-(-volume.shape[a] // stride) for a in in_plane], dtype=volume.dtype)
+        bounds = check_region(
+            region, (volume.shape[in_plane[0]], volume.shape[in_plane[1]]), stride
+        )
+        out = np.empty([-(-(hi - lo) // stride) for lo, hi in bounds], dtype=volume.dtype)
         # our axis a covers [region[a][0], region[a][1]) of the source's axis order[a]
         wanted = [(lo, hi) for lo, hi in volume.region]
         wanted[axis] = (wanted[axis][0] + index, wanted[axis][0] + index + 1)
+        for a, (lo, hi) in zip(in_plane, bounds, strict=True):
+            wanted[a] = (volume.region[a][0] + lo, volume.region[a][0] + hi)
         spans = [
             _blocks_overlapping(volume.blocks[volume.order[a]], lo, hi)
             for a, (lo, hi) in enumerate(wanted)
@@ -84,12 +120,18 @@ class DisplayReader:
             plane = copy[(slice(None),) * axis + (at,)]
             # the copy's first voxel along an in-plane axis is the first multiple of stride
             # (in volume coordinates) inside both the chunk and the volume's region
-            target = []
-            for a, n in zip(in_plane, plane.shape, strict=True):
-                first = max(block[a][1], wanted[a][0]) - wanted[a][0]
-                start = -(-first // stride)
-                target.append(slice(start, start + n))
-            out[tuple(target)] = plane
+            target, pick = [], []
+            for a, (lo, hi) in zip(in_plane, bounds, strict=True):
+                # the copy's element j is the voxel c0 + j * stride (volume coordinates), c0
+                # the first multiple of stride in the chunk; keep those in [lo, hi)
+                first = max(block[a][1], volume.region[a][0]) - volume.region[a][0]
+                c0 = -(-first // stride) * stride
+                begin = max(0, (lo - c0) // stride)
+                end = min(-(-(hi - c0) // stride), plane.shape[in_plane.index(a)])
+                pick.append(slice(begin, max(begin, end)))
+                start = (c0 + begin * stride - lo) // stride
+                target.append(slice(start, start + max(0, end - begin)))
+            out[tuple(target)] = plane[tuple(pick)]
         return out
 
     def _decimated(

@@ -33,6 +33,21 @@ def test_decimated_slices_match_the_full_ones(tmp_path, stride: int) -> None:
                 np.testing.assert_array_equal(reader.slice(axis, index, stride), want)
 
 
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_a_region_is_the_same_voxels_cut_from_the_plane(tmp_path, stride: int) -> None:
+    rng = np.random.default_rng(2)
+    zyx = rng.integers(-1000, 3000, (33, 40, 27), dtype=np.int16)
+    volume = LazyVolume(_stored(tmp_path, zyx, (8, 16, 7)), order=(2, 1, 0))
+    full = zyx.transpose(2, 1, 0)
+    reader = DisplayReader(volume)
+    for axis in range(3):
+        plane = np.take(full, 5, axis=axis)
+        for (u0, u1), (v0, v1) in [((0, 9), (3 * stride, 20)), ((6 * stride, 26), (0, 27))]:
+            u1, v1 = min(u1, plane.shape[0]), min(v1, plane.shape[1])
+            got = reader.slice(axis, 5, stride, ((u0, u1), (v0, v1)))
+            np.testing.assert_array_equal(got, plane[u0:u1:stride, v0:v1:stride])
+
+
 def test_a_view_counts_strides_from_its_own_origin(tmp_path) -> None:
     data = np.arange(30 * 31 * 32, dtype=np.int32).reshape(30, 31, 32)
     volume = LazyVolume(_stored(tmp_path, data, (7, 9, 11))).view(
@@ -60,6 +75,10 @@ def test_bad_requests_say_what_was_wrong(tmp_path) -> None:
         reader.slice(2, 6, 1)
     with pytest.raises(ValueError, match="stride must be at least 1"):
         reader.slice(0, 0, 0)
+    with pytest.raises(ValueError, match="is not inside the plane"):
+        reader.slice(2, 0, 1, ((0, 5), (2, 2)))
+    with pytest.raises(ValueError, match="not a multiple of the stride 2"):
+        reader.slice(2, 0, 2, ((1, 3), (0, 4)))
     with pytest.raises(ValueError, match="3-D volume without leading axes"):
         DisplayReader(volume[None])
 
