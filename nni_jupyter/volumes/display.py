@@ -9,17 +9,20 @@ of a chunk slab decodes its chunks once, and the next ``chunk edge - 1`` slices 
 from copies ``stride²`` times smaller. Its cache is separate from the volume's, so scrolling never
 evicts the chunks a prompt reads, nor the other way round.
 
-When the source has a coarser level of a pyramid (OME-Zarr), reading that level is cheaper still;
-:func:`nni_jupyter.volumes.ome_zarr.read_ome_zarr` gives the levels.
+When the volume has coarser levels (an OME-Zarr pyramid, read by
+:func:`nni_jupyter.volumes.ome_zarr.read_ome_zarr`), a stride that a level's factor divides is
+read from the coarsest such level instead: less to decode, and an average rather than a pick.
+A zoomed-in view asks for a region of the plane at a finer stride, down to full resolution.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
-from .lazy import ChunkCache, LazyVolume, _blocks_overlapping, _materialise
+from .lazy import ChunkCache, CoarserLevel, LazyVolume, _blocks_overlapping, _materialise
 
 #: Bytes of decimated chunk copies kept for display (per reader).
 DISPLAY_CACHE_BYTES = 256 * 2**20
@@ -65,13 +68,20 @@ class DisplayReader:
         Bound of the cache of decimated chunk copies.
     """
 
-    def __init__(self, volume: LazyVolume, cache_bytes: int = DISPLAY_CACHE_BYTES):
+    def __init__(
+        self,
+        volume: LazyVolume,
+        cache_bytes: int = DISPLAY_CACHE_BYTES,
+        coarser: Sequence[CoarserLevel] | None = None,
+    ):
         if volume.leading or volume.ndim != 3:
             raise ValueError(
                 f"a display reader shows a 3-D volume without leading axes; got shape "
                 f"{volume.shape}"
             )
         self.volume = volume
+        #: Coarser copies shown instead of decimating (default: the volume's own pyramid).
+        self.coarser = tuple(volume.coarser if coarser is None else coarser)
         self.cache = ChunkCache(cache_bytes)
         self._lock = threading.Lock()
 
@@ -89,6 +99,11 @@ class DisplayReader:
         ``region`` limits it to ``[lo, hi)`` along each in-plane axis (``lo`` a multiple of
         ``stride``): shape ``ceil((hi - lo) / stride)``, element ``(p, q)`` the voxel
         ``(lo_0 + p * stride, lo_1 + q * stride)`` of the plane.
+
+        When a coarser level's in-plane factor ``f`` (the same on both axes) divides
+        ``stride``, the coarsest such level is read instead, every ``stride / f`` voxels: its
+        voxel stands for the ``f x f`` block it was made from (usually an average) rather than
+        for that block's first voxel. Nothing finer is decoded.
         """
         volume = self.volume
         if axis not in (0, 1, 2):
@@ -99,10 +114,61 @@ class DisplayReader:
             )
         if stride < 1:
             raise ValueError(f"stride must be at least 1; got {stride}")
-        in_plane = [a for a in range(3) if a != axis]
+        first, second = (a for a in range(3) if a != axis)
+        in_plane = (first, second)
         bounds = check_region(
             region, (volume.shape[in_plane[0]], volume.shape[in_plane[1]]), stride
         )
+        shape = tuple(-(-(hi - lo) // stride) for lo, hi in bounds)
+        for level in reversed(self.coarser):  # coarsest first
+            plane = self._from_level(level, axis, index, stride, bounds, in_plane, shape)
+            if plane is not None:
+                return plane
+        return self._plane(volume, axis, index, stride, bounds)
+
+    def _from_level(
+        self,
+        level: CoarserLevel,
+        axis: int,
+        index: int,
+        stride: int,
+        bounds: tuple[tuple[int, int], tuple[int, int]],
+        in_plane: tuple[int, int],
+        shape: tuple[int, ...],
+    ) -> np.ndarray | None:
+        """The plane read from ``level``, or None when the level does not fit the request."""
+        factor = level.factors[in_plane[0]]
+        if level.factors[in_plane[1]] != factor or stride % factor:
+            return None
+        coarse = level.volume
+        at = min(index // level.factors[axis], coarse.shape[axis] - 1)
+        # the fine region [lo, hi) is the coarse one [lo / f, ceil(hi / f)), lo / f a
+        # multiple of stride / f; a level rounded down may end early (edges are repeated)
+        step = stride // factor
+        sides = (coarse.shape[in_plane[0]], coarse.shape[in_plane[1]])
+        inside = []
+        for (lo, hi), n in zip(bounds, sides, strict=True):
+            if lo // factor >= n:
+                return None
+            inside.append((lo // factor, min(-(-hi // factor), n)))
+        plane = self._plane(coarse, axis, at, step, (inside[0], inside[1]))
+        short = [(0, want - got) for want, got in zip(shape, plane.shape, strict=True)]
+        if any(pad < 0 for _, pad in short):
+            return None
+        if any(pad for _, pad in short):
+            plane = np.pad(plane, short, mode="edge")
+        return plane.astype(self.volume.dtype, copy=False)
+
+    def _plane(
+        self,
+        volume: LazyVolume,
+        axis: int,
+        index: int,
+        stride: int,
+        bounds: tuple[tuple[int, int], tuple[int, int]],
+    ) -> np.ndarray:
+        """Decimated plane of ``volume`` over ``bounds`` (already checked)."""
+        in_plane = [a for a in range(3) if a != axis]
         out = np.empty([-(-(hi - lo) // stride) for lo, hi in bounds], dtype=volume.dtype)
         # our axis a covers [region[a][0], region[a][1]) of the source's axis order[a]
         wanted = [(lo, hi) for lo, hi in volume.region]
@@ -115,11 +181,9 @@ class DisplayReader:
         ]
         for position in np.ndindex(*[len(s) for s in spans]):
             block = [spans[a][i] for a, i in enumerate(position)]
-            copy = self._decimated(axis, stride, tuple(b[0] for b in block), block)
+            copy = self._decimated(volume, axis, stride, tuple(b[0] for b in block), block)
             at = wanted[axis][0] - max(block[axis][1], volume.region[axis][0])
             plane = copy[(slice(None),) * axis + (at,)]
-            # the copy's first voxel along an in-plane axis is the first multiple of stride
-            # (in volume coordinates) inside both the chunk and the volume's region
             target, pick = [], []
             for a, (lo, hi) in zip(in_plane, bounds, strict=True):
                 # the copy's element j is the voxel c0 + j * stride (volume coordinates), c0
@@ -136,13 +200,13 @@ class DisplayReader:
 
     def _decimated(
         self,
+        volume: LazyVolume,
         axis: int,
         stride: int,
         index: tuple[int, ...],
         block: list[tuple[int, int, int]],
     ) -> np.ndarray:
-        """The chunk at ``index`` (our axes) inside the volume's region, decimated in-plane."""
-        volume = self.volume
+        """The chunk at ``index`` (our axes) inside ``volume``'s region, decimated in-plane."""
         key = (id(volume.source), index, axis, stride)
         with self._lock:
             found = self.cache.get(key)

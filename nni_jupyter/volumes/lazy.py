@@ -16,6 +16,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,15 @@ class ChunkCache:
             self.nbytes = 0
 
 
+@dataclass(frozen=True)
+class CoarserLevel:
+    """A coarser copy of a volume, such as an OME-Zarr pyramid level: its voxel ``(i, j, k)``
+    stands for the volume's voxels ``[i f0, (i + 1) f0) x [j f1, ...) x [k f2, ...)``."""
+
+    factors: tuple[int, int, int]
+    volume: LazyVolume
+
+
 class LazyVolume:
     """A read-only N-D array whose voxels stay in their source until a region is read.
 
@@ -86,6 +96,9 @@ class LazyVolume:
         ``cache_bytes``.
     cache_bytes
         Size bound of the default cache.
+    coarser
+        Coarser copies of the volume (finest first), which a viewer may show instead of
+        decimating it; kept by views that keep the whole spatial extent.
 
     Reads take basic indices only: integers, slices with step 1, and ``...``, and return numpy;
     ``volume[None]`` is a view with a leading axis of length 1 (as the session's
@@ -101,6 +114,7 @@ class LazyVolume:
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         leading: int = 0,
         region: Sequence[tuple[int, int]] | None = None,
+        coarser: Sequence[CoarserLevel] = (),
     ):
         if isinstance(source, LazyVolume):
             raise TypeError("source is already a LazyVolume; use it directly")
@@ -125,6 +139,7 @@ class LazyVolume:
         self.direct = isinstance(source, np.ndarray)  # memmaps: the page cache caches
         self.blocks = _source_blocks(source)
         self.cache = ChunkCache(cache_bytes) if cache is None else cache
+        self.coarser = tuple(coarser)
 
     @property
     def size(self) -> int:
@@ -168,7 +183,15 @@ class LazyVolume:
         return self._derive(self.leading - len(dropped), region)
 
     def _derive(self, leading: int, region: list[tuple[int, int]]) -> LazyVolume:
-        return LazyVolume(self.source, self.order, cache=self.cache, leading=leading, region=region)
+        coarser = self.coarser if list(region) == list(self.region) else ()
+        return LazyVolume(
+            self.source,
+            self.order,
+            cache=self.cache,
+            leading=leading,
+            region=region,
+            coarser=coarser,
+        )
 
     def __getitem__(self, key: Any) -> Any:
         if key is None:

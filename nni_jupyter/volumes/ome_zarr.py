@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..io import Image
-from .lazy import DEFAULT_CACHE_BYTES, ChunkCache, LazyVolume
+from .lazy import DEFAULT_CACHE_BYTES, ChunkCache, CoarserLevel, LazyVolume
 
 #: ``Image.metadata`` key naming the resolution level an OME-Zarr image was read at.
 LEVEL_KEY = "nni_jupyter|ome_zarr_level"
@@ -71,7 +71,9 @@ def read_ome_zarr(
     Parameters
     ----------
     level
-        The resolution level (0 = full resolution, the default). Masks are made at the level read.
+        The resolution level (0 = full resolution, the default). Masks are made at the level read;
+        the coarser levels are kept for the viewer (``volume.coarser``), which shows them when
+        the view is zoomed out.
     channel, timepoint
         Which channel and time point of a ``c``/``t`` image to read.
     cache_bytes
@@ -88,23 +90,49 @@ def read_ome_zarr(
     if not 0 <= index < len(found):
         raise ValueError(f"{path} has resolution levels 0..{len(found) - 1}; got level {level}")
     chosen = found[index]
-    array = _zarr_array(location, chosen.path)
-    picks: list[Any] = []
-    for axis, (name, kind) in enumerate(axes):
-        if kind == "space":
-            picks.append(slice(None))
-            continue
-        wanted = timepoint if kind == "time" else channel
-        if not 0 <= wanted < array.shape[axis]:
-            what = "time point" if kind == "time" else "channel"
-            raise ValueError(
-                f"{path} has {array.shape[axis]} {what}s on axis {name!r}; got {what} {wanted}"
-            )
-        picks.append(wanted)
-    source = _Pick(array, tuple(picks)) if any(p != slice(None) for p in picks) else array
-    volume = LazyVolume(source, order=(2, 1, 0), cache=ChunkCache(cache_bytes))
+
+    def spatial(of: Level) -> Any:
+        """The level's Zarr array, its time point and channel picked."""
+        array = _zarr_array(location, of.path)
+        picks: list[Any] = []
+        for axis, (name, kind) in enumerate(axes):
+            if kind == "space":
+                picks.append(slice(None))
+                continue
+            wanted = timepoint if kind == "time" else channel
+            if not 0 <= wanted < array.shape[axis]:
+                what = "time point" if kind == "time" else "channel"
+                raise ValueError(
+                    f"{path} has {array.shape[axis]} {what}s on axis {name!r}; got {what} {wanted}"
+                )
+            picks.append(wanted)
+        return _Pick(array, tuple(picks)) if any(p != slice(None) for p in picks) else array
+
+    coarser = []  # for the viewer; their chunks are cached by the viewer, not here
+    for other in found[index + 1 :]:
+        factors = pyramid_factors(chosen.shape, other.shape)
+        if factors is not None:
+            lazy = LazyVolume(spatial(other), order=(2, 1, 0), cache=ChunkCache(0))
+            coarser.append(CoarserLevel(factors, lazy))
+    volume = LazyVolume(
+        spatial(chosen), order=(2, 1, 0), cache=ChunkCache(cache_bytes), coarser=coarser
+    )
     metadata = {LEVEL_KEY: str(index)}
     return Image(volume, chosen.spacing_mm, chosen.origin_mm, np.eye(3), str(path), metadata)  # type: ignore[arg-type]
+
+
+def pyramid_factors(
+    fine: tuple[int, int, int], coarse: tuple[int, int, int]
+) -> tuple[int, int, int] | None:
+    """The integer factor per axis that makes ``coarse`` from ``fine`` (each coarse side the
+    fine one divided, rounded either way), or None when the shapes are not so related."""
+    factors = []
+    for n, m in zip(fine, coarse, strict=True):
+        factor = max(1, round(n / max(m, 1)))
+        if m not in (n // factor, -(-n // factor)):
+            return None
+        factors.append(factor)
+    return factors[0], factors[1], factors[2]
 
 
 def _open(path: str | Path) -> tuple[Any, list[Level], list[tuple[str, str]]]:

@@ -7,6 +7,7 @@ import pytest
 
 from nni_jupyter.volumes import LazyVolume
 from nni_jupyter.volumes.display import DisplayReader, stride_for
+from nni_jupyter.volumes.lazy import CoarserLevel
 
 zarr = pytest.importorskip("zarr", reason="needs the zarr extra: pip install 'nni_jupyter[zarr]'")
 
@@ -87,3 +88,46 @@ def test_stride_brings_the_longest_side_under_the_limit() -> None:
     assert stride_for((2048, 2048), 1024) == 2
     assert stride_for((2048, 1000), 700) == 3
     assert stride_for((512, 300), 1024) == 1
+
+
+def _pyramid(fine: np.ndarray, factors: list[tuple[int, int, int]]) -> list[CoarserLevel]:
+    """Coarser levels told apart from decimation: level k holds the decimated voxels + 1000 k."""
+    levels = []
+    for k, f in enumerate(factors, start=1):
+        data = (fine[:: f[0], :: f[1], :: f[2]] + 1000 * k).astype(fine.dtype)
+        levels.append(CoarserLevel(f, LazyVolume(data)))
+    return levels
+
+
+def test_the_coarsest_level_a_stride_allows_is_read() -> None:
+    fine = np.random.default_rng(3).integers(0, 500, (40, 36, 20), dtype=np.int32)
+    reader = DisplayReader(LazyVolume(fine), coarser=_pyramid(fine, [(2, 2, 2), (4, 4, 4)]))
+    for stride, level in [(1, 0), (2, 1), (3, 0), (4, 2), (6, 1), (8, 2)]:
+        z = 9 - 9 % (2**level)  # the level's voxel covering z = 9 is made from z = 8
+        want = fine[::stride, ::stride, z] + 1000 * level
+        np.testing.assert_array_equal(reader.slice(2, 9, stride), want)
+    # a region of the plane at stride 2 comes from level 1 too
+    got = reader.slice(0, 13, 2, ((4, 31), (6, 20)))
+    np.testing.assert_array_equal(got, fine[13 - 13 % 2, 4:31:2, 6:20:2] + 1000)
+
+
+def test_a_level_coarser_in_plane_only_serves_that_plane() -> None:
+    fine = np.random.default_rng(4).integers(0, 500, (30, 30, 12), dtype=np.int32)
+    reader = DisplayReader(LazyVolume(fine), coarser=_pyramid(fine, [(2, 2, 1)]))
+    np.testing.assert_array_equal(reader.slice(2, 5, 2), fine[::2, ::2, 5] + 1000)
+    # along x the plane is (y, z): factors 2 and 1 differ, so the full level is decimated
+    np.testing.assert_array_equal(reader.slice(0, 5, 2), fine[5, ::2, ::2])
+
+
+def test_a_level_rounded_down_repeats_its_edge() -> None:
+    fine = np.random.default_rng(5).integers(0, 500, (9, 7, 5), dtype=np.int32)
+    small = (fine[:8:2, :6:2, :4:2] + 1000).astype(np.int32)  # floor(n / 2) voxels per side
+    reader = DisplayReader(LazyVolume(fine), coarser=[CoarserLevel((2, 2, 2), LazyVolume(small))])
+    got = reader.slice(2, 4, 2)
+    assert got.shape == (5, 4)  # ceil(9 / 2), ceil(7 / 2): the contract holds
+    # z = 4 would be coarse voxel 2, past the level's last (1): the last one is shown
+    np.testing.assert_array_equal(got[:4, :3], small[:, :, 1])
+    np.testing.assert_array_equal(got[4, :3], small[3, :, 1])
+    np.testing.assert_array_equal(got[:, 3], got[:, 2])
+    # the very last voxel row has no coarse voxel at all: the full level serves it
+    np.testing.assert_array_equal(reader.slice(2, 4, 2, ((8, 9), (0, 7))), fine[8:9, ::2, 4])

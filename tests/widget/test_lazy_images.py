@@ -113,6 +113,51 @@ def test_ome_zarr_levels_and_geometry_are_read_lazily(tmp_path, volume):
         nj.read_image(tmp_path / "img.ome.zarr", level=3)
 
 
+def test_a_zoomed_out_view_of_an_ome_zarr_shows_its_coarser_level(
+    tmp_path, make_session, volume, monkeypatch
+):
+    """The viewer reads the pyramid level a stride allows (told apart here by an offset), and
+    neither the prompt nor the masks use it."""
+    from ome_zarr.writer import write_multiscale
+
+    from nni_jupyter.widget import segmenter
+
+    root = zarr.open_group(str(tmp_path / "p.ome.zarr"), mode="w")
+    coarse = volume[::2, ::2, ::2] + 100  # not what decimating level 0 gives
+    axes = [{"name": n, "type": "space", "unit": "millimeter"} for n in "zyx"]
+    transforms = [[{"type": "scale", "scale": [f, f, f]}] for f in (1.0, 2.0)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        write_multiscale(
+            [volume.T, coarse.T],
+            root,
+            axes=axes,
+            coordinate_transformations=transforms,
+            storage_options={"chunks": (8, 8, 8)},
+        )
+    image = nj.read_image(tmp_path / "p.ome.zarr")
+    (level,) = image.array.coarser
+    assert level.factors == (2, 2, 2)
+    monkeypatch.setattr(segmenter, "DISPLAY_MAX_SIDE", 20)  # 40 x 36 voxels: stride 2
+    seg = Segmenter(image, session=make_session())
+    try:
+        sent: list = []
+        seg.send = lambda content, buffers=None: sent.append((content, buffers))
+        seg._on_message(seg, {"type": "get_slice", "axis": 2, "index": 7, "request_id": 1}, [])
+        ((content, buffers),) = [m for m in sent if m[0]["type"] == "slice"]
+        assert content["stride"] == 2
+        args = (content["encoding"], content["dtype"], content["shape"])
+        assert np.array_equal(decode_slice(buffers[0], *args), coarse[:, :, 3])
+        in_memory = Segmenter(volume, session=make_session())
+        for each in (seg, in_memory):
+            each.add_point((20, 18, 16))
+        assert in_memory.labels.any()
+        assert np.array_equal(np.asarray(seg.labels), in_memory.labels)  # masks from level 0
+        in_memory.close()
+    finally:
+        seg.close()
+
+
 def test_labels_go_into_the_images_own_ome_zarr(tmp_path, make_session, volume):
     from ome_zarr.io import parse_url
     from ome_zarr.reader import Label, Reader
