@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nni_jupyter.io import Image
+from nni_jupyter.volumes import SparseVolume
 
 if TYPE_CHECKING:
     import pandas
@@ -50,9 +51,34 @@ def split_objects(labels_or_masks: Any) -> tuple[list[int], Callable[[int], np.n
     return object_labels, lambda label: labels == label
 
 
-def _stats(mask: np.ndarray) -> tuple[int, list[list[int]] | None, np.ndarray | None]:
+Stats = tuple[int, list[list[int]] | None, np.ndarray | None]
+
+
+def _stats(mask: np.ndarray) -> Stats:
     """Voxel count, half-open bbox and centroid (voxels) from per-axis projections."""
-    counts = [mask.sum(axis=tuple(a for a in range(3) if a != axis)) for axis in range(3)]
+    return _from_profiles([_profile(mask, axis) for axis in range(3)])
+
+
+def _profile(mask: np.ndarray, axis: int) -> np.ndarray:
+    """Voxels of ``mask`` per index along ``axis``."""
+    return np.asarray(mask.sum(axis=tuple(a for a in range(3) if a != axis)), dtype=np.int64)
+
+
+def _sparse_stats(labels: SparseVolume) -> dict[int, Stats]:
+    """:func:`_stats` of every object of a sparse label map, chunk by chunk (never dense)."""
+    profiles: dict[int, list[np.ndarray]] = {}
+    for box, chunk in labels.iter_chunks():
+        for value in np.unique(chunk).tolist():
+            if not value:
+                continue
+            hit = chunk == value
+            totals = profiles.setdefault(int(value), [np.zeros(n, np.int64) for n in labels.shape])
+            for axis, (lo, hi) in enumerate(box):
+                totals[axis][lo:hi] += _profile(hit, axis)
+    return {label: _from_profiles(profiles[label]) for label in sorted(profiles)}
+
+
+def _from_profiles(counts: list[np.ndarray]) -> Stats:
     voxels = int(counts[0].sum())
     if voxels == 0:
         return 0, None, None
@@ -81,7 +107,9 @@ def measure(
     labels_or_masks
         A label map ``[X, Y, Z]`` (0 = background; one object per nonzero value), a list or 4-D
         stack of per-object masks (object ``n`` is label ``n + 1``; empty masks are reported with
-        0 voxels), a dict ``{name: mask}``, or one bool mask.
+        0 voxels), a dict ``{name: mask}``, or one bool mask. A
+        :class:`~nni_jupyter.volumes.SparseVolume` label map (a lazy image's) is measured chunk
+        by chunk.
     spacing_mm
         Voxel size along x, y, z in mm, or an :class:`nni_jupyter.io.Image` whose spacing, origin
         and direction are all used.
@@ -116,7 +144,18 @@ def measure(
         if names is not None:
             raise ValueError("a dict of masks names its objects; pass names=None with a dict")
         names = [str(key) for key in labels_or_masks]
-    object_labels, mask_of = split_objects(labels_or_masks)
+    stats_of: Callable[[int], Stats]
+    if isinstance(labels_or_masks, SparseVolume):  # a lazy image's labels
+        if labels_or_masks.ndim != 3:
+            raise ValueError(f"expected a 3-D label map [X, Y, Z]; got {labels_or_masks.shape}")
+        sparse = _sparse_stats(labels_or_masks)
+        object_labels, stats_of = list(sparse), sparse.__getitem__
+    else:
+        object_labels, mask_of = split_objects(labels_or_masks)
+
+        def stats_of(label: int) -> Stats:  # one object's mask at a time
+            return _stats(mask_of(label))
+
     if names is not None and not isinstance(names, Mapping):
         if len(names) != len(object_labels):
             raise ValueError(
@@ -127,7 +166,7 @@ def measure(
     names = names or {}
     rows = []
     for label in object_labels:
-        voxels, bbox, centroid = _stats(mask_of(label))
+        voxels, bbox, centroid = stats_of(label)
         centroid_mm = (
             None if centroid is None else voxel_to_world(centroid, spacing, origin, rotation)
         )

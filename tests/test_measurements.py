@@ -30,6 +30,33 @@ def test_label_map_voxels_volume_bbox_and_centroids() -> None:
     assert second["centroid_voxel"] == pytest.approx((14.5, 7.5, 6.5))
 
 
+def test_a_sparse_label_map_measures_as_the_dense_one_without_being_made_dense(
+    monkeypatch,
+) -> None:
+    from nni_jupyter.volumes import SparseVolume
+
+    labels = _two_boxes()
+    rng = np.random.default_rng(0)
+    labels[rng.random(labels.shape) < 0.05] = 7  # scattered over many chunks
+    sparse = SparseVolume.from_array(labels, chunks=(8, 8, 8))
+
+    def dense(*_args, **_kwargs):
+        raise AssertionError("the sparse label map was made dense")
+
+    monkeypatch.setattr(SparseVolume, "__array__", dense)
+    got = measure(sparse, (0.5, 2.0, 3.0), {3: "box"}, as_dataframe=False)
+    want = measure(labels, (0.5, 2.0, 3.0), {3: "box"}, as_dataframe=False)
+    assert [row["label"] for row in got] == [1, 3, 7]
+    for mine, theirs in zip(got, want, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            assert (
+                mine[key] == pytest.approx(theirs[key])
+                if "centroid" in key
+                else mine[key] == theirs[key]
+            )
+
+
 def test_origin_and_direction_place_the_centroid_in_the_physical_frame() -> None:
     direction = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
     (row,) = measure(

@@ -4,7 +4,8 @@ The file holds two arrays and never a pickle (:mod:`.npz` refuses objects when r
 
 - ``owner``: uint8 ``[X, Y, Z]`` (uint16 when an object id is above 255; version 2), 0 =
   background, else the object id (zlib-compressed by
-  :func:`numpy.savez_compressed`);
+  :func:`numpy.savez_compressed`); a lazy image's sparse owner map is stored as its chunks
+  instead (version 3, :mod:`.sparse_owner`), so saving never makes it dense;
 - ``meta``: a JSON text with the format tag and version, the image's shape, dtype and fingerprint,
   the object store's table (``objects``, ``active_object``, ``overlap``: see
   :meth:`~.objects.ObjectStore.export`), spacing, display window and the prompts record
@@ -41,7 +42,8 @@ from typing import Any
 import numpy as np
 
 from .. import atomic
-from . import npz
+from ..volumes import SparseVolume
+from . import npz, sparse_owner
 from .annotator import Snapshot
 from .inputs import check_spacing
 from .objects import OWNER_DTYPES, check_state
@@ -50,7 +52,9 @@ from .record import Stamp
 from .slices import window_for
 
 FORMAT = "nni_jupyter.segmentation"
-VERSION = 2
+VERSION = 3
+#: The version written for a dense owner map (readable by nni_jupyter versions that read 2).
+DENSE_VERSION = 2
 #: The largest ``meta`` (JSON as numpy's UTF-32 text) written or read: far beyond any real
 #: record, and a bound on what a hostile file can make a reader decompress.
 MAX_META_BYTES = 256 << 20
@@ -109,9 +113,10 @@ def save(
     Errors are those of :func:`nni_jupyter.atomic.write_atomic` (a read-only file or folder is
     refused and left as it was).
     """
+    sparse = isinstance(snapshot.owner, SparseVolume)
     meta = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": VERSION if sparse else DENSE_VERSION,
         "shape": list(snapshot.owner.shape),
         "image_dtype": image.dtype,
         "image_fingerprint": image.fingerprint,
@@ -121,11 +126,13 @@ def save(
         "prompts": [item.to_dict() for item in snapshot.record],
         "stamps": [stamp.to_dict() for stamp in snapshot.stamps or ()],
     }
-    # a sparse owner map (lazy image) is written dense: the .npz format holds one array
-    return write_atomic(Path(path), np.asarray(snapshot.owner), meta)
+    if isinstance(snapshot.owner, SparseVolume):  # a lazy image's labels: only stored chunks
+        arrays, meta[sparse_owner.CHUNKS_KEY] = sparse_owner.pack(snapshot.owner)
+        return write_atomic(Path(path), arrays, meta)
+    return write_atomic(Path(path), {"owner": np.asarray(snapshot.owner)}, meta)
 
 
-def snapshot_of(owner: np.ndarray, meta: dict[str, Any]) -> Snapshot:
+def snapshot_of(owner: np.ndarray | SparseVolume, meta: dict[str, Any]) -> Snapshot:
     """Return the annotator state held by a file's ``(owner, meta)``, checking all of it.
 
     The store's table lies at the top level of ``meta`` and is checked by the store's own rules
@@ -176,8 +183,9 @@ def _stamps_of(meta: dict[str, Any], count: int) -> tuple[Stamp, ...] | None:
     return tuple(parsed)
 
 
-def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
-    """Write ``owner`` and ``meta`` to ``path`` with :func:`nni_jupyter.atomic.write_atomic`.
+def write_atomic(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
+    """Write ``arrays`` (the owner map's) and ``meta`` to ``path`` with
+    :func:`nni_jupyter.atomic.write_atomic`.
 
     Raises
     ------
@@ -192,9 +200,8 @@ def write_atomic(path: Path, owner: np.ndarray, meta: dict[str, Any]) -> Path:
             f"the record to save takes {text.nbytes} bytes; a save file holds at most "
             f"{MAX_META_BYTES} (save the labels alone with nni_jupyter.io.write_labels)"
         )
-    return atomic.write_atomic(
-        path, lambda handle: np.savez_compressed(handle, owner=owner, meta=text)
-    )
+    members: dict[str, Any] = {**arrays, "meta": text}
+    return atomic.write_atomic(path, lambda handle: np.savez_compressed(handle, **members))
 
 
 class _Foreign(ValueError):
@@ -253,7 +260,16 @@ def read_snapshot(path: str | os.PathLike[str], shape: Sequence[int] | None = No
                     f"it was saved for an image of shape {expected}; got an image of shape "
                     f"{tuple(shape)}. Pass the image the segmentation was made on."
                 )
-            owner = npz.read_array(archive, "owner", _labels_of(expected))
+            owner: np.ndarray | SparseVolume
+            if sparse_owner.CHUNKS_KEY in meta:
+                if meta["version"] < 3:
+                    raise ValueError(
+                        f"its meta names {sparse_owner.CHUNKS_KEY}, which version 3 files hold; "
+                        f"it says version {meta['version']}"
+                    )
+                owner = sparse_owner.unpack(archive, meta, expected)
+            else:
+                owner = npz.read_array(archive, "owner", _labels_of(expected))
         return snapshot_of(owner, meta)
     except _Foreign as exc:
         raise ValueError(

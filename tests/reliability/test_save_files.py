@@ -308,7 +308,7 @@ def stalled(handle, **arrays):
     time.sleep(120)
 
 np.savez_compressed = stalled
-persistence.write_atomic(Path(sys.argv[1]), np.zeros((2, 2, 2), np.uint8), {})
+persistence.write_atomic(Path(sys.argv[1]), {"owner": np.zeros((2, 2, 2), np.uint8)}, {})
 """
 
 

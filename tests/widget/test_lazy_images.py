@@ -315,3 +315,39 @@ def test_save_labels_writes_chunks_into_the_images_ome_zarr_and_plain_zarr(
     assert np.array_equal(np.asarray(nj.read_image(path).array), volume)  # image untouched
     array = zarr.open_array(str(plain), mode="r")
     assert array.dtype == np.uint16 and np.array_equal(array[...], expected)
+
+
+def test_a_lazy_images_save_file_holds_only_its_labelled_chunks(tmp_path, make_session, volume):
+    """Saving (and autosave) never makes a lazy image's labels dense; the file restores on the
+    lazy image and on the same image in memory."""
+    import zipfile
+
+    stored = zarr.create_array(tmp_path / "s.zarr", shape=SHAPE, chunks=(8, 8, 8), dtype="i2")
+    stored[...] = volume
+    lazy = Segmenter(zarr.open_array(tmp_path / "s.zarr", mode="r"), session=make_session())
+    try:
+        lazy.add_point((20, 18, 16))
+        lazy.new_object("second")
+        lazy.add_box([(10, 30), (8, 28)], axis=2, index=16)
+        path = lazy.save(tmp_path / "work.npz")
+        labels = np.asarray(lazy.labels)
+        objects = lazy.objects
+        rows = lazy.measure(as_dataframe=False)  # chunk by chunk
+        assert [row["voxels"] for row in rows] == [np.sum(labels == k) for k in (1, 2)]
+    finally:
+        lazy.close()
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(archive.namelist())
+    assert names == ["meta.npy", "owner_at.npy", "owner_chunks.npy"]  # no dense owner map
+    assert len(np.unique(labels)) == 3
+    again = Segmenter.load(path, zarr.open_array(tmp_path / "s.zarr", mode="r"), make_session())
+    dense = Segmenter.load(path, volume, make_session())
+    try:
+        for restored in (again, dense):
+            assert np.array_equal(np.asarray(restored.labels), labels)
+            assert restored.objects == objects
+        again.undo()  # the restored undo history is empty: nothing changes
+        assert np.array_equal(np.asarray(again.labels), labels)
+    finally:
+        again.close()
+        dense.close()
