@@ -20,6 +20,7 @@ import numpy as np
 
 from nni_jupyter.measurements import split_objects
 from nni_jupyter.palette import object_color
+from nni_jupyter.volumes import SparseVolume
 
 _EXTRA_HINT = "install it with: pip install nni_jupyter[3d]"
 
@@ -65,11 +66,13 @@ def surface_mesh(
     origin_mm: Sequence[float] = (0.0, 0.0, 0.0),
     label: int = 1,
     step_size: int = 1,
+    corner: Sequence[int] = (0, 0, 0),
 ) -> SurfaceMesh | None:
     """Marching-cubes surface of a mask ``[X, Y, Z]`` at the voxel boundaries; None when empty.
 
     The mask is cropped to its bounding box and padded by one voxel, so objects touching the
     volume's border get closed surfaces. ``step_size`` > 1 gives coarser, faster meshes.
+    ``corner`` is the volume voxel of the mask's voxel ``(0, 0, 0)`` (for a mask cut from it).
     """
     mask = np.asarray(mask) != 0
     if not mask.any():
@@ -78,7 +81,7 @@ def surface_mesh(
     crop = []
     for axis in range(3):
         present = np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
-        lows.append(int(present[0]))
+        lows.append(int(present[0]) + int(corner[axis]))
         crop.append(slice(int(present[0]), int(present[-1]) + 1))
     padded = np.pad(mask[tuple(crop)], 1).astype(np.float32)
     spacing = np.asarray(spacing_mm, dtype=float)
@@ -97,12 +100,44 @@ def surface_meshes(
     step_size: int = 1,
 ) -> list[SurfaceMesh]:
     """One :class:`SurfaceMesh` per non-empty object of a label map or a list/dict of masks."""
-    object_labels, mask_of = split_objects(labels)
+    object_labels, crop_of = object_crops(labels)
     meshes = (
-        surface_mesh(mask_of(label), spacing_mm, origin_mm, label, step_size)
+        surface_mesh(mask, spacing_mm, origin_mm, label, step_size, corner)
         for label in object_labels
+        for corner, mask in [crop_of(label)]
     )
     return [mesh for mesh in meshes if mesh is not None]
+
+
+def object_crops(
+    labels: Any,
+) -> tuple[list[int], Callable[[int], tuple[tuple[int, ...], np.ndarray]]]:
+    """The object labels, and per label its mask cut to its bounding box with the box's low
+    corner. A sparse label map (a lazy image's) is read only inside each box."""
+    if isinstance(labels, SparseVolume):
+        found = [value for value in labels.counts() if value]
+
+        def sparse_crop(label: int) -> tuple[tuple[int, ...], np.ndarray]:
+            box = labels.nonzero_bbox(label)
+            if box is None:
+                return (0, 0, 0), np.zeros((1, 1, 1), bool)
+            return tuple(lo for lo, _ in box), labels.read(box) == label
+
+        return found, sparse_crop
+    object_labels, mask_of = split_objects(labels)
+
+    def dense_crop(label: int) -> tuple[tuple[int, ...], np.ndarray]:
+        mask = mask_of(label)
+        if not mask.any():
+            return (0, 0, 0), mask
+        box = [
+            np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != axis)))
+            for axis in range(3)
+        ]
+        corner = tuple(int(b[0]) for b in box)
+        return corner, mask[tuple(slice(int(b[0]), int(b[-1]) + 1) for b in box)]
+
+    return object_labels, dense_crop
 
 
 def _hex_color(label: int) -> str:
@@ -171,16 +206,18 @@ class LiveView3D:
 
     def refresh(self) -> None:
         """Re-read the labels and update the meshes of the objects that changed."""
-        object_labels, mask_of = split_objects(self._get_labels())
+        object_labels, crop_of = object_crops(self._get_labels())
         cache: dict[int, tuple[bytes, SurfaceMesh, Any]] = {}
         for label in object_labels:
-            mask = mask_of(label)
+            corner, mask = crop_of(label)
             digest = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
-            digest += np.asarray(mask.shape, np.int64).tobytes()
+            digest += np.asarray([*mask.shape, *corner], np.int64).tobytes()
             if label in self._cache and self._cache[label][0] == digest:
                 cache[label] = self._cache[label]
                 continue
-            mesh = surface_mesh(mask, self.spacing_mm, label=label, step_size=self.step_size)
+            mesh = surface_mesh(
+                mask, self.spacing_mm, label=label, step_size=self.step_size, corner=corner
+            )
             if mesh is not None:
                 cache[label] = (digest, mesh, _ipv_mesh(mesh, self._name(label)))
         self._cache = cache

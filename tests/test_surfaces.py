@@ -50,6 +50,24 @@ def test_one_mesh_per_non_empty_object() -> None:
     assert surface_mesh(np.zeros((4, 4, 4)), SPACING) is None
 
 
+def test_a_sparse_label_map_gives_the_dense_maps_meshes_read_per_object_box(monkeypatch) -> None:
+    from nni_jupyter.volumes import SparseVolume
+
+    labels = _labels()
+    sparse = SparseVolume.from_array(labels, chunks=(4, 4, 4))
+
+    def dense(*_args, **_kwargs):
+        raise AssertionError("the sparse label map was made dense")
+
+    monkeypatch.setattr(SparseVolume, "__array__", dense)
+    got = surface_meshes(sparse, SPACING, (1.0, 2.0, 3.0))
+    want = surface_meshes(labels, SPACING, (1.0, 2.0, 3.0))
+    assert [m.label for m in got] == [m.label for m in want] == [1, 2]
+    for mine, theirs in zip(got, want, strict=True):
+        np.testing.assert_allclose(mine.vertices_mm, theirs.vertices_mm, atol=1e-5)
+        np.testing.assert_array_equal(mine.faces, theirs.faces)
+
+
 def test_single_voxel_object_has_a_mesh() -> None:
     mask = np.zeros((5, 5, 5), bool)
     mask[0, 0, 0] = True
