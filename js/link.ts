@@ -5,6 +5,7 @@
  */
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
+import type { TileLoader } from "./tiles";
 import type { PromptDraft } from "./tools";
 import type { CommandName, IncomingMsg, OutgoingMsg } from "./types";
 
@@ -52,6 +53,7 @@ export class KernelLink {
     private readonly loader: SliceLoader,
     private readonly labels: LabelVolume,
     private readonly callbacks: LinkCallbacks,
+    private readonly tiles?: TileLoader,
   ) {
     this.stats = { rendered_ms: performance.now(), prompts: [], slice_round_trips_ms: loader.roundTripsMs };
   }
@@ -113,7 +115,7 @@ export class KernelLink {
   private route(msg: IncomingMsg, buffers: DataView[]): void {
     switch (msg.type) {
       case "slice":
-        this.loader.handleReply(msg, buffers);
+        if (!this.loader.handleReply(msg, buffers)) this.tiles?.handleReply(msg, buffers);
         break;
       case "labels_reset":
         this.labels.reset();
@@ -140,6 +142,7 @@ export class KernelLink {
         if (msg.request_id === null) this.callbacks.error(msg.message);
         else if (
           this.loader.handleError(msg.request_id) ||
+          this.tiles?.handleError(msg.request_id) ||
           this.pending.has(msg.request_id) ||
           this.commands.has(msg.request_id)
         ) {

@@ -111,7 +111,14 @@ export interface GetSliceMsg {
   /** Slices asked for (1 when absent, at most MAX_SLICES_PER_REQUEST), `step` (+1 or -1) apart. */
   count?: number;
   step?: 1 | -1;
+  /** A zoomed view's refinement: every `stride`-th voxel (the kernel may coarsen it)... */
+  stride?: number;
+  /** ...of this in-plane region `[[u0, u1], [v0, v1]]` (half-open, voxels) of one slice. */
+  region?: PlaneRegion;
 }
+
+/** Half-open in-plane region `[[u0, u1], [v0, v1]]` along the slice's axes (p, q), in voxels. */
+export type PlaneRegion = [[number, number], [number, number]];
 
 export interface GetLabelsMsg {
   type: "get_labels";
@@ -163,6 +170,8 @@ export interface SliceReply {
   /** Every `stride`-th voxel of the plane along both its axes (a big lazy image shown at the
    * displayed resolution); absent: 1, full resolution. */
   stride?: number;
+  /** The region served (its starts multiples of `stride`) when the request named one. */
+  region?: PlaneRegion;
 }
 
 export type SliceEncoding = "raw" | "deflate";

@@ -9,11 +9,15 @@ import { type PointerHost, ViewPointer } from "./pointer";
 import { type PromptDraft, drawGesture, scribbleWidth } from "./tools";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
 import { rowOutline } from "./promptlist";
+import { refineWant, tileMatrix } from "./refine";
+import type { Tile, TileLoader } from "./tiles";
 import type { Axis, LabelArray, PromptRow, WidgetTraits } from "./types";
 import { h } from "./ui";
 import { windowSlice } from "./window";
 
 export const AXIS_NAMES = ["X", "Y", "Z"] as const;
+/** A zoomed view asks for its refined tile this long after the last zoom, pan or scroll. */
+export const REFINE_DELAY_MS = 150;
 
 /** What a view needs from the widget around it. */
 export interface ViewHost extends PointerHost {
@@ -21,6 +25,8 @@ export interface ViewHost extends PointerHost {
   pendingPrompts(): Iterable<PromptDraft>;
   /** The prompt-list row under the pointer, outlined in every view where it lies. */
   hoveredPrompt(): PromptRow | null;
+  /** Refined tiles of zoomed-in views of decimated slices. */
+  tiles: TileLoader;
   setSliceIndex(axis: Axis, index: number): void;
   activate(view: SliceView): void;
   /** Called after each redraw. */
@@ -33,6 +39,13 @@ export class SliceView {
   view: ViewState = { ...IDENTITY_VIEW };
   private readonly stage: HTMLElement;
   private readonly imageLayer = new SliceLayer("image");
+  /** A finer tile of the shown slice over the coarse one, while zoomed in (lazy images). */
+  private readonly refinedLayer = new SliceLayer("refined");
+  private tile: Tile | null = null;
+  /** What the refined layer holds now (a window change or another tile repaints it). */
+  private painted: { tile: Tile | null; windowLevel: [number, number] | null } = { tile: null, windowLevel: null };
+  private tileDirty = false;
+  private refineTimer = 0;
   private readonly overlayLayer = new SliceLayer("overlay");
   /** Gestures, pending prompts and the crosshair, at screen resolution; takes the pointer events. */
   private readonly surface: HTMLCanvasElement;
@@ -58,7 +71,12 @@ export class SliceView {
   ) {
     this.axis = axis;
     this.surface = h("canvas", { class: "nni-surface nni-gesture-canvas", "data-testid": "nni-gesture-canvas" });
-    this.stage = h("div", { class: "nni-stage" }, [this.imageLayer.canvas, this.overlayLayer.canvas, this.surface]);
+    this.stage = h("div", { class: "nni-stage" }, [
+      this.imageLayer.canvas,
+      this.refinedLayer.canvas,
+      this.overlayLayer.canvas,
+      this.surface,
+    ]);
     this.slider = h("input", {
       type: "range",
       class: "nni-slider",
@@ -103,6 +121,7 @@ export class SliceView {
     this.view = { ...IDENTITY_VIEW };
     this.shownIndex = -1;
     this.imageLayer.show(false);
+    this.tileDirty = true;
     this.overlayDirty = true;
     this.placementDirty = true;
     this.pointer.cancel();
@@ -142,6 +161,32 @@ export class SliceView {
     this.view = view;
     this.placementDirty = true;
     this.surfaceDirty = true;
+    this.schedule();
+    this.refineSoon();
+  }
+
+  /** A refined tile of this view's slice arrived. */
+  tileArrived(tile: Tile): void {
+    if (tile.axis === this.axis && tile.index === this.shownIndex) {
+      this.tileDirty = true;
+      this.schedule();
+    }
+  }
+
+  /** Ask for a refined tile once the view has settled (zoom, pan and scroll restart the wait). */
+  private refineSoon(): void {
+    window.clearTimeout(this.refineTimer);
+    this.refineTimer = window.setTimeout(() => this.refine(), REFINE_DELAY_MS);
+  }
+
+  private refine(): void {
+    this.refineTimer = 0;
+    const slice = this.shownIndex >= 0 ? this.host.loader.get(this.axis, this.shownIndex) : undefined;
+    // while scrolling, the next slice's arrival asks again
+    if (!slice || slice.stride <= 1 || this.shownIndex !== this.index()) return;
+    const want = refineWant(this.params(), slice.stride, window.devicePixelRatio || 1);
+    if (want) this.host.tiles.request(this.axis, this.shownIndex, want);
+    this.tileDirty = true;
     this.schedule();
   }
 
@@ -195,9 +240,34 @@ export class SliceView {
     if (this.shownIndex !== index) {
       this.overlayDirty = true;
       this.surfaceDirty = true;
+      this.refineSoon();
     }
+    this.tileDirty = true; // a new slice or window: the tile goes, or is re-windowed
     this.shownIndex = index;
     this.el.dataset.shownIndex = String(index);
+  }
+
+  /**
+   * Show the newest tile of the shown slice that is finer than it, while the zoom needs one
+   * (stale tiles of other slices never show); re-window it with the coarse slice.
+   */
+  private renderTile(): void {
+    const slice = this.shownIndex >= 0 ? this.host.loader.get(this.axis, this.shownIndex) : undefined;
+    const want = slice && slice.stride > 1 && refineWant(this.params(), slice.stride, window.devicePixelRatio || 1);
+    const { tiles } = this.host;
+    // the tile that answers this view, else the newest of this slice (it covers part of it)
+    const tile = want ? (tiles.find(this.axis, this.shownIndex, want) ?? tiles.find(this.axis, this.shownIndex)) : null;
+    this.tile = tile && slice && tile.stride < slice.stride ? tile : null;
+    const windowLevel = this.model.get("window");
+    if (this.tile && (this.tile !== this.painted.tile || windowLevel !== this.painted.windowLevel)) {
+      const [nP, nQ] = this.tile.shape;
+      const data = this.tile.data;
+      this.refinedLayer.paint(nQ, nP, (pixels) => windowSlice(data, windowLevel, pixels), this.tile.stride);
+      this.painted = { tile: this.tile, windowLevel };
+    }
+    if (this.tile) this.placementDirty = true;
+    this.refinedLayer.show(this.tile !== null);
+    this.el.dataset.refinedStride = this.tile ? String(this.tile.stride) : "";
   }
 
   private renderOverlay(): void {
@@ -234,6 +304,7 @@ export class SliceView {
 
   destroy(): void {
     cancelAnimationFrame(this.frame);
+    window.clearTimeout(this.refineTimer);
     this.resizeObserver.disconnect();
     this.host.loader.unfocus(this.axis);
     this.pointer.dispose();
@@ -250,6 +321,7 @@ export class SliceView {
     this.placementDirty = true;
     this.surfaceDirty = true;
     this.draw();
+    this.refineSoon();
   }
 
   private draw(): void {
@@ -261,12 +333,17 @@ export class SliceView {
       this.overlayDirty = false;
       this.renderOverlay();
     }
+    if (this.tileDirty) {
+      this.tileDirty = false;
+      this.renderTile();
+    }
     const params = this.params();
     if (this.placementDirty) {
       this.placementDirty = false;
       const matrix = layerMatrix(params);
       this.imageLayer.place(matrix);
       this.overlayLayer.place(matrix);
+      if (this.tile) this.refinedLayer.place(tileMatrix(params, this.tile.region));
     }
     if (this.surfaceDirty) {
       this.surfaceDirty = false;

@@ -9,6 +9,7 @@ import { type KeyActions, handleKey } from "./keys";
 import { LabelVolume } from "./labels";
 import { KernelLink, type WidgetStats } from "./link";
 import { SliceLoader } from "./slices";
+import { TileLoader, type TileRecord } from "./tiles";
 import { voxelToScreen } from "./transform";
 import { rowTarget } from "./promptlist";
 import type { Axis, IncomingMsg, Layout, OutgoingMsg, PromptRow, Tool, WidgetTraits } from "./types";
@@ -23,6 +24,8 @@ import { type WindowLevel, autoWindow, matchingPreset, presetWindow } from "./wi
  */
 export interface TestHooks {
   stats: WidgetStats;
+  /** Refined tiles of zoomed-in views that arrived, newest last. */
+  tiles: readonly TileRecord[];
   /** Client (page) coordinates of in-plane voxel `(p, q)` in view `viewIndex`. */
   toClient(viewIndex: number, p: number, q: number): [number, number];
 }
@@ -37,11 +40,22 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     nextRequestId: (): number => link.newRequestId(),
     error: (message) => showError(message),
   });
-  const labels = new LabelVolume(model.get("shape"));
-  const link: KernelLink = new KernelLink(send, loader, labels, {
-    error: showError,
-    pendingChanged: () => views.forEach((view) => view.invalidateSurface()),
+  const tiles: TileLoader = new TileLoader({
+    send,
+    nextRequestId: (): number => link.newRequestId(),
+    error: (message) => showError(message),
   });
+  const labels = new LabelVolume(model.get("shape"));
+  const link: KernelLink = new KernelLink(
+    send,
+    loader,
+    labels,
+    {
+      error: showError,
+      pendingChanged: () => views.forEach((view) => view.invalidateSurface()),
+    },
+    tiles,
+  );
   const stats = link.stats;
   const hiddenObjects = new Set<number>();
   let localError = "";
@@ -119,6 +133,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   const root = ui.root;
   const hooks: TestHooks = {
     stats,
+    tiles: tiles.received,
     toClient: (viewIndex, p, q) => {
       const view = views[viewIndex];
       const [x, y] = voxelToScreen(view.params(), [p, q]);
@@ -143,6 +158,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   const host: ViewHost = {
     model,
     loader,
+    tiles,
     labels,
     hiddenObjects,
     spaceHeld: () => spaceHeld,
@@ -185,6 +201,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
       for (const view of views) if (view.axis === slice.axis && view.index() === slice.index) view.invalidateImage();
     }),
   );
+  cleanups.push(tiles.onTile((tile) => views.forEach((view) => view.tileArrived(tile))));
   cleanups.push(
     labels.onChange((bbox) => {
       for (const view of views) {
@@ -230,6 +247,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   );
   on(["shape"], () => {
     loader.clear();
+    tiles.clear();
     labels.resize(model.get("shape"));
     link.requestLabels();
     buildViews();

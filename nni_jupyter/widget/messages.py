@@ -29,15 +29,25 @@ class MessageError(ValueError):
 MAX_SLICES_PER_REQUEST = 32
 
 
+#: An in-plane region ``((u0, u1), (v0, v1))``: half-open, full-resolution voxel coordinates.
+PlaneRegion = tuple[tuple[int, int], tuple[int, int]]
+
+
 @dataclass(frozen=True)
 class SliceRequest:
-    """``get_slice``: ``count`` slices along ``axis`` from ``index``, ``step`` (+1 or -1) apart."""
+    """``get_slice``: ``count`` slices along ``axis`` from ``index``, ``step`` (+1 or -1) apart.
+
+    ``stride`` and ``region`` (None when not asked) are a zoomed view's refinement: every
+    ``stride``-th voxel of ``region`` of one slice.
+    """
 
     axis: int
     index: int
     request_id: int
     count: int = 1
     step: int = 1
+    stride: int | None = None
+    region: PlaneRegion | None = None
 
     @property
     def indices(self) -> range:
@@ -135,7 +145,48 @@ def _slice_request(
             "ask for fewer (count)",
             request_id,
         )
-    return SliceRequest(axis, index, request_id, count, step)
+    plane = [n for a, n in enumerate(shape) if a != axis]
+    stride = _stride(content, plane, request_id)
+    region = _region(content, plane, request_id)
+    if region is not None and count != 1:
+        raise MessageError(
+            f"a get_slice with a region asks for one slice; got count {count}", request_id
+        )
+    return SliceRequest(axis, index, request_id, count, step, stride, region)
+
+
+def _stride(content: dict[str, Any], plane: list[int], request_id: int) -> int | None:
+    if "stride" not in content:
+        return None
+    stride = content["stride"]
+    if not _is_int(stride) or not 1 <= stride <= max(plane):
+        raise MessageError(
+            f"stride must be an integer in 1..{max(plane)} (the plane's longest side); "
+            f"got {stride!r}",
+            request_id,
+        )
+    return stride
+
+
+def _region(content: dict[str, Any], plane: list[int], request_id: int) -> PlaneRegion | None:
+    if "region" not in content:
+        return None
+    region = content["region"]
+    expected = (
+        f"region must be [[u0, u1], [v0, v1]]: integers with 0 <= lo < hi <= the plane's "
+        f"size {plane}; got {str(region)[:80]}"
+    )
+    if not (isinstance(region, list) and len(region) == 2):
+        raise MessageError(expected, request_id)
+    pairs = []
+    for pair, size in zip(region, plane, strict=True):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(map(_is_int, pair))):
+            raise MessageError(expected, request_id)
+        lo, hi = pair
+        if not 0 <= lo < hi <= size:
+            raise MessageError(expected, request_id)
+        pairs.append((lo, hi))
+    return pairs[0], pairs[1]
 
 
 def _prompt(content: dict[str, Any], shape: tuple[int, ...], request_id: int) -> Prompt:
@@ -189,12 +240,17 @@ def _command(content: dict[str, Any], request_id: int) -> Command:
 
 
 def slice_reply(
-    request: SliceRequest, dtype: str, shape: list[int], encoding: str, stride: int = 1
+    request: SliceRequest,
+    dtype: str,
+    shape: list[int],
+    encoding: str,
+    stride: int = 1,
+    region: PlaneRegion | None = None,
 ) -> dict[str, Any]:
     """``slice``: the answer to ``request``, one buffer per slice in ``request.indices`` order
     (the slice bytes, ``raw`` or ``deflate``; see :mod:`.codec`), every ``stride``-th voxel of
-    the plane along both its axes."""
-    return {
+    the plane along both its axes; of ``region`` only (the region served) when one was asked."""
+    reply: dict[str, Any] = {
         "type": "slice",
         "axis": request.axis,
         "index": request.index,
@@ -206,6 +262,9 @@ def slice_reply(
         "encoding": encoding,
         "stride": stride,
     }
+    if region is not None:
+        reply["region"] = [list(region[0]), list(region[1])]
+    return reply
 
 
 def labels_reset(request_id: int | None) -> dict[str, Any]:

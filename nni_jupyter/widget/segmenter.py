@@ -45,6 +45,7 @@ from .slices import (
     default_window,
     extract_slices,
     intensity_stats,
+    refinement,
     window_for,
     wire_dtype,
 )
@@ -442,20 +443,31 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
             )
 
     def _send_slices(self, request: SliceRequest) -> None:
-        stride, reader = 1, self._display
-        if reader is not None:
-            plane = [n for a, n in enumerate(self._volume.shape) if a != request.axis]
+        axis, reader, region = request.axis, self._display, request.region
+        plane = [n for a, n in enumerate(self._volume.shape) if a != axis]
+        stride = 1  # an image in memory is never decimated: a region is a full-resolution crop
+        if reader is not None and request.stride is None and region is None:
             stride = stride_for((plane[0], plane[1]), DISPLAY_MAX_SIDE)
-        if reader is not None and stride > 1:
-            planes = [reader.slice(request.axis, i, stride) for i in request.indices]
-            run = [np.ascontiguousarray(p, dtype=self._wire_dtype).tobytes() for p in planes]
-            meta = {"dtype": self._wire_dtype.name, "shape": list(planes[0].shape)}
+        elif reader is not None:  # a zoomed view's refinement, at a bounded cost
+            bound = 2 * DISPLAY_MAX_SIDE
+            stride, region = refinement((plane[0], plane[1]), request.stride, region, bound)
+        if reader is not None and (stride > 1 or region is not None):
+            planes = [reader.slice(axis, i, stride, region) for i in request.indices]
+        elif region is not None:
+            (u0, u1), (v0, v1) = region
+            key: list[Any] = [slice(u0, u1), slice(v0, v1)]
+            planes = [self._volume[tuple(key[:axis] + [i] + key[axis:])] for i in request.indices]
         else:
-            run, meta = extract_slices(
-                self._volume, request.axis, request.indices, self._wire_dtype
-            )
+            planes = []
+        if planes:
+            run = [np.ascontiguousarray(p, dtype=self._wire_dtype).tobytes() for p in planes]
+            meta = {"dtype": self._wire_dtype.name, "shape": [int(n) for n in planes[0].shape]}
+        else:
+            run, meta = extract_slices(self._volume, axis, request.indices, self._wire_dtype)
         payloads, encoding = encode_slices(run)
-        reply = messages.slice_reply(request, encoding=encoding, stride=stride, **meta)
+        reply = messages.slice_reply(
+            request, encoding=encoding, stride=stride, region=region, **meta
+        )
         self.send(reply, payloads)
 
     def _send_labels(self, request_id: int | None) -> None:

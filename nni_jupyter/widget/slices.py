@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..volumes import LazyVolume
+from ..volumes.display import stride_for
 
 #: dtypes a slice may travel as (PROTOCOL.md), little-endian.
 WIRE_DTYPES = ("uint8", "int8", "uint16", "int16", "int32", "uint32", "float32")
@@ -88,6 +89,24 @@ def extract_slices(
     planes = np.moveaxis(np.asarray(block, dtype=dtype), axis, 0)
     data = [np.ascontiguousarray(planes[index - low]).tobytes() for index in indices]
     return data, {"dtype": dtype.name, "shape": [int(s) for s in planes.shape[1:]]}
+
+
+def refinement(
+    plane: tuple[int, int],
+    stride: int | None,
+    region: tuple[tuple[int, int], tuple[int, int]] | None,
+    max_side: int,
+) -> tuple[int, tuple[tuple[int, int], tuple[int, int]] | None]:
+    """The stride and region a lazy image's zoomed view is refined at (``get_slice`` with a
+    ``stride`` or ``region``): the stride asked (default 1), coarsened until the region's
+    longest side (the whole ``plane`` without one) is at most ``max_side`` strides, so a request
+    costs a bounded read whatever it asks; the region's starts rounded down to that stride.
+    """
+    (u0, u1), (v0, v1) = region or ((0, plane[0]), (0, plane[1]))
+    served = max(stride or 1, stride_for((u1 - u0, v1 - v0), max_side))
+    if region is None:
+        return served, None
+    return served, ((u0 - u0 % served, u1), (v0 - v0 % served, v1))
 
 
 def intensity_stats(volume: np.ndarray | LazyVolume) -> dict[str, float]:
