@@ -125,6 +125,18 @@ def main() -> None:
     label = f"scroll, {shape[0]}x{shape[1]} z slices, sent every {stride} voxels"
     rows.append((label, f"{rate:.1f} /s", ">= 20 /s"))
 
+    # zoomed in 4x at the centre: the browser asks for the visible region at full resolution
+    centre = [shape[0] // 2, shape[1] // 2]
+    region = [[c - 256, c + 256] for c in centre]
+    start = time.perf_counter()
+    for index in range(low, low + 10):
+        request = {"type": "get_slice", "axis": 2, "index": index, "request_id": index,
+                   "stride": 1, "region": region}  # fmt: skip
+        seg._on_message(seg, request, [])
+    assert sent[-1]["type"] == "slice" and sent[-1]["stride"] == 1, sent[-1]
+    refine = (time.perf_counter() - start) / 10
+    rows.append(("zoomed in: 512x512 region at full resolution", f"{refine * 1000:.0f} ms", "-"))
+
     seg._annotator.wait_for_image()  # the statistics stream on a thread from Segmenter(...)
     streamed = time.perf_counter() - start + first
     rows.append(("statistics streamed (background)", f"~{streamed:.0f} s", "-"))
@@ -144,6 +156,10 @@ def main() -> None:
     start = time.perf_counter()
     seg.save_labels(Path(args.folder) / "labels.zarr")
     rows.append(("save_labels (plain Zarr)", f"{time.perf_counter() - start:.2f} s", "-"))
+    start = time.perf_counter()
+    saved = seg.save(Path(args.folder) / "work.npz")  # only the labelled chunks
+    size = saved.stat().st_size / 2**20
+    rows.append(("save (.npz)", f"{time.perf_counter() - start:.2f} s, {size:.2f} MiB", "-"))
     peak = rss_gib()
     rows.append(("peak RSS", f"{peak:.2f} GiB = {peak * 2**30 / voxels:.2f} x volume", "<= 2 GiB"))
     seg.close()

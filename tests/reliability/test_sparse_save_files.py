@@ -89,3 +89,33 @@ def test_a_bad_chunk_table_is_refused_naming_the_path(tmp_path, case) -> None:
     with pytest.raises(ValueError, match=expected) as info:
         persistence.read_snapshot(path, SHAPE)
     assert str(path) in str(info.value)
+
+
+def test_a_large_image_is_fingerprinted_from_blocks_and_old_full_prints_still_match(
+    tmp_path, monkeypatch
+) -> None:
+    from nni_jupyter.volumes import LazyVolume
+
+    monkeypatch.setattr(persistence, "SAMPLED_FINGERPRINT_ABOVE", 10_000)  # "large" here
+    rng = np.random.default_rng(0)
+    image = rng.integers(-1000, 1000, (160, 150, 140), dtype=np.int16)
+    other = image.copy()
+    other[45:50, 0:5, 40:44] += 1  # inside the sampled block at (32, 0, 32)
+    zarr = pytest.importorskip(
+        "zarr", reason="needs the zarr extra: pip install 'nni_jupyter[zarr]'"
+    )
+    stored = zarr.create_array(
+        tmp_path / "i.zarr", shape=image.shape, chunks=(16, 16, 16), dtype="i2"
+    )
+    stored[...] = image
+    lazy = LazyVolume(stored, cache_bytes=64 << 20)
+    sampled = persistence.image_fingerprint(lazy)
+    assert sampled.startswith(persistence.SAMPLED_PREFIX)
+    assert lazy.cache.nbytes < image.nbytes  # not read whole
+    assert persistence.image_fingerprint(image) == sampled  # lazy or in memory alike
+    assert persistence.image_fingerprint(other) != sampled
+    full = persistence._full_fingerprint(image)
+    for saved in (sampled, full):  # a file written before sampling holds the full print
+        persistence.check_image({"image_fingerprint": saved}, image, "f.npz", strict=True)
+        with pytest.raises(ValueError, match="saved for a different image"):
+            persistence.check_image({"image_fingerprint": saved}, other, "f.npz", strict=True)
