@@ -1,4 +1,4 @@
-"""Which levers make one forward pass faster on this machine: precision, the float32 head of bf16,
+"""Which levers make one forward pass faster on this machine: precision, the float32 logits of bf16,
 channels-last memory, torch.compile, the traced-and-frozen graph, the thread count.
 
 Each row runs the same random-weight ResEnc network on the same input (median of ``--repeats``
@@ -62,8 +62,8 @@ def timed(settings: dict[str, Callable[[], torch.Tensor]], repeats: int) -> dict
 
 def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) -> dict:
     """Name -> a callable running one forward pass under that setting."""
-    whole_bf16 = copy.deepcopy(network)  # before Autocast gives ``network`` its float32 head
-    bf16_head_fp32 = Autocast(network, CPU, "bf16")
+    whole_bf16 = copy.deepcopy(network)  # before Autocast gives ``network`` float32 logits
+    bf16_ours = Autocast(network, CPU, "bf16")
 
     def all_bf16() -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -72,7 +72,7 @@ def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) ->
 
     settings: dict[str, Callable[[], torch.Tensor]] = {
         "fp32": lambda: network(example),
-        "bf16, head fp32 (ours)": lambda: bf16_head_fp32(example),
+        "bf16, 1x1 seg layers fp32 (ours)": lambda: bf16_ours(example),
         "bf16 everywhere": all_bf16,
     }
     last = example.contiguous(memory_format=torch.channels_last_3d)

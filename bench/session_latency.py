@@ -9,11 +9,9 @@ network), then the peak RSS of each on a 256^3 image (each measured in its own p
 
     python bench/session_latency.py                       # CPU, small ResEnc (patch 64^3), 160^3
     python bench/session_latency.py --full                # CUDA, ResEnc-L v1.0 shape, 192^3 patch
-    python bench/session_latency.py --full-size [--all-bf16]
+    python bench/session_latency.py --full-size
         # CPU, ResEnc-L v1.0 shape, 192^3 patch and image, AutoZoom off: one point and one box,
-        # no warm-up prompt, no RSS (about 10 forwards of a minute each on two threads);
-        # --all-bf16 adds ours in bf16 with the full-resolution head in bf16 too (the speed that
-        # keeping it in float32 costs)
+        # no warm-up prompt, no RSS (about 6 forwards of up to a minute each on two threads)
 
 Needs the parity extra (``pip install nninteractive==2.6.0``).
 """
@@ -24,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -144,8 +141,6 @@ def prompts(
 
 #: The sessions compared: ours in its default precision, ours in fp32, the reference.
 SESSIONS = {"ours": "auto", "ours fp32": "fp32", "reference": None}
-#: With ``--all-bf16``: ours in bf16 with the full-resolution head left in bf16 as well.
-ALL_BF16 = "ours all-bf16"
 
 
 def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
@@ -153,7 +148,7 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
     if which.startswith("ours"):
         from nni_jupyter.inference import nnInteractiveInferenceSession as Session
 
-        options["precision"] = "bf16" if which == ALL_BF16 else SESSIONS[which]
+        options["precision"] = SESSIONS[which]
     else:
         from nnInteractive.inference.inference_session import (
             nnInteractiveInferenceSession as Session,
@@ -166,22 +161,7 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
         do_autozoom=autozoom,
         **options,
     )
-    if which != ALL_BF16:
-        session.initialize_from_trained_model_folder(str(folder))
-        return session
-    from nni_jupyter.inference import precision
-
-    # Its own copy of the folder: networks are shared per folder, and the other bf16 session's
-    # network has its head switched to float32 already.
-    copy = folder.parent / "model-all-bf16"
-    if not copy.exists():
-        shutil.copytree(folder, copy)
-    keep = precision.keep_full_resolution_head_in_float32
-    precision.keep_full_resolution_head_in_float32 = lambda network: None
-    try:
-        session.initialize_from_trained_model_folder(str(copy))
-    finally:
-        precision.keep_full_resolution_head_in_float32 = keep
+    session.initialize_from_trained_model_folder(str(folder))
     return session
 
 
@@ -367,8 +347,7 @@ def report_latency(folder: Path, args: argparse.Namespace, device: str) -> None:
 
 def session_names(args: argparse.Namespace) -> list[str]:
     """The sessions compared in this run, the reference last."""
-    names = [w for w in SESSIONS if w != "reference"]
-    return [*names, ALL_BF16, "reference"] if args.all_bf16 else [*names, "reference"]
+    return [w for w in SESSIONS if w != "reference"] + ["reference"]
 
 
 def main() -> None:
@@ -389,7 +368,6 @@ def main() -> None:
         action="store_true",
         help="CPU, v1.0 shape, 192^3: a point and a box, AutoZoom off, no warm-up, no RSS",
     )
-    parser.add_argument("--all-bf16", action="store_true", help=f"also time {ALL_BF16!r}")
     parser.add_argument("--no-first", action="store_true", help="no warm-up prompt")
     parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)

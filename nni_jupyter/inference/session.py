@@ -20,7 +20,7 @@ Where this deliberately differs from nnInteractive 2.6.0:
 - a refinement box whose margin leaves no core (patches under 49 voxels) covers its centre voxel
   instead of failing;
 - on CPUs with native bfloat16 the network runs under bfloat16 autocast by default (its
-  full-resolution head in float32), about twice as fast; ``precision="fp32"`` gives the
+  segmentation layers in float32), about twice as fast; ``precision="fp32"`` gives the
   reference's float32 numbers.
 """
 

@@ -93,7 +93,7 @@ def _record_dtype(seen: dict[str, torch.dtype], part: str):
 
 
 def test_the_network_runs_in_the_sessions_precision(tmp_path: Path) -> None:
-    """bf16 runs the encoder in bfloat16 and the full-resolution head in float32."""
+    """bf16 runs the encoder and the decoder in bfloat16, the segmentation layers in float32."""
     folder = write_tiny_model(tmp_path / "model")
     image = phantom()
     for name, inner in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
@@ -102,6 +102,7 @@ def test_the_network_runs_in_the_sessions_precision(tmp_path: Path) -> None:
         seen: dict[str, torch.dtype] = {}
         modules = {
             "encoder": session.network.encoder.stages[1],
+            "last stage": session.network.decoder.stages[-1],
             "head": session.network.decoder.seg_layers[-1],
         }
         hooks = [
@@ -111,7 +112,7 @@ def test_the_network_runs_in_the_sessions_precision(tmp_path: Path) -> None:
         session.add_point_interaction((40, 44, 34), include_interaction=True)
         for hook in hooks:
             hook.remove()
-        assert seen == {"encoder": inner, "head": torch.float32}, (name, seen)
+        assert seen == {"encoder": inner, "last stage": inner, "head": torch.float32}, seen
 
 
 def _fidelity(
