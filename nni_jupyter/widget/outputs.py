@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..system_memory import gib, memory_limit
+from ..volumes import SparseVolume
 from . import persistence, prompt_log
 from .record import live_prompts, prompt_rows
 
@@ -177,9 +179,12 @@ class OutputsMixin:
         from nni_jupyter.exports.formats import export
 
         self.wait()
+        labels = self.labels
+        if isinstance(labels, SparseVolume):  # a lazy image's: these formats need it dense
+            _check_dense_fits(labels, format)
         image = self._geometry if self._geometry is not None else self._volume
         return export(
-            format, path, self.labels, self.objects, image, self.spacing_mm, self.model_info["name"]
+            format, path, labels, self.objects, image, self.spacing_mm, self.model_info["name"]
         )
 
     def save_labels(self, path: str | Path, name: str = "labels") -> Path:
@@ -232,3 +237,20 @@ class OutputsMixin:
             rows = prompt_rows(live.get(self._annotator.store.active, []))
         if rows != self.prompt_list:
             self.prompt_list = rows
+
+
+#: Dense copies of the label map an export may hold at once (labels, one object's mask, its
+#: encoded frames).
+_EXPORT_COPIES = 3
+
+
+def _check_dense_fits(labels: SparseVolume, format: str) -> None:
+    """Refuse, with the numbers, an export whose dense label map would not fit in memory."""
+    needed = labels.size * max(labels.dtype.itemsize, 2) * _EXPORT_COPIES
+    limit, source = memory_limit()
+    if limit is not None and needed > limit:
+        raise MemoryError(
+            f"exporting {format!r} makes the label map {list(labels.shape)} dense: about "
+            f"{gib(needed)}, more than {gib(limit)} ({source}). Write it chunk by chunk with "
+            "seg.save_labels(path) (OME-Zarr or Zarr), or save the work with seg.save(path)."
+        )

@@ -317,7 +317,9 @@ def test_save_labels_writes_chunks_into_the_images_ome_zarr_and_plain_zarr(
     assert array.dtype == np.uint16 and np.array_equal(array[...], expected)
 
 
-def test_a_lazy_images_save_file_holds_only_its_labelled_chunks(tmp_path, make_session, volume):
+def test_a_lazy_images_save_file_holds_only_its_labelled_chunks(
+    tmp_path, make_session, volume, monkeypatch
+):
     """Saving (and autosave) never makes a lazy image's labels dense; the file restores on the
     lazy image and on the same image in memory."""
     import zipfile
@@ -334,6 +336,13 @@ def test_a_lazy_images_save_file_holds_only_its_labelled_chunks(tmp_path, make_s
         objects = lazy.objects
         rows = lazy.measure(as_dataframe=False)  # chunk by chunk
         assert [row["voxels"] for row in rows] == [np.sum(labels == k) for k in (1, 2)]
+        # a format that needs the labels dense is refused, with the numbers, where they won't fit
+        monkeypatch.setenv("NNI_JUPYTER_MEMORY_BUDGET", "100k")
+        with pytest.raises(MemoryError, match=r"dense: about .* GiB, more than .*save_labels"):
+            lazy.export("nifti", tmp_path / "labels.nii.gz")
+        assert not (tmp_path / "labels.nii.gz").exists()
+        monkeypatch.delenv("NNI_JUPYTER_MEMORY_BUDGET")
+        assert np.array_equal(np.asarray(lazy.labels), labels)
     finally:
         lazy.close()
     with zipfile.ZipFile(path) as archive:
