@@ -144,24 +144,28 @@ SESSIONS = {"ours": "auto", "ours fp32": "fp32", "reference": None}
 
 
 def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
-    options = {}
+    """A session of ``which``: ours with its defaults (compiling where ``"auto"`` does, waited
+    for here: a user's prompts run eagerly meanwhile), the reference with its own."""
+    options: dict = {"use_torch_compile": False}
     if which.startswith("ours"):
         from nni_jupyter.inference import nnInteractiveInferenceSession as Session
 
-        options["precision"] = SESSIONS[which]
+        options = {"precision": SESSIONS[which], "use_torch_compile": "auto"}
     else:
         from nnInteractive.inference.inference_session import (
             nnInteractiveInferenceSession as Session,
         )
     session = Session(
-        device=device,
-        use_torch_compile=False,
-        verbose=False,
-        torch_n_threads=threads,
-        do_autozoom=autozoom,
-        **options,
+        device=device, verbose=False, torch_n_threads=threads, do_autozoom=autozoom, **options
     )
     session.initialize_from_trained_model_folder(str(folder))
+    if getattr(session, "use_torch_compile", False) and which.startswith("ours"):
+        start = time.perf_counter()
+        session.wait_until_warm()
+        state = "compiled" if session.compiled else "compile failed"
+        print(
+            f"  {which}: {state} in {time.perf_counter() - start:.0f} s after loading", flush=True
+        )
     return session
 
 

@@ -27,7 +27,6 @@ Where this deliberately differs from nnInteractive 2.6.0:
 from __future__ import annotations
 
 import contextlib
-import math
 import threading
 import time
 from pathlib import Path
@@ -54,9 +53,6 @@ from .undo import UndoRedoMixin
 from .warm import compiling_runner
 
 STORAGE_OPTIONS = ("auto", "tensor", "blosc2")
-#: Parameters × patch voxels up to which a CPU pass is cheap (the demo model: 4e11;
-#: nnInteractive v1.0: 7e14).
-CHEAP_FORWARD = 10**13
 
 
 class _Ready(NamedTuple):
@@ -135,7 +131,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.precision = precisions.resolve(precision, self.device)
         devices.configure_backend(self.device)
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
-        self.use_torch_compile = devices.wants_compile(use_torch_compile, self.device)
+        self.compile_setting = devices.check_compile_setting(use_torch_compile)
+        #: Whether the network compiles (known for ``"auto"`` once a model is loaded).
+        self.use_torch_compile = devices.wants_compile(self.compile_setting, self.device)
         self._warming: threading.Thread | None = None
         self._compiling: threading.Thread | None = None
         self.verbose = verbose
@@ -186,10 +184,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             use_fold,
             checkpoint_name,
             self.device,
-            self.use_torch_compile,
+            self.compile_setting,
             self.optimize_cpu_graph,
+            self.precision,
         )
         model = shared.model
+        self.use_torch_compile = shared.compiles
         if self._image is not None and self._image.num_channels != model.num_image_channels:
             raise ValueError(
                 f"the image set earlier has {self._image.num_channels} channel(s) but the model "
@@ -240,7 +240,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             predict(self._runner, dummy_input(self.model, self.device)[0])
 
     def _warm_up(self) -> None:
-        self.warmup()
+        if self.device.type == "cuda":  # cuDNN's autotuning; a CPU goes straight to compiling
+            self.warmup()
         compiling = None if self._runner is None else compiling_runner(self._runner)
         if compiling is None or self.model is None:
             return
@@ -271,8 +272,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         nnInteractive v1.0 is not: a pass takes 20 s or more, and its first costs little more."""
         if self.model is None or self.device.type != "cpu":
             return False
-        parameters = sum(p.numel() for p in self.model.network.parameters())
-        return parameters * math.prod(self.model.patch_size) <= CHEAP_FORWARD
+        cost = devices.forward_cost(self.model.network, self.model.patch_size)
+        return cost <= devices.CHEAP_FORWARD
 
     def wait_until_warm(self, timeout: float | None = None) -> bool:
         """Wait for the warm-up (and compiling) started at loading; False on timeout."""

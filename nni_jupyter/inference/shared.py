@@ -33,6 +33,8 @@ class SharedNetwork:
     model: LoadedModel
     network: nn.Module
     runner: nn.Module
+    #: Whether ``runner`` compiles the network (:class:`~.warm.CompilingRunner`).
+    compiles: bool = False
 
 
 def _fingerprint(folder: Path, checkpoint: Path) -> tuple[Any, ...]:
@@ -52,11 +54,14 @@ def load_shared(
     use_fold: int | str | None,
     checkpoint_name: str,
     device: torch.device,
-    compile_network: bool = False,
+    compile_network: bool | str = False,
     optimize_cpu_graph: bool = False,
+    precision: str = "fp32",
 ) -> SharedNetwork:
     """The network of ``folder`` on ``device``: loaded once, then shared while any session
-    holds it (a changed file on disk loads anew)."""
+    holds it (a changed file on disk loads anew). ``compile_network`` is a session's
+    ``use_torch_compile`` (``"auto"`` is decided here, knowing the network and ``precision``:
+    :func:`~.devices.wants_compile`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist")
@@ -64,7 +69,7 @@ def load_shared(
     if not checkpoint.is_file():
         raise FileNotFoundError(f"checkpoint {checkpoint} does not exist")
     optimize = optimize_cpu_graph and device.type == "cpu"
-    key = (_fingerprint(folder, checkpoint), str(device), compile_network, optimize)
+    key = (_fingerprint(folder, checkpoint), str(device), compile_network, precision, optimize)
     with _LOCK:
         found = _CACHE.get(key)
         if found is not None:
@@ -72,11 +77,13 @@ def load_shared(
         model = load_model_folder(folder, use_fold, checkpoint_name, device)
         network = model.network
         runner: nn.Module = network
-        if compile_network:
+        cost = devices.forward_cost(network, model.patch_size)
+        compiles = devices.wants_compile(compile_network, device, precision, cost)
+        if compiles:
             runner = CompilingRunner(network)  # compiled by the first session's warm-up thread
         elif optimize:
             runner = devices.optimize_for_cpu(network, dummy_input(model, device))
-        shared = SharedNetwork(model, network, runner)
+        shared = SharedNetwork(model, network, runner, compiles)
         _CACHE[key] = shared
         return shared
 

@@ -48,9 +48,14 @@ def test_cpu_graph_optimisation_keeps_outputs() -> None:
         assert torch.allclose(optimized(example), network(example), atol=1e-5)
 
 
-def test_compile_setting_is_auto_on_cuda_only() -> None:
-    assert devices.wants_compile("auto", torch.device("cuda"))
-    assert not devices.wants_compile("auto", torch.device("cpu"))
+def test_auto_compiles_on_cuda_and_for_an_expensive_bf16_network_on_a_cpu() -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    expensive, cheap = devices.CHEAP_FORWARD * 70, devices.CHEAP_FORWARD // 25  # v1.0, demo
+    assert devices.wants_compile("auto", cuda)
+    assert not devices.wants_compile("auto", cpu)  # the network is not known yet
+    assert devices.wants_compile("auto", cpu, "bf16", expensive)
+    assert not devices.wants_compile("auto", cpu, "bf16", cheap)
+    assert not devices.wants_compile("auto", cpu, "fp32", expensive)  # measured in bf16 only
     assert devices.wants_compile(True, torch.device("cpu"))
     assert not devices.wants_compile(False, torch.device("cuda"))
     with pytest.raises(ValueError, match="use_torch_compile must be True, False or 'auto'"):
