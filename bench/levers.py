@@ -8,6 +8,7 @@ and the voxel agreement of the argmax with float32.
     python bench/levers.py                        # small bench network, patch 64^3
     python bench/levers.py --full --patch 128     # v1.0 shape (ResEnc-L), patch 128^3
     python bench/levers.py --compile              # add torch.compile rows (slow to compile)
+    python bench/levers.py --full --patch 192 --threads 2 --compile   # what a v1.0 session gets
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from nni_jupyter.inference import layout  # noqa: E402
 from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
 from nni_jupyter.inference.devices import optimize_for_cpu  # noqa: E402
 from nni_jupyter.inference.precision import Autocast  # noqa: E402
+from nni_jupyter.inference.warm import CompilingRunner  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -62,7 +64,8 @@ def timed(settings: dict[str, Callable[[], torch.Tensor]], repeats: int) -> dict
 
 def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) -> dict:
     """Name -> a callable running one forward pass under that setting."""
-    whole_bf16 = copy.deepcopy(network)  # before Autocast gives ``network`` float32 logits
+    # copies before Autocast gives ``network`` float32 logits (a copy would share that change)
+    whole_bf16, plain, frozen = (copy.deepcopy(network) for _ in range(3))
     bf16_ours = Autocast(network, CPU, "bf16")
 
     def all_bf16() -> torch.Tensor:
@@ -83,7 +86,19 @@ def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) ->
     if compile_rows:
         compiled = torch.compile(network)
         settings["fp32 torch.compile"] = lambda: compiled(example)
-        settings["bf16 torch.compile"] = lambda: Autocast(compiled, CPU, "bf16")(example)
+        plain_bf16 = Autocast(torch.compile(plain), CPU, "bf16", eager=plain)
+        settings["bf16 torch.compile"] = lambda: plain_bf16(example)
+        # as a session compiles (use_torch_compile="auto" on a CPU): frozen weights
+        runner = CompilingRunner(frozen)
+        frozen_bf16 = Autocast(runner, CPU, "bf16", eager=frozen)
+
+        def frozen_pass() -> torch.Tensor:
+            if not runner.ready:  # the first (warm-up) call compiles
+                runner.compile_now(example, lambda: torch.autocast("cpu", dtype=torch.bfloat16))
+            out: torch.Tensor = frozen_bf16(example)
+            return out
+
+        settings["bf16 compile, frozen (ours)"] = frozen_pass
     return settings
 
 

@@ -163,9 +163,8 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
         start = time.perf_counter()
         session.wait_until_warm()
         state = "compiled" if session.compiled else "compile failed"
-        print(
-            f"  {which}: {state} in {time.perf_counter() - start:.0f} s after loading", flush=True
-        )
+        seconds = time.perf_counter() - start  # stderr: loading runs with stdout silenced
+        print(f"  {which}: {state} in {seconds:.0f} s after loading", file=sys.stderr, flush=True)
     return session
 
 
@@ -234,7 +233,9 @@ def latency(
         session.set_image(image)
         session.set_target_buffer(torch.zeros(image.shape[1:], dtype=torch.uint8))
         sessions[which] = session
-        hooks[which] = ForwardTimer(session.network, device)
+        # ours: hooks on the precision wrapper, outside the compiled graph (hooks on the
+        # network itself would make dynamo recompile it, hooks and all)
+        hooks[which] = ForwardTimer(getattr(session, "_runner", None) or session.network, device)
     timings: dict[str, dict[str, list[float]]] = {w: {} for w in sessions}
     steps: dict[str, dict[str, float]] = {w: {} for w in sessions}
     first: dict[str, float] = {}
