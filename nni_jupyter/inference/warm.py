@@ -76,7 +76,9 @@ class CompilingRunner(nn.Module):
         try:
             compiled = self._compile_fn(self.network)
             with context(), _compile_options(example.device):  # compiles on this first call
-                compiled(example)
+                # a copy made inside the context: an inference tensor in inference mode, as
+                # the prompts' inputs are (else their first call would compile again)
+                compiled(example.clone())
             if example.device.type == "cuda":
                 torch.cuda.synchronize(example.device)
             self._compiled = compiled

@@ -100,6 +100,8 @@ def test_auto_compiles_an_expensive_bf16_network_on_the_cpu_with_frozen_weights(
 ) -> None:
     """``use_torch_compile="auto"`` on a CPU compiles a network whose pass is expensive, run in
     bfloat16 (the tests' model counts as one here), and its masks stay those of the eager pass."""
+    from torch._dynamo.utils import counters
+
     from nni_jupyter.inference import devices
     from nni_jupyter.inference.warm import compiling_runner
 
@@ -121,8 +123,11 @@ def test_auto_compiles_an_expensive_bf16_network_on_the_cpu_with_frozen_weights(
     assert compiling.use_torch_compile and compiling_runner(compiling._runner) is not None
     assert compiling.wait_until_warm(600) and compiling.compiled
     expected = _masks(session(False), image)
+    graphs = counters["stats"]["unique_graphs"]
+    masks = _masks(compiling, image)
+    assert counters["stats"]["unique_graphs"] == graphs  # the prompts ran what was compiled
     # random weights put most voxels near a tie, so fused, reordered bf16 sums flip a few
     # (0.97 here; bf16 against fp32 on them: tests/inference/test_precision.py allows 0.9)
-    for want, got in zip(expected, _masks(compiling, image), strict=True):
+    for want, got in zip(expected, masks, strict=True):
         assert want.any()
         assert 2 * (want & got).sum() / (want.sum() + got.sum()) > 0.95
