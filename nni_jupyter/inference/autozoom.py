@@ -197,23 +197,25 @@ class InputBuilder:
             [self.store.num_channels, *patch], dtype=STORE_DTYPE, device=self.device
         )
         previous = torch.zeros(patch, dtype=STORE_DTYPE, device=self.device)
-        filled: list[int] = []
-        windows: list[torch.Tensor] = []
-        for index in range(self.store.num_channels):
-            if self.store.is_empty(index, bbox):
-                continue  # zeros stay zeros under dilation and resampling
-            # A fresh host buffer per channel: a pinned one may still be copying asynchronously.
-            buffer = self._host(size, STORE_DTYPE)
-            self.store.read_into(index, bbox, buffer)
-            channel = self._move(buffer)
-            if index == self.prev_channel:
-                previous = F.interpolate(channel[None, None], patch, mode="nearest")[0, 0]
-            if index in self.dilate_channels and kernel > 1:
-                channel = filter_nonnegative(channel, kernel)
-            filled.append(index)
-            windows.append(channel)
-        for index, values in zip(filled, area_resample(windows, patch), strict=True):
-            channels[index] = values
+        # zeros stay zeros under dilation and resampling
+        filled = [i for i in range(self.store.num_channels) if not self.store.is_empty(i, bbox)]
+        # as many windows at once as area_resample pools in parallel (a 256³ one is 32 MiB)
+        group = max(1, torch.get_num_threads()) if self.device.type == "cpu" else 1
+        for start in range(0, len(filled), group):
+            windows = []
+            for index in filled[start : start + group]:
+                # A fresh host buffer per channel: a pinned one may still be copying.
+                buffer = self._host(size, STORE_DTYPE)
+                self.store.read_into(index, bbox, buffer)
+                channel = self._move(buffer)
+                if index == self.prev_channel:
+                    previous = F.interpolate(channel[None, None], patch, mode="nearest")[0, 0]
+                if index in self.dilate_channels and kernel > 1:
+                    channel = filter_nonnegative(channel, kernel)
+                windows.append(channel)
+            pooled = area_resample(windows, patch)
+            for index, values in zip(filled[start : start + group], pooled, strict=True):
+                channels[index] = values
         image = self._host([self.image.num_channels, *size], torch.float32)
         self.image.crop_into(bbox, image)
         image = F.interpolate(self._move(image)[None], patch, mode="trilinear")[0]

@@ -81,8 +81,8 @@ def wants_compile(
     ``"auto"``: on CUDA (where it halves a forward pass), and on a CPU for an expensive network
     (``cost`` above :data:`CHEAP_FORWARD`, e.g. nnInteractive v1.0) run in bfloat16, where
     inductor with frozen weights makes a pass about a third faster (a v1.0 point prompt at 192³
-    on two cores: 24 s eager, 16 s compiled) after a compile of under a minute. A cheap network (the demo model) is not worth
-    a minute of the CPU. ``True``/``False`` as given.
+    on two cores: 24 s eager, 16 s compiled) after a compile of under a minute. A cheap
+    network (the demo model) is not worth a minute of the CPU. ``True``/``False`` as given.
     """
     setting = check_compile_setting(setting)
     if setting != AUTO:
