@@ -63,21 +63,26 @@ def _masks(session: nnInteractiveInferenceSession, image: np.ndarray) -> list[np
     return masks
 
 
+def _session(folder: Path, compile_setting: bool | str, precision: str):
+    """A one-thread CPU session of ``folder``, AutoZoom off."""
+    made = nnInteractiveInferenceSession(
+        device="cpu",
+        use_torch_compile=compile_setting,
+        torch_n_threads=1,
+        do_autozoom=False,
+        precision=precision,
+        print_license=False,
+    )
+    made.initialize_from_trained_model_folder(folder)
+    return made
+
+
 def test_a_compiling_session_gives_the_eager_masks(model_folder: Path, image: np.ndarray) -> None:
     """Prompts before the compile ends run eagerly; after it, the compiled network gives the
     same masks as an eager session (float32)."""
 
     def session(compile_network: bool) -> nnInteractiveInferenceSession:
-        made = nnInteractiveInferenceSession(
-            device="cpu",
-            use_torch_compile=compile_network,
-            torch_n_threads=1,
-            do_autozoom=False,
-            precision="fp32",
-            print_license=False,
-        )
-        made.initialize_from_trained_model_folder(model_folder)
-        return made
+        return _session(model_folder, compile_network, "fp32")
 
     eager = session(False)
     assert eager.wait_until_warm(0) and not eager.compiled  # no warm-up thread on the CPU
@@ -106,16 +111,7 @@ def test_auto_compiles_an_expensive_bf16_network_on_the_cpu_with_frozen_weights(
     from nni_jupyter.inference.warm import compiling_runner
 
     def session(compile_setting: bool | str) -> nnInteractiveInferenceSession:
-        made = nnInteractiveInferenceSession(
-            device="cpu",
-            use_torch_compile=compile_setting,
-            torch_n_threads=1,
-            do_autozoom=False,
-            precision="bf16",
-            print_license=False,
-        )
-        made.initialize_from_trained_model_folder(model_folder)
-        return made
+        return _session(model_folder, compile_setting, "bf16")
 
     assert not session("auto").use_torch_compile  # cheap: not worth a compile
     monkeypatch.setattr(devices, "CHEAP_FORWARD", 0)
