@@ -97,6 +97,12 @@ class UserSimulator:
     object_share
         Share of examples drawn uniformly over objects instead of over labels, so a structure
         made of many small parts (the vertebrae) is met about as often as a user meets it.
+    initial_share
+        Share of examples that are a first prompt on an empty segmentation (the rest correct a
+        previous one).
+    point_share
+        Share of first prompts that are a point (the rest are boxes, lassos and scribbles in the
+        ratio 5 : 4 : 4).
     own_prediction_share
         Share of correction examples whose previous segmentation is the network's own prediction
         from the first prompt (set ``predictor``), as nnInteractive trains: the model learns to
@@ -114,6 +120,8 @@ class UserSimulator:
         large_object_share: float = 0.0,
         object_share: float = 0.0,
         own_prediction_share: float = 0.0,
+        initial_share: float = 0.5,
+        point_share: float = 0.35,
     ):
         self.rng = rng
         self.patch_size = patch_size
@@ -121,6 +129,9 @@ class UserSimulator:
         self.large_object_share = large_object_share
         self.object_share = object_share
         self.own_prediction_share = own_prediction_share
+        self.initial_share = initial_share
+        rest = (1.0 - point_share) / 0.65
+        self.first_prompt_odds = [point_share, 0.25 * rest, 0.2 * rest, 0.2 * rest]
         self.predictor: Callable[[torch.Tensor], np.ndarray] | None = None
 
     # --- one example ---------------------------------------------------------------------------
@@ -136,7 +147,7 @@ class UserSimulator:
         target = volume.components == oid
         interactions = torch.zeros((enc.NUM_INTERACTION_CHANNELS, *target.shape))
         prompts = [self._initial_prompt(target, box)]
-        is_initial = rng.random() < 0.5
+        is_initial = rng.random() < self.initial_share
         if not is_initial:
             prev = None
             if self.predictor is not None and rng.random() < self.own_prediction_share:
@@ -173,7 +184,7 @@ class UserSimulator:
     # --- prompts -------------------------------------------------------------------------------
 
     def _initial_prompt(self, target: np.ndarray, box: list[list[int]]) -> SimulatedPrompt:
-        kind = self.rng.choice(["point", "box", "lasso", "scribble"], p=[0.35, 0.25, 0.2, 0.2])
+        kind = self.rng.choice(["point", "box", "lasso", "scribble"], p=self.first_prompt_odds)
         if kind == "point":
             return self._point_in(target, box, enc.POINT_POS)
         return self._slice_prompt(kind, target, positive=True)

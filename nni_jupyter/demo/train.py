@@ -19,7 +19,10 @@ training families and the held-out families; the benchmark uses seeds below both
 
 Phases: each phase runs at most ``MAX_PHASE_MINUTES`` of wall time, at most ``MAX_PHASES``
 phases. The learning rate follows the iteration count over ``--planned-iterations`` (fixed by the
-first phase), so it decays across the phases as one schedule. At every save the trainer writes the
+first phase), so it decays across the phases as one schedule; a later phase may start a second
+schedule after the first has run out (``--restart-lr`` and ``--restart-iterations``) and change
+the simulator's shares (``--large-object-share``, ``--initial-share``, ``--point-share`` ...), all
+recorded with the phase. At every save the trainer writes the
 model folder (official layout, ``training.json`` recording every phase: command, minutes,
 iterations, validation curve) and a resume file (``--state``, default ``DIR.resume.pt`` beside the
 folder; not part of the model): network, optimizer, iteration, both random generators and the
@@ -72,6 +75,14 @@ PHANTOM_SHAPE = (128, 128, 128)
 MAX_PHASE_MINUTES = 85.0
 MAX_PHASES = 4
 DEEP_SUPERVISION_WEIGHTS = (1.0, 0.5, 0.25)
+#: the simulator's shares and their first-phase defaults
+SHARES = {
+    "large_object_share": 0.25,
+    "object_share": 0.15,
+    "own_prediction_share": 0.5,
+    "initial_share": 0.5,
+    "point_share": 0.35,
+}
 
 LICENSE_TEXT = """Apache-2.0
 
@@ -252,15 +263,44 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--save-minutes", type=float, default=10.0)
     parser.add_argument("--log-every", type=int, default=10)
     parser.add_argument("--validation-examples", type=int, default=16, help="per group")
-    parser.add_argument("--large-object-share", type=float, default=0.25)
+    # the simulator's shares: fixed by the first phase, changed by a later one only when given
+    parser.add_argument("--large-object-share", type=float, default=None, help="default 0.25")
     parser.add_argument(
-        "--object-share", type=float, default=0.15, help="examples drawn over objects, not labels"
+        "--object-share",
+        type=float,
+        default=None,
+        help="examples drawn over objects, not labels (default 0.15)",
     )
     parser.add_argument(
         "--own-prediction-share",
         type=float,
-        default=0.5,
-        help="correction examples whose previous mask is the network's own prediction",
+        default=None,
+        help="correction examples whose previous mask is the network's own prediction "
+        "(default 0.5)",
+    )
+    parser.add_argument(
+        "--initial-share",
+        type=float,
+        default=None,
+        help="examples that are a first prompt, not a correction (default 0.5)",
+    )
+    parser.add_argument(
+        "--point-share",
+        type=float,
+        default=None,
+        help="first prompts that are points (default 0.35)",
+    )
+    parser.add_argument(
+        "--restart-lr",
+        type=float,
+        default=None,
+        help="with --resume: start a new learning-rate schedule at this peak",
+    )
+    parser.add_argument(
+        "--restart-iterations",
+        type=int,
+        default=None,
+        help="with --restart-lr: iterations the new schedule spans",
     )
     parser.add_argument(
         "--own-prediction-from",
@@ -282,6 +322,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--minutes must be in (0, {MAX_PHASE_MINUTES}]; got {args.minutes}")
     if args.state is None:
         args.state = args.out.with_name(args.out.name + ".resume.pt")
+    if (args.restart_lr is None) != (args.restart_iterations is None):
+        parser.error("--restart-lr and --restart-iterations go together")
+    if args.restart_lr is not None and not args.resume:
+        parser.error("--restart-lr starts a new schedule in a later phase: it needs --resume")
+    for name in SHARES:
+        value = getattr(args, name)
+        if value is not None and not 0 <= value <= 1:
+            parser.error(f"--{name.replace('_', '-')} is a share: expected 0 to 1, got {value}")
     return args
 
 
@@ -300,12 +348,14 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"{args.state} already holds {MAX_PHASES} phases, the most allowed")
         network.load_state_dict(state["network"])
         iteration = int(state["iteration"])
+        changed = _change_settings(args, settings, notes, iteration)
         planned = int(notes["planned_iterations"])
         rng = np.random.default_rng()
         rng.bit_generator.state = json.loads(state["numpy_rng"])
         torch.set_rng_state(state["torch_rng"])
     else:
         settings = _settings(args)
+        changed = {}
         torch.manual_seed(args.seed)
         rng = np.random.default_rng(args.seed)
         iteration = 0
@@ -335,6 +385,8 @@ def main(argv: list[str] | None = None) -> None:
         large_object_share=settings["large_object_share"],
         object_share=settings["object_share"],
         own_prediction_share=settings["own_prediction_share"],
+        initial_share=settings.get("initial_share", SHARES["initial_share"]),
+        point_share=settings.get("point_share", SHARES["point_share"]),
     )
     validation = validation_set(settings["validation_examples"], settings["seed"] + 1)
     phase = {
@@ -347,6 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         "torch_threads": args.threads,
         "cpu_cores": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "settings_changed": changed,
         "log": [],
     }
     notes["phases"].append(phase)
@@ -359,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.iterations is not None and iteration >= args.iterations:
             break
         progress = iteration / planned
-        lr = learning_rate(settings["lr"], iteration, progress)
+        lr = _scheduled_lr(settings["lr"], notes, iteration)
         if simulator.predictor is None and progress >= settings["own_prediction_from"]:
             simulator.predictor = _predictor(network, settings["precision"])
         for group in optimizer.param_groups:
@@ -409,11 +462,54 @@ def main(argv: list[str] | None = None) -> None:
 
 def _settings(args: argparse.Namespace) -> dict:
     """What the first phase fixes for every later one."""
-    names = (
-        "seed data batch_size lr pool refresh_every validation_examples large_object_share "
-        "object_share own_prediction_share own_prediction_from precision"
-    ).split()
-    return {name: getattr(args, name) for name in names}
+    names = "seed data batch_size lr pool refresh_every validation_examples".split()
+    settings = {name: getattr(args, name) for name in names}
+    for name, default in SHARES.items():
+        value = getattr(args, name)
+        settings[name] = default if value is None else value
+    settings["own_prediction_from"] = args.own_prediction_from
+    settings["precision"] = args.precision
+    return settings
+
+
+def _change_settings(args: argparse.Namespace, settings: dict, notes: dict, iteration: int) -> dict:
+    """Apply a resumed phase's changes (shares given on its command line, a new learning-rate
+    schedule) to ``settings`` and ``notes``; return what changed, for the phase's record."""
+    changed: dict = {}
+    for name, default in SHARES.items():
+        value = getattr(args, name)
+        if value is not None and value != settings.get(name, default):
+            changed[name] = [settings.get(name, default), value]
+            settings[name] = value
+    if args.restart_lr is not None:
+        if iteration < int(notes["planned_iterations"]):
+            raise SystemExit(
+                f"--restart-lr: the running schedule still has "
+                f"{int(notes['planned_iterations']) - iteration} iterations to go; restart "
+                "only after it has run out"
+            )
+        restart = {
+            "from_iteration": iteration,
+            "iterations": args.restart_iterations,
+            "lr": args.restart_lr,
+        }
+        notes.setdefault("lr_restarts", []).append(restart)
+        notes["planned_iterations"] = iteration + args.restart_iterations
+        changed["lr_restart"] = restart
+    return changed
+
+
+def _scheduled_lr(base: float, notes: dict, iteration: int) -> float:
+    """The learning rate at ``iteration``: the first schedule, or the latest restart's."""
+    restarts = [r for r in notes.get("lr_restarts", []) if iteration >= r["from_iteration"]]
+    if not restarts:
+        first_planned = notes.get("lr_restarts", [{}])[0].get(
+            "from_iteration", notes["planned_iterations"]
+        )
+        return learning_rate(base, iteration, iteration / first_planned)
+    last = restarts[-1]
+    step = iteration - last["from_iteration"]
+    return learning_rate(last["lr"], step, step / last["iterations"])
 
 
 def _first_notes(args: argparse.Namespace, settings: dict, planned: int) -> dict:

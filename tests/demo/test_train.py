@@ -69,6 +69,45 @@ def test_resuming_a_phase_gives_the_weights_of_one_uninterrupted_run(tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6, msg=key)
 
 
+def test_a_later_phase_restarts_the_schedule_and_changes_shares(tmp_path, capsys):
+    out = tmp_path / "m"
+    common = ["--precision", "fp32", *SMALL, "--validation-examples", "0"]
+    train.main(["--out", str(out), "--iterations", "2", "--planned-iterations", "2", *common])
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", str(out), "--restart-lr", "1e-4", "--restart-iterations", "2"])
+    assert "needs --resume" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", str(out), "--resume", "--point-share", "1.5"])
+    train.main(
+        ["--out", str(out), "--resume", "--restart-lr", "1e-4", "--restart-iterations", "3"]
+        + ["--point-share", "0.8", "--log-every", "1"]
+    )
+    notes = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    phase = notes["phases"][1]
+    assert (phase["first_iteration"], phase["last_iteration"]) == (2, 5)
+    assert phase["settings_changed"]["point_share"] == [0.35, 0.8]
+    assert notes["settings"]["point_share"] == 0.8
+    assert notes["lr_restarts"] == [{"from_iteration": 2, "iterations": 3, "lr": 1e-4}]
+    # the new schedule warms up from its own start; the first one is kept for earlier iterations
+    assert train._scheduled_lr(2e-3, notes, 2) == pytest.approx(1e-4 / 50)
+    assert train._scheduled_lr(2e-3, notes, 1) == pytest.approx(2e-3 * 2 / 50)
+    with pytest.raises(SystemExit, match="still has"):
+        fresh = tmp_path / "n"
+        train.main(["--out", str(fresh), "--iterations", "1", "--planned-iterations", "3", *common])
+        train.main(
+            ["--out", str(fresh), "--resume", "--restart-lr", "1e-4"]
+            + ["--restart-iterations", "2"]
+        )
+
+
+def test_default_shares_draw_the_first_prompts_of_earlier_phases():
+    from nni_jupyter.demo.simulate import UserSimulator
+
+    simulator = UserSimulator(np.random.default_rng(0), 64)
+    assert simulator.first_prompt_odds == [0.35, 0.25, 0.2, 0.2]
+    assert simulator.initial_share == 0.5
+
+
 def test_phases_are_limited(tmp_path):
     with pytest.raises(SystemExit):
         train.parse_args(["--out", str(tmp_path / "m"), "--minutes", "90"])
