@@ -33,7 +33,7 @@ export interface PointerHost {
   loader: SliceLoader;
   labels: LabelVolume;
   spaceHeld(): boolean;
-  setWindow(window: WindowLevel, final: boolean): void;
+  setWindow(window: WindowLevel): void;
   submit(draft: PromptDraft): void;
   hint(text: string): void;
   error(message: string): void;
@@ -162,7 +162,7 @@ export class ViewPointer {
       this.view.setView({ ...start, panX: start.panX + x - this.drag.x, panY: start.panY + y - this.drag.y });
     } else if (this.drag?.kind === "window") {
       const stats = this.model.get("intensity_stats");
-      this.host.setWindow(dragWindow(this.drag.start, x - this.drag.x, y - this.drag.y, stats), false);
+      this.host.setWindow(dragWindow(this.drag.start, x - this.drag.x, y - this.drag.y, stats));
     } else if (this.gesture) {
       for (const sample of event.getCoalescedEvents?.() ?? [event]) {
         const [sx, sy] = this.local(sample);
@@ -173,7 +173,6 @@ export class ViewPointer {
   }
 
   private pointerUp(event: PointerEvent): void {
-    if (this.drag?.kind === "window") this.host.setWindow(this.model.get("window"), true);
     this.drag = null;
     const gesture = this.gesture;
     this.gesture = null;

@@ -30,8 +30,6 @@ export interface TestHooks {
   toClient(viewIndex: number, p: number, q: number): [number, number];
 }
 
-const SAVE_DELAY_MS = 150;
-
 function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => void {
   const cleanups: (() => void)[] = [];
   const send = (msg: OutgoingMsg) => model.send(msg);
@@ -63,20 +61,16 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   let views: SliceView[] = [];
   let activeView: SliceView | null = null;
   let hoveredPrompt: PromptRow | null = null;
-  let saveTimer = 0;
 
-  const saveSoon = () => {
-    if (!saveTimer) saveTimer = window.setTimeout(saveNow, SAVE_DELAY_MS);
-  };
-  function saveNow(): void {
-    window.clearTimeout(saveTimer);
-    saveTimer = 0;
-    model.save_changes();
-  }
-  function setTrait<K extends keyof WidgetTraits>(name: K, value: WidgetTraits[K], soon = false): void {
+  /**
+   * Set a trait and send it at once. Never set without saving: the kernel echoes every update,
+   * and the echo of an earlier send would overwrite a newer value held back locally (the view
+   * jumped back while scrolling). ipywidgets itself holds sends back while one is in flight and
+   * drops echoes older than the newest send.
+   */
+  function setTrait<K extends keyof WidgetTraits>(name: K, value: WidgetTraits[K]): void {
     model.set(name, value);
-    if (soon) saveSoon();
-    else saveNow();
+    model.save_changes();
   }
 
   function setSpaceHeld(held: boolean): void {
@@ -101,7 +95,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     preset: (id: string) => setTrait("window", presetWindow(id, model.get("intensity_stats"))),
     showMasks: (show: boolean) => setTrait("show_masks", show),
     outline: (outline: boolean) => setTrait("outline", outline),
-    opacity: (value: number) => setTrait("opacity", value, true),
+    opacity: (value: number) => setTrait("opacity", value),
     toggleObject: (id: number) => {
       if (hiddenObjects.has(id)) hiddenObjects.delete(id);
       else hiddenObjects.add(id);
@@ -118,7 +112,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
       const target = rowTarget(row, model.get("slice_index"));
       model.set("slice_index", target.sliceIndex);
       if (target.axis !== null && model.get("view_layout") === "single") model.set("axis", target.axis);
-      saveNow();
+      model.save_changes();
       syncSliceIndex();
     },
     remove: (row) => link.removePrompt(model.get("active_object"), row.index, row.sequence),
@@ -167,11 +161,11 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     setSliceIndex: (axis, index) => {
       const next = [...model.get("slice_index")] as WidgetTraits["slice_index"];
       next[axis] = index;
-      setTrait("slice_index", next, true);
+      setTrait("slice_index", next);
       // Change events may arrive a task later; move the views now, so a scroll step costs one frame.
       syncSliceIndex();
     },
-    setWindow: (window: WindowLevel, final: boolean) => setTrait("window", window, !final),
+    setWindow: (window: WindowLevel) => setTrait("window", window),
     submit: (draft) => link.submit(draft),
     hint: (text) => ui.hint(text),
     error: showError,
@@ -312,8 +306,6 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
   refreshUi();
 
   return () => {
-    window.clearTimeout(saveTimer);
-    if (saveTimer) model.save_changes();
     cleanups.forEach((cleanup) => cleanup());
     views.forEach((view) => view.destroy());
     ui.dispose();

@@ -231,3 +231,40 @@ def test_prompt_list_hover_go_and_delete(page):
     )
     assert before["n"] == 2 and after["n"] == 1 and after["kinds"] == ["point"]
     assert after["voxels"] != before["voxels"], f"the mask did not change: {before} -> {after}"
+
+
+# Steps as fast as the view shows them; records every index the view was moved to.
+FAST_SCROLL_JS = """async (steps) => {
+  const root = document.querySelector('[data-testid=nni-root]');
+  const view = root.querySelector('[data-testid=nni-view]');
+  const seen = [];
+  const watch = new MutationObserver(() => seen.push(Number(view.dataset.index)));
+  watch.observe(view, { attributes: true, attributeFilter: ['data-index'] });
+  root.focus();
+  let index = Number(view.dataset.index);
+  for (let s = 0; s < steps; s++) {
+    index += 1;
+    root.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp', bubbles: true }));
+    const deadline = performance.now() + 10000;
+    while (view.dataset.shownIndex !== String(index) && performance.now() < deadline) {
+      await new Promise((resolve) => requestAnimationFrame(resolve));
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));  // the last echoes land
+  watch.disconnect();
+  return { seen, last: Number(view.dataset.index), shown: Number(view.dataset.shownIndex) };
+}"""
+
+
+def test_fast_scrolling_never_jumps_back(page):
+    # The kernel echoes every slice_index update; an echo of an older value must not move the
+    # view back (it did when sends were held back locally, and a scroll could then stall).
+    show_slice(page, 10)
+    steps = 60
+    result = page.evaluate(FAST_SCROLL_JS, steps)
+    seen = result["seen"]
+    backwards = [(a, b) for a, b in zip(seen, seen[1:], strict=False) if b < a]
+    assert not backwards, f"the view jumped back while scrolling: {backwards[:5]} in {seen}"
+    assert result["last"] == result["shown"] == 10 + steps, result
+    lab.kernel_idle(page)
+    assert kernel_json(page, "seg.slice_index[2]") == 10 + steps
