@@ -501,13 +501,12 @@ def _change_settings(args: argparse.Namespace, settings: dict, notes: dict, iter
 
 def _scheduled_lr(base: float, notes: dict, iteration: int) -> float:
     """The learning rate at ``iteration``: the first schedule, or the latest restart's."""
-    restarts = [r for r in notes.get("lr_restarts", []) if iteration >= r["from_iteration"]]
-    if not restarts:
-        first_planned = notes.get("lr_restarts", [{}])[0].get(
-            "from_iteration", notes["planned_iterations"]
-        )
+    restarts = notes.get("lr_restarts", [])
+    started = [r for r in restarts if iteration >= r["from_iteration"]]
+    if not started:  # the first schedule ends where the first restart begins
+        first_planned = restarts[0]["from_iteration"] if restarts else notes["planned_iterations"]
         return learning_rate(base, iteration, iteration / first_planned)
-    last = restarts[-1]
+    last = started[-1]
     step = iteration - last["from_iteration"]
     return learning_rate(last["lr"], step, step / last["iterations"])
 

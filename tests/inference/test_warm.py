@@ -63,7 +63,9 @@ def _masks(session: nnInteractiveInferenceSession, image: np.ndarray) -> list[np
     return masks
 
 
-def _session(folder: Path, compile_setting: bool | str, precision: str):
+def _session(
+    folder: Path, compile_setting: bool | str, precision: str
+) -> nnInteractiveInferenceSession:
     """A one-thread CPU session of ``folder``, AutoZoom off."""
     made = nnInteractiveInferenceSession(
         device="cpu",
@@ -80,14 +82,10 @@ def _session(folder: Path, compile_setting: bool | str, precision: str):
 def test_a_compiling_session_gives_the_eager_masks(model_folder: Path, image: np.ndarray) -> None:
     """Prompts before the compile ends run eagerly; after it, the compiled network gives the
     same masks as an eager session (float32)."""
-
-    def session(compile_network: bool) -> nnInteractiveInferenceSession:
-        return _session(model_folder, compile_network, "fp32")
-
-    eager = session(False)
+    eager = _session(model_folder, False, "fp32")
     assert eager.wait_until_warm(0) and not eager.compiled  # no warm-up thread on the CPU
     expected = _masks(eager, image)
-    compiling = session(True)
+    compiling = _session(model_folder, True, "fp32")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a failed compile would warn
         early = _masks(compiling, image)  # while compiling (or just after: both must agree)
@@ -110,15 +108,14 @@ def test_auto_compiles_an_expensive_bf16_network_on_the_cpu_with_frozen_weights(
     from nni_jupyter.inference import devices
     from nni_jupyter.inference.warm import compiling_runner
 
-    def session(compile_setting: bool | str) -> nnInteractiveInferenceSession:
-        return _session(model_folder, compile_setting, "bf16")
-
-    assert not session("auto").use_torch_compile  # cheap: not worth a compile
+    assert not _session(
+        model_folder, "auto", "bf16"
+    ).use_torch_compile  # cheap: not worth a compile
     monkeypatch.setattr(devices, "CHEAP_FORWARD", 0)
-    compiling = session("auto")
+    compiling = _session(model_folder, "auto", "bf16")
     assert compiling.use_torch_compile and compiling_runner(compiling._runner) is not None
     assert compiling.wait_until_warm(600) and compiling.compiled
-    expected = _masks(session(False), image)
+    expected = _masks(_session(model_folder, False, "bf16"), image)
     graphs = counters["stats"]["unique_graphs"]
     masks = _masks(compiling, image)
     assert counters["stats"]["unique_graphs"] == graphs  # the prompts ran what was compiled
