@@ -3,7 +3,7 @@
 Frame ``k`` of the segmentation is slice ``k`` of the source series (axis 2 of the ``[X, Y, Z]``
 array); a DICOM frame is ``rows x columns = y x x``, so frame ``k`` is ``labels[:, :, k].T``.
 The source files are those :func:`nni_jupyter.read_image` recorded for the series
-(:data:`nni_jupyter.dicom.SOURCE_FILES_KEY`), read again with pydicom for their identities.
+(:data:`nni_jupyter.io.dicom.SOURCE_FILES_KEY`), read again with pydicom for their identities.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import replace_atomically
-from ..dicom import MISSING_SLICES_KEY, SOURCE_FILES_KEY
-from ..io import Image
+from ..image import Image
+from ..io.dicom import MISSING_SLICES_KEY, SOURCE_FILES_KEY
 from .segments import PerObject, Segment, check_labels, require, segments
 
 MANUFACTURER = "nni_jupyter"

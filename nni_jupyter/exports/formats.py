@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from ..io import Image
+from ..image import Image
 from ..volumes.ome_zarr import LEVEL_KEY
 from ..volumes.sparse import SparseVolume
 from .dicom_seg import write_dicom_seg

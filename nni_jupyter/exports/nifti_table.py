@@ -11,7 +11,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..atomic import write_atomic
-from ..io import Image, write_labels
+from ..image import Image
+from ..io.write import write_labels
 from .segments import PerObject, check_labels, segments
 
 #: The table's columns, in order.

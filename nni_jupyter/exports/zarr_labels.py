@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import Image
+from ..image import Image
 from ..volumes.sparse import SparseVolume
 from .segments import PerObject, check_labels, require, segments
 

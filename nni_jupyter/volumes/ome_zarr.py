@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..io import Image
+from ..image import Image
 from .lazy import DEFAULT_CACHE_BYTES, ChunkCache, CoarserLevel, LazyVolume
 
 #: ``Image.metadata`` key naming the resolution level an OME-Zarr image was read at.
