@@ -6,7 +6,7 @@
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
 import type { TileLoader } from "./tiles";
-import type { PromptDraft } from "./tools";
+import type { Prompt } from "./tools";
 import type { CommandName, IncomingMsg, OutgoingMsg } from "./types";
 
 /** Timings of one prompt (ms from `performance.now()`; `compute_s` from the kernel). */
@@ -43,7 +43,7 @@ const STATS_KEPT = 500;
 
 export class KernelLink {
   readonly stats: WidgetStats;
-  private readonly pending = new Map<number, { draft: PromptDraft; stats: PromptStats }>();
+  private readonly pending = new Map<number, { prompt: Prompt; stats: PromptStats }>();
   private readonly commands = new Set<number>();
   // Several views of one model all hear every message: each view's request ids have their own prefix.
   private lastRequestId = Math.floor(Math.random() * 1e6) * 1000;
@@ -67,19 +67,19 @@ export class KernelLink {
     this.send({ type: "get_labels", request_id: this.newRequestId() });
   }
 
-  submit(draft: PromptDraft): void {
+  submit(prompt: Prompt): void {
     const request_id = this.newRequestId();
     const stats: PromptStats = {
       request_id,
-      tool: draft.tool,
+      tool: prompt.tool,
       sent_ms: performance.now(),
       patch_bytes: 0,
       patch_voxels: 0,
     };
-    this.pending.set(request_id, { draft, stats });
+    this.pending.set(request_id, { prompt, stats });
     this.stats.prompts.push(stats);
     if (this.stats.prompts.length > STATS_KEPT) this.stats.prompts.shift();
-    this.send({ type: "prompt", ...draft, request_id });
+    this.send({ type: "prompt", ...prompt, request_id });
     this.callbacks.pendingChanged();
   }
 
@@ -91,7 +91,7 @@ export class KernelLink {
     );
   }
 
-  /** Remove prompt `index` of `object`, which must still be record item `sequence`. */
+  /** Remove prompt `index` of `object`, which must still be item `sequence` of the kernel's log. */
   removePrompt(object: number, index: number, sequence: number): void {
     const request_id = this.newRequestId();
     this.commands.add(request_id);
@@ -99,8 +99,8 @@ export class KernelLink {
   }
 
   /** Prompts sent and not yet done. */
-  pendingDrafts(): PromptDraft[] {
-    return [...this.pending.values()].map((entry) => entry.draft);
+  pendingPrompts(): Prompt[] {
+    return [...this.pending.values()].map((entry) => entry.prompt);
   }
 
   /** Handle one `msg:custom` message; a failure is reported, never thrown. */

@@ -3,7 +3,7 @@
  * space + left), window/level (right drag), slice wheel and ctrl+wheel zoom, and the cursor readout.
  */
 import type { AnyModel } from "@anywidget/types";
-import { type Gesture, type PromptDraft, extendGesture, finishGesture, startGesture } from "./tools";
+import { type Gesture, type Prompt, extendGesture, finishGesture, startGesture } from "./tools";
 import {
   type PlaneParams,
   type ViewState,
@@ -34,7 +34,7 @@ export interface PointerHost {
   labels: LabelVolume;
   spaceHeld(): boolean;
   setWindow(window: WindowLevel): void;
-  submit(draft: PromptDraft): void;
+  submit(prompt: Prompt): void;
   hint(text: string): void;
   error(message: string): void;
   cursor(readout: CursorReadout | null): void;
@@ -177,8 +177,8 @@ export class ViewPointer {
     const gesture = this.gesture;
     this.gesture = null;
     if (gesture) {
-      const { draft, reason } = finishGesture(gesture, this.model.get("shape"));
-      if (draft) this.host.submit(draft);
+      const { prompt, reason } = finishGesture(gesture, this.model.get("shape"));
+      if (prompt) this.host.submit(prompt);
       else this.host.hint(reason);
     }
     if (this.surface.hasPointerCapture(event.pointerId)) this.surface.releasePointerCapture(event.pointerId);

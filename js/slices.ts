@@ -164,7 +164,7 @@ interface Request {
 const sliceKey = (axis: Axis, index: number): string => `${axis}:${index}`;
 
 /**
- * Loads slices on demand. Views call `focus(axis, index, size, direction)` when they show a slice;
+ * Loads slices on demand. Views call `focus(axis, index, size, direction, view)` when they show a slice;
  * `onSlice` listeners hear about every slice that arrives. Neighbours are asked for in runs (one
  * `get_slice` with `count`), each run leading away from the shown slice.
  */
@@ -175,6 +175,8 @@ export class SliceLoader {
   private readonly requests = new Map<number, Request>();
   private readonly inFlightKeys = new Set<string>();
   private readonly focuses = new Map<Axis, Focus>();
+  /** Who shows each focused axis: every view of one model shares this loader. */
+  private readonly focusOwners = new Map<Axis, Set<object>>();
   private readonly listeners = new Set<(slice: Slice) => void>();
   private readonly options: Required<SliceLoaderOptions>;
   /** Bumped by `clear`: a slice still inflating from before is dropped when it lands. */
@@ -209,14 +211,20 @@ export class SliceLoader {
    * A view shows slice `index` of `size` along `axis`, moving in `direction` (+1, -1 or 0).
    * Requests it if needed, then its neighbours.
    */
-  focus(axis: Axis, index: number, size: number, direction = 0): void {
+  focus(axis: Axis, index: number, size: number, direction = 0, owner: object = this): void {
     this.focuses.set(axis, { index, size, direction: Math.sign(direction) });
+    const owners = this.focusOwners.get(axis) ?? new Set<object>();
+    this.focusOwners.set(axis, owners.add(owner));
     this.pump();
   }
 
-  /** Stop prefetching along `axis` (a view went away). */
-  unfocus(axis: Axis): void {
+  /** `owner` no longer shows `axis` (a view went away): prefetching stops when no view does. */
+  unfocus(axis: Axis, owner: object = this): void {
+    const owners = this.focusOwners.get(axis);
+    owners?.delete(owner);
+    if (owners && owners.size > 0) return;
     this.focuses.delete(axis);
+    this.focusOwners.delete(axis);
   }
 
   /** Forget everything cached (the volume changed). */

@@ -23,8 +23,8 @@ export interface Gesture {
   path: PlanePoint[];
 }
 
-/** A finished gesture, ready to become a `prompt` message. */
-export interface PromptDraft {
+/** A prompt drawn on one slice: what a `prompt` message carries (the kernel's `Prompt` with vertices). */
+export interface Prompt {
   tool: Tool;
   positive: boolean;
   axis: Axis;
@@ -69,27 +69,27 @@ export function extendGesture(gesture: Gesture, point: PlanePoint): void {
  * The prompt for a finished gesture, or null (with the reason) when it is too small to mean
  * anything: a box needs at least one voxel of extent, a lasso three corners around some area.
  */
-export function finishGesture(gesture: Gesture, shape: Vec3): { draft: PromptDraft | null; reason: string } {
+export function finishGesture(gesture: Gesture, shape: Vec3): { prompt: Prompt | null; reason: string } {
   const [nP, nQ] = planeShape(gesture.axis, shape);
   const base = { tool: gesture.tool, positive: gesture.positive, axis: gesture.axis, index: gesture.index };
   const path = clampToPlane(gesture.path, nP, nQ);
   if (gesture.tool === "point") {
     const [p, q] = path[0];
-    return { draft: { ...base, vertices: [[nearestIndex(p, nP), nearestIndex(q, nQ)]] }, reason: "" };
+    return { prompt: { ...base, vertices: [[nearestIndex(p, nP), nearestIndex(q, nQ)]] }, reason: "" };
   }
   if (gesture.tool === "box") {
     const [a, b] = [path[0], path[path.length - 1]];
     if (Math.abs(Math.round(a[0]) - Math.round(b[0])) < 1 && Math.abs(Math.round(a[1]) - Math.round(b[1])) < 1) {
-      return { draft: null, reason: "Drag to draw a box." };
+      return { prompt: null, reason: "Drag to draw a box." };
     }
-    return { draft: { ...base, vertices: roundPoints([a, b]) }, reason: "" };
+    return { prompt: { ...base, vertices: roundPoints([a, b]) }, reason: "" };
   }
   if (gesture.tool === "scribble") {
-    return { draft: { ...base, vertices: roundPoints(scribblePolyline(path)) }, reason: "" };
+    return { prompt: { ...base, vertices: roundPoints(scribblePolyline(path)) }, reason: "" };
   }
   const polygon = lassoPolygon(path);
-  if (!polygon) return { draft: null, reason: "Draw a closed loop around the region for a lasso." };
-  return { draft: { ...base, vertices: roundPoints(polygon) }, reason: "" };
+  if (!polygon) return { prompt: null, reason: "Draw a closed loop around the region for a lasso." };
+  return { prompt: { ...base, vertices: roundPoints(polygon) }, reason: "" };
 }
 
 /** Scribble width in voxels on a slice along `axis` (mean of the two in-plane thicknesses). */

@@ -43,7 +43,7 @@ export interface ObjectInfo {
 export interface PromptRow {
   /** Its place among the object's prompts: what `remove_prompt` names. */
   index: number;
-  /** Its place in the kernel's record: guards `remove_prompt` against a stale list. */
+  /** Its place in the kernel's log: guards `remove_prompt` against a stale list. */
   sequence: number;
   kind: Tool | "mask";
   positive: boolean;

@@ -6,7 +6,7 @@ import type { AnyModel } from "@anywidget/types";
 import { SliceLayer, clearedContext, drawCrosshair } from "./layers";
 import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
-import { type PromptDraft, drawGesture, scribbleWidth } from "./tools";
+import { type Prompt, drawGesture, scribbleWidth } from "./tools";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
 import { rowOutline } from "./promptlist";
 import { refineWant, tileMatrix } from "./refine";
@@ -22,7 +22,7 @@ export const REFINE_DELAY_MS = 150;
 /** What a view needs from the widget around it. */
 export interface ViewHost extends PointerHost {
   hiddenObjects: ReadonlySet<number>;
-  pendingPrompts(): Iterable<PromptDraft>;
+  pendingPrompts(): Iterable<Prompt>;
   /** The prompt-list row under the pointer, outlined in every view where it lies. */
   hoveredPrompt(): PromptRow | null;
   /** Refined tiles of zoomed-in views of decimated slices. */
@@ -116,7 +116,7 @@ export class SliceView {
   }
 
   setAxis(axis: Axis): void {
-    if (axis !== this.axis) this.host.loader.unfocus(this.axis);
+    if (axis !== this.axis) this.host.loader.unfocus(this.axis, this);
     this.axis = axis;
     this.view = { ...IDENTITY_VIEW };
     this.shownIndex = -1;
@@ -138,7 +138,7 @@ export class SliceView {
     this.slider.value = String(index);
     this.caption.data = `${AXIS_NAMES[this.axis]} ${index + 1} / ${size}`;
     this.el.dataset.index = String(index);
-    this.host.loader.focus(this.axis, index, size, direction);
+    this.host.loader.focus(this.axis, index, size, direction, this);
     this.invalidateImage();
   }
 
@@ -306,7 +306,7 @@ export class SliceView {
     cancelAnimationFrame(this.frame);
     window.clearTimeout(this.refineTimer);
     this.resizeObserver.disconnect();
-    this.host.loader.unfocus(this.axis);
+    this.host.loader.unfocus(this.axis, this);
     this.pointer.dispose();
     this.slider.removeEventListener("input", this.sliderInput);
     this.el.remove();
@@ -356,9 +356,9 @@ export class SliceView {
     const ctx = clearedContext(this.surface, this.size.width);
     if (this.model.get("view_layout") === "three") drawCrosshair(ctx, params, this.model.get("slice_index"));
     const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
-    for (const draft of this.host.pendingPrompts()) {
-      if (draft.axis === this.axis && draft.index === this.index()) {
-        drawGesture(ctx, params, { ...draft, path: draft.vertices }, { pending: true, scribbleWidth: width });
+    for (const prompt of this.host.pendingPrompts()) {
+      if (prompt.axis === this.axis && prompt.index === this.index()) {
+        drawGesture(ctx, params, { ...prompt, path: prompt.vertices }, { pending: true, scribbleWidth: width });
       }
     }
     const hovered = this.host.hoveredPrompt();

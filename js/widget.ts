@@ -156,7 +156,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
     labels,
     hiddenObjects,
     spaceHeld: () => spaceHeld,
-    pendingPrompts: () => link.pendingDrafts(),
+    pendingPrompts: () => link.pendingPrompts(),
     hoveredPrompt: () => hoveredPrompt,
     setSliceIndex: (axis, index) => {
       const next = [...model.get("slice_index")] as WidgetTraits["slice_index"];
@@ -166,7 +166,7 @@ function createWidget(model: AnyModel<WidgetTraits>, el: HTMLElement): () => voi
       syncSliceIndex();
     },
     setWindow: (window: WindowLevel) => setTrait("window", window),
-    submit: (draft) => link.submit(draft),
+    submit: (prompt) => link.submit(prompt),
     hint: (text) => ui.hint(text),
     error: showError,
     cursor: (readout) => ui.setCursor(readout ? formatReadout(readout, model.get("image_dtype")) : ""),

@@ -108,7 +108,7 @@ describe("gestures", () => {
 
   it("sends a point as the nearest voxel", () => {
     const gesture = startGesture("point", true, 2, 7, shape, [3.4, 5.6])!;
-    expect(finishGesture(gesture, shape).draft).toEqual({
+    expect(finishGesture(gesture, shape).prompt).toEqual({
       tool: "point",
       positive: true,
       axis: 2,
@@ -120,10 +120,10 @@ describe("gestures", () => {
 
   it("sends a box as two corners and ignores a click without a drag", () => {
     const gesture = startGesture("box", false, 0, 3, shape, [2, 2])!;
-    expect(finishGesture(gesture, shape).draft).toBeNull();
+    expect(finishGesture(gesture, shape).prompt).toBeNull();
     extendGesture(gesture, [10.123, 1]);
     extendGesture(gesture, [12.5, 15.25]);
-    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([
+    expect(finishGesture(gesture, shape).prompt?.vertices).toEqual([
       [2, 2],
       [12.5, 15.25],
     ]);
@@ -132,7 +132,7 @@ describe("gestures", () => {
   it("clips a box dragged past the edge to the slice", () => {
     const gesture = startGesture("box", true, 2, 0, shape, [5, 5])!;
     extendGesture(gesture, [100, -20]);
-    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([
+    expect(finishGesture(gesture, shape).prompt?.vertices).toEqual([
       [5, 5],
       [39, 0],
     ]);
@@ -144,17 +144,17 @@ describe("gestures", () => {
       const angle = (2 * Math.PI * k) / 100;
       extendGesture(gesture, [10 + 5 * Math.cos(angle), 10 + 5 * Math.sin(angle)]);
     }
-    const draft = finishGesture(gesture, shape).draft!;
-    expect(draft.vertices.length).toBeGreaterThanOrEqual(8);
-    expect(draft.vertices.length).toBeLessThan(60);
+    const prompt = finishGesture(gesture, shape).prompt!;
+    expect(prompt.vertices.length).toBeGreaterThanOrEqual(8);
+    expect(prompt.vertices.length).toBeLessThan(60);
     const line = startGesture("lasso", true, 1, 4, shape, [1, 1])!;
     extendGesture(line, [8, 1]);
-    expect(finishGesture(line, shape).draft).toBeNull();
+    expect(finishGesture(line, shape).prompt).toBeNull();
   });
 
   it("keeps a scribble dot as one vertex and takes its width from the in-plane thickness", () => {
     const gesture = startGesture("scribble", true, 2, 1, shape, [4, 4])!;
-    expect(finishGesture(gesture, shape).draft?.vertices).toEqual([[4, 4]]);
+    expect(finishGesture(gesture, shape).prompt?.vertices).toEqual([[4, 4]]);
     expect(scribbleWidth(0, [9, 2, 4])).toBe(3);
     expect(scribbleWidth(2, null)).toBe(1);
   });

@@ -44,8 +44,8 @@ function sentMessage(gesture: GestureCase): Record<string, unknown> | null {
   const captured = startGesture(gesture.tool, gesture.positive, gesture.axis, gesture.index, gesture.shape, first);
   if (!captured) return null;
   for (const point of rest) extendGesture(captured, point);
-  const { draft } = finishGesture(captured, gesture.shape);
-  if (!draft) return null;
+  const { prompt } = finishGesture(captured, gesture.shape);
+  if (!prompt) return null;
   const sent: OutgoingMsg[] = [];
   const send = (msg: OutgoingMsg) => sent.push(msg);
   const loader = new SliceLoader({ send, nextRequestId: () => 1 });
@@ -55,7 +55,7 @@ function sentMessage(gesture: GestureCase): Record<string, unknown> | null {
     },
     pendingChanged: () => {},
   });
-  link.submit(draft);
+  link.submit(prompt);
   const { request_id: _, ...message } = sent[0] as Extract<OutgoingMsg, { type: "prompt" }>;
   return message;
 }

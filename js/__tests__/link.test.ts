@@ -34,7 +34,7 @@ describe("KernelLink", () => {
     link.submit({ tool: "point", positive: true, axis: 2, index: 1, vertices: [[1, 2]] });
     const prompt = sent[0] as Extract<OutgoingMsg, { type: "prompt" }>;
     expect(prompt).toMatchObject({ type: "prompt", tool: "point", axis: 2, index: 1, vertices: [[1, 2]] });
-    expect(link.pendingDrafts()).toHaveLength(1);
+    expect(link.pendingPrompts()).toHaveLength(1);
     const id = prompt.request_id;
     link.handle(
       {
@@ -80,7 +80,7 @@ describe("KernelLink", () => {
     await labels.enqueue(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect([...labels.volume.slice(0, 2)]).toEqual([0, 2]);
-    expect(link.pendingDrafts()).toHaveLength(0);
+    expect(link.pendingPrompts()).toHaveLength(0);
     const stats = link.stats.prompts[0];
     expect(stats.compute_s).toBe(0.25);
     expect(stats.patch_voxels).toBe(4);
