@@ -92,3 +92,32 @@ export function handleKey(event: KeyboardEvent, actions: KeyActions): boolean {
   action(actions, event.shiftKey);
   return true;
 }
+
+/** Listen for the widget's keys on `root`; returns the function that stops listening. */
+export function bindKeys(root: HTMLElement, actions: KeyActions): () => void {
+  const keydown = (event: KeyboardEvent) => {
+    if (handleKey(event, actions)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  };
+  const keyup = (event: KeyboardEvent) => {
+    if (event.key === " ") actions.setSpace(false);
+  };
+  const blur = () => actions.setSpace(false);
+  // Focus the widget when the pointer goes down in it, so its keys work at once.
+  const focus = (event: PointerEvent) => {
+    const target = event.target as HTMLElement;
+    if (!target.closest("input, select, button")) root.focus({ preventScroll: true });
+  };
+  const listeners = [
+    ["keydown", keydown],
+    ["keyup", keyup],
+    ["blur", blur],
+    ["pointerdown", focus],
+  ] as const;
+  for (const [name, listener] of listeners) root.addEventListener(name, listener as EventListener);
+  return () => {
+    for (const [name, listener] of listeners) root.removeEventListener(name, listener as EventListener);
+  };
+}

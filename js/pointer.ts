@@ -27,6 +27,14 @@ export interface CursorReadout {
   label: number;
 }
 
+/** The status line's text for a readout: position, value (floats to 5 digits) and object. */
+export function formatReadout({ voxel, value, label }: CursorReadout, dtype: string): string {
+  const position = `x ${voxel[0]}  y ${voxel[1]}  z ${voxel[2]}`;
+  const shown =
+    value === null ? "…" : dtype.startsWith("float") ? Number(value.toPrecision(5)).toString() : String(value);
+  return `${position}   = ${shown}${label ? `   object ${label}` : ""}`;
+}
+
 /** What pointer input does to the widget around the view. */
 export interface PointerHost {
   model: AnyModel<WidgetTraits>;
