@@ -21,11 +21,12 @@ def kernel_json(page: Any, expression: str) -> Any:
     return json.loads(lab.execute_in_kernel(page, code))
 
 
-def overlay_digest(page: Any) -> str:
-    """A hash of the overlay canvas pixels of the first view."""
+def overlay_digest(page: Any, output: int = 0) -> str:
+    """A hash of the overlay canvas pixels of the first view of widget ``output`` (page order)."""
     data = page.evaluate(
-        """() => {
-          const canvas = document.querySelector('[data-testid=nni-overlay-canvas]');
+        """(output) => {
+          const root = document.querySelectorAll('.nni-root')[output];
+          const canvas = root.querySelector('[data-testid=nni-overlay-canvas]');
           const context = canvas.getContext('2d');
           const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
           let sum = 0;
@@ -35,14 +36,18 @@ def overlay_digest(page: Any) -> str:
             weighted = (weighted * 31 + pixels[k]) % 1000000007;
           }
           return `${sum}:${weighted}`;
-        }"""
+        }""",
+        output,
     )
     return hashlib.sha1(data.encode()).hexdigest()
 
 
-def to_client(page: Any, p: float, q: float) -> tuple[float, float]:
-    """Page coordinates of voxel ``(p, q)`` in the first view's slice."""
-    x, y = page.evaluate(f"([p, q]) => {WIDGET}.nni.toClient(0, p, q)", [p, q])
+def to_client(page: Any, p: float, q: float, output: int = 0) -> tuple[float, float]:
+    """Page coordinates of voxel ``(p, q)`` in the first view of widget ``output`` (page order)."""
+    x, y = page.evaluate(
+        "([p, q, output]) => document.querySelectorAll('.nni-root')[output].nni.toClient(0, p, q)",
+        [p, q, output],
+    )
     return x, y
 
 
