@@ -20,6 +20,7 @@ _LAZY = {
     "demo_model_path": "demo:demo_model_path",
     "download_weights": "weights:download_weights",
     "find_model": "weights:find_model",
+    "list_models": "weights:list_models",
     "load_session": "weights:load_session",
     "read_image": "io:read_image",
     "write_image": "io:write_image",

@@ -1,4 +1,6 @@
-"""nni_jupyter.weights against a local folder laid out like the Hugging Face cache (no network)."""
+"""nni_jupyter.weights: the places used before nnInteractive's store (``$NNI_JUPYTER_MODEL_DIR``,
+``~/.cache/nni_jupyter``, the old repository in the Hugging Face cache) are still found, and
+loading, licences and errors (no network; the store itself: ``test_model_store.py``)."""
 
 from __future__ import annotations
 
@@ -36,12 +38,14 @@ def _commit() -> str:
 
 @pytest.fixture
 def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty hub cache under HF_HOME, offline, with no NNI_JUPYTER_MODEL_DIR."""
+    """An empty hub cache under HF_HOME and an empty store, offline, with no
+    NNI_JUPYTER_MODEL_DIR."""
+    monkeypatch.setenv(weights.STORE_ENV, str(tmp_path / "store"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv(MODEL_DIR_ENV, raising=False)
-    monkeypatch.setattr(weights, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
+    monkeypatch.setattr(weights.legacy, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
     return tmp_path / "hf_home" / "hub"
 
 
@@ -58,9 +62,10 @@ def _store_as_blobs(snapshot: Path, repo: Path) -> None:
 
 @pytest.fixture
 def fake_hub_cache(offline_env: Path) -> Path:
-    """The cache layout snapshot_download writes: refs/<revision> -> snapshots/<sha>/<model>/,
-    whose files link into blobs/; the checkpoint is shaped like the official release."""
-    repo = offline_env / "models--nnInteractive--nnInteractive"
+    """The old repository as snapshot_download cached it: refs/<revision> ->
+    snapshots/<sha>/<model>/, whose files link into blobs/; the checkpoint is shaped like the
+    official release."""
+    repo = offline_env / "models--nnInteractive--nnInteractive"  # the old repository
     commit = _commit()
     convert_to_release(write_tiny_model(repo / "snapshots" / commit / NAME))
     _store_as_blobs(repo / "snapshots" / commit, repo)
@@ -73,6 +78,7 @@ def fake_hub_cache(offline_env: Path) -> Path:
 
 def test_find_model_uses_the_hub_cache_offline(fake_hub_cache: Path) -> None:
     assert find_model(NAME) == fake_hub_cache
+    assert weights.snapshot_commit(fake_hub_cache) == _commit()  # recorded with the model
 
 
 def test_download_weights_returns_the_cached_folder_offline(fake_hub_cache: Path) -> None:
@@ -90,16 +96,17 @@ def test_hf_hub_cache_variable_is_honoured(
     assert find_model(NAME) == fake_hub_cache
 
 
-def test_offline_and_missing_says_how_to_get_the_folder(offline_env: Path) -> None:
+def test_offline_and_missing_says_where_the_folder_goes(offline_env: Path) -> None:
     assert find_model(NAME) is None
     with pytest.raises(ModelNotFoundError) as caught:
         download_weights(NAME)
     message = str(caught.value)
-    assert "HF_HUB_OFFLINE is set and the files are not in the cache" in message
-    assert "hf download nnInteractive/nnInteractive" in message
+    store = offline_env.parents[1] / "store"
+    assert "HF_HUB_OFFLINE is set" in message
+    assert f"at {store / 'models' / NAME}/" in message  # the folder to copy, and where
+    assert f"nninteractive-download-model {NAME}" in message
     assert f"--include '{NAME}/*'" in message
-    assert MODEL_DIR_ENV in message
-    assert str(offline_env) in message  # where the cache is
+    assert "NNINTERACTIVE_MODEL_DIR" in message
     assert "model='demo'" in message
 
 
@@ -112,7 +119,7 @@ def test_incomplete_cached_folder_is_not_a_model(fake_hub_cache: Path) -> None:
     (fake_hub_cache / "fold_0" / "checkpoint_final.pth").unlink()
     (fake_hub_cache / "fold_0").rmdir()
     assert find_model(NAME) is None
-    with pytest.raises(ModelNotFoundError, match="no complete"):
+    with pytest.raises(ModelNotFoundError, match="not on this machine"):
         download_weights(NAME)
 
 
@@ -144,8 +151,8 @@ def test_the_local_model_dir_serves_every_entry_point(offline_env: Path, tmp_pat
 
 
 def test_unknown_names_and_bad_paths_are_explained(offline_env: Path, tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="official models are"):
-        find_model("nnInteractive_v9")
+    with pytest.raises(ValueError, match="official model ids start with"):
+        find_model("v1.0")
     with pytest.raises(ModelNotFoundError, match="not a model folder"):
         load_session(tmp_path)
 
@@ -181,7 +188,10 @@ def unreachable_hub(offline_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", "http://127.0.0.1:9")
+    closed = "http://127.0.0.1:9"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", closed)
+    template = closed + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
 
 
 def test_unreachable_hub_without_cache_says_how_to_get_the_folder(unreachable_hub: None) -> None:
@@ -199,16 +209,14 @@ def test_unreachable_hub_falls_back_to_the_cache(
 def test_demo_model_loads_with_the_demo_notice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    import nni_jupyter.demo
-
     folder = write_tiny_model(tmp_path / "demo", license_text="Apache-2.0")
-    monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: folder)
+    monkeypatch.setattr(weights.bundled, "BUNDLED_MODEL_FOLDER", folder)
     shown: list[str] = []
     session = load_session("demo", device="cpu", show_license=shown.append, torch_n_threads=1)
     assert len(shown) == 1 and "small demo model" in shown[0] and "download_weights" in shown[0]
     assert capsys.readouterr().out == ""
     assert session.license == "Apache-2.0"
-    monkeypatch.setattr(nni_jupyter.demo, "demo_model_path", lambda: tmp_path / "nothing")
+    monkeypatch.setattr(weights.bundled, "BUNDLED_MODEL_FOLDER", tmp_path / "nothing")
     with pytest.raises(ModelNotFoundError, match="demo model is missing"):
         load_session("demo")
 

@@ -1,26 +1,11 @@
-"""The bundled demo model: a small nnInteractive checkpoint trained on synthetic phantoms."""
+"""The bundled demo model: a small nnInteractive checkpoint trained on synthetic phantoms.
+
+Where it lies is a fact of :mod:`nni_jupyter.weights.bundled`, below both the model search and
+this trainer; :func:`demo_model_path` is that fact, re-exported.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-_MODEL_FOLDER = Path(__file__).resolve().parent / "model"
-
-
-def demo_model_path() -> Path:
-    """Folder of the bundled demo model, in the official nnInteractive layout.
-
-    Load it like the real weights::
-
-        session.initialize_from_trained_model_folder(str(demo_model_path()))
-
-    Returns
-    -------
-    pathlib.Path
-        ``.../nni_jupyter/demo/model`` (``plans.json``, ``dataset.json``, ``inference_info.json``,
-        ``LICENSE``, ``fold_0/checkpoint_final.pth``).
-    """
-    return _MODEL_FOLDER
-
+from ..weights.bundled import demo_model_path
 
 __all__ = ["demo_model_path"]

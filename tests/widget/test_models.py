@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from nni_jupyter import weights
-from nni_jupyter.widget import Segmenter, models
+from nni_jupyter.annotation import sessions as models
+from nni_jupyter.widget import Segmenter
 
 
 @pytest.fixture
@@ -16,7 +17,8 @@ def no_official_weights(tmp_path, monkeypatch):
     """An environment where no nnInteractive_v1.0 is on the machine."""
     monkeypatch.delenv(models.weights.MODEL_DIR_ENV, raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf_cache"))
-    monkeypatch.setattr(weights, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
+    monkeypatch.setattr(weights.legacy, "LOCAL_MODEL_DIR", tmp_path / "nni_cache")
+    monkeypatch.setenv(weights.STORE_ENV, str(tmp_path / "store"))
     return tmp_path
 
 
