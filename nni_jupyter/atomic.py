@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import json
 import os
 import re
 import secrets
@@ -31,7 +32,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 fcntl: ModuleType | None
 try:
@@ -202,3 +203,13 @@ def remove_staging_leftovers(path: str | os.PathLike[str]) -> None:
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
         if leftover.is_dir() and not leftover.is_symlink():
             shutil.rmtree(leftover, ignore_errors=True)
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> Path:
+    """Write ``value`` as indented UTF-8 JSON to ``path`` with :func:`write_atomic`; return it."""
+    text = json.dumps(value, indent=1).encode("utf-8")
+
+    def write(handle: BinaryIO) -> None:
+        handle.write(text)
+
+    return write_atomic(path, write)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import __version__
 from ..image import Image
-from ..volumes.ome_zarr import LEVEL_KEY
+from ..volumes.ome_zarr import LEVEL_KEY, is_ome_zarr
 from ..volumes.sparse import SparseVolume
 from .dicom_seg import write_dicom_seg
 from .nifti_table import write_labels_table
@@ -34,16 +34,19 @@ def export(
     ``objects`` are ``{id, name, class_id, color}`` dicts (the Segmenter's ``objects``); ``image``
     is the segmented image: an :class:`~nni_jupyter.io.Image` with its geometry (one read from a
     DICOM series for ``"dicom-seg"``), or an ``[X, Y, Z]`` array with voxel size ``spacing_mm``.
+    ``"ome-zarr"`` into an existing OME-Zarr store adds ``labels/labels`` to it and leaves the
+    rest of the store as it was.
     """
     if not isinstance(image, Image):
         x, y, z = (float(v) for v in spacing_mm)
         image = Image(np.asarray(image), spacing_mm=(x, y, z))
     names, class_ids, colors = per_object(objects)
-    if format == "ome-zarr" and image.path:  # into the image's own store: sparse labels stay so
-        source = Path(image.path).resolve()
-        if source == Path(path).expanduser().resolve():
-            level = int(image.metadata.get(LEVEL_KEY, 0))
-            return add_ome_zarr_labels(path, labels, names, colors, class_ids, level)
+    if format == "ome-zarr" and is_ome_zarr(Path(path).expanduser()):
+        # into an existing store (the image's own, or an earlier export): add the labels and
+        # touch nothing else in it; sparse labels stay sparse
+        same = image.path and Path(image.path).resolve() == Path(path).expanduser().resolve()
+        level = int(image.metadata.get(LEVEL_KEY, 0)) if same else 0
+        return add_ome_zarr_labels(path, labels, names, colors, class_ids, level)
     labels = np.asarray(labels)  # the other writers take the whole map
     if format == "dicom-seg":
         model = (f"nni_jupyter {model_name}".strip(), __version__)

@@ -3,17 +3,22 @@
 See :class:`Study`. The folder layout::
 
     <study>/cases/<id>/case.json      the case's image path
-    <study>/cases/<id>/prompts.json   its prompt log (``Study.save``)
-    <study>/cases/<id>/labels.nii.gz  its labels (``Study.save``)
+    <study>/cases/<id>/saved.json     names the folder of its current save (``Study.save``):
+    <study>/cases/<id>/saves/<save>/prompts.json    its prompt log
+    <study>/cases/<id>/saves/<save>/labels.nii.gz   its labels
+    <study>/cases/<id>/lock.json      who has the case open for writing (:mod:`.lock`)
     <study>/replays/<model-sha256>/<id>.nii.gz   a replay's labels, and <id>.json its marker
                                                  (prompt-log and model SHA-256, settings, rows)
 
+Studies saved before ``saved.json`` existed hold ``prompts.json`` and ``labels.nii.gz`` in the
+case folder itself; they read as they are (:mod:`.layout`).
 :meth:`Study.export` writes the saved cases elsewhere as DICOM-SEG, NIfTI + table or OME-Zarr.
 """
 
 from __future__ import annotations
 
+from .lock import CaseTaken, Holder
 from .names import check_case_id
 from .study import Study
 
-__all__ = ["Study", "check_case_id"]
+__all__ = ["CaseTaken", "Holder", "Study", "check_case_id"]

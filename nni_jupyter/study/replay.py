@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import remove_staging_leftovers
+from ..atomic import remove_staging_leftovers, write_json
 from ..cluster import ModelPlugin, run_per_case, worker_model
 from ..evaluation.protocol import dice as protocol_dice
+from .layout import StudyFolder
 from .names import check_case_id, inside
-from .study import Study, _write_json
 
 COLUMNS = [
     "case",
@@ -31,7 +31,7 @@ COLUMNS = [
 
 
 def replay_study(
-    study: Study,
+    study: StudyFolder,
     model: Any = None,
     client: Any = None,
     device: Any = "auto",
@@ -57,7 +57,7 @@ def replay_study(
 
     folder, model_sha = model_identity(model)
     (study.folder / "replays" / model_sha).mkdir(parents=True, exist_ok=True)
-    cases = [c for c in study.cases() if study.prompts_path(c).is_file()]
+    cases = [c for c in study.cases() if _has_log(study, c)]
     results = run_per_case(
         replay_case,
         [(str(study.folder), case, model_sha) for case in cases],
@@ -75,9 +75,9 @@ def replay_study(
 def model_identity(model: Any) -> tuple[Path, str]:
     """The folder of ``model`` (a name or folder; None: the default) and its checkpoint's
     SHA-256, which names the study's ``replays/`` subfolder."""
+    from ..annotation.log import file_sha256
     from ..inference.checkpoint_file import checkpoint_path
     from ..weights import choose_model
-    from ..widget.prompt_log import file_sha256
 
     folder = Path(choose_model(model).path)
     return folder, file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
@@ -91,18 +91,18 @@ def replay_case(
     start = time.perf_counter()
     try:
         plugin = worker_model() if plugin is None else plugin
-        return _replay_case(Study(study_folder), case_id, model_sha, start, plugin)
+        return _replay_case(StudyFolder(study_folder), case_id, model_sha, start, plugin)
     except Exception as error:  # one bad case fails its row, not the run
         status = f"{type(error).__name__}: {error}"
         return [_row(case_id, None, None, None, None, start, model_sha, status)]
 
 
 def _replay_case(
-    study: Study, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
+    study: StudyFolder, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
 ) -> list[dict[str, Any]]:
+    from ..annotation.log import read
     from ..io import read_image, write_labels
     from ..widget import Segmenter
-    from ..widget.prompt_log import read
 
     log_file = study.prompts_path(case_id)
     log_bytes = log_file.read_bytes()
@@ -138,8 +138,17 @@ def _replay_case(
         rows.append(
             _row(case_id, object_id, voxels, voxels * voxel_ml, dice, start, model_sha, "ok")
         )
-    _write_json(marker, {**made_by, "rows": rows})
+    write_json(marker, {**made_by, "rows": rows})
     return rows
+
+
+def _has_log(study: StudyFolder, case_id: str) -> bool:
+    """Whether the case has a saved log; True when that cannot be told (a case folder leading
+    outside the study, a damaged manifest), so its task fails its own row saying why."""
+    try:
+        return study.saved(case_id) is not None
+    except (ValueError, OSError):
+        return True
 
 
 def _read_marker(marker: Path) -> dict[str, Any]:
@@ -150,7 +159,7 @@ def _read_marker(marker: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) and isinstance(value.get("rows"), list) else {}
 
 
-def _saved_labels(study: Study, case_id: str) -> np.ndarray | None:
+def _saved_labels(study: StudyFolder, case_id: str) -> np.ndarray | None:
     from ..io import read_image
 
     path = study.labels_path(case_id)

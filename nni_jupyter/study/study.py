@@ -1,100 +1,36 @@
-"""A study folder: cases, their prompt logs and saved labels."""
+"""A study folder: cases, their prompt logs and saved labels, and who is writing which case."""
 
 from __future__ import annotations
 
 import datetime
-import json
+import functools
 import os
 import warnings
+import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
-from ..atomic import write_atomic
-from .names import check_case_id, inside
+from ..image import Image
+from ..io import read_image, write_labels
+from . import lock
+from .export import export_study
+from .layout import CASE_FILE, LABELS_FILE, PROMPTS_FILE, StudyFolder
 
-CASE_FILE = "case.json"
-PROMPTS_FILE = "prompts.json"
-LABELS_FILE = "labels.nii.gz"
-STATUS_COLUMNS = ["case", "objects", "prompts", "saved_at", "annotator"]
+__all__ = ["CASE_FILE", "LABELS_FILE", "PROMPTS_FILE", "STATUS_COLUMNS", "Study"]
+
+STATUS_COLUMNS = ["case", "objects", "prompts", "saved_at", "annotator", "problem"]
 
 
-class Study:
+class Study(StudyFolder):
     """A folder of cases: each an image, its prompt log and its labels.
 
     ``Study(folder)`` creates the folder, or opens it when it exists. Nothing is written outside
-    it: case ids are checked (:func:`nni_jupyter.study.check_case_id`).
+    it: case ids are checked (:func:`nni_jupyter.study.check_case_id`). A case opened for writing
+    is taken (:mod:`nni_jupyter.study.lock`): a second writer gets
+    :class:`~nni_jupyter.study.lock.CaseTaken` and may open it read-only.
     """
-
-    def __init__(self, folder: str | os.PathLike[str]):
-        self.folder = Path(folder).expanduser().absolute()
-        if self.folder.exists() and not self.folder.is_dir():
-            raise NotADirectoryError(f"study folder {self.folder} is a file; expected a folder")
-        (self.folder / "cases").mkdir(parents=True, exist_ok=True)
-
-    def __repr__(self) -> str:
-        return f"Study({str(self.folder)!r}, {len(self.cases())} cases)"
-
-    def case_folder(self, case_id: str) -> Path:
-        """The folder of case ``case_id`` (checked; it need not exist)."""
-        return inside(self.folder, "cases", check_case_id(case_id))
-
-    def cases(self) -> list[str]:
-        """The ids of the study's cases, sorted."""
-        root = self.folder / "cases"
-        return sorted(p.name for p in root.iterdir() if (p / CASE_FILE).is_file())
-
-    def add_case(self, case_id: str, image_path: str | os.PathLike[str]) -> None:
-        """Add case ``case_id`` reading ``image_path`` (a file or DICOM folder; a relative path
-        is taken from the current directory, as usual). An image inside the study folder is
-        recorded relative to it, so the folder can move; any other as an absolute path.
-        Re-adding the same image is a no-op.
-
-        Raises
-        ------
-        FileNotFoundError
-            When the image does not exist.
-        ValueError
-            For an unsafe case id, or one already added with another image.
-        """
-        folder = self.case_folder(case_id)
-        path = Path(image_path).expanduser().absolute()
-        if not path.exists():
-            raise FileNotFoundError(f"case {case_id}: image {path} does not exist")
-        if path.is_relative_to(self.folder):
-            path = path.relative_to(self.folder)
-        if (folder / CASE_FILE).is_file():
-            known = self.image_path(case_id)
-            if known.resolve() != (self.folder / path).resolve():
-                raise ValueError(
-                    f"case {case_id} already reads {known}; choose another id for {image_path}"
-                )
-            return
-        folder.mkdir(exist_ok=True)
-        _write_json(folder / CASE_FILE, {"image": str(path)})
-
-    def image_path(self, case_id: str) -> Path:
-        """The image file (or folder) of case ``case_id``."""
-        record = self._case_record(case_id)
-        return self.folder / Path(record["image"])  # an absolute path stays as it is
-
-    def _case_record(self, case_id: str) -> dict[str, Any]:
-        file = self.case_folder(case_id) / CASE_FILE
-        if not file.is_file():
-            raise KeyError(f"study {self.folder} has no case {case_id!r}; add it with add_case")
-        record = json.loads(file.read_text(encoding="utf-8"))
-        if not isinstance(record, dict) or not isinstance(record.get("image"), str):
-            raise ValueError(f"{file}: field image: expected a string path")
-        return record
-
-    def prompts_path(self, case_id: str) -> Path:
-        """Where case ``case_id``'s prompt log lives."""
-        return self.case_folder(case_id) / PROMPTS_FILE
-
-    def labels_path(self, case_id: str) -> Path:
-        """Where case ``case_id``'s saved labels live."""
-        return self.case_folder(case_id) / LABELS_FILE
 
     def open(
         self,
@@ -103,6 +39,7 @@ class Study:
         resume: bool = True,
         autosave: bool = True,
         annotator: str | None = None,
+        read_only: bool = False,
         **segmenter_kwargs: Any,
     ) -> Any:
         """A :class:`nni_jupyter.Segmenter` on case ``case_id``'s image.
@@ -114,15 +51,38 @@ class Study:
         :attr:`~nni_jupyter.Segmenter.annotator`, recorded with each new prompt (default
         ``$NNI_JUPYTER_ANNOTATOR``); replayed prompts keep theirs. Keyword arguments go to the
         Segmenter (``session``, ``model``, ``device`` ...).
+
+        Opening for writing takes the case (:mod:`nni_jupyter.study.lock`) until the Segmenter
+        is closed or freed, this process ends, or :meth:`release`; ``read_only=True`` takes nothing,
+        never saves (no autosave; :meth:`save` refuses it) and works while another holds it.
+
+        Raises
+        ------
+        nni_jupyter.study.lock.CaseTaken
+            When another process holds the case (it says who, where and since when).
         """
-        from ..io import read_image
         from ..widget import Segmenter
 
-        seg = Segmenter(read_image(self.image_path(case_id)), **segmenter_kwargs)
-        if annotator is not None:
-            seg.annotator = annotator
-        if resume and self.prompts_path(case_id).is_file():
-            seg.replay_prompt_log(self.prompts_path(case_id))
+        image = read_image(self.image_path(case_id))
+        holder = None if read_only else lock.take(self.case_folder(case_id), case_id, annotator)
+        try:
+            seg = Segmenter(image, **segmenter_kwargs)
+            if annotator is not None:
+                seg.annotator = annotator
+            saved = self.saved(case_id)
+            if resume and saved is not None:
+                seg.replay_prompt_log(saved.prompts)
+        except BaseException:
+            if holder is not None:
+                lock.release(self.case_folder(case_id), holder.token)
+            raise
+        if holder is None:
+            _READ_ONLY.add(seg)
+            return seg
+        _TOKENS[seg] = holder.token
+        release = functools.partial(lock.release, self.case_folder(case_id), holder.token)
+        weakref.finalize(seg, release)  # a Segmenter freed without close()
+        seg.observe(lambda change: change["new"] is None and release(), names="comm")  # close()
         if autosave:
             seg.observe(_Autosave(self, case_id, annotator), names="busy")
         return seg
@@ -130,12 +90,22 @@ class Study:
     def save(self, case_id: str, seg: Any, annotator: str | None = None) -> Path:
         """Write ``seg``'s prompt log and labels into case ``case_id``; return the case folder.
 
-        Both files are written atomically; the labels carry the log's image geometry.
-        """
-        from ..io import Image, write_labels
+        The two files are one save: a reader (or a kill mid-save) sees both new files or both
+        old ones (:mod:`nni_jupyter.study.layout`). The labels carry the log's image geometry.
 
+        Raises
+        ------
+        nni_jupyter.study.lock.CaseTaken
+            When another writer holds the case, or ``seg`` was opened read-only.
+        """
         folder = self.case_folder(case_id)
         self._case_record(case_id)
+        if seg in _READ_ONLY:
+            raise PermissionError(
+                f"this Segmenter was opened read-only (study.open({case_id!r}, read_only=True)); "
+                f"open the case for writing to save, once its holder has closed it"
+            )
+        lock.check_writer(folder, _TOKENS.get(seg))
         log = seg.prompt_log(annotator)
         image = log["image"]
         labels = seg.labels
@@ -145,33 +115,68 @@ class Study:
             tuple(image["origin_mm"]),
             np.asarray(image["direction"]),
         )
-        write_labels(labels, folder / LABELS_FILE, like=like)
-        seg.save_prompt_log(folder / PROMPTS_FILE, annotator)
+        self.write_pair(
+            case_id,
+            lambda path: write_labels(labels, path, like=like),
+            lambda path: seg.save_prompt_log(path, annotator),
+        )
         return folder
+
+    def release(self, case_id: str) -> lock.Holder | None:
+        """Free case ``case_id`` for writing, whoever holds it; return whom the lock named.
+
+        For a holder that is gone (a crashed kernel on another host, whose lock cannot be
+        checked from here). A Segmenter that held it stops autosaving.
+        """
+        return lock.release(self.case_folder(case_id))
+
+    def holders(self) -> dict[str, lock.Holder]:
+        """Who holds which case for writing: ``{case: Holder}`` (stale locks included; see
+        :meth:`~nni_jupyter.study.lock.Holder.alive`)."""
+        found = {}
+        for case_id in self.cases():
+            try:
+                holder = lock.holder(self.case_folder(case_id))
+            except ValueError:
+                continue  # a case folder leading outside the study holds nothing of ours
+            if holder is not None:
+                found[case_id] = holder
+        return found
 
     def status(self) -> Any:
         """A pandas DataFrame, one row per case: case, objects, prompts, saved_at (UTC),
-        annotator (who gave the prompts, from the log; several joined by ", ")."""
+        annotator (who gave the prompts, from the log; several joined by ", "), problem (None,
+        or why the case could not be read: a damaged log, a folder leading outside the study;
+        the other rows are still reported)."""
         import pandas as pd
-
-        from ..widget.prompt_log import read
 
         rows = []
         for case_id in self.cases():
-            file = self.prompts_path(case_id)
             row: dict[str, Any] = dict.fromkeys(STATUS_COLUMNS)
             row.update(case=case_id, objects=0, prompts=0)
-            if file.is_file():
-                log = read(file)
-                row["objects"] = len(log["objects"])
-                row["prompts"] = sum(len(obj["prompts"]) for obj in log["objects"])
-                row["saved_at"] = datetime.datetime.fromtimestamp(
-                    file.stat().st_mtime, datetime.timezone.utc
-                )
-                who = {p["annotator"] for obj in log["objects"] for p in obj["prompts"]}
-                row["annotator"] = ", ".join(sorted(w for w in who if w)) or None
+            try:
+                row.update(self._status_of(case_id))
+            except Exception as error:  # noqa: BLE001 - one bad case flags its row
+                row["problem"] = f"{type(error).__name__}: {error}"
             rows.append(row)
         return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+
+    def _status_of(self, case_id: str) -> dict[str, Any]:
+        from ..annotation.log import read
+
+        saved = self.saved(case_id)
+        if saved is None:
+            return {}
+        log = read(saved.prompts)
+        who = {p["annotator"] for obj in log["objects"] for p in obj["prompts"]}
+        return {
+            "objects": len(log["objects"]),
+            "prompts": sum(len(obj["prompts"]) for obj in log["objects"]),
+            "saved_at": datetime.datetime.fromtimestamp(
+                saved.prompts.stat().st_mtime, datetime.timezone.utc
+            ),
+            "annotator": ", ".join(sorted(w for w in who if w)) or None,
+        }
 
     def replay(
         self,
@@ -189,13 +194,19 @@ class Study:
             self, model, client, device=device, progress=progress, torch_threads=torch_threads
         )
 
-    def export(self, format: str, out_folder: str | os.PathLike[str]) -> Any:
+    def export(
+        self, format: str, out_folder: str | os.PathLike[str], overwrite: bool = False
+    ) -> Any:
         """Write every saved case in ``format`` (``"dicom-seg"``, ``"nifti"``, ``"ome-zarr"``)
-        into ``out_folder``; return a DataFrame of what was written. See
-        :func:`nni_jupyter.study.export.export_study`."""
-        from .export import export_study
+        into ``out_folder``; return a DataFrame of what was written. Never over a case's source
+        image; over another existing file only with ``overwrite=True`` (or one an earlier export
+        made). See :func:`nni_jupyter.study.export.export_study`."""
+        return export_study(self, format, out_folder, overwrite)
 
-        return export_study(self, format, out_folder)
+
+#: Segmenters opened read-only, and the lock token of each one opened for writing.
+_READ_ONLY: weakref.WeakSet[Any] = weakref.WeakSet()
+_TOKENS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 class _Autosave:
@@ -218,12 +229,3 @@ class _Autosave:
         except Exception as error:  # noqa: BLE001 - a failed save must not fail the prompt
             seg.error = f"autosave of case {self.case_id} failed: {type(error).__name__}: {error}"
             warnings.warn(f"nni_jupyter: {seg.error}", stacklevel=2)
-
-
-def _write_json(path: Path, value: Any) -> None:
-    text = json.dumps(value, indent=1).encode("utf-8")
-
-    def write(handle: IO[bytes]) -> None:
-        handle.write(text)
-
-    write_atomic(path, write)
