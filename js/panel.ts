@@ -29,6 +29,8 @@ export interface TestHooks {
   tiles: readonly TileRecord[];
   /** Client (page) coordinates of in-plane voxel `(p, q)` in view `viewIndex`. */
   toClient(viewIndex: number, p: number, q: number): [number, number];
+  /** Listeners on the shared store now (two per mounted view): unmounted views let go. */
+  storeListeners(): number;
 }
 
 export class Panel {
@@ -242,6 +244,7 @@ export class Panel {
         const rect = view.stageRect();
         return [rect.left + x, rect.top + y];
       },
+      storeListeners: () => this.store.listenerCount,
     };
   }
 }

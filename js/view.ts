@@ -12,7 +12,7 @@ import { rowOutline } from "./promptlist";
 import { refineWant, tileMatrix } from "./refine";
 import type { Tile, TileLoader } from "./tiles";
 import type { Axis, LabelArray, PromptRow, WidgetTraits } from "./types";
-import { h } from "./ui";
+import { h } from "./dom";
 import { windowSlice } from "./window";
 
 export const AXIS_NAMES = ["X", "Y", "Z"] as const;

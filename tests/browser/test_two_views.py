@@ -1,5 +1,6 @@
 """Two outputs of one Segmenter in a real JupyterLab and Debian Chromium share one label volume:
-a prompt drawn in one shows its mask in both, and an undo keyed in the other clears both.
+a prompt drawn in one shows its mask in both, an undo keyed in the other clears both, and an
+output that goes away lets go of the shared state while the other keeps working.
 
 Run: ``pytest -m browser tests/browser/test_two_views.py``. Screenshots go to ``test-artifacts/``.
 """
@@ -9,7 +10,14 @@ from __future__ import annotations
 import pytest
 
 from . import lab
-from .widget_page import kernel_json, overlay_digest, prompts_finished, to_client, wait_prompt
+from .widget_page import (
+    WIDGET,
+    kernel_json,
+    overlay_digest,
+    prompts_finished,
+    to_client,
+    wait_prompt,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -116,4 +124,24 @@ def test_a_prompt_in_one_view_shows_its_mask_in_both(tmp_path):
         assert kernel_json(page, "int((np.asarray(seg.labels) > 0).sum())") == 0
         undone = [overlay_digest(page, k) for k in (0, 1)]
         assert undone[0] == undone[1] != after[0], "the outputs disagree after the undo"
+
+        # the second output goes (its cell's output cleared): it lets go, the first still updates
+        assert page.evaluate(f"() => {WIDGET}.nni.storeListeners()") == 4
+        page.evaluate(
+            """() => {
+              const panel = window.jupyterapp.shell.currentWidget;
+              panel.content.activeCellIndex = 1;
+              window.jupyterapp.commands.execute('notebook:clear-cell-output');
+            }"""
+        )
+        page.wait_for_function("() => document.querySelectorAll('.nni-root').length === 1")
+        assert page.evaluate(f"() => {WIDGET}.nni.storeListeners()") == 2
+        page.locator("[data-testid=nni-root]").focus()
+        page.keyboard.press("Control+Shift+z")
+        page.wait_for_function(
+            f"() => {WIDGET}.querySelector('[data-testid=nni-view]').dataset.overlayVoxels"
+            f" === '{expected}'",
+            timeout=60_000,
+        )
+        lab.kernel_idle(page)
         assert not errors, f"errors in the page: {errors}"
