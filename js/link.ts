@@ -1,7 +1,7 @@
 /**
- * The conversation with the kernel for one widget view: request ids, prompts in flight, and the
- * routing of kernel messages to the slice loader and the label volume. Keeps per-prompt timings
- * for the benchmarks.
+ * The conversation with the kernel for one widget model (shared by its views): request ids,
+ * prompts in flight, and the routing of kernel messages to the slice loader and the label volume.
+ * Keeps per-prompt timings for the benchmarks.
  */
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
@@ -45,7 +45,7 @@ export class KernelLink {
   readonly stats: WidgetStats;
   private readonly pending = new Map<number, { prompt: Prompt; stats: PromptStats }>();
   private readonly commands = new Set<number>();
-  // Several views of one model all hear every message: each view's request ids have their own prefix.
+  // Another page showing the same kernel's widget hears the same messages: ids start at a random prefix.
   private lastRequestId = Math.floor(Math.random() * 1e6) * 1000;
 
   constructor(
