@@ -15,6 +15,7 @@ _LAZY = {
     "InferenceSession": "inference:InferenceSession",
     "nnInteractiveInferenceSession": "inference:nnInteractiveInferenceSession",
     "pick_device": "inference:pick_device",
+    "benchmark_device": "inference.benchmark:benchmark_device",
     "Segmenter": "widget:Segmenter",
     "Prompt": "widget:Prompt",
     "demo_model_path": "demo:demo_model_path",

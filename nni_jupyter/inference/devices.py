@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 
 import torch
+
+from .cpus import usable_cpus
 
 AUTO = "auto"
 
@@ -39,8 +40,10 @@ def pick_device(preference: str | torch.device = AUTO) -> torch.device:
 
 
 def configure_threads(n_threads: int) -> int:
-    """Set torch's intra-op threads to ``min(n_threads, cpu count)`` and return that number."""
-    n = max(1, min(int(n_threads), os.cpu_count() or 1))
+    """Set torch's intra-op threads to ``min(n_threads, CPUs this process may use)`` (see
+    :func:`~.cpus.usable_cpus`: affinity and cgroup quota, not the node's core count) and return
+    that number."""
+    n = max(1, min(int(n_threads), usable_cpus().count))
     torch.set_num_threads(n)
     return n
 

@@ -1,7 +1,8 @@
 """Numeric precision of the network's forward passes: a session setting.
 
 ``"auto"`` picks what is fast and safe on the device: float16 autocast on CUDA (as nnInteractive
-does), bfloat16 autocast on CPUs that compute bfloat16 natively (AVX512-BF16 or AMX), float32
+does); on a CPU a session measures it (:mod:`.tuning`), and :func:`resolve` gives only the guess
+from the CPU's flags (bfloat16 where it computes it natively: AVX512-BF16 or AMX); float32
 elsewhere. ``"fp32"`` is the parity mode: the same numbers as the reference on CPU. Only the
 network runs in reduced precision; inputs, interactions and the argmax result stay as they are.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .cpus import cpuinfo
+
 AUTO = "auto"
 FP32, BF16, FP16 = "fp32", "bf16", "fp16"
 CHOICES = (AUTO, FP32, BF16, FP16)
@@ -28,16 +31,7 @@ SUPPORTED_DEVICES = {BF16: ("cpu", "cuda"), FP16: ("cuda", "mps")}
 
 def cpuinfo_flags(path: str | Path = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU feature flags listed in ``path`` (empty where the file is absent: not Linux)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    flags: set[str] = set()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags.update(value.split())
-    return frozenset(flags)
+    return cpuinfo(path)[1]
 
 
 def _torch_reports_native_bf16() -> bool:

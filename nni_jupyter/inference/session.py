@@ -19,9 +19,10 @@ Where this deliberately differs from nnInteractive 2.6.0:
   larger than memory), written chunk by chunk;
 - a refinement box whose margin leaves no core (patches under 49 voxels) covers its centre voxel
   instead of failing;
-- on CPUs with native bfloat16 the network runs under bfloat16 autocast by default (its
-  segmentation layers in float32), about twice as fast; ``precision="fp32"`` gives the
-  reference's float32 numbers.
+- on a CPU, ``precision="auto"`` (the default) measures which precision, memory layout and
+  compile setting run fastest on this machine with masks that agree with float32's
+  (:mod:`.tuning`; bfloat16 keeps the segmentation layers in float32); ``precision="fp32"``
+  gives the reference's float32 numbers.
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ import torch
 
 from ..volumes.lazy import LazyVolume
 from ..volumes.sparse import SparseVolume
-from . import devices, timing, validation
+from . import autotune, devices, timing, validation
 from . import precision as precisions
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
+from .candidates import runner_for
 from .checkpoint import LoadedModel
+from .cpus import usable_cpus
 from .history import History
 from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
@@ -49,6 +52,7 @@ from .regions import Bbox, clip_bbox, nonzero_bbox, to_local, to_slices
 from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor, zero_target
 from .store import InteractionStore
+from .tuning import Choice
 from .undo import UndoRedoMixin
 from .warm import compiling_runner
 
@@ -81,7 +85,8 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     verbose
         Print progress.
     torch_n_threads
-        CPU threads for torch (capped at the CPU count).
+        CPU threads for torch (capped at the CPUs this process may use: its affinity mask
+        and cgroup quota, not the node's core count).
     do_autozoom
         Zoom out when a prediction runs into its window's border.
     use_pinned_memory
@@ -100,10 +105,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         their own notice instead).
     precision
         Precision of the network's forward passes: ``"auto"`` (float16 autocast on CUDA, as
-        nnInteractive; bfloat16 autocast on CPUs with native bfloat16, AVX512-BF16 or AMX;
-        float32 elsewhere), or ``"fp32"`` (the parity mode: the reference's numbers on CPU),
-        ``"bf16"`` (CPU, CUDA), ``"fp16"`` (CUDA, MPS) to force one. The attribute
-        ``precision`` holds the one in use.
+        nnInteractive; on a CPU the fastest of float32, bfloat16 and float16, contiguous or
+        channels-last, compiled or not as ``use_torch_compile`` allows, measured once per
+        machine and cached: :mod:`.tuning`; float32 elsewhere), or ``"fp32"`` (the parity
+        mode: the reference's numbers on CPU), ``"bf16"`` (CPU, CUDA), ``"fp16"`` (CUDA, MPS)
+        to force one. The attribute ``precision`` holds the one in use, ``tuning`` the
+        measured choice and ``performance`` a line saying why.
     """
 
     def __init__(
@@ -129,12 +136,22 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             )
         self.device = devices.pick_device(device)
         self.precision = precisions.resolve(precision, self.device)
+        #: Whether ``precision="auto"`` is measured here (on a CPU: :mod:`.tuning`); the
+        #: network runs in fp32 until the choice is known, then as :attr:`tuning` says.
+        self.measures_precision = autotune.applies(precision, self.device)
+        if self.measures_precision:
+            self.precision = precisions.FP32
+        #: The measured choice (``tuning.reason`` says why), None until known.
+        self.tuning: Choice | None = None
+        self._tuner: autotune.Tuner | None = None
         devices.configure_backend(self.device)
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
+        self.cpu_budget = usable_cpus()
         self.compile_setting = devices.check_compile_setting(use_torch_compile)
         #: Whether the network compiles (known for ``"auto"`` once a model is loaded).
         self.use_torch_compile = devices.wants_compile(self.compile_setting, self.device)
         self._warming: threading.Thread | None = None
+        self._tuning: threading.Thread | None = None
         self._compiling: threading.Thread | None = None
         self.verbose = verbose
         self.print_license = print_license
@@ -184,9 +201,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             use_fold,
             checkpoint_name,
             self.device,
-            self.compile_setting,
+            False if self.measures_precision else self.compile_setting,
             self.optimize_cpu_graph,
-            self.precision,
+            precisions.AUTO if self.measures_precision else self.precision,
         )
         model = shared.model
         self.use_torch_compile = shared.compiles
@@ -207,6 +224,12 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.supported_interactions = dict(model.settings.supported_interactions)
         if self.print_license:
             print("=" * 80 + f"\nModel license:\n{self.license}\n" + "=" * 80)
+        if self.measures_precision:  # cached or cheap: chosen here; else on a thread
+            channels = model.num_image_channels + model.settings.num_interaction_channels
+            self._tuner = autotune.Tuner(
+                shared.network, model.patch_size, channels, self.device, self.compile_setting
+            )
+            self._tuning = self._tuner.start(self._use_choice)
         if self._warming_pays():  # not a daemon: it is short, and exiting mid-pass aborts
             self._warming = threading.Thread(target=self._warm_up, name="nni_jupyter-warmup")
             self._warming.start()
@@ -238,6 +261,26 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             return
         with devices.inference(self.device):
             predict(self._runner, dummy_input(self.model, self.device)[0])
+
+    def _use_choice(self, choice: Choice) -> None:
+        """Run the network as the measured ``choice`` says, from the next prompt on."""
+        if self.network is None:
+            return
+        self.tuning = choice
+        self.use_torch_compile = choice.candidate.compiled
+        self._runner = runner_for(self.network, self.device, choice.candidate)
+        self.precision = choice.candidate.precision
+
+    @property
+    def performance(self) -> str:
+        """What the status line says about speed: the precision chosen and why, and the
+        threads (``"bf16 channels-last: 2.3x fp32 on this CPU (measured); 2 threads (2 CPUs:
+        affinity)"``)."""
+        measuring = self._tuning is not None and self._tuning.is_alive()
+        said = autotune.describe(self.tuning, self.precision, measuring)
+        if self.device.type != "cpu":
+            return said
+        return f"{said}; {self.cpu_budget.describe(self.torch_n_threads)}"
 
     def _warm_up(self) -> None:
         if self.device.type == "cuda":  # cuDNN's autotuning; a CPU goes straight to compiling
@@ -278,7 +321,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     def wait_until_warm(self, timeout: float | None = None) -> bool:
         """Wait for the warm-up (and compiling) started at loading; False on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for attribute in ("_warming", "_compiling"):
+        for attribute in ("_tuning", "_warming", "_compiling"):
             thread = getattr(self, attribute)  # the compile thread starts after the warm-up
             if thread is None:
                 continue

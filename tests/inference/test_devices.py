@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-from nni_jupyter.inference import devices
+from nni_jupyter.inference import cpus, devices
 
 
 def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch) -> None:
@@ -21,11 +19,12 @@ def test_pick_device_prefers_cuda_then_mps_then_cpu(monkeypatch) -> None:
     assert devices.pick_device("cuda:1") == torch.device("cuda:1")
 
 
-def test_threads_are_capped_at_the_cpu_count() -> None:
+def test_threads_are_capped_at_the_cpus_this_process_may_use() -> None:
     before = torch.get_num_threads()
+    usable = cpus.usable_cpus().count  # affinity and cgroup quota: tests/inference/test_cpus.py
     try:
-        assert devices.configure_threads(10_000) == os.cpu_count()
-        assert torch.get_num_threads() == os.cpu_count()
+        assert devices.configure_threads(10_000) == usable
+        assert torch.get_num_threads() == usable
         assert devices.configure_threads(1) == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
