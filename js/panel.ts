@@ -61,6 +61,7 @@ export class Panel {
     );
     // First paint: the visible slice is asked for before anything else.
     this.viewport.build();
+    store.viewShown();
     this.refresh();
   }
 

@@ -45,6 +45,7 @@ export class Store {
   private readonly errors = new Listeners<string>();
   private readonly pending = new Listeners<void>();
   private readonly cleanups: (() => void)[] = [];
+  private labelsAsked = false;
 
   constructor(readonly model: Model) {
     const send = (msg: OutgoingMsg) => model.send(msg);
@@ -84,6 +85,16 @@ export class Store {
     return this.errors.size + this.pending.size;
   }
 
+  /**
+   * A view has asked for its slices: ask for the label state now, once per model, so the visible
+   * slice still comes first (the kernel answers in order).
+   */
+  viewShown(): void {
+    if (this.labelsAsked) return;
+    this.labelsAsked = true;
+    this.link.requestLabels();
+  }
+
   /** A view drew a slice: the first one of this model sets `first_slice_ms`. */
   drawn(): void {
     if (this.stats.first_slice_ms === undefined) this.stats.first_slice_ms = performance.now() - this.stats.rendered_ms;
@@ -101,7 +112,6 @@ export class Store {
     const window = this.model.get("window");
     const stats = this.model.get("intensity_stats");
     if ((!window || !(window[1] > 0)) && stats) saveTrait(this.model, "window", autoWindow(stats));
-    this.link.requestLabels();
   }
 
   /** A new image shape: caches and labels start over (views rebuild on their own listener). */
@@ -109,6 +119,6 @@ export class Store {
     this.loader.clear();
     this.tiles.clear();
     this.labels.resize(this.model.get("shape"));
-    this.link.requestLabels();
+    if (this.labelsAsked) this.link.requestLabels();
   }
 }
