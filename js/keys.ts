@@ -3,7 +3,7 @@
  * list shown in the widget. Keys act while the widget has focus; JupyterLab's own shortcuts are
  * suppressed there (`data-lm-suppress-shortcuts` on the root).
  */
-import { TOOL_KEYS } from "./tools";
+import { TOOL_KEYS } from "./gestures";
 import type { Axis, CommandName, Tool } from "./types";
 
 /** What keys can do; the widget implements it. */

@@ -31,8 +31,7 @@ export class SliceLayer {
    */
   paint(width: number, height: number, fill: (pixels: Uint32Array) => void, stride = 1): boolean {
     const ctx = this.canvas.getContext("2d") as CanvasRenderingContext2D;
-    const resized =
-      !this.image || this.image.width !== width || this.image.height !== height || this.stride !== stride;
+    const resized = !this.image || this.image.width !== width || this.image.height !== height || this.stride !== stride;
     if (resized) {
       this.stride = stride;
       this.canvas.width = width;

@@ -6,7 +6,7 @@
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
 import type { TileLoader } from "./tiles";
-import type { Prompt } from "./tools";
+import type { Prompt } from "./gestures";
 import type { CommandName, IncomingMsg, OutgoingMsg } from "./types";
 
 /** Timings of one prompt (ms from `performance.now()`; `compute_s` from the kernel). */

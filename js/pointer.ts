@@ -3,7 +3,7 @@
  * space + left), window/level (right drag), slice wheel and ctrl+wheel zoom, and the cursor readout.
  */
 import type { AnyModel } from "@anywidget/types";
-import { type Gesture, type Prompt, extendGesture, finishGesture, startGesture } from "./tools";
+import { type Gesture, type Prompt, extendGesture, finishGesture, startGesture } from "./gestures";
 import {
   type PlaneParams,
   type ViewState,

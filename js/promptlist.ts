@@ -3,7 +3,7 @@
  * Hovering a row outlines that prompt in the views, clicking it goes to its slice, and its ×
  * removes it (`remove_prompt`, named by index and sequence, so the kernel refuses a stale list).
  */
-import { TOOL_LABELS } from "./tools";
+import { TOOL_LABELS } from "./gestures";
 import { planeAxes } from "./transform";
 import type { Axis, PlanePoint, PromptRow, Tool, Vec3 } from "./types";
 

@@ -5,7 +5,7 @@
  */
 import { WINDOW_PRESETS } from "./contract.gen";
 import { button, h, icon } from "./dom";
-import { TOOL_LABELS } from "./tools";
+import { TOOL_LABELS } from "./gestures";
 import type { Axis, CommandName, Layout, Tool, WidgetTraits } from "./types";
 import { TOOLS } from "./types";
 

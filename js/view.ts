@@ -6,7 +6,7 @@ import type { AnyModel } from "@anywidget/types";
 import { SliceLayer, clearedContext, drawCrosshair } from "./layers";
 import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
-import { type Prompt, drawGesture, scribbleWidth } from "./tools";
+import { type Prompt, drawGesture, scribbleWidth } from "./gestures";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
 import { rowOutline } from "./promptlist";
 import { refineWant, tileMatrix } from "./refine";

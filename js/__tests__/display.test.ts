@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { colourTable, labelSlice, paletteColor, renderOverlay } from "../overlay";
-import { finishGesture, startGesture, extendGesture, scribbleWidth } from "../tools";
+import { finishGesture, startGesture, extendGesture, scribbleWidth } from "../gestures";
 import type { ObjectInfo, Vec3 } from "../types";
 import { autoWindow, dragWindow, matchingPreset, presetWindow, windowSlice } from "../window";
 

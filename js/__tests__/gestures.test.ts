@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { LabelVolume } from "../labels";
 import { KernelLink } from "../link";
 import { SliceLoader } from "../slices";
-import { extendGesture, finishGesture, startGesture } from "../tools";
+import { extendGesture, finishGesture, startGesture } from "../gestures";
 import { nearestIndex, planeShape, planeToVolume } from "../transform";
 import type { Axis, OutgoingMsg, PlanePoint, Tool, Vec3 } from "../types";
 

@@ -71,7 +71,9 @@ describe("sliceFromReply", () => {
     const buffer = new DataView(new ArrayBuffer(4));
     expect(sliceFromReply(reply("uint8", [2, 2]), buffer).stride).toBe(1);
     expect(sliceFromReply({ ...reply("uint8", [2, 2]), stride: 3 }, buffer).stride).toBe(3);
-    expect(() => sliceFromReply({ ...reply("uint8", [2, 2]), stride: 0 }, buffer)).toThrow(/stride 0 is not a positive/);
+    expect(() => sliceFromReply({ ...reply("uint8", [2, 2]), stride: 0 }, buffer)).toThrow(
+      /stride 0 is not a positive/,
+    );
     expect(() => sliceFromReply({ ...reply("uint8", [2, 2]), stride: 1.5 }, buffer)).toThrow(/stride 1.5/);
   });
 });
