@@ -16,7 +16,7 @@ import type { Axis, PromptRow, WidgetTraits } from "./types";
 import { Ui, type UiHandlers } from "./ui";
 import type { ViewHost } from "./view";
 import { Viewport } from "./viewport";
-import { matchingPreset, presetWindow } from "./window";
+import { matchingPreset, presetWindow } from "./windows";
 
 /**
  * What the end-to-end tests and browser benchmarks read from the page, as

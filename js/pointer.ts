@@ -16,7 +16,7 @@ import {
 import type { Axis, Vec3, WidgetTraits } from "./types";
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
-import { type WindowLevel, dragWindow } from "./window";
+import { type WindowLevel, dragWindow } from "./windows";
 
 /** Wheel travel (CSS px) per slice step. */
 const WHEEL_STEP_PX = 50;

@@ -10,7 +10,7 @@ import { SliceLoader } from "./slices";
 import { TileLoader } from "./tiles";
 import { type Model, onTraits, saveTrait } from "./traits";
 import type { IncomingMsg, OutgoingMsg } from "./types";
-import { autoWindow } from "./window";
+import { autoWindow } from "./windows";
 
 type Listener<T> = (value: T) => void;
 

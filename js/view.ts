@@ -13,7 +13,7 @@ import { refineWant, tileMatrix } from "./refine";
 import type { Tile, TileLoader } from "./tiles";
 import type { Axis, LabelArray, PromptRow, WidgetTraits } from "./types";
 import { h } from "./dom";
-import { windowSlice } from "./window";
+import { windowSlice } from "./windows";
 
 export const AXIS_NAMES = ["X", "Y", "Z"] as const;
 /** A zoomed view asks for its refined tile this long after the last zoom, pan or scroll. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { colourTable, labelSlice, paletteColor, renderOverlay } from "../overlay";
 import { finishGesture, startGesture, extendGesture, scribbleWidth } from "../gestures";
 import type { ObjectInfo, Vec3 } from "../types";
-import { autoWindow, dragWindow, matchingPreset, presetWindow, windowSlice } from "../window";
+import { autoWindow, dragWindow, matchingPreset, presetWindow, windowSlice } from "../windows";
 
 const stats = { min: -1000, max: 1000, p01: -200, p99: 600, p005: -900, p995: 900 };
 
