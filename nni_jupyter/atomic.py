@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import socket
 import stat
 import tempfile
 import time
@@ -33,6 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
+
+from . import processes
 
 fcntl: ModuleType | None
 try:
@@ -151,6 +155,13 @@ def _fsync(path: Path) -> None:
 def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(staged_path)`` and move what it wrote over ``path`` atomically.
 
+    A header with a separate data file (``.mhd`` + ``.raw``, ``.nhdr`` + ``.raw.gz``) is one
+    image in two files: the data file gets a name of its own (``<name>.<8 hex>.<ending>``),
+    written into the header, and goes in place first; the header replaces the old one last, in
+    one rename. So a kill at any moment leaves the old header on its old data or the new header
+    on its new data; the old data file is removed after, with any a killed write left. Staging
+    folders that killed writers left (their process gone) are removed first.
+
     Raises
     ------
     PermissionError
@@ -161,12 +172,16 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
         mode = _mode_to_keep(path)
     except PermissionError as error:
         raise _denied(path, "the file is read-only") from error
+    _remove_dead_staging(path)
     try:
-        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-{_writer()}-"))
     except PermissionError as error:
         raise _denied(path, f"cannot create files in {path.parent}") from error
     try:
         write(staging / path.name)
+        previous = _data_files(path) if _detached(path) else []
+        if _detached(path):
+            _name_data_files_uniquely(staging / path.name)
         staged = sorted(staging.iterdir(), key=lambda p: p.name == path.name)
         for file in staged:
             target = path.parent / file.name
@@ -179,7 +194,93 @@ def replace_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _fsync_folder(path.parent)
+    if _detached(path):
+        _remove_unnamed_data(path, previous)
     return path
+
+
+#: Header lines that name a detached data file: MetaImage's and NRRD's.
+_DATA_FILE_LINE = re.compile(
+    rb"^(ElementDataFile[ \t]*=[ \t]*|data ?file[ \t]*:[ \t]*)(\S+)[ \t\r]*$", re.M | re.I
+)
+
+
+def _detached(path: Path) -> bool:
+    return path.name.lower().endswith((".mhd", ".nhdr"))
+
+
+def _data_files(header: Path) -> list[Path]:
+    """The data files beside ``header`` that it names and that are named after it (never a
+    file of another name, which might be shared)."""
+    try:
+        text = header.read_bytes()[: 1 << 16]
+    except OSError:
+        return []
+    stem = header.name.rsplit(".", 1)[0]
+    names = [m.group(2).decode("latin-1") for m in _DATA_FILE_LINE.finditer(text)]
+    return [
+        header.parent / name
+        for name in names
+        if "/" not in name and "\\" not in name and name.startswith(stem + ".")
+    ]
+
+
+def _remove_unnamed_data(header: Path, previous: list[Path]) -> None:
+    """Remove the data files the replaced header named, and (when no other write of ``header``
+    is under way) those a killed write put in place before its header."""
+    current = set(_data_files(header))
+    orphans = list(previous)
+    if not any(header.parent.glob(f".{glob.escape(header.name)}.tmp-*")):
+        stem = re.escape(header.name.rsplit(".", 1)[0])
+        ours = re.compile(rf"{stem}\.[0-9a-f]{{8}}\..+")
+        orphans += [f for f in header.parent.iterdir() if ours.fullmatch(f.name)]
+    for old in orphans:
+        if old not in current and not old.is_symlink():
+            old.unlink(missing_ok=True)
+
+
+def _name_data_files_uniquely(header: Path) -> None:
+    """Rename the staged data files the staged ``header`` names to ``<name>.<8 hex>.<ending>``
+    and write their new names into it."""
+    text = header.read_bytes()
+    stem = header.name.rsplit(".", 1)[0]
+    token = secrets.token_hex(4)
+
+    def rename(match: re.Match[bytes]) -> bytes:
+        name = match.group(2).decode("latin-1")
+        data = header.parent / name
+        if not name.startswith(stem + ".") or not data.is_file():
+            return match.group(0)
+        unique = f"{stem}.{token}.{name[len(stem) + 1 :]}"
+        os.replace(data, header.parent / unique)
+        return match.group(1) + unique.encode("latin-1")
+
+    header.write_bytes(_DATA_FILE_LINE.sub(rename, text))
+
+
+def _writer() -> str:
+    """This process, as staging folders name their writer: ``<pid>@<8 hex of the host>``."""
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    return f"{os.getpid()}@{host}"
+
+
+def _remove_dead_staging(path: Path) -> None:
+    """Remove staging folders of writes to ``path`` whose writer (on this host) is gone, or is
+    a newer process that reuses its id."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp-(\d+)@([0-9a-f]{{8}})-\w+")
+    host = _writer().split("@")[1]
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        match = pattern.fullmatch(leftover.name)
+        if match is None or match.group(2) != host or leftover.is_symlink():
+            continue
+        pid = int(match.group(1))
+        try:
+            made = leftover.stat().st_mtime
+        except OSError:
+            continue
+        if processes.alive(pid) and processes.started_before(pid, made) is not False:
+            continue  # its writer may still be writing
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _existing_mode(path: Path) -> int | None:

@@ -28,6 +28,7 @@ class Claim:
     dims: tuple[int, ...]
     bitpix: int
     vox_offset: int
+    declared: tuple[int, ...] = ()  # the header's own sizes, before 0 is read as 1
 
     @property
     def data_bytes(self) -> int:
@@ -73,8 +74,9 @@ def _claim(dim: tuple[int, ...], bitpix: int, vox_offset: int) -> Claim | None:
     rank = dim[0]
     if not 1 <= rank <= 7 or bitpix <= 0:
         return None  # not a header we can read; SimpleITK will say what is wrong
+    declared = tuple(int(d) for d in dim[1 : rank + 1])
     # the nifti library reads a dimension of 0 as 1
-    return Claim(tuple(max(int(d), 1) for d in dim[1 : rank + 1]), int(bitpix), int(vox_offset))
+    return Claim(tuple(max(d, 1) for d in declared), int(bitpix), int(vox_offset), declared)
 
 
 def read_claim(path: Path) -> Claim | None:
@@ -112,13 +114,21 @@ def _gzip_holds(path: Path, needed: int) -> int:
 
 
 def check_complete(path: Path) -> Claim | None:
-    """Raise ValueError when ``path`` holds fewer bytes than its NIfTI header claims.
+    """Raise ValueError when ``path`` holds fewer bytes than its NIfTI header claims, or the
+    header declares a negative size.
 
     Returns the claim (None for files that are not single-file NIfTI).
     """
     claim = read_claim(path)
     if claim is None:
         return None
+    negative = [(axis, d) for axis, d in enumerate(claim.declared, start=1) if d < 0]
+    if negative:
+        axis, size = negative[0]
+        raise ValueError(
+            f"{path} has a damaged header: dim[{axis}] = {size}, and a size cannot be negative "
+            f"(sizes {list(claim.declared)}). Write the file again with a NIfTI writer"
+        )
     gzipped = path.name.lower().endswith(".gz")
     held = _gzip_holds(path, claim.total_bytes) if gzipped else path.stat().st_size
     if held < claim.total_bytes:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +13,7 @@ import numpy as np
 from ..image import Image
 from ..system_memory import BUDGET_ENV, gib, memory_limit
 from ..volumes.ome_zarr import is_ome_zarr, read_ome_zarr
-from . import dicom, nifti
+from . import dicom, headers, nifti
 from .sitk import from_sitk, load_sitk
 
 
@@ -58,7 +62,6 @@ def read_image(
     MemoryError
         Reading needs more than the memory available (or ``$NNI_JUPYTER_MEMORY_BUDGET``).
     """
-    sitk = load_sitk()
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"no image at {path}; give a NIfTI/NRRD/MHA file or a DICOM folder")
@@ -71,36 +74,67 @@ def read_image(
         return from_sitk(series, path=str(path))
     if acquisition is not None or allow_gaps:
         raise ValueError(f"acquisition= and allow_gaps= apply to DICOM folders; {path} is a file")
-    try:
-        if nifti.is_nifti(path):
-            nifti.check_complete(path)
-        _check_memory(path)
-        sitk_image = sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        raise ValueError(
-            f"SimpleITK cannot read {path}: {error}. Expected a NIfTI, NRRD, MHA or DICOM file; "
-            "for a DICOM series pass its folder"
-        ) from error
+    with _exactly(path) as readable:
+        try:
+            if nifti.is_nifti(path):
+                nifti.check_complete(path)
+            _check_claim(path, readable)
+            sitk_image = load_sitk().ReadImage(str(readable))
+        except RuntimeError as error:
+            raise ValueError(
+                f"SimpleITK cannot read {path}: {error}. Expected a NIfTI, NRRD, MHA or DICOM "
+                "file; for a DICOM series pass its folder"
+            ) from error
     return from_sitk(sitk_image, path=str(path))
 
 
-def _check_memory(path: Path) -> None:
-    """Refuse a file whose header claims more voxels than memory holds, before allocating."""
+@contextlib.contextmanager
+def _exactly(path: Path) -> Iterator[Path]:
+    """A path SimpleITK reads as ``path`` itself. Its NIfTI reader looks files up by their base
+    name, and given ``x.nii.gz`` reads ``x.nii`` when both exist; then it is given a link of
+    its own in a private folder."""
+    if not nifti.is_nifti(path) or not _nifti_siblings(path):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="nni_jupyter-read-") as folder:
+        suffix = ".nii.gz" if path.name.lower().endswith(".gz") else ".nii"
+        alias = Path(folder) / f"image{suffix}"
+        try:
+            alias.symlink_to(path.resolve())
+        except OSError:  # no symbolic links here (Windows without the right)
+            shutil.copyfile(path, alias)
+        yield alias
+
+
+def _nifti_siblings(path: Path) -> list[Path]:
+    """Files NIfTI/Analyze readers may take for ``path``: same base name, another ending."""
+    name = path.name
+    base = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else name[: -len(".nii")]
+    endings = (".nii", ".nii.gz", ".hdr", ".hdr.gz", ".img", ".img.gz", ".NII", ".NII.GZ")
+    return [s for s in (path.with_name(base + e) for e in endings) if s.name != name and s.exists()]
+
+
+def _check_claim(path: Path, readable: Path) -> None:
+    """Refuse a file whose header claims more voxels than it stores or than memory holds,
+    before allocating."""
     sitk = load_sitk()
     reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
+    reader.SetFileName(str(readable))
     reader.ReadImageInformation()
     size = reader.GetSize()
     sample = sitk.Image([1] * len(size), reader.GetPixelID(), reader.GetNumberOfComponents())
     voxel_bytes = sitk.GetArrayViewFromImage(sample).nbytes
+    voxels = int(np.prod(size, dtype=object))
+    what = f"{'x'.join(map(str, size))} voxels of {voxel_bytes} bytes"
+    headers.check_stored_size(path, voxels, voxel_bytes, what)
     # ITK's buffer and the [X, Y, Z] copy exist together while converting
-    needed = 2 * int(np.prod(size, dtype=object)) * voxel_bytes
+    needed = 2 * voxels * voxel_bytes
     limit, source = memory_limit()
     if limit is not None and needed > limit:
         raise MemoryError(
-            f"reading {path} ({'x'.join(map(str, size))} voxels of {voxel_bytes} bytes, as its "
-            f"header says) needs about {gib(needed)} but {source} is {gib(limit)}. Free memory, "
-            f"raise ${BUDGET_ENV}, or crop the file with a tool that streams it"
+            f"reading {path} ({what}, as its header says) needs about {gib(needed)} but "
+            f"{source} is {gib(limit)}. Free memory, raise ${BUDGET_ENV}, or crop the file with "
+            "a tool that streams it"
         )
 
 

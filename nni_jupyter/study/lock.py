@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import processes
 from ..atomic import write_json
 
 #: The lock's file name inside a case folder.
@@ -63,7 +64,7 @@ class Holder:
         another host (it cannot be told from here)."""
         if self.host != socket.gethostname():
             return None
-        return _process_alive(self.pid, self.started)
+        return processes.alive(self.pid, self.started)
 
     def mine(self) -> bool:
         """Whether this process holds the lock."""
@@ -104,7 +105,7 @@ def take(case_folder: Path, case: str, who: str | None = None) -> Holder:
         since=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         host=socket.gethostname(),
         pid=os.getpid(),
-        started=_start_time(os.getpid()),
+        started=processes.start_time(os.getpid()),
         token=secrets.token_hex(8),
     )
     path = case_folder / LOCK_FILE
@@ -204,29 +205,6 @@ def _remove_stale(path: Path, stale: Holder) -> None:
         with contextlib.suppress(FileExistsError):
             os.link(aside, path)
     aside.unlink(missing_ok=True)
-
-
-def _process_alive(pid: int, started: float | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's process: it exists
-    except OSError:
-        return False
-    now = _start_time(pid)
-    return started is None or now is None or now == started
-
-
-def _start_time(pid: int) -> float | None:
-    """The process's start time in clock ticks since boot (Linux), else None."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    except OSError:
-        return None
-    # the command name may hold spaces and parentheses: fields follow the last ")"
-    return float(text.rsplit(")", 1)[1].split()[19])
 
 
 def _user() -> str:

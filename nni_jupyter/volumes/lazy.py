@@ -4,7 +4,9 @@ A :class:`LazyVolume` looks like a read-only numpy array to the code that reads 
 ``dtype``, ``ndim``, basic slicing returns numpy), but holds no voxels: each read fetches only
 the chunks it touches, through a bounded least-recently-used cache, so scrolling a viewer or
 scanning a volume slab by slab decodes each chunk about once. A memory map (or an array already
-in memory) is read directly: the operating system's page cache does the caching.
+in memory) is read directly: the operating system's page cache does the caching; its file's size
+is checked before each read, so a file cut short is an error, not a crash. A chunk that cannot be
+decoded is a :class:`ChunkError` naming the source and the chunk.
 
 Axis order: nni_jupyter volumes are ``[X, Y, Z]``. Zarr and OME-Zarr store ``(z, y, x)``; pass
 ``order=(2, 1, 0)`` (our axis ``d`` is the source's axis ``order[d]``), and reads are transposed.
@@ -13,6 +15,8 @@ Axis order: nni_jupyter volumes are ``[X, Y, Z]``. Zarr and OME-Zarr store ``(z,
 from __future__ import annotations
 
 import math
+import mmap
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -211,6 +215,7 @@ class LazyVolume:
     def _read(self, ranges: list[tuple[int, int]]) -> np.ndarray:
         """The source's voxels over ``ranges`` (in the source's axis order), as numpy."""
         if self.direct or any(hi <= lo for lo, hi in ranges):
+            check_mapped(self.source)
             return np.array(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
         out = np.empty([hi - lo for lo, hi in ranges], dtype=self.dtype)
         spans = [
@@ -235,9 +240,59 @@ class LazyVolume:
         key = (id(self.source), index)
         chunk = self.cache.get(key)
         if chunk is None:
-            chunk = _materialise(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
+            try:
+                chunk = _materialise(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
+            except (MemoryError, ChunkError):
+                raise
+            except Exception as error:  # a codec's own error says neither where nor which
+                box = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
+                raise ChunkError(
+                    f"cannot read chunk {index} of {where(self.source)} (its voxels [{box}] in "
+                    f"the source's axis order): {type(error).__name__}: {error}. The chunk's "
+                    "file is damaged or unreadable; restore it from a copy"
+                ) from error
             self.cache.put(key, chunk)
         return chunk
+
+
+class ChunkError(OSError):
+    """A chunk of a volume's source could not be read or decoded (the message says which)."""
+
+
+def where(source: Any) -> str:
+    """Where a source's data lie, for messages: a Zarr array's store path, a memory map's file,
+    else the source's type."""
+    inner = getattr(source, "array", source)  # a view that picks a channel or time point
+    for attribute in ("store_path", "filename", "name"):
+        value = getattr(inner, attribute, None)
+        if value:
+            return str(value)
+    return type(inner).__name__
+
+
+def check_mapped(source: Any) -> None:
+    """Raise :class:`ChunkError` when ``source`` is a memory map whose file is now shorter than
+    the map: reading past a mapped file's end kills the process (SIGBUS), so it is checked
+    before every read."""
+    mapping = getattr(source, "_mmap", None)
+    filename = getattr(source, "filename", None)
+    if not isinstance(source, np.memmap) or mapping is None or filename is None:
+        return
+    start = source.offset - source.offset % mmap.ALLOCATIONGRANULARITY
+    needed = start + len(mapping)
+    try:
+        size = os.stat(filename).st_size
+    except OSError as error:
+        size, why = 0, f" ({error})"
+    else:
+        why = ""
+    if size < needed:
+        raise ChunkError(
+            f"the file under this memory-mapped image, {filename}, now holds {size:,} bytes{why}; "
+            f"the map needs {needed:,}: it was cut short or replaced while open. Nothing was read "
+            "(reading would crash the kernel); masks made so far are kept. Restore the file, or "
+            "open the image again"
+        )
 
 
 def is_lazy(value: Any) -> bool:

@@ -2,9 +2,11 @@
 
 ome-zarr-py reads and checks the ``multiscales`` metadata (axes, datasets, coordinate
 transformations); the chosen level's Zarr array is then wrapped in a :class:`LazyVolume`, so
-only the chunks a view or a prompt touches are decoded. OME-Zarr stores spatial axes ``(z, y,
-x)`` after optional ``t`` and ``c``; the volume is presented as ``[X, Y, Z]`` with spacing and
+only the chunks a view or a prompt touches are decoded. OME-Zarr stores spatial axes after
+optional ``t`` and ``c``, usually ``(z, y, x)``; they are matched by name (any order of x, y
+and z; other names are refused), and the volume is presented as ``[X, Y, Z]`` with spacing and
 origin from the level's ``scale`` and ``translation`` (in millimetres when the axes say so).
+A damaged chunk is an error naming the array's path and the chunk's index (:class:`_Named`).
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def read_ome_zarr(
         optional ``t``/``c``), or the level, channel or time point does not exist.
     """
     location, found, axes = _open(path)
+    order = _xyz_order(path, axes)
     index = 0 if level is None else int(level)
     if not 0 <= index < len(found):
         raise ValueError(f"{path} has resolution levels 0..{len(found) - 1}; got level {level}")
@@ -112,10 +115,10 @@ def read_ome_zarr(
     for other in found[index + 1 :]:
         factors = pyramid_factors(chosen.shape, other.shape)
         if factors is not None:
-            lazy = LazyVolume(spatial(other), order=(2, 1, 0), cache=ChunkCache(0))
+            lazy = LazyVolume(spatial(other), order=order, cache=ChunkCache(0))
             coarser.append(CoarserLevel(factors, lazy))
     volume = LazyVolume(
-        spatial(chosen), order=(2, 1, 0), cache=ChunkCache(cache_bytes), coarser=coarser
+        spatial(chosen), order=order, cache=ChunkCache(cache_bytes), coarser=coarser
     )
     metadata = {LEVEL_KEY: str(index)}
     return Image(volume, chosen.spacing_mm, chosen.origin_mm, np.eye(3), str(path), metadata)  # type: ignore[arg-type]
@@ -168,21 +171,35 @@ def _open(path: str | Path) -> tuple[Any, list[Level], list[tuple[str, str]]]:
             )
         scale_to_mm.append(_TO_MM[units[d]])
     transforms = image.metadata.get("coordinateTransformations") or [None] * len(spec.datasets)
+    order = _xyz_order(path, axes)
     found = []
     for dataset, data, transform in zip(spec.datasets, image.data, transforms, strict=True):
         scale, translation = _transform(transform, len(axes))
-        zyx = [int(data.shape[d]) for d in space]
+        stored = [int(data.shape[d]) for d in space]
         spacing = [scale[d] * f for d, f in zip(space, scale_to_mm, strict=True)]
         origin = [translation[d] * f for d, f in zip(space, scale_to_mm, strict=True)]
+        x, y, z = order
         found.append(
             Level(
                 dataset,
-                (zyx[2], zyx[1], zyx[0]),
-                (spacing[2], spacing[1], spacing[0]),
-                (origin[2], origin[1], origin[0]),
+                (stored[x], stored[y], stored[z]),
+                (spacing[x], spacing[y], spacing[z]),
+                (origin[x], origin[y], origin[z]),
             )
         )
     return location, found, axes
+
+
+def _xyz_order(path: str | Path, axes: list[tuple[str, str]]) -> tuple[int, int, int]:
+    """Where x, y and z lie among the stored spatial axes, by their names (``(2, 1, 0)`` for
+    the usual ``z, y, x``); axes not named x, y and z are refused rather than guessed."""
+    names = [name.lower() for name, kind in axes if kind == "space"]
+    if sorted(names) != ["x", "y", "z"]:
+        raise ValueError(
+            f"{path}: expected spatial axes named x, y and z (in any order); got {names}. "
+            "Rename the axes in its multiscales metadata to say which is which"
+        )
+    return names.index("x"), names.index("y"), names.index("z")
 
 
 def _transform(transform: Any, ndim: int) -> tuple[list[float], list[float]]:
