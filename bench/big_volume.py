@@ -137,7 +137,7 @@ def main() -> None:
     refine = (time.perf_counter() - start) / 10
     rows.append(("zoomed in: 512x512 region at full resolution", f"{refine * 1000:.0f} ms", "-"))
 
-    seg._annotator.wait_for_image()  # the statistics stream on a thread from Segmenter(...)
+    seg.annotation.runner.wait_for_image()  # the statistics stream on a thread from Segmenter(...)
     streamed = time.perf_counter() - start + first
     rows.append(("statistics streamed (background)", f"~{streamed:.0f} s", "-"))
     rows.append(("peak RSS before the prompt", f"{rss_gib():.2f} GiB", "<= 2 GiB"))
@@ -148,9 +148,9 @@ def main() -> None:
     labels = seg.labels
     found = labels.counts().get(1, 0) if hasattr(labels, "counts") else int((labels == 1).sum())
     rows.append(("point prompt", f"{seconds:.1f} s, {found} voxels", "-"))
-    owner = seg._annotator.store.owner
+    owner = seg.annotation.runner.store.owner
     stored = getattr(owner, "stored_nbytes", owner.nbytes) + getattr(
-        seg._annotator.buffer, "stored_nbytes", seg._annotator.buffer.nbytes
+        seg.annotation.runner.buffer, "stored_nbytes", seg.annotation.runner.buffer.nbytes
     )
     rows.append(("labels held (owner map + target)", f"{stored / 2**20:.1f} MiB", "-"))
     start = time.perf_counter()

@@ -65,7 +65,7 @@ export const PALETTE: readonly [number, number, number][] = [
   [227, 119, 194],
 ];
 
-/** A window menu entry (`WindowPreset` in `nni_jupyter/widget/slices.py`). */
+/** A window menu entry (`WindowPreset` in `nni_jupyter/windows.py`). */
 export interface WindowPreset {
   id: string;
   label: string;
@@ -75,7 +75,7 @@ export interface WindowPreset {
   window: [number, number] | null;
 }
 
-/** The window menu in order (`WINDOW_PRESETS`, `nni_jupyter/widget/slices.py`). */
+/** The window menu in order (`WINDOW_PRESETS`, `nni_jupyter/windows.py`). */
 export const WINDOW_PRESETS: readonly WindowPreset[] = [
   { id: "auto", label: "Auto", group: "", window: null },
   { id: "full", label: "Full range", group: "", window: null },

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 # public name -> "module:attribute" (module relative to this package)
 _LAZY = {
@@ -28,7 +28,7 @@ _LAZY = {
     "write_mask": "io:write_mask",
     "write_labels": "io:write_labels",
     "measure": "measurements:measure",
-    "read_prompt_log": "widget.prompt_log:read",
+    "read_prompt_log": "annotation.log:read",
     "view3d": "surfaces:view3d",
     "live_view3d": "surfaces:live_view3d",
     "Image": "io:Image",

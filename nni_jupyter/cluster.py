@@ -17,6 +17,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
+from ._version import __version__
+
 try:
     from distributed import Client, LocalCluster, WorkerPlugin, get_worker, wait
 except ModuleNotFoundError as error:
@@ -75,7 +77,6 @@ class ModelPlugin(WorkerPlugin):
 
     def settings(self, autozoom: bool) -> dict[str, Any]:
         """What besides the prompts and the weights shapes this worker's output."""
-        from . import __version__
 
         device = getattr(self._keeper, "device", None)
         return {

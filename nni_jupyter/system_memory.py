@@ -1,6 +1,6 @@
 """How much memory this process may use: the user's budget, else what the system has free.
 
-Shared by the Segmenter's estimate (``nni_jupyter.widget.memory``) and file reading
+Shared by the Segmenter's estimate (``nni_jupyter.annotation.memory``) and file reading
 (``nni_jupyter.io``), which must not import the widget.
 """
 

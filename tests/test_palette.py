@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from nni_jupyter.annotation.objects import ObjectStore
 from nni_jupyter.palette import PALETTE, object_color
 from nni_jupyter.plot import label_color
 from nni_jupyter.surfaces import _hex_color
-from nni_jupyter.widget.objects import ObjectStore
 
 
 def test_widget_plot_and_3d_colours_agree():

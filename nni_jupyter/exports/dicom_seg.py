@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..atomic import replace_atomically
 from ..image import Image
 from ..io.dicom import MISSING_SLICES_KEY, SOURCE_FILES_KEY

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..image import Image
 from ..volumes.ome_zarr import LEVEL_KEY, is_ome_zarr
 from ..volumes.sparse import SparseVolume

@@ -1,6 +1,6 @@
 """Gestures on a slice to voxels: the one rasterizer of scribbles and lassos.
 
-The widget (:mod:`nni_jupyter.widget.raster`), the Python API, the evaluation protocol and the
+The widget (:mod:`nni_jupyter.annotation.raster`), the Python API, the evaluation protocol and the
 demo trainer all turn a stroke into voxels here, so the model is trained and measured on the
 voxels the widget sends. The rules (also in PROTOCOL.md, "Rasterization"), in in-plane coordinates
 ``(p, q)`` of a slice along ``axis``, where the centre of voxel ``k`` is at ``k``:

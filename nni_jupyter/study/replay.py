@@ -41,7 +41,7 @@ def replay_study(
     """Replay every case of ``study`` that has a prompt log; return a pandas DataFrame.
 
     One Dask task per case reads the image, replays the log with ``model`` (a name or folder as
-    for :class:`nni_jupyter.Segmenter`; None: the default model) and writes
+    for :class:`nni_jupyter.Annotation`; None: the default model) and writes
     ``<study>/replays/<model-sha256>/<case>.nii.gz`` atomically, then ``<case>.json``, its
     marker: the prompt log's SHA-256, the model's and the settings that shape the output
     (AutoZoom, precision, device type, nni_jupyter version). A case whose marker matches all
@@ -100,9 +100,9 @@ def replay_case(
 def _replay_case(
     study: StudyFolder, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
 ) -> list[dict[str, Any]]:
+    from ..annotation import Annotation
     from ..annotation.log import read
     from ..io import read_image, write_labels
-    from ..widget import Segmenter
 
     log_file = study.prompts_path(case_id)
     log_bytes = log_file.read_bytes()
@@ -120,18 +120,20 @@ def _replay_case(
         return [dict(row, status="skipped") for row in done["rows"]]
     remove_staging_leftovers(target)  # a worker killed mid-write on an earlier try
     image = read_image(study.image_path(case_id))
-    seg = Segmenter(image, session=plugin.session(autozoom))
+    annotation = Annotation(image, session=plugin.session(autozoom))
     try:
-        seg.replay_prompt_log(log)
-        labels = np.asarray(seg.labels)  # a study's cases are images in memory
+        annotation.replay_log(log)
+        labels = np.asarray(annotation.labels)  # a study's cases are images in memory
     finally:
-        seg.close()
+        annotation.close()
     write_labels(labels, target, like=image)
     saved = _saved_labels(study, case_id)
     voxel_ml = float(np.prod(image.spacing_mm)) / 1000.0
     rows = []
     ids = sorted(obj["id"] for obj in log["objects"])
-    for new_id, object_id in enumerate(ids, start=1):
+    # a log with its record replays to the same ids; an older one numbers its objects from 1
+    replayed = ids if "record" in log else list(range(1, len(ids) + 1))
+    for new_id, object_id in zip(replayed, ids, strict=True):
         mask = labels == new_id
         dice = None if saved is None else protocol_dice(mask, saved == object_id)
         voxels = int(mask.sum())

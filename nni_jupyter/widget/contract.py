@@ -3,7 +3,7 @@
 The names both sides use (the Segmenter's synced traits, the commands a browser may send, the
 gesture tools) and the constants the browser shows (the object palette, the window presets) are
 defined once on the Python side: :class:`~.segmenter.Segmenter`, :mod:`.prompts`,
-:mod:`nni_jupyter.palette` and :mod:`.slices`. The browser imports them from
+:mod:`nni_jupyter.palette` and :mod:`nni_jupyter.windows`. The browser imports them from
 ``js/contract.gen.ts``, which this module writes::
 
     python -m nni_jupyter.widget.contract
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import traitlets as t
 
+from ..annotation.prompts import BROWSER_COMMANDS, GESTURE_TOOLS, MAX_OBJECT_ID
 from ..palette import PALETTE
-from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS, MAX_OBJECT_ID
+from ..windows import WINDOW_PRESETS, WindowPreset
 from .segmenter import Segmenter
-from .slices import WINDOW_PRESETS, WindowPreset
 
 #: Where the generated file lives in a source checkout.
 TYPESCRIPT_PATH = Path(__file__).resolve().parents[2] / "js" / "contract.gen.ts"
@@ -36,7 +36,7 @@ _HEADER = """\
 """
 
 _WINDOW_PRESET_TYPE = """\
-/** A window menu entry (`WindowPreset` in `nni_jupyter/widget/slices.py`). */
+/** A window menu entry (`WindowPreset` in `nni_jupyter/windows.py`). */
 export interface WindowPreset {
   id: string;
   label: string;
@@ -86,7 +86,7 @@ def typescript() -> str:
             ),
             "",
             _WINDOW_PRESET_TYPE,
-            "/** The window menu in order (`WINDOW_PRESETS`, `nni_jupyter/widget/slices.py`). */",
+            "/** The window menu in order (`WINDOW_PRESETS`, `nni_jupyter/windows.py`). */",
             _array(
                 "export const WINDOW_PRESETS: readonly WindowPreset[] = ",
                 map(_preset, WINDOW_PRESETS),

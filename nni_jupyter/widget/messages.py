@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from ..annotation.codec import ENCODING
+from ..annotation.prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
 from ..inference.regions import Bbox
-from .codec import ENCODING
-from .prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
 

@@ -1,10 +1,9 @@
-"""The Segmenter widget: synced traits, message dispatch, objects and history.
+"""The Segmenter widget: a view of one :class:`~nni_jupyter.annotation.Annotation`.
 
-The work lives elsewhere: messages are validated by :mod:`.messages`, gestures become voxels in
-:mod:`.raster`, prompts run on a :class:`~.worker.Worker` thread through an
-:class:`~.annotator.Annotator`, and slices and masks are encoded by :mod:`.slices` and
-:mod:`.codec`. The Python prompt methods (``add_point``...) come from :mod:`.prompt_api`; saving,
-the prompt log and exports from :mod:`.outputs`.
+The state and the work (image, session, objects, prompts, undo, the prompt log, saving) live in
+the annotation; this class holds one and adds what a view needs: synced traits, the browser's
+messages (checked by :mod:`.messages`), slices on request (:mod:`.slices`) and the front-end
+assets. Every public method below hands its work to the annotation by name.
 """
 
 from __future__ import annotations
@@ -15,47 +14,40 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import anywidget
 import numpy as np
 import traitlets as t
 
+from ..annotation import Annotation, Finished, Outcome, Patch
+from ..annotation.annotation import (
+    box_prompt,
+    gesture_prompt,
+    mask_prompt,
+    point_prompt,
+    read_save_file,
+)
+from ..annotation.codec import encode_slices
+from ..annotation.lifetime import supersede
+from ..annotation.objects import Volume
+from ..annotation.prompts import GESTURE_TOOLS, OVERLAP_POLICIES, Command, Prompt, prompt_focus
+from ..annotation.record import prompt_rows
+from ..inference.regions import Bbox
+from ..surfaces import live_view3d
 from ..volumes import LazyVolume
 from ..volumes.display import DisplayReader, stride_for
-from . import lifetime, memory, messages, persistence
-from .annotator import Annotator, Outcome, Patch, Task
-from .codec import encode_slices
-from .inputs import UNBUILT_ESM, check_spacing, image_4d, spatial, static_asset
+from ..windows import default_window, window_for
+from . import messages
+from .assets import UNBUILT_ESM, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
-from .models import load_model, model_info, scribble_thickness, supported_tools
-from .objects import Volume
-from .outputs import OutputsMixin
-from .prompt_api import PromptsMixin
-from .prompts import (
-    GESTURE_TOOLS,
-    OVERLAP_POLICIES,
-    Command,
-    Prompt,
-    item_from_dict,
-)
-from .record import MAX_ANNOTATOR_LENGTH
-from .slices import (
-    DISPLAY_MAX_SIDE,
-    default_window,
-    extract_slices,
-    intensity_stats,
-    refinement,
-    window_for,
-    wire_dtype,
-)
-from .worker import Job, Worker
+from .slices import DISPLAY_MAX_SIDE, extract_slices, intensity_stats, refinement, wire_dtype
 
 if TYPE_CHECKING:
-    from nni_jupyter.inference.api import Session
+    from ..inference.api import Session
 
 
-class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
+class Segmenter(anywidget.AnyWidget):
     """nnInteractive in a notebook cell: show slices, draw prompts, get 3-D masks as numpy.
 
     Parameters
@@ -135,238 +127,335 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         precision: str = "auto",
         **kwargs: Any,
     ):
-        self._autosave_path: Path | None = None
-        self._geometry = image if hasattr(image, "spacing_mm") else None  # an nni_jupyter.Image
-        if self._geometry is not None:
-            spacing = self._geometry.spacing_mm if spacing is None else spacing
-            image = self._geometry.array
-        image4d = image_4d(image)
-        spacing = check_spacing(spacing)
-        self._volume = spatial(image4d)
-        self._image_tag = persistence.ImageTag(self._volume)
-        self._closed = False
-        if session is not None:  # refuse a session in use before loading anything into it
-            lifetime.claim_session(session, self)
-        session, name = load_model(session, model, device, precision)
-        lifetime.claim_session(session, self)
+        annotation = Annotation(
+            image,
+            session,
+            model,
+            spacing,
+            overlap=overlap,
+            device=device,
+            memory_budget=memory_budget,
+            precision=precision,
+        )
         try:
-            self._build(session, name, image4d, spacing, overlap, memory_budget, kwargs)
+            self._show(annotation, kwargs)
+            if autosave is not None:
+                annotation.autosave(autosave)
         except BaseException:
-            lifetime.release_session(session, self)
+            annotation.close()
+            if hasattr(self, "comm"):
+                super().close()
             raise
-        if autosave is not None:
-            self.autosave(autosave)
-        for earlier in lifetime.supersede(self):
+        for earlier in supersede(self):
             earlier.close()
 
-    def _build(
-        self,
-        session: Any,
-        name: str,
-        image4d: np.ndarray,
-        spacing: Any,
-        overlap: str,
-        memory_budget: int | str | None,
-        kwargs: dict[str, Any],
-    ) -> None:
-        cache = None  # a lazy image costs its chunk cache (a memory map: the OS's page cache)
-        if isinstance(self._volume, LazyVolume):
-            cache = 0 if self._volume.direct else self._volume.cache.max_bytes
-        network = getattr(session, "network", None)
-        memory.check_fits(self._volume.shape, self._volume.dtype, network, memory_budget, cache)
-        tools = supported_tools(session)
-        thickness = scribble_thickness(session)
-        # a lazy image streams its statistics on a thread: the view opens at once, prompts wait;
-        # an image in memory is taken at once (a 512x512x300 CT in about 0.3 s), so a bad one
-        # is refused here, before any Segmenter exists
-        lazy = isinstance(image4d, LazyVolume)
-        self._annotator = Annotator(session, image4d, tools, thickness, overlap, lazy)
-        self._wire_dtype = wire_dtype(self._volume)
-        shown: Any = self._volume
-        lazy = isinstance(shown, LazyVolume) and shown.ndim == 3
-        self._display = DisplayReader(shown) if lazy else None
+    @classmethod
+    def of(cls, annotation: Annotation, **kwargs: Any) -> Segmenter:
+        """A view of an existing :class:`~nni_jupyter.annotation.Annotation` (``kwargs``: the
+        widget's traits, such as ``window`` or ``axis``)."""
+        seg = cls.__new__(cls)
+        seg._show(annotation, kwargs)
+        return seg
+
+    def _show(self, annotation: Annotation, kwargs: dict[str, Any]) -> None:
+        self.annotation = annotation
+        volume = annotation.volume
+        self._wire_dtype = wire_dtype(volume)
+        lazy = isinstance(volume, LazyVolume) and volume.ndim == 3
+        self._display = DisplayReader(volume) if lazy else None
         self._internal = threading.local()
-        stats = intensity_stats(self._volume)
-        info = model_info(session, name)
-        shape = [int(s) for s in self._volume.shape]
+        stats = intensity_stats(volume)
+        shape = [int(s) for s in volume.shape]
+        window = kwargs.pop("window", None)
         super().__init__(
             shape=shape,
-            spacing_mm=spacing,
+            spacing_mm=list(annotation.spacing_mm),
             image_dtype=self._wire_dtype.name,
             intensity_stats=stats,
             slice_index=[s // 2 for s in shape],
-            window=window_for(kwargs.pop("window"))
-            if "window" in kwargs
-            else default_window(stats),
-            objects=self._annotator.objects_state(),
-            active_object=self._annotator.store.active,
-            model_info=info,
-            supported_tools=tools,
-            scribble_thickness=thickness,
-            overlap=overlap,
+            window=default_window(stats) if window is None else window_for(window),
+            objects=annotation.objects,
+            active_object=annotation.active_object,
+            model_info=annotation.model_info,
+            supported_tools=annotation.tools,
+            scribble_thickness=annotation.scribble_thickness,
+            overlap=annotation.overlap,
             **kwargs,
         )
-        if info["warning"]:
-            warnings.warn(info["warning"], stacklevel=2)
-        self._worker = Worker(self._annotator.run, self._finish, self._set_state)
+        if annotation.model_info.get("warning"):
+            warnings.warn(annotation.model_info["warning"], stacklevel=3)
+        annotation.listen(self._finish, self._set_state, self._warn)
         self.on_msg(self._on_message)
         self.observe(self._on_active_object, names="active_object")
         self.observe(self._on_overlap, names="overlap")
+        self.observe(self._on_window, names="window")
+        annotation.window = list(self.window)
+        self._sync_prompt_list()
 
-    # ---- results ------------------------------------------------------------------------------
+    # ---- prompts (the annotation's, brought into view) ---------------------------------------
 
-    @property
-    def annotator(self) -> str | None:
-        """Who gives the prompts: recorded with each prompt in the prompt log. Default None:
-        ``$NNI_JUPYTER_ANNOTATOR`` when a prompt is submitted."""
-        return self._annotator.annotator
+    @overload
+    def add_point(
+        self, point: Any, positive: bool = ..., *, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def add_point(
+        self, point: Any, positive: bool = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def add_point(
+        self, point: Any, positive: bool = True, *, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a point ``(x, y, z)`` in voxels (:meth:`Annotation.add_point`)."""
+        return self._prompt(point_prompt(point, positive), wait)
 
-    @annotator.setter
-    def annotator(self, name: str | None) -> None:
-        if name is not None and not (isinstance(name, str) and len(name) <= MAX_ANNOTATOR_LENGTH):
-            raise ValueError(
-                f"annotator must be None or text of at most {MAX_ANNOTATOR_LENGTH} characters; "
-                f"got {str(name)[:80]!r}"
-            )
-        self._annotator.annotator = name
+    @overload
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a box (:meth:`Annotation.add_box`)."""
+        return self._prompt(box_prompt(box, positive, axis, index), wait)
 
-    @property
-    def mask(self) -> Volume:
-        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy).
+    @overload
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a scribble (:meth:`Annotation.add_scribble`)."""
+        return self._prompt(gesture_prompt("scribble", stroke, positive, axis, index), wait)
 
-        For a lazy image (Zarr, OME-Zarr, Dask, memory map) a read-only
-        :class:`~nni_jupyter.volumes.SparseVolume` snapshot: slice it, or ``np.asarray`` it
-        when it fits in memory."""
-        with self._annotator.lock:
-            return self._annotator.store.mask()
+    @overload
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a lasso (:meth:`Annotation.add_lasso`)."""
+        return self._prompt(gesture_prompt("lasso", outline, positive, axis, index), wait)
 
-    @property
-    def labels(self) -> Volume:
-        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id.
+    @overload
+    def add_mask(
+        self, mask: Any, refine: bool = ..., *, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def add_mask(
+        self, mask: Any, refine: bool = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def add_mask(
+        self, mask: Any, refine: bool = False, *, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Replace the active object's mask (:meth:`Annotation.add_mask`)."""
+        return self._prompt(mask_prompt(mask, refine), wait)
 
-        For a lazy image a read-only :class:`~nni_jupyter.volumes.SparseVolume` snapshot (as
-        :attr:`mask`); save it chunk by chunk with :meth:`save_labels`."""
-        with self._annotator.lock:
-            return self._annotator.store.instance_map()
+    def _prompt(self, prompt: Prompt, wait: bool) -> Bbox | None | Future[Outcome]:
+        """Run a prompt made in Python and bring its slice into view, as if drawn there."""
+        result: Bbox | None | Future[Outcome] = self.annotation.run_prompt(prompt, wait)  # type: ignore[call-overload]
+        plane, where = prompt_focus(prompt)
+        index = list(self.slice_index)
+        for axis, value in where.items():
+            index[axis] = min(max(int(value), 0), self.shape[axis] - 1)
+        self.slice_index = index
+        if plane is not None:
+            self.axis = plane
+        return result
 
-    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
-        """Return all objects combined.
+    # ---- objects and history (the annotation's) ----------------------------------------------
 
-        Parameters
-        ----------
-        mode
-            ``"instance"`` (uint16 object ids), ``"semantic"`` (uint16 class ids; an object's
-            class id defaults to its id) or ``"separate"`` (dict object id -> uint8 0/1 mask).
-            Read-only sparse snapshots for a lazy image (as :attr:`labels`).
-        """
-        with self._annotator.lock:
-            return self._annotator.store.aggregate(mode)
-
-    @property
-    def prompts(self) -> tuple[Prompt | Command, ...]:
-        """Every prompt and command that ran, in order; ``replay`` them on a new Segmenter of the
-        same image and model to get the same masks (``item.to_dict()`` gives a JSON-able form)."""
-        return tuple(self._annotator.record)
-
-    # ---- objects and history ------------------------------------------------------------------
-
+    @overload
+    def new_object(
+        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[True] = ...
+    ) -> int: ...
+    @overload
+    def new_object(
+        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
     def new_object(
         self, name: str | None = None, class_id: int | None = None, *, wait: bool = True
-    ) -> Any:
-        """Finish the active object and start a new empty one; return its id."""
-        result = self._submit(Command("new_object", object_name=name, class_id=class_id), wait)
-        return result if not wait else self._annotator.store.active
+    ) -> int | Future[Outcome]:
+        """Finish the active object and start a new one (:meth:`Annotation.new_object`)."""
+        return self.annotation.new_object(name, class_id, wait=wait)  # type: ignore[call-overload,no-any-return]
 
     def select_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Make an object active again so later prompts refine it (as setting ``active_object``)."""
-        return self._submit(Command("select_object", object=object_id), wait)
+        """Make an object active again (:meth:`Annotation.select_object`)."""
+        return self.annotation.select_object(object_id, wait=wait)
 
     def delete_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Remove an object and its voxels (undoable)."""
-        return self._submit(Command("delete_object", object=object_id), wait)
+        """Remove an object and its voxels (:meth:`Annotation.delete_object`)."""
+        return self.annotation.delete_object(object_id, wait=wait)
+
+    def rename_object(
+        self, object_id: int, name: str | None = None, class_id: int | None = None, *,
+        wait: bool = True,
+    ) -> Any:  # fmt: skip
+        """Rename an object or change its class id (:meth:`Annotation.rename_object`)."""
+        return self.annotation.rename_object(object_id, name, class_id, wait=wait)
 
     def reset_object(self, *, wait: bool = True) -> Any:
-        """Clear the active object's mask and its prompts (undoable)."""
-        return self._submit(Command("reset_object"), wait)
+        """Clear the active object (:meth:`Annotation.reset_object`)."""
+        return self.annotation.reset_object(wait=wait)
 
-    def undo(self, *, wait: bool = True) -> Any:
-        """Undo the latest change of any object; return False when there was nothing to undo."""
-        result = self._submit(Command("undo"), wait, outcome=True)
-        return result.applied if wait else result
+    @overload
+    def undo(self, *, wait: Literal[True] = ...) -> bool: ...
+    @overload
+    def undo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def undo(self, *, wait: bool = True) -> bool | Future[Outcome]:
+        """Undo the latest change of any object (:meth:`Annotation.undo`)."""
+        return self.annotation.undo(wait=wait)  # type: ignore[call-overload,no-any-return]
 
-    def redo(self, *, wait: bool = True) -> Any:
-        """Redo the latest undone change; return False when there was nothing to redo."""
-        result = self._submit(Command("redo"), wait, outcome=True)
-        return result.applied if wait else result
+    @overload
+    def redo(self, *, wait: Literal[True] = ...) -> bool: ...
+    @overload
+    def redo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def redo(self, *, wait: bool = True) -> bool | Future[Outcome]:
+        """Redo the latest undone change (:meth:`Annotation.redo`)."""
+        return self.annotation.redo(wait=wait)  # type: ignore[call-overload,no-any-return]
+
+    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
+        """Delete one prompt and recompute its object (:meth:`Annotation.remove_prompt`)."""
+        return self.annotation.remove_prompt(index, object, wait=wait)
 
     def replay(
         self, items: Iterable[Prompt | Command | dict[str, Any]], *, wait: bool = True
     ) -> list[Future[Outcome]]:
-        """Run recorded prompts and commands (``seg.prompts`` or their ``to_dict()``) in order.
-
-        With ``wait=True`` blocks until all ran and raises the first error, if any.
-        """
-        parsed = [
-            item if isinstance(item, (Prompt, Command)) else item_from_dict(item) for item in items
-        ]
-        futures = [self._submit(item, wait=False) for item in parsed]
-        if wait:
-            for future in futures:
-                future.result()
-        return futures
-
-    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
-        """Delete prompt ``index`` of an object (default the active one) and recompute the object.
-
-        ``index`` counts the prompts that still shape the object, as in :meth:`prompt_log`
-        (negative counts from the end). The object is recomputed from its other prompts in one
-        undoable step: :meth:`undo` brings back its mask and the prompt. Other objects keep their
-        masks; the active object stays active.
-
-        Raises
-        ------
-        IndexError
-            When the object has no prompt ``index``.
-        """
-        command = Command("remove_prompt", object=object, index=index)
-        return self._submit(command, wait)
+        """Run recorded prompts and commands in order (:meth:`Annotation.replay`)."""
+        return self.annotation.replay(items, wait=wait)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued prompt has run; return False on timeout."""
-        return self._worker.wait_idle(timeout)
+        return self.annotation.wait(timeout)
 
-    def show_3d(self, **kwargs: Any) -> Any:
-        """An ipyvolume view of every object's surface, refreshed when masks change.
+    # ---- results (the annotation's) ----------------------------------------------------------
 
-        Needs the ``[3d]`` extra. ``kwargs`` go to :func:`nni_jupyter.surfaces.live_view3d`.
-        """
-        from nni_jupyter.surfaces import live_view3d
+    @property
+    def annotator(self) -> str | None:
+        """Who gives the prompts (:attr:`Annotation.annotator`)."""
+        return self.annotation.annotator
 
-        def observe(refresh: Any) -> None:
-            self.observe(lambda _change: refresh(), names="labels_version")
+    @annotator.setter
+    def annotator(self, name: str | None) -> None:
+        self.annotation.annotator = name
 
-        kwargs.setdefault("names", self._object_names())
-        return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
+    @property
+    def mask(self) -> Volume:
+        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (:attr:`Annotation.mask`)."""
+        return self.annotation.mask
 
-    def set_window(self, window: Any) -> None:
-        """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
-        ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
-        self.window = window_for(window)
+    @property
+    def labels(self) -> Volume:
+        """All objects as a uint16 instance map (:attr:`Annotation.labels`)."""
+        return self.annotation.labels
 
-    def close(self) -> None:
-        """Stop the worker (after queued prompts), release the session and close the widget.
+    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
+        """All objects combined (:meth:`Annotation.aggregate`)."""
+        return self.annotation.aggregate(mode)
 
-        The masks stay readable (``mask``, ``labels``, ``save``); prompts are no longer taken.
-        """
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
-            worker.stop()
-        annotator = getattr(self, "_annotator", None)
-        if annotator is not None and annotator.session is not None:
-            lifetime.release_session(annotator.session, self)
-            annotator.session = None  # frees a session (and its image copy) nobody else holds
-        self._closed = True
-        super().close()
+    @property
+    def prompts(self) -> tuple[Prompt | Command, ...]:
+        """Every prompt and command that ran, in order (:attr:`Annotation.prompts`)."""
+        return self.annotation.prompts
+
+    def prompt_log(self, annotator: str | None = None) -> dict[str, Any]:
+        """The prompt log (:meth:`Annotation.log`)."""
+        return self.annotation.log(annotator)
+
+    def save_prompt_log(self, path: str | Path, annotator: str | None = None) -> Path:
+        """Write the prompt log as JSON, atomically (:meth:`Annotation.save_log`)."""
+        return self.annotation.save_log(path, annotator)
+
+    def replay_prompt_log(self, log: dict[str, Any] | str | Path, *, force: bool = False) -> None:
+        """Replay a prompt log on this new Segmenter (:meth:`Annotation.replay_log`)."""
+        self.annotation.replay_log(log, force=force)
+
+    def save(self, path: str | Path) -> Path:
+        """Write labels, objects, prompts and settings to ``.npz`` (:meth:`Annotation.save`)."""
+        return self.annotation.save(path)
+
+    def autosave(self, path: str | Path | None) -> None:
+        """Save now and after every prompt (:meth:`Annotation.autosave`)."""
+        self.annotation.autosave(path)
+
+    def measure(self, as_dataframe: bool | None = None) -> Any:
+        """Per-object measurements (:meth:`Annotation.measure`)."""
+        return self.annotation.measure(as_dataframe)
+
+    def export(self, format: str, path: str | Path) -> Path | tuple[Path, Path]:
+        """Write every object in a standard format (:meth:`Annotation.export`)."""
+        return self.annotation.export(format, path)
+
+    def save_labels(self, path: str | Path, name: str = "labels") -> Path:
+        """Write the label map chunk by chunk (:meth:`Annotation.save_labels`)."""
+        return self.annotation.save_labels(path, name)
 
     @classmethod
     def load(
@@ -381,9 +470,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
     ) -> Segmenter:
         """Restore a Segmenter saved with :meth:`save` on the same ``image``.
 
-        ``session``, ``model`` and ``kwargs`` are as for the constructor (spacing and overlap
-        default to the saved ones). ``check_image=False`` skips the check that the image's
-        intensities match the saved fingerprint (its shape must always match).
+        ``session``, ``model`` and ``kwargs`` are as for the constructor (spacing, overlap and
+        window default to the saved ones). ``check_image=False`` skips the check that the
+        image's intensities match the saved fingerprint (its shape must always match).
 
         Raises
         ------
@@ -391,51 +480,69 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
             When the file is not a segmentation, is damaged or invalid, or was saved for another
             image; always before anything is built.
         """
-        volume = image.array if hasattr(image, "spacing_mm") else image
-        # the whole file is checked before a session, a worker or a widget exists
-        snapshot = persistence.load(path, spatial(image_4d(volume)), check_image)
-        meta = snapshot.table
+        snapshot, meta = read_save_file(path, image, check_image)
         kwargs.setdefault("spacing", meta.get("spacing_mm"))
         kwargs.setdefault("overlap", meta.get("overlap", "lock"))
         if meta.get("window"):
             kwargs.setdefault("window", meta["window"])
         autosave = kwargs.pop("autosave", None)
         seg = cls(image, session=session, model=model, **kwargs)
-        seg._restore(snapshot, autosave)
+        try:
+            seg.annotation.restore(snapshot)
+        except BaseException:
+            seg.close()
+            raise
+        seg._refresh()
+        if autosave is not None:
+            seg.autosave(autosave)
         return seg
 
-    # ---- dispatch -----------------------------------------------------------------------------
+    # ---- the view -----------------------------------------------------------------------------
 
-    def _submit(
-        self,
-        item: Prompt | Command,
-        wait: bool,
-        outcome: bool = False,
-        annotator: str | None = None,
-    ) -> Any:
-        task = self._annotator.check(item, annotator)
-        if wait and self._worker.in_worker_thread:
-            raise RuntimeError(
-                "a blocking call from inside a Segmenter callback would wait forever; "
-                "pass wait=False"
-            )
-        future = self._worker.submit(task)
-        if not wait:
-            future.add_done_callback(_warn_on_failure)
-            return future
-        result: Outcome = future.result()
-        return result if outcome else result.bbox
+    def show_3d(self, **kwargs: Any) -> Any:
+        """An ipyvolume view of every object's surface, refreshed when masks change.
+
+        Needs the ``[3d]`` extra. ``kwargs`` go to :func:`nni_jupyter.surfaces.live_view3d`.
+        """
+
+        def observe(refresh: Any) -> None:
+            self.observe(lambda _change: refresh(), names="labels_version")
+
+        kwargs.setdefault("names", self.annotation.object_names())
+        return live_view3d(lambda: self.labels, self.spacing_mm, observe, **kwargs)
+
+    def set_window(self, window: Any) -> None:
+        """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
+        ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
+        self.window = window_for(window)
+
+    def close(self) -> None:
+        """Stop the worker (after queued prompts), release the session and close the widget.
+
+        The masks stay readable (``mask``, ``labels``, ``save``); prompts are no longer taken.
+        """
+        annotation = getattr(self, "annotation", None)
+        if annotation is not None:
+            annotation.close()
+        super().close()
+
+    @property
+    def _closed(self) -> bool:
+        annotation = getattr(self, "annotation", None)
+        return annotation is None or annotation.closed
+
+    # ---- messages -----------------------------------------------------------------------------
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         request_id = content.get("request_id") if isinstance(content, dict) else None
         try:
-            request = parse_message(content, self._volume.shape)
+            request = parse_message(content, self.annotation.volume.shape)
             if isinstance(request, SliceRequest):
                 self._send_slices(request)
             elif isinstance(request, LabelsRequest):
                 self._send_labels(request.request_id)
             elif isinstance(request, ItemRequest):
-                self._worker.submit(self._annotator.check(request.item), request.request_id)
+                self.annotation.submit(request.item, request.request_id)
         except Exception as exc:  # noqa: BLE001 - a browser message must never take the kernel down
             rid = exc.request_id if isinstance(exc, MessageError) else request_id
             self._report_error(
@@ -444,7 +551,7 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
 
     def _send_slices(self, request: SliceRequest) -> None:
         axis, reader, region = request.axis, self._display, request.region
-        plane = [n for a, n in enumerate(self._volume.shape) if a != axis]
+        plane = [n for a, n in enumerate(self.annotation.volume.shape) if a != axis]
         stride = 1  # an image in memory is never decimated: a region is a full-resolution crop
         if reader is not None and request.stride is None and region is None:
             stride = stride_for((plane[0], plane[1]), DISPLAY_MAX_SIDE)
@@ -456,14 +563,19 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         elif region is not None:
             (u0, u1), (v0, v1) = region
             key: list[Any] = [slice(u0, u1), slice(v0, v1)]
-            planes = [self._volume[tuple(key[:axis] + [i] + key[axis:])] for i in request.indices]
+            planes = [
+                self.annotation.volume[tuple(key[:axis] + [i] + key[axis:])]
+                for i in request.indices
+            ]
         else:
             planes = []
         if planes:
             run = [np.ascontiguousarray(p, dtype=self._wire_dtype).tobytes() for p in planes]
             meta = {"dtype": self._wire_dtype.name, "shape": [int(n) for n in planes[0].shape]}
         else:
-            run, meta = extract_slices(self._volume, axis, request.indices, self._wire_dtype)
+            run, meta = extract_slices(
+                self.annotation.volume, axis, request.indices, self._wire_dtype
+            )
         payloads, encoding = encode_slices(run)
         reply = messages.slice_reply(
             request, encoding=encoding, stride=stride, region=region, **meta
@@ -471,44 +583,51 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         self.send(reply, payloads)
 
     def _send_labels(self, request_id: int | None) -> None:
-        with self._annotator.lock:
+        runner = self.annotation.runner
+        with runner.lock:
             self.send(messages.labels_reset(request_id))
-            self._send_patches(self._annotator.snapshot_patches(), request_id)
+            self._send_patches(runner.snapshot_patches(), request_id)
 
     def _send_patches(self, patches: Iterable[Patch], request_id: int | None) -> None:
         for patch in patches:
             self.send(messages.mask_patch(patch.object_id, patch.bbox, request_id), [patch.data])
 
-    def _finish(
-        self, job: Job[Task, Outcome], outcome: Outcome | None, error: BaseException | None
-    ) -> None:
-        """Report a finished job (worker thread): patches, then ``done``, then traits."""
-        if error is not None:
-            self._report_error(error, job.request_id)
+    def _finish(self, finished: Finished) -> None:
+        """Report a finished item (worker thread): patches, then ``done``, then traits."""
+        outcome = finished.outcome
+        if finished.error is not None:
+            self._report_error(finished.error, finished.request_id)
             outcome = Outcome(None, (), True, 0.0)  # resync a rejected active_object
         elif outcome is None:
-            raise RuntimeError("the worker reported a job with neither an outcome nor an error")
+            raise RuntimeError("the annotation reported an item with neither outcome nor error")
         else:
             self.error = ""
-            with self._annotator.lock:
-                self._send_patches(outcome.patches, job.request_id)
-                self.send(messages.done(job.request_id, outcome.bbox, outcome.compute_s))
+            with self.annotation.runner.lock:
+                self._send_patches(outcome.patches, finished.request_id)
+                self.send(messages.done(finished.request_id, outcome.bbox, outcome.compute_s))
         try:
-            with self._internal_update():
-                if outcome.patches or outcome.objects_changed:
-                    self.objects = self._annotator.objects_state()
-                    self.active_object = self._annotator.store.active
-                if isinstance(job.item.item, Command) and job.item.item.name == "set_overlap":
-                    self.overlap = self._annotator.store.overlap  # also when replayed
-                self._sync_prompt_list()
-            if outcome.patches:
-                self.labels_version += 1
+            self._refresh(bool(outcome.patches or outcome.objects_changed), bool(outcome.patches))
         except Exception as exc:  # noqa: BLE001 - a user's observer must not fail the prompt
             warnings.warn(
                 f"nni_jupyter: an observer raised {type(exc).__name__}: {exc}", stacklevel=2
             )
-        if error is None:
-            self._autosave_now()
+
+    def _refresh(self, objects: bool = True, labels: bool = True) -> None:
+        """Bring the traits up to the annotation (after an item ran, or a restore)."""
+        annotation = self.annotation
+        with self._internal_update():
+            if objects:
+                self.objects = annotation.objects
+                self.active_object = annotation.active_object
+            self.overlap = annotation.overlap
+            self._sync_prompt_list()
+        if labels:
+            self.labels_version += 1
+
+    def _sync_prompt_list(self) -> None:
+        rows = prompt_rows(self.annotation.live_prompts())
+        if rows != self.prompt_list:
+            self.prompt_list = rows
 
     def _report_error(self, error: BaseException, request_id: int | None) -> None:
         message = f"{type(error).__name__}: {error}"
@@ -516,6 +635,9 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         self.send(messages.error(request_id, message))
         if request_id is not None:
             warnings.warn(f"nni_jupyter: a browser request failed: {message}", stacklevel=2)
+
+    def _warn(self, message: str) -> None:
+        self.error = message
 
     def _set_state(self, busy: bool, pending: int) -> None:
         self.busy, self.pending = busy, pending
@@ -532,18 +654,13 @@ class Segmenter(PromptsMixin, OutputsMixin, anywidget.AnyWidget):
         if getattr(self._internal, "active", False):
             return
         try:
-            self._submit(Command("select_object", object=change["new"]), wait=False)
+            self.annotation.submit(Command("select_object", object=change["new"]))
         except ValueError as exc:
             self._report_error(exc, None)
 
+    def _on_window(self, change: dict[str, Any]) -> None:
+        self.annotation.window = list(change["new"])
+
     def _on_overlap(self, change: dict[str, Any]) -> None:
         if not getattr(self._internal, "active", False):
-            self._submit(Command("set_overlap", overlap=change["new"]), wait=False)
-
-
-def _warn_on_failure(future: Future[Outcome]) -> None:
-    error = future.exception()
-    if error is not None:
-        warnings.warn(
-            f"nni_jupyter: a queued prompt failed: {type(error).__name__}: {error}", stacklevel=2
-        )
+            self.annotation.submit(Command("set_overlap", overlap=change["new"]))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation.prompts import Prompt
+from nni_jupyter.annotation.raster import rasterize
 from nni_jupyter.evaluation import geometry
 from nni_jupyter.evaluation.protocol import lasso_prompt, scribble_prompt
 from nni_jupyter.inference.regions import to_slices
-from nni_jupyter.widget.prompts import Prompt
-from nni_jupyter.widget.raster import rasterize
 
 ndimage = pytest.importorskip("scipy.ndimage")
 

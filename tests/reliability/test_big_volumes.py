@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nni_jupyter.widget import memory
+from nni_jupyter.annotation import memory
 
 
 def test_bytes_per_voxel_is_below_the_reference() -> None:
@@ -66,7 +66,7 @@ def test_a_lazy_image_larger_than_the_budget_opens_and_segments(
         Segmenter(np.broadcast_to(np.int16(1), shape), session=make_session())  # not copied
     seg = Segmenter(image, session=make_session())
     try:
-        assert isinstance(seg._volume, LazyVolume)
+        assert isinstance(seg.annotation.volume, LazyVolume)
         seg.add_point([c + 24 for c in corner])
         labels = seg.labels
         assert isinstance(labels, SparseVolume) and labels.read_only
@@ -74,7 +74,7 @@ def test_a_lazy_image_larger_than_the_budget_opens_and_segments(
         box = labels.nonzero_bbox()
         assert box is not None  # written around the prompt only:
         assert all(lo <= c + 24 < hi < lo + 256 for c, (lo, hi) in zip(corner, box, strict=True))
-        store = seg._annotator.store.owner
+        store = seg.annotation.runner.store.owner
         assert isinstance(store, SparseVolume) and store.stored_nbytes < 8 << 20
     finally:
         seg.close()

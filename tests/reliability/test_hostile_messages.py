@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nni_jupyter.widget.prompts import MAX_VERTICES
+from nni_jupyter.annotation.prompts import MAX_VERTICES
 
 pytestmark = pytest.mark.filterwarnings("ignore:nni_jupyter. a browser request failed")
 

@@ -15,7 +15,7 @@ import torch
 from _tiny_model import write_tiny_model
 from widget.browser_emulator import LabelVolume
 
-from nni_jupyter.widget.guards import OOM_HINT, PredictionOutOfMemory
+from nni_jupyter.annotation.guards import OOM_HINT, PredictionOutOfMemory
 
 pytestmark = pytest.mark.filterwarnings("ignore:nni_jupyter")
 POINT = (20, 18, 16)
@@ -41,7 +41,7 @@ def _raise_on_call(network: torch.nn.Module, error: BaseException, at_call: int 
 
 
 def _state(seg) -> tuple:
-    annotator = seg._annotator
+    annotator = seg.annotation.runner
     return (
         seg.labels.tobytes(),
         annotator.buffer.tobytes(),
@@ -56,7 +56,7 @@ def test_interrupt_in_the_worker_leaves_everything_as_before(make_segmenter, at_
     seg.add_point((8, 8, 8))
     reference = make_segmenter()
     reference.add_point((8, 8, 8))
-    session = seg._annotator.session
+    session = seg.annotation.runner.session
     before = _state(seg)
     # an initial mask larger than the patch: the refinement writes several boxes one by one
     mask = np.zeros(seg.shape, np.uint8)
@@ -77,7 +77,7 @@ def test_interrupting_the_waiting_main_thread_lets_the_prompt_finish(make_segmen
     seg = make_segmenter()
     reference = make_segmenter()
     reference.add_point(POINT)
-    handle = seg._annotator.session.network.register_forward_pre_hook(
+    handle = seg.annotation.runner.session.network.register_forward_pre_hook(
         lambda *_: _thread.interrupt_main()
     )
     with pytest.raises(KeyboardInterrupt):
@@ -99,7 +99,7 @@ def test_interrupting_the_waiting_main_thread_lets_the_prompt_finish(make_segmen
 def test_out_of_memory_gives_a_hint_and_the_session_stays_usable(make_segmenter, error):
     seg = make_segmenter()
     before = _state(seg)
-    handle = _raise_on_call(seg._annotator.session.network, error)
+    handle = _raise_on_call(seg.annotation.runner.session.network, error)
     with pytest.raises(PredictionOutOfMemory, match="AutoZoom off"):
         seg.add_point(POINT)
     handle.remove()
@@ -111,7 +111,9 @@ def test_out_of_memory_gives_a_hint_and_the_session_stays_usable(make_segmenter,
 
 def test_an_out_of_memory_browser_prompt_gets_an_error_reply(make_segmenter):
     seg = make_segmenter()
-    handle = _raise_on_call(seg._annotator.session.network, torch.cuda.OutOfMemoryError("oom"))
+    handle = _raise_on_call(
+        seg.annotation.runner.session.network, torch.cuda.OutOfMemoryError("oom")
+    )
     message = {"type": "prompt", "tool": "point", "positive": True, "axis": 2, "index": 16,
                "vertices": [[20.0, 18.0]], "request_id": 4}  # fmt: skip
     seg._on_message(seg, message, [])

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation.lifetime import SessionInUseError
 from nni_jupyter.data import phantom
 from nni_jupyter.inference import shared
 from nni_jupyter.widget import Segmenter
-from nni_jupyter.widget.lifetime import SessionInUseError
 
 WORKER = "nni_jupyter-worker"
 
@@ -59,7 +59,7 @@ def test_segmenters_with_one_model_share_the_network_and_keep_their_own_masks(
     a = Segmenter(image, model=model_folder, device="cpu")
     b = Segmenter(other, model=model_folder, device="cpu")
     try:
-        assert a._annotator.session.network is b._annotator.session.network
+        assert a.annotation.runner.session.network is b.annotation.runner.session.network
         a.add_point((20, 18, 16), wait=False)
         b.add_point((20, 18, 16), wait=False)
         a.wait()
@@ -78,7 +78,7 @@ def test_a_closed_segmenter_is_freed_with_its_thread_and_session(
     workers = _workers()
     seg = Segmenter(image, model=model_folder, device="cpu")
     seg.add_point((20, 18, 16))
-    session = weakref.ref(seg._annotator.session)
+    session = weakref.ref(seg.annotation.runner.session)
     mask = seg.mask
     assert _workers() == workers + 1
     seg.close()

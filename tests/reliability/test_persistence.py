@@ -126,7 +126,7 @@ def test_a_failed_write_keeps_the_previous_file(make_segmenter, tmp_path, monkey
 def test_autosave_failure_is_reported_and_the_prompt_still_counts(make_segmenter, tmp_path):
     seg = make_segmenter()
     seg.autosave(tmp_path / "auto.npz")
-    seg._autosave_path = tmp_path / "missing-folder" / "auto.npz"
+    seg.annotation.autosave_path = tmp_path / "missing-folder" / "auto.npz"
     with pytest.warns(UserWarning, match="autosave"):
         seg.add_point(POINT_A)
         seg.wait()

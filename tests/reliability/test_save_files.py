@@ -299,7 +299,7 @@ _WRITER = """
 import sys, time
 import numpy as np
 from pathlib import Path
-from nni_jupyter.widget import persistence
+from nni_jupyter.annotation import persistence
 
 def stalled(handle, **arrays):
     handle.write(b"PK partial write")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation import persistence
 from nni_jupyter.volumes import SparseVolume
-from nni_jupyter.widget import persistence
 
 SHAPE = (40, 36, 32)
 EDGE = [16, 16, 16]  # a grid of 3 x 3 x 2 chunks

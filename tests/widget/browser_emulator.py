@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nni_jupyter.annotation.codec import decode_mask
 from nni_jupyter.inference.regions import bbox_shape, to_slices
-from nni_jupyter.widget.codec import decode_mask
 
 
 class LabelVolume:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from nni_jupyter.annotation.codec import decode_mask, encode_mask
 from nni_jupyter.inference.regions import nonzero_bbox
-from nni_jupyter.widget.codec import decode_mask, encode_mask
 
 
 @settings(max_examples=80, deadline=None)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from nni_jupyter.annotation.prompts import BROWSER_COMMANDS
 from nni_jupyter.widget import contract
-from nni_jupyter.widget.prompts import BROWSER_COMMANDS
 from nni_jupyter.widget.segmenter import Segmenter
 
 PROTOCOL = Path(contract.__file__).with_name("PROTOCOL.md")

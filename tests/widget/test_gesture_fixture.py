@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation.inputs import vertex_pairs
+from nni_jupyter.annotation.prompts import Prompt
+from nni_jupyter.annotation.raster import Interaction, rasterize
 from nni_jupyter.inference.gestures import lasso_region, plane_axes, scribble_region
 from nni_jupyter.inference.regions import to_slices
-from nni_jupyter.widget.inputs import vertex_pairs
 from nni_jupyter.widget.messages import parse_message
-from nni_jupyter.widget.prompts import Prompt
-from nni_jupyter.widget.raster import Interaction, rasterize
 
 FIXTURE = Path(__file__).with_name("gesture_fixture.json")
 UPDATE = os.environ.get("UPDATE_GESTURE_FIXTURE") == "1"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import nni_jupyter as nj
+from nni_jupyter.annotation.codec import decode_slice
 from nni_jupyter.volumes import LazyVolume
 from nni_jupyter.widget import Segmenter
-from nni_jupyter.widget.codec import decode_slice
 
 zarr = pytest.importorskip("zarr", reason="the [zarr] extra (zarr, ome-zarr) is not installed")
 
@@ -28,7 +28,7 @@ def test_a_zarr_array_segments_like_the_array_in_memory(tmp_path, make_session, 
     in_memory = Segmenter(volume, session=make_session())
     lazy = Segmenter(zarr.open_array(tmp_path / "a.zarr", mode="r"), session=make_session())
     try:
-        assert isinstance(lazy._volume, LazyVolume)
+        assert isinstance(lazy.annotation.volume, LazyVolume)
         for seg in (in_memory, lazy):
             seg.add_point((20, 18, 16))
             seg.add_box([(10, 30), (8, 28)], axis=2, index=16)

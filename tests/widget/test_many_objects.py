@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 import nni_jupyter as nj
+from nni_jupyter.annotation.objects import ObjectStore
+from nni_jupyter.annotation.prompts import Command, MaskCrop, Prompt
 from nni_jupyter.widget import Segmenter
-from nni_jupyter.widget.objects import ObjectStore
-from nni_jupyter.widget.prompts import Command, MaskCrop, Prompt
 
 COUNT = 300
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from nni_jupyter.annotation.prompts import Command, Prompt
 from nni_jupyter.widget.messages import (
     ItemRequest,
     LabelsRequest,
@@ -13,7 +14,6 @@ from nni_jupyter.widget.messages import (
     SliceRequest,
     parse_message,
 )
-from nni_jupyter.widget.prompts import Command, Prompt
 
 SHAPE = (40, 36, 32)
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from nni_jupyter.widget.codec import decode_mask
-from nni_jupyter.widget.objects import ObjectStore
+from nni_jupyter.annotation.codec import decode_mask
+from nni_jupyter.annotation.objects import ObjectStore
 
 SHAPE = (12, 10, 8)
 FULL = [[0, 12], [0, 10], [0, 8]]

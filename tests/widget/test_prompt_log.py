@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import nni_jupyter as nj
+from nni_jupyter.annotation import log as prompt_log
 from nni_jupyter.io import Image
 from nni_jupyter.measurements import voxel_to_world, world_to_voxel
-from nni_jupyter.widget import prompt_log
 
 SPACING = (0.7, 1.3, 2.5)
 ORIGIN = (-12.0, 40.5, 7.25)
@@ -62,7 +62,7 @@ def test_log_records_image_model_objects_and_prompts_in_voxels_and_mm(
     seg = make_segmenter(oblique_image)
     draw(seg)
     log = seg.prompt_log()
-    assert log["format"] == prompt_log.FORMAT and log["version"] == 1
+    assert log["format"] == prompt_log.FORMAT and log["version"] == prompt_log.VERSION == 2
     assert log["image"]["path"] == "ct_001.nii.gz"
     assert log["image"]["shape"] == list(oblique_image.shape)
     assert np.allclose(log["image"]["direction"], oblique_direction())
@@ -107,7 +107,7 @@ def test_log_round_trips_and_replays_to_the_same_labels(make_segmenter, oblique_
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
-        (lambda log: log.update(version=2), "field version"),
+        (lambda log: log.update(version=3), "field version"),
         (lambda log: log.pop("objects"), "field objects"),
         (
             lambda log: log["objects"][0]["prompts"][1]["vertices_voxel"][1].__setitem__(0, "x"),
@@ -187,7 +187,7 @@ def test_remove_prompt_is_one_undo_step(make_segmenter):
 
 
 def test_remove_prompt_refuses_a_stale_or_wrong_index_and_changes_nothing(make_segmenter):
-    from nni_jupyter.widget.prompts import Command
+    from nni_jupyter.annotation.prompts import Command
 
     seg = make_segmenter()
     seg.add_point((20, 18, 16))

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from nni_jupyter.widget.prompts import Command, MaskCrop, Prompt, item_from_dict
+from nni_jupyter.annotation.prompts import Command, MaskCrop, Prompt, item_from_dict
 
 
 def test_mask_crop_keeps_only_the_nonzero_bbox():

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nni_jupyter.annotation.prompts import MaskCrop, Prompt
+from nni_jupyter.annotation.raster import rasterize
 from nni_jupyter.inference.gestures import (
     lasso_region,
     plane_axes,
@@ -14,8 +16,6 @@ from nni_jupyter.inference.gestures import (
     scribble_region,
 )
 from nni_jupyter.inference.regions import to_slices
-from nni_jupyter.widget.prompts import MaskCrop, Prompt
-from nni_jupyter.widget.raster import rasterize
 
 SHAPE = (40, 36, 32)
 

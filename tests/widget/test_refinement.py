@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import nni_jupyter as nj
-from nni_jupyter.widget.codec import decode_slice
+from nni_jupyter.annotation.codec import decode_slice
 from nni_jupyter.widget.messages import MessageError, SliceRequest, parse_message
 from nni_jupyter.widget.slices import refinement
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ipywidgets.widgets.widget import _remove_buffers
 
+from nni_jupyter.annotation.codec import decode_slice
 from nni_jupyter.widget import Command, Prompt, Segmenter
-from nni_jupyter.widget.codec import decode_slice
 
 from .browser_emulator import LabelVolume
 
@@ -20,7 +20,7 @@ def messages_of(seg, kind):
 
 
 def browser_labels(seg) -> np.ndarray:
-    volume = LabelVolume(seg._volume.shape)
+    volume = LabelVolume(seg.annotation.volume.shape)
     volume.apply_all(seg.sent)
     return volume.labels
 
@@ -301,7 +301,7 @@ def test_rapid_prompts_queue_and_match_one_by_one(make_segmenter, image):
     rapid.observe(lambda change: pending_seen.append(change["new"]), names="pending")
     # Hold the store lock so the worker cannot finish even the first prompt: all 50 must queue,
     # and the kernel must still answer a slice request meanwhile.
-    with rapid._annotator.lock:
+    with rapid.annotation.runner.lock:
         for message in messages:
             rapid._on_message(rapid, message, [])
         rapid._on_message(rapid, {"type": "get_slice", "axis": 0, "index": 1, "request_id": 99}, [])
@@ -376,7 +376,7 @@ def test_add_mask_sets_the_active_object_exactly(make_segmenter, image):
     mask[5:15, 6:20, 3:9] = True
     seg.add_mask(mask)
     assert np.array_equal(seg.mask, mask.astype(np.uint8))
-    assert np.array_equal(seg._annotator.session.target_buffer, seg.mask)
+    assert np.array_equal(seg.annotation.runner.session.target_buffer, seg.mask)
     seg.add_mask(np.zeros(image.shape))
     assert not seg.mask.any()
 
@@ -402,7 +402,7 @@ def test_objects_lock_overwrite_and_reopen(make_segmenter, image):
     seg.wait()
     assert seg.active_object == 1
     # the session restarts from the object's mask
-    assert np.array_equal(seg._annotator.session.target_buffer, seg.mask)
+    assert np.array_equal(seg.annotation.runner.session.target_buffer, seg.mask)
     before_second = seg.aggregate("separate")[2]
     seg.overlap = "lock"
     seg.add_point((5, 18, 16))
@@ -424,11 +424,11 @@ def test_undo_redo_across_objects_restore_masks_and_session(make_segmenter, imag
     assert seg.undo() and np.array_equal(seg.labels, second)
     assert seg.undo() and np.array_equal(seg.labels, first) and seg.active_object == 2
     assert seg.undo() and seg.active_object == 1 and [o["id"] for o in seg.objects] == [1]
-    assert np.array_equal(seg._annotator.session.target_buffer, seg.mask)
+    assert np.array_equal(seg.annotation.runner.session.target_buffer, seg.mask)
     assert seg.undo() and not seg.labels.any()
     assert seg.undo() is False
     assert seg.redo() and np.array_equal(seg.labels, first)
-    assert np.array_equal(seg._annotator.session.target_buffer, seg.mask)
+    assert np.array_equal(seg.annotation.runner.session.target_buffer, seg.mask)
     assert seg.redo() and seg.redo() and np.array_equal(seg.labels, second)
     assert seg.redo() and seg.redo() is False
     assert np.array_equal(browser_labels(seg), seg.labels)

@@ -8,8 +8,8 @@ import zlib
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation.codec import decode_slice, encode_slices
 from nni_jupyter.data import phantom
-from nni_jupyter.widget.codec import decode_slice, encode_slices
 from nni_jupyter.widget.slices import WIRE_DTYPES, extract_slice, extract_slices, wire_dtype
 
 

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from nni_jupyter.data import phantom
-from nni_jupyter.widget.slices import (
-    CT_WINDOWS,
-    default_window,
-    extract_slice,
-    intensity_stats,
-    looks_like_ct,
-    window_for,
-    wire_dtype,
-)
+from nni_jupyter.widget.slices import extract_slice, intensity_stats, wire_dtype
+from nni_jupyter.windows import CT_WINDOWS, default_window, looks_like_ct, window_for
 
 
 @pytest.mark.parametrize(

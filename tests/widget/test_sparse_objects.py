@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nni_jupyter.annotation.objects import ObjectStore
 from nni_jupyter.volumes import SparseVolume
-from nni_jupyter.widget.objects import ObjectStore
 
 SHAPE = (40, 30, 20)
 

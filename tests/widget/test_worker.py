@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from nni_jupyter.widget.worker import Worker
+from nni_jupyter.annotation.worker import Worker
 
 
 class Recorder:

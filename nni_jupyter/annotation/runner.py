@@ -1,13 +1,13 @@
 """Run prompts and commands against an inference session and an object store.
 
 The session segments one object at a time into a target buffer (``buffer``); the
-:class:`~nni_jupyter.widget.objects.ObjectStore` keeps every object. After each prompt the changed
-region of the buffer is written into the active object under the overlap policy, and the result is
-described as mask patches for the browser. Knows nothing about widgets; all calls but
-:meth:`Annotator.check` and the readers run on one thread (the widget's worker).
+:class:`~.objects.ObjectStore` keeps every object. After each prompt the changed region of the
+buffer is written into the active object under the overlap policy, and the result is described as
+mask patches for views. Knows nothing about widgets; all calls but :meth:`Runner.check` and the
+readers run on one thread (the annotation's worker).
 
-A prompt is rasterized once, by :meth:`Annotator.check`, which returns the :class:`Task` that
-:meth:`Annotator.run` runs. :meth:`Annotator.snapshot` and :meth:`Annotator.restore` give and take
+A prompt is rasterized once, by `Runner.check`, which returns the :class:`Task` that
+`Runner.run` runs. `Runner.snapshot` and `Runner.restore` give and take
 the whole state (objects, masks, the record) as plain values, for saving.
 
 Switching objects, undo and redo re-seed the session from the active object's mask with
@@ -62,7 +62,7 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class Task:
-    """An item that passed :meth:`Annotator.check`, with its prompt's interaction (or None)."""
+    """An item that passed `Runner.check`, with its prompt's interaction (or None)."""
 
     item: Prompt | Command
     interaction: Interaction | None = None
@@ -96,7 +96,7 @@ class Outcome:
     applied: bool = True
 
 
-class Annotator:
+class Runner:
     """Prompts and commands in, object masks out.
 
     ``session`` is a loaded inference session (the reference API); ``image`` the raw intensities
@@ -128,6 +128,12 @@ class Annotator:
         self.thickness = list(thickness)
         sparse = isinstance(image, LazyVolume)
         self.store = ObjectStore(self.shape, overlap=overlap, sparse=sparse)
+        #: The overlap policy the record starts under (a replay starts there too).
+        self.initial_overlap = self.store.overlap
+        #: Set when a failed call may have left the session out of step with the objects: the
+        #: next item first records and runs a ``resync``, so a replay of the record does the same.
+        self.out_of_step = False
+        self._session_called = False
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
         self.stamps: list[Stamp] = []  # one per record item
@@ -205,22 +211,40 @@ class Annotator:
     def run(self, task: Task) -> Outcome:
         """Run a checked prompt or command; record it when it succeeds."""
         self.wait_for_image()
+        if self.out_of_step:
+            active = self.store.active
+            resync = Task(Command("resync"))
+            self._record(resync, self._command(resync.item), active)  # type: ignore[arg-type]
+            self.out_of_step = False
         active = self.store.active
-        if isinstance(task.item, Command) and task.item.name == "remove_prompt":
-            outcome = self._remove_prompt(task.item)
-        elif isinstance(task.item, Command):
-            outcome = self._command(task.item)
-        elif task.interaction is not None:
-            outcome = self._prompt(task.interaction)
-        else:
-            raise ValueError("a prompt runs as the Task that Annotator.check returns for it")
-        self.record.append(task.item)
-        acted_on = _acted_on(task.item, active, self.store.active)
-        overlap = self.store.overlap
-        self.stamps.append(
-            Stamp(acted_on, task.submitted, outcome.applied, overlap, task.annotator)
-        )
+        self._session_called = False
+        try:
+            outcome = self._dispatch(task)
+        except BaseException:
+            # a failed call may have left part of itself in the session (a remote engine that
+            # timed out still holds the prompt); a check that failed before any call did not
+            self.out_of_step = self.out_of_step or self._session_called
+            raise
+        self._record(task, outcome, active)
         return outcome
+
+    def _dispatch(self, task: Task) -> Outcome:
+        if isinstance(task.item, Command) and task.item.name == "remove_prompt":
+            return self._remove_prompt(task.item)
+        if isinstance(task.item, Command):
+            return self._command(task.item)
+        if task.interaction is not None:
+            return self._prompt(task.interaction)
+        raise ValueError("a prompt runs as the Task that Runner.check returns for it")
+
+    def _record(self, task: Task, outcome: Outcome, active_before: int) -> None:
+        with self.lock:
+            acted_on = _acted_on(task.item, active_before, self.store.active)
+            overlap = self.store.overlap
+            self.record.append(task.item)
+            self.stamps.append(
+                Stamp(acted_on, task.submitted, outcome.applied, overlap, task.annotator)
+            )
 
     def _prompt(self, interaction: Interaction) -> Outcome:
         start = time.perf_counter()
@@ -260,6 +284,7 @@ class Annotator:
                 with self.lock:
                     store.select(object_id)
                     store.clear_active()
+                self._session_called = True
                 self.session.reset_interactions()
                 for sequence, overlap, interaction in rest:
                     region = self._call_session(_given(interaction, "prompt", "raster"), sequence)
@@ -284,6 +309,7 @@ class Annotator:
     def _call_session(self, interaction: Interaction, seed: int | None = None) -> Bbox | None:
         """Call the session; return the buffer region to take over (None: nothing changed)."""
         session, positive = self.session, interaction.positive
+        self._session_called = True
         full = [[0, s] for s in self.shape]
         if hasattr(session, "refinement_rng"):
             # refinement covers leftover voxels around random picks: seed it by the prompt's place
@@ -325,6 +351,7 @@ class Annotator:
         with self.lock:
             change, session_action = self._apply_command(command)
             mask = self.store.mask() if session_action == "reseed" else None
+        self._session_called = self._session_called or session_action is not None
         if session_action == "reset":
             self.session.reset_interactions()
         elif mask is not None:
@@ -347,6 +374,8 @@ class Annotator:
                 return None, None
             store.select(command.object_id())
             return None, "reseed"
+        if name == "resync":
+            return None, "reseed"
         if name == "set_overlap":
             if command.overlap is None:
                 raise ValueError("set_overlap needs an overlap policy; got None")
@@ -358,10 +387,14 @@ class Annotator:
                 store.create(command.object_name, command.class_id)
             elif name == "reset_object":
                 store.clear_active()
+            elif name == "rename_object":
+                store.rename(command.object_id(), command.object_name, command.class_id)
             else:
                 store.delete(command.object_id())
         if name in ("new_object", "reset_object"):
             return store.change_of(step), "reset"
+        if name == "rename_object":
+            return store.change_of(step), None
         return store.change_of(step), "reseed" if store.active != active else None
 
     def _empty_mask(self) -> Volume:
@@ -372,6 +405,7 @@ class Annotator:
 
     def _reseed(self, mask: Volume) -> None:
         """Start the session over from ``mask`` (the active object's, exactly)."""
+        self._session_called = True
         if not mask.any():
             self.session.reset_interactions()
             return
@@ -414,7 +448,13 @@ class Annotator:
                 )
             self.stamps[:] = stamps
             mask = self.store.mask()
+            self.initial_overlap = next(
+                (stamp.overlap for stamp in stamps[:1] if stamp.overlap), self.store.overlap
+            )
         self._reseed(mask)
+        # the session now starts from the masks, not from the prompts behind them: the next item
+        # records that, so a replay of the record reaches the same session state
+        self.out_of_step = bool(snapshot.record)
 
     # ---- reading (any thread) -----------------------------------------------------------------
 

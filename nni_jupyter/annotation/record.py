@@ -22,7 +22,7 @@ ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
 #: The longest annotator name a stamp keeps.
 MAX_ANNOTATOR_LENGTH = 200
 #: Commands that are not undoable steps of the object store.
-NOT_STEPS = ("select_object", "set_overlap")
+NOT_STEPS = ("select_object", "set_overlap", "resync")
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,8 @@ def live_prompts(
             objects.pop(object_id, None)
         elif item.name == "remove_prompt":
             objects[object_id].pop(int(item.index))  # type: ignore[arg-type]
+        elif item.name == "rename_object":
+            continue  # a step of the object table; its prompts stay
         else:  # new_object, reset_object
             objects[object_id] = []
     return objects

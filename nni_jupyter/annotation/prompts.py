@@ -1,7 +1,7 @@
 """Prompt and Command values: what a gesture or a Python call asks for, recorded for replay.
 
 Both are frozen dataclasses that check their own structure on creation (types, counts, finite
-numbers); whether they fit a given image is checked by :mod:`nni_jupyter.widget.raster`. Both
+numbers); whether they fit a given image is checked by :mod:`nni_jupyter.annotation.raster`. Both
 convert to and from plain JSON-able dicts, so ``[item.to_dict() for item in seg.prompts]`` can be
 saved and replayed later with :func:`item_from_dict`.
 
@@ -48,8 +48,10 @@ BROWSER_COMMANDS = (
     "delete_object",
     "remove_prompt",
 )
-COMMANDS = (*BROWSER_COMMANDS, "set_overlap")
-COMMANDS_WITH_OBJECT = ("select_object", "delete_object")
+#: ``resync`` restarts the session from the active object's mask: the runner records it where a
+#: failed call may have left the session out of step with the objects, so a replay does the same.
+COMMANDS = (*BROWSER_COMMANDS, "set_overlap", "rename_object", "resync")
+COMMANDS_WITH_OBJECT = ("select_object", "delete_object", "rename_object")
 #: The largest prompt index (or record position) a ``remove_prompt`` command may name.
 MAX_PROMPT_INDEX = 2**31 - 1
 
@@ -279,11 +281,11 @@ class Command:
     ----------
     name
         One of ``undo``, ``redo``, ``reset_object``, ``new_object``, ``select_object``,
-        ``delete_object``, ``remove_prompt``, ``set_overlap``.
+        ``delete_object``, ``rename_object``, ``remove_prompt``, ``set_overlap``, ``resync``.
     object
-        The object id (1..65535) for ``select_object`` and ``delete_object``.
+        The object id (1..65535) for ``select_object``, ``delete_object`` and ``rename_object``.
     object_name, class_id
-        Optional name and class id for ``new_object``.
+        Optional name and class id for ``new_object`` and ``rename_object``.
     overlap
         ``"lock"`` or ``"overwrite"`` for ``set_overlap``.
     index, sequence
@@ -328,6 +330,8 @@ class Command:
             if not 0 <= class_id <= MAX_CLASS_ID:
                 raise ValueError(f"class_id must be in 0..{MAX_CLASS_ID}; got {class_id}")
             object.__setattr__(self, "class_id", class_id)
+        if self.name == "rename_object" and self.object_name is None and self.class_id is None:
+            raise ValueError("command rename_object needs a new object_name or class_id")
         if self.name == "set_overlap" and self.overlap not in OVERLAP_POLICIES:
             raise ValueError(f"overlap must be one of {OVERLAP_POLICIES}; got {self.overlap!r}")
 

@@ -43,13 +43,13 @@ import numpy as np
 
 from .. import atomic
 from ..volumes import SparseVolume
+from ..windows import window_for
 from . import npz, sparse_owner
-from .annotator import Snapshot
 from .inputs import check_spacing
 from .objects import OWNER_DTYPES, check_state
 from .prompts import item_from_dict
 from .record import Stamp
-from .slices import window_for
+from .runner import Snapshot
 
 FORMAT = "nni_jupyter.segmentation"
 VERSION = 3
@@ -137,18 +137,18 @@ def save(
     snapshot: Snapshot,
     image: ImageTag,
     spacing_mm: Sequence[float],
-    window: Sequence[float],
+    window: Sequence[float] | None,
 ) -> Path:
     """Write a Segmenter's state to ``path`` atomically; return the path.
 
     Parameters
     ----------
     snapshot
-        The annotator's state (:meth:`~.annotator.Annotator.snapshot`).
+        The runner's state (:meth:`~.runner.Runner.snapshot`).
     image
         The image it was made on.
     spacing_mm, window
-        The display settings to restore with it.
+        The display settings to restore with it (``window`` None: none shown).
 
     Errors are those of :func:`nni_jupyter.atomic.write_atomic` (a read-only file or folder is
     refused and left as it was).
@@ -162,7 +162,7 @@ def save(
         "image_fingerprint": image.fingerprint,
         **snapshot.table,
         "spacing_mm": [float(v) for v in spacing_mm],
-        "window": [float(v) for v in window],
+        "window": None if window is None else [float(v) for v in window],
         "prompts": [item.to_dict() for item in snapshot.record],
         "stamps": [stamp.to_dict() for stamp in snapshot.stamps or ()],
     }

@@ -224,6 +224,19 @@ class ObjectStore:
         if self.active == object_id:
             self.active = max(self.objects) if self.objects else self._add_object(None, None)
 
+    def rename(self, object_id: int, name: str | None, class_id: int | None) -> None:
+        """Give an object a new name and/or class id (None keeps it)."""
+        self._open_step()
+        self._require_object(object_id)
+        info = self.objects[object_id]
+        self.objects[object_id] = ObjectInfo(
+            info.id,
+            info.name if name is None else name,
+            info.color,
+            info.class_id if class_id is None else int(class_id),
+            info.visible,
+        )
+
     def select(self, object_id: int) -> None:
         """Make an object active (not a step on its own)."""
         self._require_object(object_id)

@@ -1,31 +1,12 @@
-"""Checks of what users hand the Segmenter: the image, the spacing, vertex lists; and its assets."""
+"""Checks of what users hand an annotation: the image, the spacing, vertex lists."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..volumes import LazyVolume, as_lazy, is_lazy
-
-_STATIC = Path(__file__).resolve().parent.parent / "static"
-#: Shown instead of a blank cell when the package was installed without its JavaScript bundle.
-UNBUILT_ESM = """export default { render({ el }) {
-  el.textContent = "nni_jupyter: the widget's JavaScript bundle is missing "
-    + "(nni_jupyter/static/widget.js). Install a released wheel, or run `npm run build` "
-    + "in the source tree.";
-} };"""
-
-
-def static_asset(name: str, fallback: str) -> str:
-    """The text of ``nni_jupyter/static/<name>`` when it was built, else ``fallback``.
-
-    Text, not a path: anywidget watches a path for changes and connects every widget instance to
-    the watcher, which keeps closed Segmenters alive for as long as the class exists.
-    """
-    path = _STATIC / name
-    return path.read_text(encoding="utf-8") if path.is_file() else fallback
 
 
 def image_4d(image: Any) -> Any:

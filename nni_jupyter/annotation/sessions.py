@@ -68,13 +68,16 @@ def needs_model(session: Session) -> bool:
 
 def model_info(session: Session, name: str) -> dict[str, str]:
     """Return the status line ``{name, license, device, precision, warning}`` for a loaded
-    ``session`` (precision empty where the backend does not say)."""
+    ``session`` (precision empty where the backend does not say), with the model's
+    provenance: ``id`` (the model store's id), ``commit`` (the hub snapshot it was downloaded
+    at) and ``checkpoint_sha256``, each empty where unknown (a folder of one's own, a remote
+    session)."""
     device = str(getattr(session, "device", "remote"))
     network = getattr(session, "network", None)
     parameters = sum(p.numel() for p in network.parameters()) if network is not None else 0
     warning = ""
     if device.startswith("cpu") and (
-        parameters > FULL_SIZE_PARAMETERS or name in weights.OFFICIAL_MODELS
+        parameters > FULL_SIZE_PARAMETERS or weights.is_official_id(name)
     ):
         warning = (
             f"{name} runs on the CPU: expect tens of seconds per prompt. Use a GPU kernel or "
@@ -82,8 +85,15 @@ def model_info(session: Session, name: str) -> dict[str, str]:
         )
     elif name == weights.DEMO_MODEL:
         warning = weights.DEMO_NOTICE[0].upper() + weights.DEMO_NOTICE[1:]
+    checkpoint = getattr(getattr(session, "model", None), "checkpoint", None)
+    origin = (
+        weights.provenance(Path(checkpoint).parent.parent, name, checkpoint) if checkpoint else {}
+    )
     return {
         "name": name,
+        "id": name if weights.is_official_id(name) else "",
+        "commit": str(origin.get("snapshot_commit") or ""),
+        "checkpoint_sha256": str(origin.get("checkpoint_sha256") or ""),
         "license": str(getattr(session, "license", None) or "unknown"),
         "device": device,
         "precision": str(getattr(session, "precision", None) or ""),

@@ -1,9 +1,13 @@
-"""The prompt log: a versioned, human-readable JSON record of one Segmenter's work.
+"""The prompt log: a versioned, human-readable JSON record of one annotation's work.
 
-It holds the image (path, fingerprint, geometry), the model (name, checkpoint SHA-256, package
-version, AutoZoom, precision) and per object its name, class id, colour and the prompts that still
-shape it, in voxels and in world millimetres. :func:`read_prompt_log` validates a whole file before
-anything runs; :func:`replay_items` turns a log back into prompts and commands for a Segmenter.
+It holds the image (path, fingerprint, geometry), the model (name, id, checkpoint SHA-256, package
+version, AutoZoom, precision), per object its name, class id, colour and the prompts that still
+shape it, in voxels and in world millimetres, and (since version 2) ``record``: every prompt and
+command that ran, in order, each with its stamp. The record is the truth: replaying it on a new
+annotation of the same image runs the same calls in the same order, so the labels come back
+exactly; the per-object prompts are its readable summary. A version 1 log (no record) replays
+from the per-object prompts. :func:`read` validates a whole file before anything runs;
+:func:`replay_plan` turns a log back into prompts and commands.
 
 A log is user-editable text: every field is checked, and errors name the file and the field.
 """
@@ -22,6 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._version import __version__
 from ..atomic import write_atomic
 from ..inference.gestures import plane_axes
 from ..measurements import voxel_to_world
@@ -33,11 +38,14 @@ from .prompts import (
     Command,
     MaskCrop,
     Prompt,
+    item_from_dict,
 )
-from .record import ANNOTATOR_ENV, Entry
+from .record import ANNOTATOR_ENV, Entry, Stamp
 
 FORMAT = "nni_jupyter.prompt_log"
-VERSION = 1
+VERSION = 2
+#: Versions this code reads: 1 (per-object prompts only) and 2 (with the whole record).
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,23 @@ def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dic
     return out
 
 
+def record_entries(
+    record: Sequence[Prompt | Command],
+    stamps: Sequence[Stamp] | None,
+    initial_overlap: str,
+) -> dict[str, Any]:
+    """The log's ``record`` part: every item with its stamp (null when not known), and the
+    overlap policy the record starts under."""
+    known = list(stamps) if stamps is not None else [None] * len(record)
+    return {
+        "initial_overlap": initial_overlap,
+        "record": [
+            {"item": item.to_dict(), "stamp": None if stamp is None else stamp.to_dict()}
+            for item, stamp in zip(record, known, strict=True)
+        ],
+    }
+
+
 def build(
     geometry: Geometry,
     fingerprint: str,
@@ -108,12 +133,29 @@ def build(
     live: dict[int, list[Entry]],
     overlap: str,
     annotator: str | None = None,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble a prompt log (see the module docstring); ``annotator`` defaults to the env var.
 
-    ``overlap`` is the Segmenter's policy now; each prompt also records the one it ran under.
+    ``overlap`` is the annotation's policy now; each prompt also records the one it ran under.
+    ``record`` is :func:`record_entries`' result (None: a version 1 log, no record).
     """
     who = annotator if annotator is not None else os.environ.get(ANNOTATOR_ENV) or None
+    log = _summary(geometry, fingerprint, model, objects, live, overlap, who)
+    if record is None:
+        return {**log, "version": 1}
+    return {**log, **record}
+
+
+def _summary(
+    geometry: Geometry,
+    fingerprint: str,
+    model: dict[str, Any],
+    objects: Sequence[dict[str, Any]],
+    live: dict[int, list[Entry]],
+    overlap: str,
+    who: str | None,
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -142,20 +184,23 @@ def build(
     }
 
 
-def model_entry(session: Any, name: str) -> dict[str, Any]:
-    """The log's ``model`` part for a loaded ``session`` (checkpoint SHA-256 when it is a file)."""
-    from nni_jupyter import __version__
-
+def model_entry(session: Any, info: dict[str, Any]) -> dict[str, Any]:
+    """The log's ``model`` part for a loaded ``session`` and its ``model_info``: name, the
+    model store's id and snapshot commit where known, checkpoint SHA-256 when it is a file."""
     checkpoint = getattr(getattr(session, "model", None), "checkpoint", None)
     autozoom = getattr(session, "do_autozoom", None)
     precision = getattr(session, "precision", None)
-    return {
+    entry = {
         "precision": None if precision is None else str(precision),
-        "name": name,
+        "name": str(info.get("name", "")),
         "checkpoint_sha256": None if checkpoint is None else file_sha256(Path(checkpoint)),
         "nni_jupyter_version": __version__,
         "autozoom": None if autozoom is None else bool(autozoom),
     }
+    for key in ("id", "commit"):  # the model store's, when the model came from it
+        if info.get(key):
+            entry[key] = str(info[key])
+    return entry
 
 
 def file_sha256(path: Path) -> str:
@@ -250,8 +295,11 @@ def check(log: Any, source: str = "<dict>") -> dict[str, Any]:
         raise checker.fail("(top level)", f"expected an object; got {type(log).__name__}")
     if checker.get(log, "format", "", str) != FORMAT:
         raise checker.fail("format", f"expected {FORMAT!r}; got {log['format']!r}")
-    if checker.get(log, "version", "", int) != VERSION:
-        raise checker.fail("version", f"expected {VERSION}; got {log['version']!r} (a newer log?)")
+    if checker.get(log, "version", "", int) not in READABLE_VERSIONS:
+        raise checker.fail(
+            "version",
+            f"expected one of {READABLE_VERSIONS}; got {log['version']!r} (a newer log?)",
+        )
     image = checker.get(log, "image", "", dict)
     shape = checker.numbers(checker.get(image, "shape", "image.", list), "image.shape", 3, True)
     if any(s != int(s) for s in shape):
@@ -284,7 +332,27 @@ def check(log: Any, source: str = "<dict>") -> dict[str, Any]:
             raise checker.fail(f"{field}color", f"expected 3 integers 0..255; got {obj['color']!r}")
         for j, entry in enumerate(checker.get(obj, "prompts", field, list)):
             _check_prompt(checker, entry, f"{field}prompts[{j}]")
+    if log["version"] >= 2:
+        _check_record(checker, log)
     return log
+
+
+def _check_record(checker: _Checker, log: dict[str, Any]) -> None:
+    if log.get("initial_overlap") not in OVERLAP_POLICIES:
+        raise checker.fail(
+            "initial_overlap",
+            f"expected one of {', '.join(OVERLAP_POLICIES)}; got {log.get('initial_overlap')!r}",
+        )
+    for k, entry in enumerate(checker.get(log, "record", "", list)):
+        field = f"record[{k}]"
+        if not isinstance(entry, dict):
+            raise checker.fail(field, f"expected an object; got {str(entry)[:200]}")
+        try:
+            item_from_dict(checker.get(entry, "item", f"{field}.", dict))
+            if entry.get("stamp") is not None:
+                Stamp.from_dict(entry["stamp"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise checker.fail(field, str(exc)) from exc
 
 
 def _check_prompt(checker: _Checker, entry: Any, field: str) -> None:
@@ -365,14 +433,21 @@ def replay_items(log: dict[str, Any]) -> list[Prompt | Command]:
 
 
 def replay_plan(log: dict[str, Any]) -> list[tuple[Prompt | Command, str | None]]:
-    """Prompts and commands that rebuild a (checked) log's objects on a new Segmenter, each with
+    """Prompts and commands that rebuild a (checked) log's objects on a new annotation, each with
     the annotator the log names for it (None for the commands).
 
-    Objects are created in id order (the first takes the Segmenter's initial object), then the
+    A log with its record (version 2) gives the record itself: every item as it ran, in order
+    (start it under the log's ``initial_overlap``). A version 1 log is rebuilt from its objects:
+    objects are created in id order (the first takes the initial object), then the
     prompts run in their original order, selecting each prompt's object first and setting the
     overlap policy it ran under; the log's own policy is set last. A log without policies
     replays under ``"lock"``, the Segmenter's default.
     """
+    if "record" in log:
+        return [
+            (item_from_dict(entry["item"]), (entry.get("stamp") or {}).get("annotator"))
+            for entry in log["record"]
+        ]
     objects = sorted(log["objects"], key=lambda obj: obj["id"])
     items: list[tuple[Prompt | Command, str | None]] = []
     new_id = {}

@@ -6,24 +6,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nni_jupyter.widget import annotator as annotator_module
-from nni_jupyter.widget import steps as steps_module
-from nni_jupyter.widget.annotator import Annotator, Snapshot
-from nni_jupyter.widget.codec import decode_mask
-from nni_jupyter.widget.models import scribble_thickness, supported_tools
-from nni_jupyter.widget.prompts import Command, Prompt
+from nni_jupyter.annotation import runner as annotator_module
+from nni_jupyter.annotation import steps as steps_module
+from nni_jupyter.annotation.codec import decode_mask
+from nni_jupyter.annotation.prompts import Command, Prompt
+from nni_jupyter.annotation.runner import Runner, Snapshot
+from nni_jupyter.annotation.sessions import scribble_thickness, supported_tools
 
 SCRIBBLE = Prompt("scribble", True, axis=2, index=16, vertices=((10.0, 10.0), (24.0, 20.0)))
 BOX = Prompt("box", True, bbox=((6, 20), (8, 22), (12, 13)))
 
 
-def make_annotator(session, image) -> Annotator:
-    return Annotator(
+def make_annotator(session, image) -> Runner:
+    return Runner(
         session, image[None], supported_tools(session), scribble_thickness(session), "overwrite"
     )
 
 
-def run(annotator: Annotator, item):
+def run(annotator: Runner, item):
     return annotator.run(annotator.check(item))
 
 

@@ -1,0 +1,746 @@
+"""The headless annotation of one image: the state and the work behind every Segmenter.
+
+An :class:`Annotation` owns the image (with its geometry), the inference session, the objects and
+their label map, every prompt and command in one ordered record, undo/redo, the prompt log,
+save/load and measurements. It imports nothing of the widget: a script, a test or a Dask worker
+uses it as it is, and :class:`nni_jupyter.Segmenter` holds one and only shows it.
+
+Work runs on one worker thread (:mod:`.worker`) in submission order, so a notebook stays responsive;
+every method that changes the state blocks until it ran unless ``wait=False`` (then it returns a
+:class:`concurrent.futures.Future`). Views learn what changed through :meth:`Annotation.listen`.
+
+The record is the truth: the masks are what running it gives. A prompt log (:meth:`log`) holds the
+whole record, and :meth:`replay_log` on a new annotation of the same image runs it again through the
+same path, so the labels come back voxel for voxel.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from ..volumes import LazyVolume
+from . import lifetime, log, memory, outputs, persistence
+from .inputs import check_spacing, image_4d, spatial, vertex_pairs
+from .objects import Volume
+from .prompts import Command as Command
+from .prompts import MaskCrop, Prompt, Tool, item_from_dict
+from .record import MAX_ANNOTATOR_LENGTH, live_prompts
+from .runner import Outcome, Runner, Snapshot, Task
+from .sessions import load_model, model_info, scribble_thickness, supported_tools
+from .worker import Job, Worker
+
+if TYPE_CHECKING:
+    from ..inference.api import Session
+    from ..inference.regions import Bbox
+
+Item = Prompt | Command
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a view hears after each item ran: the item, who asked (``request_id``, None for
+    Python), and its outcome or its error (exactly one is None)."""
+
+    item: Item
+    request_id: int | None
+    outcome: Outcome | None
+    error: BaseException | None
+
+
+Listener = Callable[[Finished], None]
+StateListener = Callable[[bool, int], None]
+WarningListener = Callable[[str], None]
+
+
+class Annotation:
+    """Objects segmented in one 3-D image by prompts, with no widget.
+
+    Parameters
+    ----------
+    image
+        ``[X, Y, Z]`` or ``[1, X, Y, Z]`` raw intensities, a lazy array (Zarr, Dask, memory map),
+        or an :class:`nni_jupyter.Image` (its spacing, origin and direction come with it).
+    session
+        A session with the nnInteractive API; default: nni_jupyter's own on the best device.
+    model
+        None (the best available model), ``"demo"``, a model id or a model folder.
+    spacing
+        Voxel spacing in mm ``(x, y, z)``; default the Image's, else 1 mm.
+    overlap
+        ``"lock"`` (a prompt never takes other objects' voxels) or ``"overwrite"``.
+    device, precision
+        For the default session (see :func:`nni_jupyter.load_session`).
+    memory_budget
+        Bytes (or ``"8G"``) this annotation may use; a larger image is refused before loading.
+    """
+
+    def __init__(
+        self,
+        image: Any,
+        session: Session | None = None,
+        model: str | Path | None = None,
+        spacing: Any = None,
+        *,
+        overlap: str = "lock",
+        device: Any = None,
+        memory_budget: int | str | None = None,
+        precision: str = "auto",
+    ):
+        self._closed = False
+        self._listeners: list[Listener] = []
+        self._state_listeners: list[StateListener] = []
+        self._warning_listeners: list[WarningListener] = []
+        self.autosave_path: Path | None = None
+        #: The display window ``[level, width]`` a view shows, saved with the work (None: none).
+        self.window: list[float] | None = None
+        #: The :class:`nni_jupyter.Image` given (origin and direction for world positions), or None.
+        self.geometry = image if hasattr(image, "spacing_mm") else None
+        if self.geometry is not None:
+            spacing = self.geometry.spacing_mm if spacing is None else spacing
+            image = self.geometry.array
+        image4d = image_4d(image)
+        self.spacing_mm: list[float] = check_spacing(spacing)
+        self.volume = spatial(image4d)
+        self.image_tag = persistence.ImageTag(self.volume)
+        if session is not None:  # refuse a session in use before loading anything into it
+            lifetime.claim_session(session, self)
+        session, name = load_model(session, model, device, precision)
+        lifetime.claim_session(session, self)
+        try:
+            self._build(session, name, image4d, overlap, memory_budget)
+        except BaseException:
+            lifetime.release_session(session, self)
+            raise
+
+    def _build(
+        self,
+        session: Session,
+        name: str,
+        image4d: Any,
+        overlap: str,
+        memory_budget: int | str | None,
+    ) -> None:
+        cache = None  # a lazy image costs its chunk cache (a memory map: the OS's page cache)
+        if isinstance(self.volume, LazyVolume):
+            cache = 0 if self.volume.direct else self.volume.cache.max_bytes
+        network = getattr(session, "network", None)
+        memory.check_fits(self.volume.shape, self.volume.dtype, network, memory_budget, cache)
+        self.tools = supported_tools(session)
+        self.scribble_thickness = scribble_thickness(session)
+        # a lazy image streams its statistics on a thread: prompts wait for it, views do not
+        lazy = isinstance(image4d, LazyVolume)
+        self.runner = Runner(session, image4d, self.tools, self.scribble_thickness, overlap, lazy)
+        self.model_info = model_info(session, name)
+        self._worker: Worker[Task, Outcome] = Worker(self.runner.run, self._finish, self._state)
+
+    # ---- views --------------------------------------------------------------------------------
+
+    def listen(
+        self,
+        on_finish: Listener,
+        on_state: StateListener | None = None,
+        on_warning: WarningListener | None = None,
+    ) -> None:
+        """Call ``on_finish`` (on the worker thread) after every item, ``on_state(busy,
+        pending)`` when the queue changes and ``on_warning(message)`` when an autosave failed
+        after its item ran. A listener that raises is reported as a warning."""
+        self._listeners.append(on_finish)
+        if on_state is not None:
+            self._state_listeners.append(on_state)
+        if on_warning is not None:
+            self._warning_listeners.append(on_warning)
+
+    def _finish(
+        self, job: Job[Task, Outcome], outcome: Outcome | None, error: BaseException | None
+    ) -> None:
+        finished = Finished(job.item.item, job.request_id, outcome, error)
+        for listener in list(self._listeners):
+            try:
+                listener(finished)
+            except Exception as exc:  # noqa: BLE001 - a view must not fail the prompt
+                warnings.warn(
+                    f"nni_jupyter: a listener raised {type(exc).__name__}: {exc}", stacklevel=2
+                )
+        if error is None:
+            self._autosave_now()
+
+    def _state(self, busy: bool, pending: int) -> None:
+        for listener in list(self._state_listeners):
+            listener(busy, pending)
+
+    # ---- submitting ---------------------------------------------------------------------------
+
+    def submit(
+        self, item: Item, request_id: int | None = None, annotator: str | None = None
+    ) -> Future[Outcome]:
+        """Check ``item`` now and queue it; return its future (never blocks).
+
+        Raises
+        ------
+        ValueError
+            When the prompt does not fit the image or the model (nothing is queued).
+        RuntimeError
+            When the annotation is closed.
+        """
+        if self._closed:
+            raise RuntimeError("this annotation is closed: it takes no more prompts")
+        return self._worker.submit(self.runner.check(item, annotator), request_id)
+
+    def _run(self, item: Item, wait: bool, annotator: str | None = None) -> Any:
+        if wait and self._worker.in_worker_thread:
+            raise RuntimeError(
+                "a blocking call from inside a listener would wait forever; pass wait=False"
+            )
+        future = self.submit(item, annotator=annotator)
+        if not wait:
+            future.add_done_callback(_warn_on_failure)
+            return future
+        return future.result()
+
+    def _changed(self, item: Item, wait: bool) -> Any:
+        result = self._run(item, wait)
+        return result.bbox if wait else result
+
+    # ---- prompts ------------------------------------------------------------------------------
+
+    @overload
+    def run_prompt(self, prompt: Prompt, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def run_prompt(self, prompt: Prompt, wait: Literal[False]) -> Future[Outcome]: ...
+    def run_prompt(self, prompt: Prompt, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Run a :class:`Prompt`; return the changed bbox (or its future with ``wait=False``)."""
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def add_point(
+        self, point: Any, positive: bool = ..., *, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def add_point(
+        self, point: Any, positive: bool = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def add_point(
+        self, point: Any, positive: bool = True, *, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a point ``(x, y, z)`` in voxel coordinates; return the changed bbox."""
+        return self._changed(point_prompt(point, positive), wait)  # type: ignore[no-any-return]
+
+    @overload
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_box(
+        self,
+        box: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a box: a half-open volume box ``[[x0, x1], [y0, y1], [z0, z1]]`` (one axis
+        of size 1 for the v1.0 model), or with ``axis`` and ``index`` two in-plane corners
+        ``[(p0, q0), (p1, q1)]`` on that slice (inclusive, as a browser box)."""
+        prompt = box_prompt(box, positive, axis, index)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_scribble(
+        self,
+        stroke: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a scribble: a full-volume 0/1 mask ``[X, Y, Z]``, or with ``axis`` and
+        ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn as a browser scribble is."""
+        prompt = gesture_prompt("scribble", stroke, positive, axis, index)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[True] = ...,
+    ) -> Bbox | None: ...
+    @overload
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = ...,
+        *,
+        axis: int | None = ...,
+        index: int | None = ...,
+        wait: Literal[False],
+    ) -> Future[Outcome]: ...
+    def add_lasso(
+        self,
+        outline: Any,
+        positive: bool = True,
+        *,
+        axis: int | None = None,
+        index: int | None = None,
+        wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:
+        """Prompt with a lasso: a full-volume *filled* 0/1 mask, or with ``axis`` and ``index``
+        a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are filled)."""
+        prompt = gesture_prompt("lasso", outline, positive, axis, index)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def add_mask(
+        self, mask: Any, refine: bool = ..., *, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def add_mask(
+        self, mask: Any, refine: bool = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def add_mask(
+        self, mask: Any, refine: bool = False, *, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside); later
+        prompts continue from it; ``refine=True`` lets the model refine it first."""
+        return self._changed(mask_prompt(mask, refine), wait)  # type: ignore[no-any-return]
+
+    # ---- objects and history ------------------------------------------------------------------
+
+    @overload
+    def new_object(
+        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[True] = ...
+    ) -> int: ...
+    @overload
+    def new_object(
+        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def new_object(
+        self, name: str | None = None, class_id: int | None = None, *, wait: bool = True
+    ) -> int | Future[Outcome]:
+        """Finish the active object and start a new empty one; return its id."""
+        result = self._run(Command("new_object", object_name=name, class_id=class_id), wait)
+        return self.runner.store.active if wait else result
+
+    def select_object(self, object_id: int, *, wait: bool = True) -> Any:
+        """Make an object active again, so later prompts refine it."""
+        return self._changed(Command("select_object", object=object_id), wait)
+
+    def delete_object(self, object_id: int, *, wait: bool = True) -> Any:
+        """Remove an object and its voxels (undoable)."""
+        return self._changed(Command("delete_object", object=object_id), wait)
+
+    def rename_object(
+        self, object_id: int, name: str | None = None, class_id: int | None = None, *,
+        wait: bool = True,
+    ) -> Any:  # fmt: skip
+        """Give an object a new name and/or class id (undoable; recorded in the log)."""
+        command = Command("rename_object", object=object_id, object_name=name, class_id=class_id)
+        return self._changed(command, wait)
+
+    def reset_object(self, *, wait: bool = True) -> Any:
+        """Clear the active object's mask and its prompts (undoable)."""
+        return self._changed(Command("reset_object"), wait)
+
+    def set_overlap(self, overlap: str, *, wait: bool = True) -> Any:
+        """Set the overlap policy for later prompts: ``"lock"`` or ``"overwrite"``."""
+        return self._changed(Command("set_overlap", overlap=overlap), wait)
+
+    @overload
+    def undo(self, *, wait: Literal[True] = ...) -> bool: ...
+    @overload
+    def undo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def undo(self, *, wait: bool = True) -> bool | Future[Outcome]:
+        """Undo the latest change of any object; return False when there was nothing to undo."""
+        result = self._run(Command("undo"), wait)
+        return bool(result.applied) if wait else result
+
+    @overload
+    def redo(self, *, wait: Literal[True] = ...) -> bool: ...
+    @overload
+    def redo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def redo(self, *, wait: bool = True) -> bool | Future[Outcome]:
+        """Redo the latest undone change; return False when there was nothing to redo."""
+        result = self._run(Command("redo"), wait)
+        return bool(result.applied) if wait else result
+
+    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
+        """Delete prompt ``index`` of an object (default the active one) and recompute it.
+
+        ``index`` counts the prompts that still shape the object, as in :meth:`log` (negative
+        counts from the end). One undoable step: :meth:`undo` brings back mask and prompt.
+
+        Raises
+        ------
+        IndexError
+            When the object has no prompt ``index``.
+        """
+        return self._changed(Command("remove_prompt", object=object, index=index), wait)
+
+    def replay(
+        self, items: Iterable[Item | dict[str, Any]], *, wait: bool = True
+    ) -> list[Future[Outcome]]:
+        """Run recorded prompts and commands (``prompts`` or their ``to_dict()``) in order.
+
+        With ``wait=True`` blocks until all ran and raises the first error, if any.
+        """
+        parsed = [
+            item if isinstance(item, Prompt | Command) else item_from_dict(item) for item in items
+        ]
+        futures: list[Future[Outcome]] = [self._run(item, wait=False) for item in parsed]
+        if wait:
+            for future in futures:
+                future.result()
+        return futures
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every queued item has run; return False on timeout."""
+        return self._worker.wait_idle(timeout)
+
+    def close(self) -> None:
+        """Stop the worker (after queued items) and release the session; masks stay readable."""
+        if self._closed:
+            return
+        self._closed = True
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.stop()
+        runner = getattr(self, "runner", None)
+        if runner is not None and runner.session is not None:
+            lifetime.release_session(runner.session, self)
+            runner.session = None  # frees a session (and its image copy) nobody else holds
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran."""
+        return self._closed
+
+    # ---- results ------------------------------------------------------------------------------
+
+    @property
+    def annotator(self) -> str | None:
+        """Who gives the prompts, recorded with each; None: ``$NNI_JUPYTER_ANNOTATOR``."""
+        return self.runner.annotator
+
+    @annotator.setter
+    def annotator(self, name: str | None) -> None:
+        if name is not None and not (isinstance(name, str) and len(name) <= MAX_ANNOTATOR_LENGTH):
+            raise ValueError(
+                f"annotator must be None or text of at most {MAX_ANNOTATOR_LENGTH} characters; "
+                f"got {str(name)[:80]!r}"
+            )
+        self.runner.annotator = name
+
+    @property
+    def mask(self) -> Volume:
+        """The active object's mask, uint8 0/1 ``[X, Y, Z]`` (a copy; a read-only sparse
+        snapshot for a lazy image)."""
+        with self.runner.lock:
+            return self.runner.store.mask()
+
+    @property
+    def labels(self) -> Volume:
+        """All objects as an instance map, uint16 ``[X, Y, Z]``: 0 = background, else the id."""
+        with self.runner.lock:
+            return self.runner.store.instance_map()
+
+    def aggregate(self, mode: str = "instance") -> Volume | dict[int, Volume]:
+        """All objects combined: ``"instance"`` (uint16 ids), ``"semantic"`` (uint16 class ids)
+        or ``"separate"`` (dict id -> uint8 mask)."""
+        with self.runner.lock:
+            return self.runner.store.aggregate(mode)
+
+    @property
+    def prompts(self) -> tuple[Item, ...]:
+        """Every prompt and command that ran, in order: the record the masks come from."""
+        with self.runner.lock:
+            return tuple(self.runner.record)
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        """Each object's id, name, colour, class id, visibility and voxel count."""
+        return self.runner.objects_state()
+
+    @property
+    def active_object(self) -> int:
+        """The id of the object prompts go to."""
+        return self.runner.store.active
+
+    @property
+    def overlap(self) -> str:
+        """The overlap policy later prompts run under."""
+        return self.runner.store.overlap
+
+    def live_prompts(self, object_id: int | None = None) -> list[Any]:
+        """The prompts that still shape an object (default the active one), as record entries;
+        empty when the record does not say which object each acted on (an old save file)."""
+        with self.runner.lock:
+            try:
+                live = live_prompts(self.runner.record, self.runner.stamps)
+            except ValueError:
+                return []
+            return live.get(self.runner.store.active if object_id is None else object_id, [])
+
+    # ---- the prompt log -----------------------------------------------------------------------
+
+    def log(self, annotator: str | None = None) -> dict[str, Any]:
+        """The prompt log: image, model, every object's prompts (voxels and world mm) and the
+        whole ordered record that :meth:`replay_log` runs again (see :mod:`.log`)."""
+        self._wait_outside_worker()
+        with self.runner.lock:
+            snapshot = self.runner.snapshot()
+            stamps = snapshot.stamps
+        geometry = log.geometry_of(self.geometry, self.volume.shape, self.spacing_mm)
+        model = log.model_entry(self.runner.session, self.model_info)
+        record = log.record_entries(snapshot.record, stamps, self.runner.initial_overlap)
+        try:
+            live = live_prompts(snapshot.record, stamps or ())
+        except ValueError:
+            live = {}
+        return log.build(
+            geometry,
+            self.image_tag.fingerprint,
+            model,
+            self.objects,
+            live,
+            snapshot.table["overlap"],
+            annotator,
+            record,
+        )
+
+    def save_log(self, path: str | Path, annotator: str | None = None) -> Path:
+        """Write :meth:`log` to ``path`` as JSON, atomically; return the path."""
+        return log.save(path, self.log(annotator))
+
+    def replay_log(self, source: dict[str, Any] | str | Path, *, force: bool = False) -> None:
+        """Replay a prompt log (a dict or a file, checked first) on this new annotation.
+
+        A log with its record (version 2) runs every item again in order, so the labels are
+        those the log was written from; a version 1 log rebuilds each object from its prompts.
+
+        Raises
+        ------
+        ValueError
+            When the log is invalid, is for another image shape, or (unless ``force``) for an
+            image with another fingerprint; or when this annotation already holds a record.
+        """
+        checked = log.check(source) if isinstance(source, dict) else log.read(source)
+        shape = [int(s) for s in self.volume.shape]
+        if shape != checked["image"]["shape"]:
+            raise ValueError(
+                f"the prompt log is for an image of shape {checked['image']['shape']}; "
+                f"this one is {shape}"
+            )
+        expected = checked["image"]["fingerprint"]
+        if not force and expected != self.image_tag.fingerprint:
+            raise ValueError(
+                f"the prompt log was written for another image (fingerprint {expected[:16]}..., "
+                f"this image's is {self.image_tag.fingerprint[:16]}...): its prompts would "
+                "segment different voxels. Pass force=True to replay it anyway."
+            )
+        self._wait_outside_worker()
+        if "record" in checked:
+            if self.runner.record:
+                raise ValueError(
+                    "a prompt log with its record replays on a new annotation; this one already "
+                    f"ran {len(self.runner.record)} items"
+                )
+            with self.runner.lock:
+                self.runner.store.set_overlap(checked.get("initial_overlap") or "lock")
+        futures = [self.submit(item, annotator=who) for item, who in log.replay_plan(checked)]
+        for future in futures:
+            future.result()
+
+    # ---- saving -------------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write labels, objects, the record and settings to ``path`` (``.npz``, atomically).
+
+        Waits for queued items first. Restore with :meth:`load`; the undo history is not saved.
+        """
+        self._wait_outside_worker()
+        return persistence.save(
+            path, self.runner.snapshot(), self.image_tag, self.spacing_mm, self.window
+        )
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path,
+        image: Any,
+        session: Session | None = None,
+        model: str | Path | None = None,
+        *,
+        check_image: bool = True,
+        **kwargs: Any,
+    ) -> Annotation:
+        """Restore an annotation saved with :meth:`save` on the same ``image``.
+
+        Raises
+        ------
+        ValueError
+            When the file is not a segmentation, is damaged, or was saved for another image;
+            always before a session or worker exists.
+        """
+        snapshot, meta = read_save_file(path, image, check_image)
+        kwargs.setdefault("spacing", meta.get("spacing_mm"))
+        kwargs.setdefault("overlap", meta.get("overlap", "lock"))
+        annotation = cls(image, session=session, model=model, **kwargs)
+        annotation.restore(snapshot)
+        return annotation
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Take over a checked save file's state (closing this annotation when it does not fit)."""
+        try:
+            self.runner.restore(snapshot)
+        except BaseException:
+            self.close()
+            raise
+
+    def autosave(self, path: str | Path | None) -> None:
+        """Save to ``path`` now and after every item that ran (``None`` turns it off).
+
+        Raises
+        ------
+        IsADirectoryError
+            When ``path`` is a folder (nothing changes then).
+        """
+        target = None if path is None else Path(path).expanduser()
+        if target is not None and target.is_dir():
+            raise IsADirectoryError(
+                f"autosave needs a file path such as {target / 'work.npz'}; {target} is a folder"
+            )
+        self.autosave_path = target
+        if target is not None:
+            self.save(target)
+
+    def _autosave_now(self) -> None:
+        if self.autosave_path is None:
+            return
+        try:
+            persistence.save(
+                self.autosave_path,
+                self.runner.snapshot(),
+                self.image_tag,
+                self.spacing_mm,
+                self.window,
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed save must not fail the prompt
+            message = f"autosave to {self.autosave_path} failed: {type(exc).__name__}: {exc}"
+            warnings.warn(f"nni_jupyter: {message}", stacklevel=2)
+            for listener in list(self._warning_listeners):
+                listener(message)
+
+    # ---- measurements and exports -------------------------------------------------------------
+
+    def object_names(self) -> dict[int, str]:
+        """Object id -> name."""
+        return {int(item["id"]): str(item["name"]) for item in self.objects}
+
+    def measure(self, as_dataframe: bool | None = None) -> Any:
+        """Per object: voxels, volume in mL, bbox, centroid in voxels and in mm (a DataFrame
+        when pandas is installed, else a list of dicts; see :func:`nni_jupyter.measure`)."""
+        self._wait_outside_worker()
+        return outputs.measure_labels(self, as_dataframe)
+
+    def export(self, format: str, path: str | Path) -> Path | tuple[Path, Path]:
+        """Write every object, with name, class id and colour: ``"dicom-seg"``, ``"ome-zarr"``
+        or ``"nifti"`` (labels plus a ``.tsv`` table; returns both paths)."""
+        self._wait_outside_worker()
+        return outputs.export(self, format, path)
+
+    def save_labels(self, path: str | Path, name: str = "labels") -> Path:
+        """Write the label map chunk by chunk: into an OME-Zarr image as ``labels/<name>``,
+        else as a plain uint16 Zarr array ``[X, Y, Z]``; return the path written."""
+        self._wait_outside_worker()
+        return outputs.save_labels(self, path, name)
+
+    def _wait_outside_worker(self) -> None:
+        if not self._worker.in_worker_thread:
+            self.wait()
+
+
+def read_save_file(
+    path: str | Path, image: Any, check_image: bool
+) -> tuple[Snapshot, dict[str, Any]]:
+    """Check a whole save file against ``image``; return its state and its settings."""
+    volume = image.array if hasattr(image, "spacing_mm") else image
+    snapshot = persistence.load(path, spatial(image_4d(volume)), check_image)
+    return snapshot, snapshot.table
+
+
+def point_prompt(point: Any, positive: bool = True) -> Prompt:
+    """A point prompt at voxel ``(x, y, z)``."""
+    return Prompt("point", positive, point=tuple(point))
+
+
+def box_prompt(box: Any, positive: bool, axis: int | None, index: int | None) -> Prompt:
+    """A box prompt: a volume box, or with ``axis`` and ``index`` two corners on a slice."""
+    if axis is None:
+        return Prompt("box", positive, bbox=box)
+    return Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box))
+
+
+def gesture_prompt(
+    tool: Tool, value: Any, positive: bool, axis: int | None, index: int | None
+) -> Prompt:
+    """A scribble or lasso prompt: a full-volume mask, or with ``axis`` and ``index`` vertices."""
+    if axis is None:
+        return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
+    return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
+
+
+def mask_prompt(mask: Any, refine: bool = False) -> Prompt:
+    """A prompt that replaces the active object's mask with ``mask``."""
+    return Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine)
+
+
+def _warn_on_failure(future: Future[Outcome]) -> None:
+    error = future.exception()
+    if error is not None:
+        warnings.warn(
+            f"nni_jupyter: a queued prompt failed: {type(error).__name__}: {error}", stacklevel=2
+        )
