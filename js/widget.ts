@@ -11,8 +11,6 @@ import { Panel } from "./panel";
 import { Store } from "./store";
 import type { WidgetTraits } from "./types";
 
-export type { TestHooks } from "./panel";
-
 export interface SegmenterWidget {
   initialize: Initialize<WidgetTraits>;
   render: Render<WidgetTraits>;
