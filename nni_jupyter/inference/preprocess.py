@@ -17,7 +17,7 @@ import torch
 
 from ..volumes.lazy import LazyVolume
 from .regions import clip_bbox, nonzero_bbox, to_local, to_slices
-from .validation import explain_statistics
+from .validation import explain_all_zero, explain_constant, explain_statistics
 
 # Rows of the first axis handled at once by the statistics passes: bounds temporaries.
 _SLAB_ROWS = 16
@@ -106,8 +106,9 @@ def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:
     Raises
     ------
     ValueError
-        If the image is all zero, holds NaN or inf, one nonzero voxel or values beyond float32,
-        or is constant over its nonzero region (:func:`~.validation.explain_statistics`).
+        If the image is all zero (or float64 too small for float32), holds NaN or inf, one
+        nonzero voxel or values beyond float32, or is constant over its nonzero region (or its
+        values differ by less than float32 resolves); see :mod:`.validation`'s ``explain_*``.
     """
     data: np.ndarray | LazyVolume
     channel: np.ndarray | LazyVolume
@@ -125,10 +126,7 @@ def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:
         channel = data[0]
     region = nonzero_bbox(channel)
     if region is None:
-        raise ValueError(
-            "image is entirely zero; nnInteractive needs intensities to normalise. "
-            "Pass the raw image, not an empty array."
-        )
+        raise ValueError(explain_all_zero(image))
     inside = to_slices(region)
     crop = channel.view(inside) if isinstance(channel, LazyVolume) else channel[inside]
     mean, std = _statistics(crop)
@@ -140,9 +138,7 @@ def preprocess_image(image: np.ndarray | LazyVolume) -> PreprocessedImage:
             )
         raise ValueError(explain_statistics(image, crop.size))
     if std == 0:
-        raise ValueError(
-            "image is constant over its nonzero region (std = 0); it cannot be z-scored"
-        )
+        raise ValueError(explain_constant(crop))
     return PreprocessedImage(
         data,
         torch.tensor(mean, dtype=torch.float32),

@@ -85,6 +85,40 @@ def explain_statistics(image: np.ndarray, region_voxels: int) -> str:
     )
 
 
+def explain_all_zero(image: np.ndarray | LazyVolume) -> str:
+    """Say why an image's float32 copy is entirely zero: it is, or its values are too small for
+    float32 (a float64 image near 1e-297). Reads a float64 image once more, on this path only."""
+    if isinstance(image, np.ndarray) and image.dtype == np.float64 and image.any():
+        peak = float(np.abs(image).max())
+        tiny = float(np.finfo(np.float32).smallest_subnormal)
+        return (
+            f"image values are tiny: the largest is {peak:.3g} in magnitude, below float32's "
+            f"smallest ({tiny:.3g}), so all of them become 0 in the float32 copy nnInteractive "
+            "computes in. Rescale the image (e.g. multiply it by a constant) before set_image"
+        )
+    return (
+        "image is entirely zero; nnInteractive needs intensities to normalise. "
+        "Pass the raw image, not an empty array."
+    )
+
+
+def explain_constant(region: np.ndarray | LazyVolume) -> str:
+    """Say why an image's nonzero region has no spread in float32 (std 0): it is constant, or
+    its values differ by less than float32 resolves at their size (a uint64 image near 2^64).
+    Reads the region once more, on this error path only."""
+    values = np.asarray(region[...])
+    low, high = values.min(), values.max()
+    if low == high:
+        return "image is constant over its nonzero region (std = 0); it cannot be z-scored"
+    spacing = float(np.spacing(np.float32(max(abs(float(low)), abs(float(high))))))
+    return (
+        f"image values differ (from {low} to {high}) but by less than float32 resolves at their "
+        f"size (steps of {spacing:.3g} near {float(high):.3g}), so in the float32 copy "
+        "nnInteractive computes in they are all the same and cannot be z-scored. Subtract the "
+        "minimum (e.g. image - image.min()) or rescale the image before set_image"
+    )
+
+
 def check_target_buffer(buffer: Any, spatial_shape: Sequence[int] | None) -> None:
     """Validate a target buffer: 3-D, writable, of the image's spatial shape."""
     if not isinstance(buffer, (np.ndarray, torch.Tensor, SparseVolume)):

@@ -45,6 +45,33 @@ def test_bad_images(model_folder, image, message) -> None:
         session.set_image(image)
 
 
+@pytest.mark.parametrize(
+    ("image", "true", "false"),
+    [
+        # float64 values that exist but vanish in the float32 copy: not "entirely zero"
+        (
+            np.arange(1, 513, dtype=np.float64).reshape(1, 8, 8, 8) * 1e-297,
+            r"tiny: the largest is 5\.12e-295.*below float32's smallest",
+            "entirely zero",
+        ),
+        # uint64 values that differ near 2**64 by less than float32 resolves: not "constant"
+        (
+            (np.uint64(2**64 - 1) - np.arange(512, dtype=np.uint64)).reshape(1, 8, 8, 8),
+            r"values differ \(from 18446744073709551104 to 18446744073709551615\).*float32",
+            "constant over",
+        ),
+    ],
+)
+def test_values_lost_in_float32_are_named_as_such(model_folder, image, true, false) -> None:
+    session = nnInteractiveInferenceSession(device="cpu", torch_n_threads=1)
+    session.initialize_from_trained_model_folder(model_folder)
+    with pytest.raises(ValueError, match=true) as raised:
+        session.set_image(image)
+    assert false not in str(raised.value)
+    with pytest.raises(ValueError, match="constant over its nonzero region"):
+        session.set_image(np.full((1, 8, 8, 8), 7, np.uint64))  # truly constant: said so
+
+
 def test_prompts_before_model_or_image() -> None:
     session = nnInteractiveInferenceSession(device="cpu", torch_n_threads=1)
     with pytest.raises(RuntimeError, match="no model loaded"):
