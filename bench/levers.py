@@ -1,13 +1,17 @@
 """Which levers make one forward pass faster on this machine: precision, the float32 logits of bf16,
-channels-last memory, torch.compile, the traced-and-frozen graph, the thread count.
+channels-last memory, torch.compile, the traced-and-frozen graph, inference mode, oneDNN's implicit
+bf16 for fp32 convolutions, thread pinning, an ONNX Runtime export, the thread count.
 
 Each row runs the same random-weight ResEnc network on the same input (median of ``--repeats``
 runs after one warm-up run) and prints seconds, the ratio to float32 eager at the same thread count
-and the voxel agreement of the argmax with float32.
+and the voxel agreement of the argmax with float32. The first line names the CPU, the flags that
+decide its speed and the threads: figures from different machines are not one table.
 
     python bench/levers.py                        # small bench network, patch 64^3
     python bench/levers.py --full --patch 128     # v1.0 shape (ResEnc-L), patch 128^3
     python bench/levers.py --compile              # add torch.compile rows (slow to compile)
+    python bench/levers.py --onnx                 # add ONNX Runtime rows (needs onnxruntime, onnx)
+    python bench/levers.py --pin                  # add rows from a child with OMP_PROC_BIND=close
     python bench/levers.py --full --patch 192 --threads 2 --compile   # what a v1.0 session gets
 """
 
@@ -15,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +35,7 @@ from session_latency import FULL, SMALL  # noqa: E402
 
 from nni_jupyter.inference import layout  # noqa: E402
 from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
+from nni_jupyter.inference.cpus import cpu_description  # noqa: E402
 from nni_jupyter.inference.devices import optimize_for_cpu  # noqa: E402
 from nni_jupyter.inference.precision import Autocast  # noqa: E402
 from nni_jupyter.inference.warm import CompilingRunner  # noqa: E402
@@ -83,6 +91,11 @@ def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) ->
     settings["bf16 channels-last"] = lambda: Autocast(_channels_last(network), CPU, "bf16")(last)
     traced = optimize_for_cpu(network, example)
     settings["fp32 traced+frozen"] = lambda: traced(example)
+    settings["fp32 no_grad, not inference"] = lambda: _outside_inference_mode(network, example)
+    settings["fp32, oneDNN conv as bf16"] = lambda: _implicit_bf16(network, example)
+    settings["bf16 cl, oneDNN conv as bf16"] = lambda: _implicit_bf16(
+        Autocast(_channels_last(network), CPU, "bf16"), last
+    )
     if compile_rows:
         compiled = torch.compile(network)
         settings["fp32 torch.compile"] = lambda: compiled(example)
@@ -100,6 +113,59 @@ def rows(network: torch.nn.Module, example: torch.Tensor, compile_rows: bool) ->
 
         settings["bf16 compile, frozen (ours)"] = frozen_pass
     return settings
+
+
+def _outside_inference_mode(network: torch.nn.Module, example: torch.Tensor) -> torch.Tensor:
+    """One pass under ``no_grad`` only (the rows run inside ``inference_mode`` otherwise)."""
+    with torch.inference_mode(False), torch.no_grad():
+        out: torch.Tensor = network(example.clone())
+    return out
+
+
+def _implicit_bf16(network: torch.nn.Module, example: torch.Tensor) -> torch.Tensor:
+    """One pass with oneDNN computing float32 convolutions in bfloat16 (its fpmath mode)."""
+    conv = torch.backends.mkldnn.conv  # type: ignore[attr-defined]
+    conv.fp32_precision = "bf16"
+    try:
+        out: torch.Tensor = network(example)
+    finally:
+        conv.fp32_precision = "none"
+    return out
+
+
+def onnx_rows(network: torch.nn.Module, example: torch.Tensor, threads: int) -> dict:
+    """ONNX Runtime (CPU provider, all graph optimisations) on the float32 network exported at
+    ``example``'s shape; empty where onnxruntime or onnx is not installed."""
+    try:
+        import onnxruntime
+    except ImportError:
+        print("onnxruntime not installed: no ONNX rows (pip install onnxruntime onnx)")
+        return {}
+    folder = Path(tempfile.mkdtemp(prefix="levers_onnx_"))
+    path = folder / "network.onnx"
+    start = time.perf_counter()
+    with torch.no_grad():
+        torch.onnx.export(
+            network, (example,), str(path), input_names=["x"], opset_version=17, dynamo=False
+        )
+    print(f"ONNX export {time.perf_counter() - start:.1f} s")
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    ort = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"x": example.numpy()}
+    return {"fp32 ONNX Runtime": lambda: torch.from_numpy(ort.run(None, feed)[0])}
+
+
+def pinned_rows(args: argparse.Namespace, threads: int) -> None:
+    """Run fp32 and bf16 rows in a child with OpenMP threads pinned to cores and print them."""
+    env = dict(os.environ, OMP_PROC_BIND="close", OMP_PLACES="cores")
+    command = [sys.executable, __file__, "--child-rows", "--patch", str(args.patch)]
+    command += ["--threads", str(threads), "--repeats", str(args.repeats)]
+    command += ["--full"] if args.full else []
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    for line in output.splitlines():
+        print(line.replace(" (child)", ", pinned"), flush=True)
 
 
 _CHANNELS_LAST: dict[int, torch.nn.Module] = {}
@@ -120,23 +186,45 @@ def main() -> None:
     parser.add_argument("--threads", default="2,1", help="thread counts to try")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
+    parser.add_argument("--onnx", action="store_true", help="add ONNX Runtime rows")
+    parser.add_argument("--pin", action="store_true", help="add rows with OpenMP threads pinned")
+    parser.add_argument("--child-rows", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     spec = FULL if args.full else SMALL
     network = network_for(spec)
     torch.manual_seed(1)
     example = torch.randn(1, 1 + layout.NUM_INTERACTION_CHANNELS, *[args.patch] * 3)
+    if args.child_rows:  # a pinned child: fp32 and bf16 only, no header
+        torch.set_num_threads(int(args.threads))
+        settings = {
+            "fp32 (child)": lambda: network(example),
+            "bf16 (child)": lambda: Autocast(network, CPU, "bf16")(example),
+        }
+        print_rows(timed(settings, args.repeats), int(args.threads), None)
+        return
+    print(f"CPU: {cpu_description()}")
     print(f"ResEnc features {spec['features']}, patch {args.patch}^3, CPU forward passes")
     print(f"{'setting':28s} {'threads':>7s} {'s':>8s} {'/fp32':>6s} {'agree':>8s}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
-        results = timed(rows(network, example, args.compile), args.repeats)
-        baseline, reference = results["fp32"]
-        for name, (seconds, argmax) in results.items():
-            agree = (argmax == reference).float().mean().item()
-            print(
-                f"{name:28s} {threads:7d} {seconds:8.3f} {seconds / baseline:6.2f} {agree:8.5f}",
-                flush=True,
-            )
+        settings = rows(network, example, args.compile)
+        if args.onnx:
+            settings |= onnx_rows(network, example, threads)
+        results = timed(settings, args.repeats)
+        print_rows(results, threads, results["fp32"])
+        if args.pin:
+            pinned_rows(args, threads)
+
+
+def print_rows(results: dict[str, tuple], threads: int, baseline: tuple | None) -> None:
+    """One line per setting: seconds, ratio to fp32, voxel agreement with fp32's argmax."""
+    seconds_fp32, reference = baseline or next(iter(results.values()))
+    for name, (seconds, argmax) in results.items():
+        agree = (argmax == reference).float().mean().item()
+        print(
+            f"{name:28s} {threads:7d} {seconds:8.3f} {seconds / seconds_fp32:6.2f} {agree:8.5f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
