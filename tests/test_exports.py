@@ -196,3 +196,25 @@ def test_segments_default_to_the_palette_and_label_names() -> None:
     assert found[1].color == object_color(14)
     with pytest.raises(ValueError, match="colour of object 3"):
         segments(labels, colors={3: (0, 0, 300)})
+
+
+def test_dicom_seg_of_a_series_without_slice_thickness_takes_the_slice_spacing(
+    tmp_path: Path,
+) -> None:
+    hd = pytest.importorskip("highdicom", reason="needs the [dicom] extra (highdicom)")
+    pydicom = pytest.importorskip("pydicom", reason="needs the [dicom] extra (pydicom)")
+    from _dicom_series import write_dicom_series
+
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for file in write_dicom_series(_ct(), folder, "1.2.826.0.1.3680043.8.498.78"):
+        dataset = pydicom.dcmread(file)
+        del dataset.SliceThickness
+        dataset.save_as(file)
+    image = nj.read_image(folder)
+    labels = np.zeros(image.shape, np.uint16)
+    labels[2:6, 3:7, 1:4] = 1
+    seg = hd.seg.segread(nj.write_dicom_seg(labels, tmp_path / "seg.dcm", like=image))
+    measures = seg.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0]
+    assert float(measures.SliceThickness) == pytest.approx(SPACING[2])
+    assert all("SliceThickness" not in pydicom.dcmread(f) for f in folder.iterdir())  # untouched

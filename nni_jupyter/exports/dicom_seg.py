@@ -72,7 +72,8 @@ def write_dicom_seg(
         The ``.dcm`` file to write (atomically).
     like
         The :class:`nni_jupyter.Image` :func:`nni_jupyter.read_image` returned for a DICOM series
-        folder; its files must still be there.
+        folder; its files must still be there. Slices without SliceThickness are taken to be as
+        thick as the slice spacing, as viewers take them (the files are not changed).
     names, class_ids, colors
         Per object: ``{label: value}`` or one value per label in order. A segment's label is its
         name, its description ``"label <label>; class_id <class id>"``, its display colour the
@@ -94,6 +95,10 @@ def write_dicom_seg(
     if not found:
         raise ValueError("labels hold no object (all zero); a DICOM-SEG needs at least one")
     sources = [pydicom.dcmread(name) for name in _source_files(like)]
+    for source in sources:
+        if not source.get("SliceThickness"):
+            # as viewers do: a slice is as thick as the spacing between slices (in memory only)
+            source.SliceThickness = like.spacing_mm[2]
     algorithm = hd.AlgorithmIdentificationSequence(
         name=model[0],
         family=pydicom.sr.codedict.codes.cid7162.ArtificialIntelligence,
