@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nni_jupyter.io import Image
+from nni_jupyter.image import Image
 from nni_jupyter.volumes import SparseVolume
 
 if TYPE_CHECKING:
