@@ -176,7 +176,8 @@ def snapshot_of(owner: np.ndarray | SparseVolume, meta: dict[str, Any]) -> Snaps
     """Return the annotator state held by a file's ``(owner, meta)``, checking all of it.
 
     The store's table lies at the top level of ``meta`` and is checked by the store's own rules
-    (:func:`~.objects.check_state`); the settings as the Segmenter checks them.
+    (:func:`~.objects.check_state`); the settings as the Segmenter checks them. A uint8 owner
+    map whose table holds an object id above 255 is widened to uint16.
 
     Raises
     ------
@@ -184,7 +185,7 @@ def snapshot_of(owner: np.ndarray | SparseVolume, meta: dict[str, Any]) -> Snaps
         When an object, the active object, the overlap policy, a prompt record, the spacing or
         the window is invalid, saying which and what was expected.
     """
-    check_state(owner, meta, owner.shape)
+    owner = _wide_enough(owner, check_state(owner, meta, owner.shape).objects)
     for key, check in (("spacing_mm", check_spacing), ("window", window_for)):
         if meta.get(key) is not None:
             try:
@@ -204,6 +205,15 @@ def snapshot_of(owner: np.ndarray | SparseVolume, meta: dict[str, Any]) -> Snaps
                 f"{type(exc).__name__}: {exc}"
             ) from exc
     return Snapshot(owner, meta, tuple(records), _stamps_of(meta, len(records)))
+
+
+def _wide_enough(owner: Any, objects: dict[int, Any]) -> Any:
+    """``owner`` widened to uint16 when an object's id does not fit its dtype (a uint8 map
+    with object 300): every later prompt of that object would overflow it."""
+    largest = max(objects, default=0)
+    if largest <= np.iinfo(owner.dtype).max:
+        return owner
+    return owner.astype(np.uint16)
 
 
 def _stamps_of(meta: dict[str, Any], count: int) -> tuple[Stamp, ...] | None:
