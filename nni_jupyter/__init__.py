@@ -1,6 +1,8 @@
 """nni_jupyter: nnInteractive 3D promptable segmentation in Jupyter notebooks.
 
-Heavy parts (torch, the widget) load on first use, so ``import nni_jupyter`` stays fast.
+Heavy parts (torch, the widget) load on first use, so ``import nni_jupyter`` stays fast. Type
+checkers and IDEs read the same names, with their types, from ``__init__.pyi`` (as scikit-image
+does); ``tests/test_public_api.py`` fails when the two differ.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ _LAZY = {
     "nnInteractiveInferenceSession": "inference:nnInteractiveInferenceSession",
     "pick_device": "inference:pick_device",
     "benchmark_device": "inference.benchmark:benchmark_device",
+    "Annotation": "annotation:Annotation",
     "Segmenter": "widget:Segmenter",
     "Prompt": "widget:Prompt",
     "demo_model_path": "demo:demo_model_path",
@@ -31,7 +34,7 @@ _LAZY = {
     "read_prompt_log": "annotation.log:read",
     "view3d": "surfaces:view3d",
     "live_view3d": "surfaces:live_view3d",
-    "Image": "io:Image",
+    "Image": "image:Image",
     "Study": "study:Study",
     "write_dicom_seg": "exports:write_dicom_seg",
     "write_ome_zarr": "exports:write_ome_zarr",
@@ -41,6 +44,7 @@ _LAZY = {
 }
 # public submodules, imported on first attribute access
 _SUBMODULES = {
+    "annotation",
     "data",
     "demo",
     "evaluation",
@@ -53,6 +57,9 @@ _SUBMODULES = {
     "weights",
     "widget",
 }
+
+
+__all__ = sorted({"__version__", *_LAZY, *_SUBMODULES})
 
 
 def __getattr__(name: str) -> Any:
