@@ -25,6 +25,8 @@ Run from the repository root: ``python bench/demo_quality.py [--model DIR ...] [
 (with the package installed, e.g. ``pip install -e .``, or ``PYTHONPATH=.``). Give ``--model``
 twice (old, then new), or ``--compare-json`` with an earlier run's ``--json``, to print the
 two side by side. ``--check`` exits 1 when the first model misses a target of issue 15.
+``bench/adopt_demo_phase.py`` runs the held-out rows to decide whether a GPU phase's model
+replaces the bundled one.
 """
 
 from __future__ import annotations
@@ -175,8 +177,9 @@ def run_model(model: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
         f"held-out: {family}": synthetic_objects(family, args.objects, args.min_voxels)
         for family in HELD_OUT_FAMILIES
     }
-    sources["our CT phantoms (held-out seeds)"] = phantom_objects(args.objects, args.min_voxels)
-    if not args.no_real:
+    if not args.held_out_only:
+        sources["our CT phantoms (held-out seeds)"] = phantom_objects(args.objects, args.min_voxels)
+    if not args.no_real and not args.held_out_only:
         sources[REAL_ROW] = mni152_objects()
     results = {}
     for row, objects in sources.items():
@@ -247,6 +250,9 @@ def main() -> None:
     parser.add_argument("--max-clicks", type=int, default=20, help="click budget for NoC")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-real", action="store_true", help="skip the real volume")
+    parser.add_argument(
+        "--held-out-only", action="store_true", help="only the held-out shape families"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write per-object results here")
     parser.add_argument(
         "--compare-json",

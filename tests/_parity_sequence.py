@@ -6,6 +6,7 @@ the CUDA tests. Importing it needs the parity extra (``pip install nninteractive
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,10 @@ AUTOZOOM_PROMPTS = (
 )
 
 
+#: Threads of both sessions' CPU work (the reference's setting too); the GPU script raises it.
+THREADS = int(os.environ.get("NNI_TEST_THREADS", "2"))
+
+
 def parity_precision(device: str) -> str:
     """Our precision that matches the reference's: float32 on CPU, float16 autocast on CUDA."""
     return "fp16" if torch.device(device).type == "cuda" else "fp32"
@@ -54,7 +59,7 @@ def make_session(
         device=torch.device(device),
         use_torch_compile=False,
         verbose=False,
-        torch_n_threads=2,
+        torch_n_threads=THREADS,
         do_autozoom=autozoom,
         **options,
     )

@@ -39,6 +39,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 # Idle OpenMP threads must sleep, not spin: on a shared CPU spinning threads burn the share the
@@ -58,7 +59,7 @@ from ..inference.layout import (
     resenc_unet_arch,
     write_model_folder,
 )
-from . import demo_model_path
+from ..weights.bundled import demo_model_path
 from .simulate import TrainingVolume, UserSimulator, prepare_volume, split_objects
 from .synth import (
     HELD_OUT_FAMILIES,
@@ -67,6 +68,7 @@ from .synth import (
     synth_volume,
     training_family,
 )
+from .workers import ExampleWorkers
 
 FEATURES = [8, 16, 32, 64, 128]
 BLOCKS = [1, 1, 2, 2, 1]
@@ -75,6 +77,8 @@ PHANTOM_SHAPE = (128, 128, 128)
 MAX_PHASE_MINUTES = 85.0
 MAX_PHASES = 4
 DEEP_SUPERVISION_WEIGHTS = (1.0, 0.5, 0.25)
+#: volume seeds apart between the example workers of a phase (``--workers``)
+WORKER_SEED_STRIDE = 100_000
 #: the simulator's shares and their first-phase defaults
 SHARES = {
     "large_object_share": 0.25,
@@ -107,7 +111,7 @@ def build_network(deep_supervision: bool) -> tuple[torch.nn.Module, dict]:
 
 def segmentation_loss(outputs: list[torch.Tensor], target: torch.Tensor) -> torch.Tensor:
     """Cross-entropy plus soft Dice of the foreground, over the finest deep-supervision outputs."""
-    total = torch.zeros(())
+    total = torch.zeros((), device=target.device)
     weights = DEEP_SUPERVISION_WEIGHTS[: len(outputs)]
     for logits, weight in zip(outputs, weights, strict=False):
         y = target[:, None]
@@ -317,13 +321,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="bf16 autocast (faster on CPUs with AMX or AVX512-BF16; weights stay fp32)",
     )
     parser.add_argument("--note", default="", help="free text kept with this phase")
+    parser.add_argument("--device", default="cpu", help="where the network trains: cpu or cuda")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="processes making the examples (a GPU machine's cores); 0: this process, exactly "
+        "reproducible",
+    )
+    parser.add_argument(
+        "--time-schedule",
+        action="store_true",
+        help="the learning rate warms up from --lr and decays to zero at this phase's end of "
+        "wall time (a phase on a machine whose speed is not known beforehand)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.minutes <= MAX_PHASE_MINUTES:
         parser.error(f"--minutes must be in (0, {MAX_PHASE_MINUTES}]; got {args.minutes}")
     if args.state is None:
         args.state = args.out.with_name(args.out.name + ".resume.pt")
+    args.state.parent.mkdir(parents=True, exist_ok=True)
     if (args.restart_lr is None) != (args.restart_iterations is None):
         parser.error("--restart-lr and --restart-iterations go together")
+    if args.time_schedule and (args.resume or args.restart_lr is not None):
+        parser.error("--time-schedule runs its own schedule: start it with --init, not --resume")
     if args.restart_lr is not None and not args.resume:
         parser.error("--restart-lr starts a new schedule in a later phase: it needs --resume")
     for name in SHARES:
@@ -364,30 +385,25 @@ def main(argv: list[str] | None = None) -> None:
         if args.init is not None:
             _load_init(network, args.init, notes)
     # oneDNN's channels-last 3-D convolutions train about 1.6x faster on CPU
-    network = network.to(memory_format=torch.channels_last_3d)
+    device = torch.device(args.device)
+    network = network.to(device).to(memory_format=torch.channels_last_3d)
     n_params = sum(p.numel() for p in network.parameters())
     print(f"network: {n_params / 1e6:.2f} M parameters, patch {PATCH_SIZE}^3", flush=True)
     optimizer = torch.optim.AdamW(network.parameters(), lr=settings["lr"], weight_decay=3e-5)
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
-    pool = VolumePool(
-        settings["pool"],
-        TRAINING_SEED_START,
-        settings["refresh_every"],
-        rng,
-        settings["data"],
-        seeds=state["pool_seeds"] if state is not None else None,
-        draws=int(state["pool_draws"]) if state is not None else 0,
-    )
-    simulator = UserSimulator(
-        rng,
-        PATCH_SIZE,
-        large_object_share=settings["large_object_share"],
-        object_share=settings["object_share"],
-        own_prediction_share=settings["own_prediction_share"],
-        initial_share=settings.get("initial_share", SHARES["initial_share"]),
-        point_share=settings.get("point_share", SHARES["point_share"]),
-    )
+    pool = simulator = None
+    if args.workers == 0:
+        pool = VolumePool(
+            settings["pool"],
+            TRAINING_SEED_START,
+            settings["refresh_every"],
+            rng,
+            settings["data"],
+            seeds=(state["pool_seeds"] or None) if state is not None else None,
+            draws=int(state["pool_draws"]) if state is not None else 0,
+        )
+        simulator = _simulator(rng, settings)
     validation = validation_set(settings["validation_examples"], settings["seed"] + 1)
     phase = {
         "phase": len(notes["phases"]) + 1,
@@ -398,6 +414,9 @@ def main(argv: list[str] | None = None) -> None:
         "first_iteration": iteration,
         "torch_threads": args.threads,
         "cpu_cores": os.cpu_count(),
+        "device": _device_name(device),
+        "example_workers": args.workers,
+        "lr_schedule": "phase wall time" if args.time_schedule else "iterations",
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "settings_changed": changed,
         "log": [],
@@ -406,50 +425,74 @@ def main(argv: list[str] | None = None) -> None:
     print(f"phase {phase['phase']}, setup {time.perf_counter() - start:.1f} s", flush=True)
 
     losses: list[float] = list(state["losses"]) if state is not None else []
-    last_save = time.perf_counter()
+    workers = _start_workers(args, settings, notes, phase) if args.workers else None
+    last_save = last_publish = time.perf_counter()
+    published = False
     deadline = start + args.minutes * 60
-    while iteration < planned and time.perf_counter() < deadline:
-        if args.iterations is not None and iteration >= args.iterations:
-            break
-        progress = iteration / planned
-        lr = _scheduled_lr(settings["lr"], notes, iteration)
-        if simulator.predictor is None and progress >= settings["own_prediction_from"]:
-            simulator.predictor = _predictor(network, settings["precision"])
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = [simulator.sample(pool.draw()) for _ in range(settings["batch_size"])]
-        x = torch.stack([b[0] for b in batch]).to(memory_format=torch.channels_last_3d)
-        y = torch.stack([b[1] for b in batch])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=settings["precision"] == "bf16"):
-            outputs = network(x)
-        loss = segmentation_loss([o.float() for o in outputs], y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(network.parameters(), 12.0)
-        optimizer.step()
-        losses.append(loss.item())
-        iteration += 1
-        if iteration % args.log_every == 0:
-            print(
-                f"iter {iteration:5d}  {(time.perf_counter() - start) / 60:6.1f} min  "
-                f"lr {lr:.2e}  loss {np.mean(losses[-args.log_every :]):.4f}",
-                flush=True,
+    first = iteration
+    try:
+        while iteration < planned and time.perf_counter() < deadline:
+            if args.iterations is not None and iteration >= args.iterations:
+                break
+            now = time.perf_counter()
+            if args.time_schedule:
+                progress = (now - start) / (deadline - start)
+                lr = learning_rate(settings["lr"], iteration - first, progress)
+            else:
+                progress = iteration / planned
+                lr = _scheduled_lr(settings["lr"], notes, iteration)
+            own = progress >= settings["own_prediction_from"]
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            if workers is None:
+                assert simulator is not None and pool is not None
+                if simulator.predictor is None and own:
+                    simulator.predictor = _predictor(network, settings["precision"])
+                batch = [simulator.sample(pool.draw()) for _ in range(settings["batch_size"])]
+            else:
+                if own and (not published or now - last_publish > PUBLISH_SECONDS):
+                    _publish(network, workers_weights(args))
+                    last_publish, published = now, True
+                batch = workers.take(settings["batch_size"])
+            x = torch.stack([b[0] for b in batch]).to(
+                device, memory_format=torch.channels_last_3d, non_blocking=True
             )
-        if time.perf_counter() - last_save > args.save_minutes * 60:
-            _checkpoint(
-                network,
-                optimizer,
-                plans,
-                args,
-                notes,
-                iteration,
-                losses,
-                validation,
-                start,
-                rng,
-                pool,
-            )
-            last_save = time.perf_counter()
+            y = torch.stack([b[1] for b in batch]).to(device, non_blocking=True)
+            with torch.autocast(
+                device.type, dtype=torch.bfloat16, enabled=settings["precision"] == "bf16"
+            ):
+                outputs = network(x)
+            loss = segmentation_loss([o.float() for o in outputs], y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), 12.0)
+            optimizer.step()
+            losses.append(loss.item())
+            iteration += 1
+            if iteration % args.log_every == 0:
+                print(
+                    f"iter {iteration:5d}  {(time.perf_counter() - start) / 60:6.1f} min  "
+                    f"lr {lr:.2e}  loss {np.mean(losses[-args.log_every :]):.4f}",
+                    flush=True,
+                )
+            if time.perf_counter() - last_save > args.save_minutes * 60:
+                _checkpoint(
+                    network,
+                    optimizer,
+                    plans,
+                    args,
+                    notes,
+                    iteration,
+                    losses,
+                    validation,
+                    start,
+                    rng,
+                    pool,
+                )
+                last_save = time.perf_counter()
+    finally:
+        if workers is not None:
+            workers.close()
     _checkpoint(
         network, optimizer, plans, args, notes, iteration, losses, validation, start, rng, pool
     )
@@ -458,6 +501,81 @@ def main(argv: list[str] | None = None) -> None:
         f"{(time.perf_counter() - start) / 60:.1f} min",
         flush=True,
     )
+
+
+#: How often a phase with example workers hands them its current weights (own predictions).
+PUBLISH_SECONDS = 30.0
+
+
+def _simulator(rng: np.random.Generator, settings: dict) -> UserSimulator:
+    return UserSimulator(
+        rng,
+        PATCH_SIZE,
+        large_object_share=settings["large_object_share"],
+        object_share=settings["object_share"],
+        own_prediction_share=settings["own_prediction_share"],
+        initial_share=settings.get("initial_share", SHARES["initial_share"]),
+        point_share=settings.get("point_share", SHARES["point_share"]),
+    )
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def workers_weights(args: argparse.Namespace) -> Path:
+    """The file a phase's example workers read the trainer's weights from."""
+    return args.state.with_name(args.state.name + ".workers.pt")
+
+
+def _publish(network: torch.nn.Module, file: Path) -> None:
+    """Write the network's weights (on the CPU) for the workers, atomically."""
+    weights = {k: v.detach().to("cpu", copy=True) for k, v in network.state_dict().items()}
+    temporary = file.with_name(file.name + ".tmp")
+    torch.save(weights, temporary)
+    os.replace(temporary, file)
+
+
+def _start_workers(
+    args: argparse.Namespace, settings: dict, notes: dict, phase: dict
+) -> ExampleWorkers:
+    """``args.workers`` example processes, each on volume seeds of its own (recorded)."""
+    first_seed = TRAINING_SEED_START + WORKER_SEED_STRIDE * (1 + len(notes["previous_training"]))
+    seeds = [first_seed + k * WORKER_SEED_STRIDE for k in range(args.workers)]
+    phase["worker_volume_seeds_from"] = seeds
+    weights = workers_weights(args)
+    weights.unlink(missing_ok=True)
+    worker_args = [
+        (k, settings["seed"] + len(notes["phases"]), seeds[k], settings, str(weights))
+        for k in range(args.workers)
+    ]
+    return ExampleWorkers(worker_examples, worker_args)
+
+
+def worker_examples(
+    worker: int, seed: int, first_volume_seed: int, settings: dict, weights_file: str
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless training examples of one example worker: volumes from ``first_volume_seed`` on,
+    its own random stream; the simulator's own predictions use the weights the trainer last
+    published to ``weights_file`` (none until it has)."""
+    rng = np.random.default_rng([seed, worker])
+    pool_size = max(2, settings["pool"] // 4)
+    refresh = settings["refresh_every"]
+    pool = VolumePool(pool_size, first_volume_seed, refresh, rng, settings["data"])
+    simulator = _simulator(rng, settings)
+    network, _ = build_network(deep_supervision=False)
+    network = network.to(memory_format=torch.channels_last_3d).eval()
+    loaded = None
+    while True:
+        stamp = os.stat(weights_file).st_mtime_ns if os.path.exists(weights_file) else None
+        if stamp is not None and stamp != loaded:
+            network.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+            # fp32: a worker's CPU may lack native bf16, where bf16 runs several times slower
+            simulator.predictor = _predictor(network, "fp32")
+            loaded = stamp
+        yield simulator.sample(pool.draw())
 
 
 def _settings(args: argparse.Namespace) -> dict:
@@ -556,13 +674,14 @@ def _load_state(args: argparse.Namespace) -> dict:
 
 def _predictor(network: torch.nn.Module, precision: str):
     """The training network as a simulator's ``predictor``: one window in, foreground out."""
+    device = next(network.parameters()).device
 
     @torch.no_grad()
     def predict(x: torch.Tensor) -> np.ndarray:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            outputs = network(x[None].to(memory_format=torch.channels_last_3d))
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outputs = network(x[None].to(device, memory_format=torch.channels_last_3d))
         logits = outputs[0] if isinstance(outputs, list | tuple) else outputs
-        return (logits[0].float().argmax(0) == 1).numpy()
+        return (logits[0].float().argmax(0) == 1).cpu().numpy()
 
     return predict
 
@@ -596,8 +715,8 @@ def _checkpoint(
         "iteration": iteration,
         "numpy_rng": json.dumps(rng.bit_generator.state),
         "torch_rng": torch.get_rng_state(),
-        "pool_seeds": pool.state()["seeds"],
-        "pool_draws": pool.state()["draws"],
+        "pool_seeds": pool.state()["seeds"] if pool is not None else [],
+        "pool_draws": pool.state()["draws"] if pool is not None else 0,
         "losses": [float(v) for v in losses[-100:]],
         "notes": json.dumps(notes),
     }

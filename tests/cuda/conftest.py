@@ -1,3 +1,26 @@
-"""Fixtures of the CUDA tests: the parity tests' model and image (``tests/_parity_models.py``)."""
+"""Fixtures of the CUDA tests: the parity tests' model and image (``tests/_parity_models.py``).
 
+``NNI_CUDA_TEST_SMALL=1`` (the CI dry run of ``bench/gpu.sh``, on the CPU) shrinks the liver
+case, the one whose AutoZoom passes dominate the time; the checks stay the same.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
 from _parity_models import phantom_image, tiny_model  # noqa: F401
+
+import nni_jupyter as nj
+
+#: The liver case's side: 160 on a GPU, 96 in the CPU dry run.
+LIVER_SIDE = 96 if os.environ.get("NNI_CUDA_TEST_SMALL") == "1" else 160
+
+
+@pytest.fixture(scope="module")
+def liver_case() -> tuple[np.ndarray, np.ndarray]:
+    """A CT phantom (int16 HU, as ``[1, X, Y, Z]``) and its labels: the liver spans more than
+    one 64^3 demo patch, so a box on it zooms out and refines."""
+    image, labels = nj.data.phantom((LIVER_SIDE,) * 3, seed=3)
+    return image[None], labels

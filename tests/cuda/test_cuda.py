@@ -3,7 +3,8 @@
 Both sessions run under float16 autocast on CUDA, so masks may differ in a few boundary voxels:
 Dice >= 0.98 after each prompt. Skipped, saying why, where no GPU is present (CI has none);
 ``bash bench/gpu.sh`` runs these on a GPU machine. ``NNI_CUDA_TEST_DEVICE=cpu`` runs the same
-checks on the CPU, to try the tests themselves where there is no GPU.
+checks on the CPU, to try the tests themselves where there is no GPU (``bash bench/gpu.sh
+dryrun`` does, in CI, with ``NNI_CUDA_TEST_SMALL=1``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import torch
 
 #: ``NNI_CUDA_TEST_DEVICE=cpu`` dry-runs these tests' logic on a machine without a GPU.
 DEVICE = os.environ.get("NNI_CUDA_TEST_DEVICE", "cuda:0")
+#: ``NNI_CUDA_TEST_SMALL=1``: the CPU dry run's sizes (see conftest.py)
+SMALL = os.environ.get("NNI_CUDA_TEST_SMALL") == "1"
 if DEVICE.startswith("cuda") and not torch.cuda.is_available():
     pytest.skip(
         "needs a CUDA GPU (none here); run bash bench/gpu.sh on one", allow_module_level=True
@@ -26,6 +29,7 @@ pytest.importorskip(
     reason="needs the parity extra: pip install nninteractive==2.6.0",
 )
 from _parity_sequence import (  # noqa: E402
+    AUTOZOOM_PROMPTS,
     ReferenceSession,
     compare,
     make_session,
@@ -48,14 +52,6 @@ def demo_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_or_tiny_model(tmp_path_factory.mktemp("model"))
 
 
-@pytest.fixture(scope="module")
-def liver_case() -> tuple[np.ndarray, np.ndarray]:
-    """A 160^3 CT phantom (int16 HU, as ``[1, X, Y, Z]``) and its labels: the liver spans more
-    than one 64^3 demo patch, so a box on it zooms out and refines."""
-    image, labels = nj.data.phantom((160, 160, 160), seed=3)
-    return image[None], labels
-
-
 def _check(results: list[tuple[str, float, float]]) -> None:
     for name, agreement, dice in results:
         print(f"cuda  {name:18s} agreement {agreement:.6f}  dice {dice:.4f}")
@@ -68,8 +64,9 @@ def test_parity_sequence_on_cuda(
 ) -> None:
     """Points, boxes on each axis, scribbles (full and cropped), lassos, a big box, reset, an
     initial segmentation refined as a whole: tiny random model and the demo model."""
+    only = AUTOZOOM_PROMPTS if autozoom and SMALL else None  # every step zooms: slow on a CPU
     for folder in (tiny_model, demo_model):
-        _check(run_both(folder, phantom_image, autozoom=autozoom, device=DEVICE))
+        _check(run_both(folder, phantom_image, autozoom=autozoom, only=only, device=DEVICE))
 
 
 @pytest.mark.parametrize("autozoom", [False, True], ids=["autozoom-off", "autozoom-on"])
@@ -138,14 +135,21 @@ def test_segmenter_python_path_on_cuda(
     """The Segmenter on CUDA: the same masks as on the CPU (Dice), undo and redo exact."""
     image, labels = liver_case
     volume = image[0]
+    side = volume.shape[0]  # 160, or 96 in the dry run: the prompts scale with it
+
+    def at(fraction: float) -> int:
+        return int(round(side * fraction))
+
     masks = {}
     for device in ("cpu", DEVICE):
         seg = nj.Segmenter(volume, model=demo_model, device=device)
         try:
-            seg.add_box([[30, 130], [30, 130], [80, 81]])
+            seg.add_box([[at(0.1875), at(0.8125)]] * 2 + [[at(0.5), at(0.5) + 1]])
             after_box = seg.mask.copy()
-            seg.add_point((80, 80, 80))
-            seg.add_lasso([(40, 40), (120, 40), (120, 120), (40, 120)], axis=2, index=70)
+            seg.add_point((at(0.5),) * 3)
+            square = [(at(0.25), at(0.25)), (at(0.75), at(0.25)), (at(0.75), at(0.75))]
+            square.append((at(0.25), at(0.75)))
+            seg.add_lasso(square, axis=2, index=at(0.4375))
             final = seg.mask.copy()
             assert seg.undo() and seg.undo()
             assert np.array_equal(seg.mask, after_box)

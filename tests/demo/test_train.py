@@ -122,3 +122,28 @@ def test_loss_is_low_for_a_confident_correct_prediction():
     good = train.segmentation_loss([logits], target)
     bad = train.segmentation_loss([-logits], target)
     assert good < 0.05 < bad
+
+
+def test_a_gpu_style_phase_takes_examples_from_workers_and_starts_from_a_model(tmp_path):
+    """The phase ``bash bench/gpu.sh train`` runs, on the CPU: from the bundled weights (a new
+    record keeping the earlier ones), examples from worker processes, the learning rate over the
+    phase's wall time."""
+    init = tmp_path / "init"
+    train.main(["--out", str(init), "--iterations", "1", *SMALL, "--validation-examples", "0"])
+    out = tmp_path / "gpu"
+    train.main(
+        ["--out", str(out), "--init", str(init), "--state", str(tmp_path / "s" / "r.pt")]
+        + ["--workers", "2", "--time-schedule", "--planned-iterations", "1000000"]
+        + ["--iterations", "2", "--own-prediction-from", "0", "--device", "cpu", *SMALL]
+    )
+    notes = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    phase = notes["phases"][-1]
+    assert (phase["first_iteration"], phase["last_iteration"]) == (0, 2)
+    assert phase["example_workers"] == 2 and phase["lr_schedule"] == "phase wall time"
+    assert len(set(phase["worker_volume_seeds_from"])) == 2
+    assert phase["device"] == "cpu"
+    assert notes["init"] == str(init) and notes["previous_training"][-1]["iterations"] == 1
+    assert (tmp_path / "s" / "r.pt.workers.pt").is_file()  # the weights the workers predicted with
+    assert not any(p.name.endswith(".pt") for p in out.iterdir())  # resume file kept apart
+    with pytest.raises(SystemExit):
+        train.parse_args(["--out", str(out), "--resume", "--time-schedule"])
