@@ -264,3 +264,22 @@ def test_case_ids_whose_file_names_cannot_be_written_are_refused(tmp_path, case_
     with pytest.raises(ValueError, match="bytes in UTF-8|lone surrogate"):
         study.add_case(case_id, image)
     assert list((study.folder / "cases").iterdir()) == []
+
+
+def test_an_object_name_with_a_lone_surrogate_is_refused_where_it_is_given(tmp_path, model):
+    study = one_case(tmp_path, model)
+    seg = study.open("ct_001", session=session(model), autosave=False)
+    try:
+        with pytest.raises(ValueError, match="lone surrogate"):
+            seg.new_object("tumour \ud800")
+        with pytest.raises(ValueError, match="lone surrogate"):
+            seg.rename_object(1, "\udfff")
+        assert [obj["name"] for obj in seg.objects] == ["object 1"]
+        seg.rename_object(1, "liver \u00e9")  # any real text is a name
+        study.save("ct_001", seg)
+    finally:
+        seg.close()
+    rows = study.export("nifti", tmp_path / "out")
+    assert rows.loc[0, "status"] == "ok"
+    table = (tmp_path / "out" / "ct_001.tsv").read_text(encoding="utf-8")
+    assert "liver \u00e9" in table

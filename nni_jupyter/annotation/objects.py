@@ -30,7 +30,7 @@ import numpy as np
 from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from ..palette import PALETTE
 from ..volumes.sparse import SparseVolume
-from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES
+from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES, check_name
 from .steps import Change, Step, paint, record
 
 AGGREGATIONS = ("instance", "semantic", "separate")
@@ -72,7 +72,7 @@ class ObjectInfo:
         try:
             info = cls(
                 id=int(value["id"]),
-                name=str(value["name"]),
+                name=str(check_name(str(value["name"]))),
                 color=tuple(int(c) for c in value["color"]),  # type: ignore[arg-type]
                 class_id=int(value["class_id"]),
                 visible=bool(value.get("visible", True)),
@@ -207,6 +207,7 @@ class ObjectStore:
 
     def create(self, name: str | None = None, class_id: int | None = None) -> int:
         """Add an empty object and make it active; return its id."""
+        check_name(name)
         self._open_step()
         self.active = self._add_object(name, class_id)
         return self.active
@@ -226,6 +227,7 @@ class ObjectStore:
 
     def rename(self, object_id: int, name: str | None, class_id: int | None) -> None:
         """Give an object a new name and/or class id (None keeps it)."""
+        check_name(name)
         self._open_step()
         self._require_object(object_id)
         info = self.objects[object_id]

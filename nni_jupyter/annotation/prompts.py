@@ -273,6 +273,19 @@ def _volume_bbox(value: Any) -> tuple[tuple[int, int], ...]:
     return tuple(pairs)
 
 
+def check_name(name: str | None) -> str | None:
+    """Return ``name`` when files can hold it (text with a UTF-8 form), else raise ValueError:
+    a lone surrogate (``"\\ud800"``) would be accepted here and fail every export later."""
+    try:
+        None if name is None else name.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"an object's name must be text that files can hold; {name!r} has a lone surrogate "
+            f"at character {exc.start}"
+        ) from exc
+    return name
+
+
 @dataclass(frozen=True)
 class Command:
     """A state change other than a prompt.
@@ -325,6 +338,7 @@ class Command:
         self._check_removal()
         if self.object_name is not None and not isinstance(self.object_name, str):
             raise ValueError(f"object_name must be a string; got {self.object_name!r}")
+        check_name(self.object_name)
         if self.class_id is not None:
             class_id = _integer(self.class_id, "class_id")
             if not 0 <= class_id <= MAX_CLASS_ID:
