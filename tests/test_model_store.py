@@ -210,3 +210,17 @@ def test_a_missing_model_offline_names_the_store_folder(
     with pytest.raises(ModelNotFoundError, match="not on this machine"):
         nj.load_session(ID, download=False)
     assert weights.choose_model().is_demo or not weights.is_model_folder(weights.demo_model_path())
+
+
+def test_model_none_takes_the_cached_default_else_v1(
+    store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _offline(monkeypatch)
+    manifest = {"schema_version": 1, "models": [MANIFEST["models"][0] | {"default": True}]}
+    store_root.mkdir()
+    (store_root / "models.json").write_text(json.dumps(manifest), encoding="utf-8")
+    v1 = write_tiny_model(store_root / "models" / ID)
+    assert weights.choose_model() == weights.ModelChoice(v1, ID, is_demo=False)
+    beta = write_tiny_model(store_root / "models" / "nnInteractive_beta")
+    assert weights.choose_model() == weights.ModelChoice(beta, "nnInteractive_beta", False)
+    assert [row["downloaded"] for row in nj.list_models()] == [True]

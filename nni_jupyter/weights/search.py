@@ -193,9 +193,10 @@ def choose_model(model: str | os.PathLike[str] | None = None, download: bool = T
     Parameters
     ----------
     model
-        None: the default model (the store's cached manifest says which, else
-        ``nnInteractive_v1.0``) when :func:`find_model` finds it (never downloading), else the
-        bundled demo model. ``"demo"``, a model id or a model folder: that model.
+        None: the default model (the store's cached manifest says which; else, or when that
+        one is not here, ``nnInteractive_v1.0``) when :func:`find_model` finds it (never
+        downloading), else the bundled demo model. ``"demo"``, a model id or a model folder:
+        that model.
     download
         Allow downloading an official model that is asked for by id and not on this machine.
 
@@ -205,10 +206,11 @@ def choose_model(model: str | os.PathLike[str] | None = None, download: bool = T
         When the requested model cannot be found or downloaded (the message says how to get it).
     """
     if model is None:
-        default = default_model_id()
-        found = find_model(default)
-        if found is not None:
-            return ModelChoice(found, default, is_demo=False)
+        # the manifest's default; nnInteractive_v1.0 too, should a newer default not be here
+        for default in dict.fromkeys([default_model_id(), DEFAULT_MODEL]):
+            found = find_model(default)
+            if found is not None:
+                return ModelChoice(found, default, is_demo=False)
         model = DEMO_MODEL
     folder = resolve_model(model, download=download)
     if model == DEMO_MODEL:
