@@ -120,6 +120,20 @@ def test_a_bad_case_fails_its_row_not_the_run(tmp_path, model, client):
     assert "prompt log" in rows.loc["ct_002", "status"] and "format" in rows.loc["ct_002", "status"]
 
 
+def test_a_case_folder_linked_outside_the_study_fails_its_row_not_the_replay(
+    tmp_path, model, client
+):
+    study = make_study(tmp_path, model, cases=1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "case.json").write_text('{"image": "elsewhere.nii.gz"}', encoding="utf-8")
+    (outside / "prompts.json").write_text("{}", encoding="utf-8")
+    (study.folder / "cases" / "linked").symlink_to(outside)
+    rows = study.replay(model=model, client=client, progress=False).set_index("case")
+    assert rows.loc["ct_001", "status"].tolist() == ["ok", "ok"]
+    assert "outside the study" in rows.loc["linked", "status"]
+
+
 @pytest.mark.parametrize("case_id", ["../escape", "a/b", "a\\b", "..", ".hidden", "x\ny", ""])
 def test_unsafe_case_ids_are_refused_and_nothing_is_written(tmp_path, case_id):
     image = nj.write_image(np.zeros((4, 4, 4), np.int16), tmp_path / "image.nii.gz")
