@@ -3,10 +3,11 @@
 Files go through SimpleITK (extra ``[io]``): NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd``,
 ``.nhdr``), MetaImage (``.mha``, ``.mhd``) and DICOM series (a folder of slices).
 
-Reading checks before allocating: a NIfTI file must hold the bytes its header claims
-(:mod:`.nifti`), the voxels must fit in memory, and a DICOM series must be one regular
-volume (:mod:`.dicom`). Writing is atomic (:mod:`nni_jupyter.atomic`): a reader sees the
-old file or the new one, never a part.
+Reading checks before allocating: a file must hold the bytes its header claims (:mod:`.nifti`,
+:mod:`.headers`), the voxels must fit in memory, and a DICOM series must be one regular
+volume (:mod:`.dicom`); the file read is the one named (never a same-named sibling). Writing
+is atomic (:mod:`nni_jupyter.atomic`): a reader sees the old file or the new one, never a part,
+and a header with a data file of its own (``.mhd``, ``.nhdr``) is replaced as one pair.
 
 Axis order
 ----------
@@ -20,7 +21,8 @@ reoriented: nnInteractive segments the array as stored.
 
 The package's parts: :mod:`.read` (``read_image``), :mod:`.write` (``write_image``,
 ``write_mask``, ``write_labels``), :mod:`.sitk` (SimpleITK and the conversions), :mod:`.dicom`
-(DICOM series checks) and :mod:`.nifti` (NIfTI header claims checked before reading);
+(DICOM series checks), :mod:`.nifti` and :mod:`.headers` (NIfTI, NRRD and MetaImage header
+claims checked against the bytes the file holds, before reading);
 :class:`Image` lives in :mod:`nni_jupyter.image` so that lower layers can share it.
 """
 
