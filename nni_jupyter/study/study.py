@@ -63,10 +63,10 @@ class Study(StudyFolder):
         """
         from ..widget import Segmenter
 
-        image = read_image(self.image_path(case_id))
+        image_path = self.image_path(case_id)
         holder = None if read_only else lock.take(self.case_folder(case_id), case_id, annotator)
         try:
-            seg = Segmenter(image, **segmenter_kwargs)
+            seg = Segmenter(read_image(image_path), **segmenter_kwargs)
             if annotator is not None:
                 seg.annotator = annotator
             saved = self.saved(case_id)
