@@ -36,7 +36,7 @@ from .worker import Job, Worker
 
 if TYPE_CHECKING:
     from ..inference.api import Session
-    from ..inference.regions import Bbox
+    from ..core.regions import Bbox
 
 Item = Prompt | Command
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import write_atomic
-from ..inference.gestures import plane_axes
+from ..core.gestures import plane_axes
 from ..measurements import voxel_to_world
 from .prompts import (
     MAX_CLASS_ID,

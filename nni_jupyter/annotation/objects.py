@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..inference.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
+from ..core.regions import Bbox, bbox_shape, from_local, nonzero_bbox, to_slices
 from ..palette import PALETTE
 from ..volumes.sparse import SparseVolume
 from .prompts import MAX_CLASS_ID, MAX_OBJECT_ID, OVERLAP_POLICIES, check_name

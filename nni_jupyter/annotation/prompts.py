@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from ..inference.regions import Bbox, bbox_shape, nonzero_bbox, to_slices
+from ..core.regions import Bbox, bbox_shape, nonzero_bbox, to_slices
 from .codec import decode_mask, encode_mask
 
 GestureTool = Literal["point", "box", "scribble", "lasso"]

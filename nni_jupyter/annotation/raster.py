@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from ..inference.gestures import lasso_region, plane_axes, round_half_up, scribble_region
-from ..inference.regions import Bbox
+from ..core.gestures import lasso_region, plane_axes, round_half_up, scribble_region
+from ..core.regions import Bbox
 from .prompts import Prompt, Tool
 
 InteractionKind = Literal["point", "bbox", "scribble", "lasso", "initial_seg"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..inference.gestures import plane_axes
+from ..core.gestures import plane_axes
 from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt, prompt_focus
 
 #: Who gives the prompts, when the Segmenter's ``annotator`` is not set.

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from ..inference.regions import Bbox, to_slices, union_bboxes
+from ..core.regions import Bbox, to_slices, union_bboxes
 from ..volumes import LazyVolume, SparseVolume
 from .codec import encode_mask
 from .guards import out_of_memory_hint

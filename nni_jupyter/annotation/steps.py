@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..inference.regions import Bbox
+from ..core.regions import Bbox
 from .codec import decode_mask, encode_mask
 
 if TYPE_CHECKING:

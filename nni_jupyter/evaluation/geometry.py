@@ -1,6 +1,6 @@
 """Mask geometry for simulated users: distance transform, connected components, slices, strokes.
 
-Strokes are turned into voxels by :mod:`nni_jupyter.inference.gestures`, the rasterizer the widget
+Strokes are turned into voxels by :mod:`nni_jupyter.core.gestures`, the rasterizer the widget
 uses, so the protocol measures (and the demo trainer learns) the gestures a user actually sends.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..inference.gestures import PlaneRegion, lasso_region, scribble_region
-from ..inference.regions import nonzero_bbox, to_slices
+from ..core.gestures import PlaneRegion, lasso_region, scribble_region
+from ..core.regions import nonzero_bbox, to_slices
 
 #: Face connectivity (6 neighbours in 3-D, 4 in 2-D), as the simulated user sees regions.
 _FACE = 1
@@ -183,7 +183,7 @@ def lasso_mask(
     """Filled lasso around a 2-D object (see ``contour_polygon``), boolean, same shape.
 
     The polygon is filled by the widget's lasso rule
-    (:func:`~nni_jupyter.inference.gestures.lasso_region`).
+    (:func:`~nni_jupyter.core.gestures.lasso_region`).
     """
     polygon = contour_polygon(mask2d, n_vertices, jitter, rng)
     return _plane_mask(lasso_region(polygon, np.shape(mask2d)), np.shape(mask2d))
@@ -232,7 +232,7 @@ def scribble_mask(
     """A stroke inside a 2-D object (see ``scribble_polyline``), boolean, same shape.
 
     The polyline is drawn by the widget's scribble rule
-    (:func:`~nni_jupyter.inference.gestures.scribble_region`) with a ``thickness``-voxel brush:
+    (:func:`~nni_jupyter.core.gestures.scribble_region`) with a ``thickness``-voxel brush:
     without ``rng`` exactly what the widget sends for that stroke. With ``rng`` what spills out
     of the object is erased (a careful user keeps inside).
     """

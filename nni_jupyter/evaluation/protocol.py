@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..inference.api import Session
-from ..inference.regions import nonzero_bbox
+from ..core.regions import nonzero_bbox
 from . import geometry
 
 FIRST_PROMPTS = ("point", "box", "lasso", "scribble")

@@ -12,7 +12,7 @@ from typing import Any, TypeGuard
 
 from ..annotation.codec import ENCODING
 from ..annotation.prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
-from ..inference.regions import Bbox
+from ..core.regions import Bbox
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
 

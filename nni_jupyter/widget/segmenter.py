@@ -33,7 +33,7 @@ from ..annotation.lifetime import supersede
 from ..annotation.objects import Volume
 from ..annotation.prompts import GESTURE_TOOLS, OVERLAP_POLICIES, Command, Prompt, prompt_focus
 from ..annotation.record import prompt_rows
-from ..inference.regions import Bbox
+from ..core.regions import Bbox
 from ..surfaces import live_view3d
 from ..volumes import LazyVolume
 from ..volumes.display import DisplayReader, stride_for

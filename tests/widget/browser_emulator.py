@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nni_jupyter.annotation.codec import decode_mask
-from nni_jupyter.inference.regions import bbox_shape, to_slices
+from nni_jupyter.core.regions import bbox_shape, to_slices
 
 
 class LabelVolume:

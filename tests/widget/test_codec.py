@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from nni_jupyter.annotation.codec import decode_mask, encode_mask
-from nni_jupyter.inference.regions import nonzero_bbox
+from nni_jupyter.core.regions import nonzero_bbox
 
 
 @settings(max_examples=80, deadline=None)

@@ -21,8 +21,8 @@ import pytest
 from nni_jupyter.annotation.inputs import vertex_pairs
 from nni_jupyter.annotation.prompts import Prompt
 from nni_jupyter.annotation.raster import Interaction, rasterize
-from nni_jupyter.inference.gestures import lasso_region, plane_axes, scribble_region
-from nni_jupyter.inference.regions import to_slices
+from nni_jupyter.core.gestures import lasso_region, plane_axes, scribble_region
+from nni_jupyter.core.regions import to_slices
 from nni_jupyter.widget.messages import parse_message
 
 FIXTURE = Path(__file__).with_name("gesture_fixture.json")

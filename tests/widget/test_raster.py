@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 
 from nni_jupyter.annotation.prompts import MaskCrop, Prompt
 from nni_jupyter.annotation.raster import rasterize
-from nni_jupyter.inference.gestures import (
+from nni_jupyter.core.gestures import (
     lasso_region,
     plane_axes,
     round_half_up,
     scribble_region,
 )
-from nni_jupyter.inference.regions import to_slices
+from nni_jupyter.core.regions import to_slices
 
 SHAPE = (40, 36, 32)
 
