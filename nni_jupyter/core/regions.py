@@ -9,9 +9,9 @@ tensors need.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from typing import Any
 
 Bbox = list[list[int]]
 #: numpy arrays are scanned this many rows at a time, so a memmap is never loaded whole.
