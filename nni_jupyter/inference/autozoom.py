@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .preprocess import PreprocessedImage
-from .prompts import Decay
+from .channels import Decay
 from .regions import Bbox, centered_bbox, clip_bbox, nonzero_bbox, to_slices
 from .store import STORE_DTYPE, InteractionStore
 

@@ -1,7 +1,7 @@
 """``nnInteractiveInferenceSession``: the reference's public API, orchestrating the modules here.
 
 Model loading lives in :mod:`.checkpoint`, image statistics in :mod:`.preprocess`, prompt encoding
-and decay in :mod:`.prompts`, windows and the border test in :mod:`.autozoom`, one prediction in
+and decay in :mod:`.channels`, windows and the border test in :mod:`.autozoom`, one prediction in
 :mod:`.prediction`, refinement in :mod:`.refine`, undo in :mod:`.history`, :mod:`.state` and
 :mod:`.undo`, input checks in :mod:`.validation`.
 
@@ -47,7 +47,7 @@ from .cpus import usable_cpus
 from .history import History
 from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
-from .prompts import Decay, box_region, mask_values, point_stamp
+from .channels import Decay, box_region, mask_values, point_stamp
 from .regions import Bbox, clip_bbox, nonzero_bbox, to_local, to_slices
 from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor, zero_target

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .history import TARGET, History, Step
-from .prompts import Decay
+from .channels import Decay
 from .regions import Bbox, union_bboxes
 from .state import SegmentationState
 

@@ -8,7 +8,7 @@ import torch
 
 from nni_jupyter.demo import encoding as enc
 from nni_jupyter.inference.autozoom import nearest_odd
-from nni_jupyter.inference.prompts import point_kernel
+from nni_jupyter.inference.channels import point_kernel
 
 
 def _trained_point_kernel() -> torch.Tensor:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.ndimage import distance_transform_edt
 
-from nni_jupyter.inference.prompts import (
+from nni_jupyter.inference.channels import (
     FP16_MAX,
     RENORM_TARGET,
     Decay,
