@@ -11,6 +11,8 @@ export const TRAIT_NAMES = [
   "slice_index",
   "view_layout",
   "tool",
+  "brush_radius",
+  "brush_unit",
   "positive",
   "window",
   "objects",
@@ -45,6 +47,14 @@ export type CommandName = (typeof COMMAND_NAMES)[number];
 /** Gesture tools (`GESTURE_TOOLS`, `nni_jupyter/widget/prompts.py`). */
 export const TOOLS = ["point", "box", "scribble", "lasso"] as const;
 export type Tool = (typeof TOOLS)[number];
+
+/** Hand edits drawn on a slice (`SLICE_EDITS`, `annotation/prompts.py`). */
+export const EDIT_TOOLS = ["paint", "erase", "fill"] as const;
+export type EditTool = (typeof EDIT_TOOLS)[number];
+
+/** The brush radius range in voxels (`MIN_BRUSH_RADIUS`, `MAX_BRUSH_RADIUS`). */
+export const MIN_BRUSH_RADIUS = 0.5;
+export const MAX_BRUSH_RADIUS = 512.0;
 
 /** The largest object id (`MAX_OBJECT_ID`, `nni_jupyter/widget/prompts.py`). */
 export const MAX_OBJECT_ID = 65535;

@@ -23,22 +23,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+import numpy as np
+
+from ..core.gestures import plane_axes
 from ..volumes import LazyVolume
 from . import lifetime, log, memory, outputs, persistence
 from .inputs import check_spacing, image_4d, spatial, vertex_pairs
 from .objects import Volume
 from .prompts import Command as Command
-from .prompts import MaskCrop, Prompt, Tool, item_from_dict
+from .prompts import EditTool, MaskCrop, Prompt, Tool, item_from_dict
 from .record import MAX_ANNOTATOR_LENGTH, live_prompts
 from .runner import Outcome, Runner, Snapshot, Task
 from .sessions import load_model, model_info, scribble_thickness, supported_tools
 from .worker import Job, Worker
 
 if TYPE_CHECKING:
-    from ..inference.api import Session
     from ..core.regions import Bbox
+    from ..inference.api import Session
 
 Item = Prompt | Command
+#: How long :meth:`Annotation.close` lets queued items finish before cancelling them.
+CLOSE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,8 @@ class Annotation:
             spacing = self.geometry.spacing_mm if spacing is None else spacing
             image = self.geometry.array
         image4d = image_4d(image)
+        if isinstance(image4d, LazyVolume):  # closing this annotation must not close the user's
+            image4d = image4d.detached()
         self.spacing_mm: list[float] = check_spacing(spacing)
         self.volume = spatial(image4d)
         self.image_tag = persistence.ImageTag(self.volume)
@@ -134,7 +141,15 @@ class Annotation:
         self.scribble_thickness = scribble_thickness(session)
         # a lazy image streams its statistics on a thread: prompts wait for it, views do not
         lazy = isinstance(image4d, LazyVolume)
-        self.runner = Runner(session, image4d, self.tools, self.scribble_thickness, overlap, lazy)
+        self.runner = Runner(
+            session,
+            image4d,
+            self.tools,
+            self.scribble_thickness,
+            overlap,
+            lazy,
+            spacing=self.spacing_mm,
+        )
         self.model_info = model_info(session, name)
         self._worker: Worker[Task, Outcome] = Worker(self.runner.run, self._finish, self._state)
 
@@ -348,6 +363,106 @@ class Annotation:
         prompts continue from it; ``refine=True`` lets the model refine it first."""
         return self._changed(mask_prompt(mask, refine), wait)  # type: ignore[no-any-return]
 
+    # ---- hand edits ---------------------------------------------------------------------------
+
+    @overload
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[True] = ...,
+    ) -> Bbox | None: ...  # fmt: skip
+    @overload
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[False],
+    ) -> Future[Outcome]: ...  # fmt: skip
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = 2, index: int,
+        radius_unit: str = "voxel", wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
+        """Paint a brush stroke into the active object: in-plane ``points`` ``[(p, q), ...]`` on
+        slice ``index`` along ``axis``, a round brush of ``radius`` (``radius_unit`` ``"voxel"``
+        or ``"mm"``); under ``"lock"`` it never takes other objects' voxels. One undoable step;
+        the next prompt continues from the edited mask. Returns the changed bbox."""
+        prompt = stroke_prompt("paint", points, radius, axis, index, radius_unit, self.spacing_mm)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[True] = ...,
+    ) -> Bbox | None: ...  # fmt: skip
+    @overload
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[False],
+    ) -> Future[Outcome]: ...  # fmt: skip
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = 2, index: int,
+        radius_unit: str = "voxel", wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
+        """Erase a brush stroke from the active object (as :meth:`paint`); other objects are
+        never touched."""
+        prompt = stroke_prompt("erase", points, radius, axis, index, radius_unit, self.spacing_mm)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def fill(
+        self, point: Any, *, axis: int = ..., index: int, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def fill(
+        self, point: Any, *, axis: int = ..., index: int, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def fill(
+        self, point: Any, *, axis: int = 2, index: int, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Fill on slice ``index`` along ``axis`` at the in-plane ``point`` ``(p, q)``: the
+        4-connected region under it joins the active object, or, inside the active object, its
+        holes on that slice are filled. Returns the changed bbox."""
+        prompt = Prompt("fill", axis=axis, index=index, vertices=vertex_pairs([point]))
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def fill_holes(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def fill_holes(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def fill_holes(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Fill the active object's enclosed holes in 3-D."""
+        return self._changed(Prompt("fill_holes"), wait)  # type: ignore[no-any-return]
+
+    @overload
+    def keep_largest(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def keep_largest(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def keep_largest(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Keep only the active object's largest 6-connected component."""
+        return self._changed(Prompt("keep_largest"), wait)  # type: ignore[no-any-return]
+
+    @overload
+    def remove_small(self, min_ml: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def remove_small(self, min_ml: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def remove_small(self, min_ml: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Remove the active object's 6-connected components smaller than ``min_ml`` mL."""
+        prompt = Prompt("remove_small", amount=min_ml)
+        return self._changed(prompt, wait)  # type: ignore[no-any-return]
+
+    @overload
+    def dilate(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def dilate(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def dilate(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Grow the active object by ``mm`` millimetres (Euclidean, with the voxel spacing)."""
+        return self._changed(Prompt("dilate", amount=mm), wait)  # type: ignore[no-any-return]
+
+    @overload
+    def erode(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def erode(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def erode(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Shrink the active object by ``mm`` millimetres (Euclidean, with the voxel spacing)."""
+        return self._changed(Prompt("erode", amount=mm), wait)  # type: ignore[no-any-return]
+
     # ---- objects and history ------------------------------------------------------------------
 
     @overload
@@ -440,14 +555,18 @@ class Annotation:
         """Block until every queued item has run; return False on timeout."""
         return self._worker.wait_idle(timeout)
 
-    def close(self) -> None:
-        """Stop the worker (after queued items) and release the session; masks stay readable."""
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Refuse new items, let queued ones finish for up to ``timeout`` seconds (then cancel
+        them), stop reading a lazy image (its statistics pass too) and release the session; the
+        masks stay readable. Returns within about ``timeout`` whatever is queued."""
         if self._closed:
             return
         self._closed = True
+        if isinstance(self.volume, LazyVolume):
+            self.volume.close()  # a statistics pass or a queued prompt stops at its next read
         worker = getattr(self, "_worker", None)
         if worker is not None:
-            worker.stop()
+            worker.stop(timeout)
         runner = getattr(self, "runner", None)
         if runner is not None and runner.session is not None:
             lifetime.release_session(runner.session, self)
@@ -731,6 +850,35 @@ def gesture_prompt(
     if axis is None:
         return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
     return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
+
+
+def stroke_prompt(
+    tool: EditTool,
+    points: Any,
+    radius: Any,
+    axis: int,
+    index: int,
+    radius_unit: str = "voxel",
+    spacing_mm: Any = (1.0, 1.0, 1.0),
+) -> Prompt:
+    """A ``paint`` or ``erase`` stroke on slice ``index`` along ``axis``; a radius in ``"mm"``
+    becomes voxels per in-plane axis with ``spacing_mm`` (what the prompt keeps)."""
+    if radius_unit not in ("voxel", "mm"):
+        raise ValueError(f"radius_unit must be 'voxel' or 'mm'; got {radius_unit!r}")
+    if radius_unit == "mm":
+        if axis not in (0, 1, 2):
+            raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}")
+        sizes = radius if isinstance(radius, (list, tuple, np.ndarray)) else (radius, radius)
+        if len(sizes) != 2:
+            raise ValueError(f"radius must be a number or (rp, rq); got {radius!r}")
+        radius = tuple(
+            float(size) / float(spacing_mm[a])
+            for size, a in zip(sizes, plane_axes(axis), strict=True)
+        )
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be [(p, q), ...] on the slice; got shape {points.shape}")
+    return Prompt(tool, axis=axis, index=index, vertices=vertex_pairs(points), radius=radius)
 
 
 def mask_prompt(mask: Any, refine: bool = False) -> Prompt:

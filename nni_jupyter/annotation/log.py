@@ -31,9 +31,12 @@ from ..atomic import write_atomic
 from ..core.gestures import plane_axes
 from ..measurements import voxel_to_world
 from .prompts import (
+    AMOUNT_UNITS,
+    EDIT_TOOLS,
     MAX_CLASS_ID,
     MAX_OBJECT_ID,
     OVERLAP_POLICIES,
+    SLICE_EDITS,
     TOOLS,
     Command,
     MaskCrop,
@@ -105,6 +108,21 @@ def prompt_entry(entry: Entry, geometry: Geometry, annotator: str | None) -> dic
         out.update(bbox_voxel=[list(b) for b in prompt.bbox], bbox_mm=geometry.world(corners))
     elif prompt.mask is not None:
         out.update(mask=prompt.mask.to_dict(), refine=bool(prompt.refine))
+    out.update(_edit_fields(prompt, geometry))
+    return out
+
+
+def _edit_fields(prompt: Prompt, geometry: Geometry) -> dict[str, Any]:
+    """A hand edit's brush radius (voxels per in-plane axis and mm), amount and unit, object."""
+    out: dict[str, Any] = {}
+    if prompt.radius is not None and prompt.axis is not None:
+        spacing = [geometry.spacing_mm[a] for a in plane_axes(prompt.axis)]
+        out["radius_voxel"] = list(prompt.radius)
+        out["radius_mm"] = [round(r * s, 6) for r, s in zip(prompt.radius, spacing, strict=True)]
+    if prompt.amount is not None:
+        out.update(amount=prompt.amount, unit=AMOUNT_UNITS[prompt.tool])
+    if prompt.object is not None:
+        out["object"] = prompt.object
     return out
 
 
@@ -394,10 +412,22 @@ def _check_overlap(checker: _Checker, value: dict[str, Any], field: str) -> None
 def prompt_from_entry(entry: dict[str, Any]) -> Prompt:
     """The :class:`Prompt` a (checked) log entry describes, from its voxel coordinates."""
     tool, positive = entry["kind"], entry["positive"]
+    edit: dict[str, Any] = {
+        key: entry[key] for key in ("amount", "object") if entry.get(key) is not None
+    }
+    if isinstance(entry.get("radius_voxel"), list):
+        edit["radius"] = tuple(entry["radius_voxel"])
+    if tool in EDIT_TOOLS and tool not in SLICE_EDITS:
+        return Prompt(tool, positive, **edit)
     if "vertices_voxel" in entry:
         vertices = tuple((v[0], v[1]) for v in entry["vertices_voxel"])
         return Prompt(
-            tool, positive, axis=entry.get("axis"), index=entry.get("slice"), vertices=vertices
+            tool,
+            positive,
+            axis=entry.get("axis"),
+            index=entry.get("slice"),
+            vertices=vertices,
+            **edit,
         )
     if "point_voxel" in entry:
         return Prompt(tool, positive, point=tuple(entry["point_voxel"]))

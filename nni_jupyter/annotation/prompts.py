@@ -11,6 +11,12 @@ A prompt has one of three geometry forms:
 - ``point``: volume coordinates ``(x, y, z)`` (tool ``"point"``);
 - ``bbox``: a half-open volume box ``((x0, x1), (y0, y1), (z0, z1))`` (tool ``"box"``);
 - ``mask``: a :class:`MaskCrop` (tools ``"scribble"``, ``"lasso"`` and ``"mask"``).
+
+Hand edits (:data:`EDIT_TOOLS`) are prompts too, so they take their place in the record, the undo
+history, the prompt list and the log like any other: ``paint`` and ``erase`` are a stroke in slice
+form with a ``radius`` (in-plane voxels per axis, :mod:`.brush`), ``fill`` one vertex in slice
+form, and the 3-D clean-ups of the active object take no geometry (``fill_holes``,
+``keep_largest``) or an ``amount`` (``remove_small``: mL; ``dilate`` and ``erode``: mm).
 """
 
 from __future__ import annotations
@@ -26,11 +32,28 @@ from ..core.regions import Bbox, bbox_shape, nonzero_bbox, to_slices
 from .codec import decode_mask, encode_mask
 
 GestureTool = Literal["point", "box", "scribble", "lasso"]
-Tool = Literal[GestureTool, "mask"]
+#: Hand edits of the active object: strokes and a 2-D fill drawn on a slice, 3-D clean-ups.
+EditTool = Literal[
+    "paint", "erase", "fill", "fill_holes", "keep_largest", "remove_small", "dilate", "erode"
+]
+Tool = Literal[GestureTool, "mask", EditTool]
 GESTURE_TOOLS: tuple[GestureTool, ...] = get_args(GestureTool)
-TOOLS: tuple[Tool, ...] = (*GESTURE_TOOLS, "mask")
-MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3}
+EDIT_TOOLS: tuple[EditTool, ...] = get_args(EditTool)
+#: Edits a browser draws on a slice (the others are Python calls).
+SLICE_EDITS: tuple[EditTool, ...] = ("paint", "erase", "fill")
+#: Edits with a brush radius.
+BRUSH_EDITS: tuple[EditTool, ...] = ("paint", "erase")
+#: Edits with an ``amount`` and its unit.
+AMOUNT_UNITS: dict[str, str] = {"remove_small": "mL", "dilate": "mm", "erode": "mm"}
+TOOLS: tuple[Tool, ...] = (*GESTURE_TOOLS, "mask", *EDIT_TOOLS)
+MIN_VERTICES = {"point": 1, "box": 2, "scribble": 1, "lasso": 3, "paint": 1, "erase": 1, "fill": 1}
 MAX_VERTICES = 100_000
+#: The largest brush radius, in voxels (a stroke is cut to the slice anyway).
+MAX_BRUSH_RADIUS = 512.0
+#: The smallest brush radius, in voxels: a thinner brush may miss every voxel centre.
+MIN_BRUSH_RADIUS = 0.5
+#: The largest ``amount``: mm for dilate/erode, mL for remove_small.
+MAX_AMOUNT = {"remove_small": 1e6, "dilate": 100.0, "erode": 100.0}
 #: Vertices may lie outside the slice, but not so far that the geometry overflows.
 MAX_COORDINATE = 1e9
 #: Object ids are 1..65535: the owner map is uint8 until an id above 255 exists, then uint16.
@@ -148,6 +171,14 @@ class Prompt:
         True for foreground (``include_interaction=True``), False for background.
     refine
         Tool ``"mask"`` only: let the model refine the mask instead of taking it as is.
+    radius
+        ``paint`` and ``erase``: the brush radius in voxels along the slice's two in-plane axes
+        ``(rp, rq)`` (a number means both), :data:`MIN_BRUSH_RADIUS`..:data:`MAX_BRUSH_RADIUS`.
+    amount
+        ``remove_small`` (mL), ``dilate`` and ``erode`` (mm): a positive number.
+    object
+        Edits only, optional: the object the edit is meant for (a browser sends the one it shows
+        active); the edit is refused when that object is gone or no longer active.
     """
 
     tool: Tool
@@ -159,12 +190,16 @@ class Prompt:
     bbox: tuple[tuple[int, int], ...] | None = None
     mask: MaskCrop | None = None
     refine: bool = False
+    radius: tuple[float, float] | None = None
+    amount: float | None = None
+    object: int | None = None
 
     def __post_init__(self) -> None:
         if self.tool not in TOOLS:
             raise ValueError(f"tool must be one of {', '.join(TOOLS)}; got {self.tool!r}")
         if not isinstance(self.positive, (bool, np.bool_)):
             raise ValueError(f"positive must be True or False; got {self.positive!r}")
+        self._check_edit_fields()
         forms = [
             name
             for name, value in (
@@ -175,6 +210,10 @@ class Prompt:
             )
             if value is not None
         ]
+        if self.tool in EDIT_TOOLS and self.tool not in SLICE_EDITS:
+            if forms:
+                raise ValueError(f"a {self.tool} edit takes no geometry; got {forms}")
+            return
         if len(forms) != 1:
             raise ValueError(
                 "a prompt needs exactly one of vertices, point, bbox or mask; "
@@ -186,6 +225,9 @@ class Prompt:
             "scribble": ("vertices", "mask"),
             "lasso": ("vertices", "mask"),
             "mask": ("mask",),
+            "paint": ("vertices",),
+            "erase": ("vertices",),
+            "fill": ("vertices",),
         }[self.tool]
         if forms[0] not in allowed:
             raise ValueError(f"a {self.tool} prompt takes {' or '.join(allowed)}; got {forms[0]}")
@@ -215,7 +257,7 @@ class Prompt:
         if len(vertices) > MAX_VERTICES:
             raise ValueError(f"at most {MAX_VERTICES} vertices are accepted; got {len(vertices)}")
         need = MIN_VERTICES[self.tool]
-        if self.tool in ("point", "box") and len(vertices) != need:
+        if self.tool in ("point", "box", "fill") and len(vertices) != need:
             raise ValueError(f"a {self.tool} takes exactly {need} vertices; got {len(vertices)}")
         if len(vertices) < need:
             raise ValueError(f"a {self.tool} takes at least {need} vertices; got {len(vertices)}")
@@ -246,7 +288,58 @@ class Prompt:
             out["mask"] = self.mask.to_dict()
         if self.refine:
             out["refine"] = True
+        if self.radius is not None:
+            out["radius"] = list(self.radius)
+        if self.amount is not None:
+            out["amount"] = self.amount
+        if self.object is not None:
+            out["object"] = self.object
         return out
+
+    def _check_edit_fields(self) -> None:
+        """Check ``radius``, ``amount`` and ``object``: each belongs to some edits only."""
+        edit = self.tool in EDIT_TOOLS
+        if not edit and (self.radius, self.amount, self.object) != (None, None, None):
+            raise ValueError(f"radius, amount and object apply to edits only, not {self.tool}")
+        if edit and not self.positive:
+            raise ValueError(f"a {self.tool} edit is never negative: erase removes voxels")
+        if (self.radius is not None) != (self.tool in BRUSH_EDITS):
+            raise ValueError(
+                f"a {self.tool} edit {'needs' if self.tool in BRUSH_EDITS else 'takes no'} radius"
+            )
+        if self.radius is not None:
+            object.__setattr__(self, "radius", _brush_radius(self.radius))
+        if (self.amount is not None) != (self.tool in AMOUNT_UNITS):
+            needs = "needs" if self.tool in AMOUNT_UNITS else "takes no"
+            raise ValueError(f"a {self.tool} edit {needs} amount")
+        if self.amount is not None:
+            amount, most = _finite(self.amount, "amount"), MAX_AMOUNT[self.tool]
+            if not 0 < amount <= most:
+                unit = AMOUNT_UNITS[self.tool]
+                raise ValueError(
+                    f"the {self.tool} amount must be above 0 and at most {most:g} {unit}; "
+                    f"got {amount:g}"
+                )
+            object.__setattr__(self, "amount", amount)
+        if self.object is not None:
+            object_id = _integer(self.object, "object")
+            if not 1 <= object_id <= MAX_OBJECT_ID:
+                raise ValueError(f"object id must be in 1..{MAX_OBJECT_ID}; got {object_id}")
+            object.__setattr__(self, "object", object_id)
+
+
+def _brush_radius(value: Any) -> tuple[float, float]:
+    """A brush radius as ``(rp, rq)`` voxels, checked: a number or a pair of numbers."""
+    pair = value if isinstance(value, (list, tuple, np.ndarray)) else (value, value)
+    if len(pair) != 2:
+        raise ValueError(f"radius must be a number or (rp, rq); got {value!r}")
+    radius = (_finite(pair[0], "radius"), _finite(pair[1], "radius"))
+    if not all(MIN_BRUSH_RADIUS <= r <= MAX_BRUSH_RADIUS for r in radius):
+        raise ValueError(
+            f"the brush radius must be {MIN_BRUSH_RADIUS:g}..{MAX_BRUSH_RADIUS:g} voxels on "
+            f"each in-plane axis; got {radius[0]:g}, {radius[1]:g}"
+        )
+    return radius
 
 
 def _coords(value: Any, what: str) -> tuple[float, float, float]:
@@ -396,6 +489,8 @@ def item_from_dict(value: dict[str, Any]) -> Prompt | Command:
         fields["point"] = tuple(fields["point"])
     if "mask" in fields:
         fields["mask"] = MaskCrop.from_dict(fields["mask"])
+    if isinstance(fields.get("radius"), list):
+        fields["radius"] = tuple(fields["radius"])
     return Prompt(**fields)
 
 

@@ -5,7 +5,7 @@ The rules (also in PROTOCOL.md, "Rasterization"), in in-plane coordinates ``(p, 
 
 - point: voxel ``(round(p), round(q))`` (rounding half up); an error when outside the slice;
 - box: voxels ``round(min)..round(max)`` inclusive on both axes, clipped, one voxel deep;
-- scribble and lasso: one voxel deep, in-plane by :mod:`nni_jupyter.inference.gestures`, the
+- scribble and lasso: one voxel deep, in-plane by :mod:`nni_jupyter.core.gestures`, the
   rasterizer the evaluation and the demo trainer use too.
 
 Volume-form prompts (from Python) are checked against the image shape and passed through.
@@ -21,9 +21,10 @@ import numpy as np
 
 from ..core.gestures import lasso_region, plane_axes, round_half_up, scribble_region
 from ..core.regions import Bbox
-from .prompts import Prompt, Tool
+from .brush import stroke_region
+from .prompts import EDIT_TOOLS, EditTool, Prompt, Tool
 
-InteractionKind = Literal["point", "bbox", "scribble", "lasso", "initial_seg"]
+InteractionKind = Literal["point", "bbox", "scribble", "lasso", "initial_seg", EditTool]
 #: the interaction each tool drawn as a mask (a scribble, a lasso, or a mask from Python) becomes
 _MASK_KINDS: dict[Tool, InteractionKind] = {
     "scribble": "scribble",
@@ -39,6 +40,11 @@ class Interaction:
     ``point`` for ``kind="point"`` (voxel coordinates); ``bbox`` for ``"bbox"`` (half-open) and for
     the mask kinds (the crop's bbox); ``crop`` (uint8 0/1, the bbox's shape) for ``"scribble"``,
     ``"lasso"`` and ``"initial_seg"`` (None there means an empty mask).
+
+    Edits (kinds of :data:`~.prompts.EDIT_TOOLS`): ``paint`` and ``erase`` have ``bbox`` and
+    ``crop`` (the brush stroke); ``fill`` has ``point`` (a voxel) and ``axis`` (its slice's
+    axis); ``remove_small``, ``dilate`` and ``erode`` have ``amount``; ``object`` is the object
+    an edit is meant for (None: the active one).
     """
 
     kind: InteractionKind
@@ -47,6 +53,14 @@ class Interaction:
     bbox: Bbox | None = None
     crop: np.ndarray | None = None
     refine: bool = False
+    axis: int | None = None
+    amount: float | None = None
+    object: int | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether this is a hand edit (applied to the objects, not sent to the session)."""
+        return self.kind in EDIT_TOOLS
 
 
 def rasterize(
@@ -69,6 +83,8 @@ def rasterize(
         When the prompt does not fit the image, or covers no voxel.
     """
     image_shape = tuple(int(s) for s in shape)
+    if prompt.tool in EDIT_TOOLS and prompt.vertices is None:
+        return Interaction(prompt.tool, True, amount=prompt.amount, object=prompt.object)
     if prompt.vertices is not None:
         return _rasterize_gesture(prompt, image_shape, thickness)
     if prompt.point is not None:
@@ -116,16 +132,18 @@ def _rasterize_gesture(
     plane = (shape[p_axis], shape[q_axis])
     vertices = np.asarray(prompt.vertices, dtype=np.float64)
     positive = bool(prompt.positive)
-    if prompt.tool == "point":
+    if prompt.tool in ("point", "fill"):
         p, q = (int(v) for v in round_half_up(vertices[0]))
         if not (0 <= p < plane[0] and 0 <= q < plane[1]):
             raise ValueError(
-                f"point ({vertices[0][0]}, {vertices[0][1]}) is outside the slice "
+                f"{prompt.tool} ({vertices[0][0]}, {vertices[0][1]}) is outside the slice "
                 f"(p 0..{plane[0] - 1}, q 0..{plane[1] - 1})"
             )
         point = [0.0, 0.0, 0.0]
         point[axis], point[p_axis], point[q_axis] = float(index), float(p), float(q)
         x, y, z = point
+        if prompt.tool == "fill":
+            return Interaction("fill", True, point=(x, y, z), axis=axis, object=prompt.object)
         return Interaction("point", positive, point=(x, y, z))
     if prompt.tool == "box":
         lo = np.maximum(round_half_up(vertices.min(axis=0)), 0)
@@ -140,6 +158,8 @@ def _rasterize_gesture(
     if prompt.tool == "scribble":
         t_plane = (float(thickness[p_axis]), float(thickness[q_axis]))
         region = scribble_region(vertices, plane, t_plane)
+    elif prompt.radius is not None:  # paint, erase
+        region = stroke_region(vertices, prompt.radius, plane)
     else:
         region = lasso_region(vertices, plane)
     if region is None:
@@ -152,4 +172,6 @@ def _rasterize_gesture(
     bbox[p_axis] = [origin[0], origin[0] + crop2d.shape[0]]
     bbox[q_axis] = [origin[1], origin[1] + crop2d.shape[1]]
     crop = np.expand_dims(crop2d.astype(np.uint8), axis)
+    if prompt.tool in ("paint", "erase"):
+        return Interaction(prompt.tool, True, bbox=bbox, crop=crop, object=prompt.object)
     return Interaction(_MASK_KINDS[prompt.tool], positive, bbox=bbox, crop=crop)

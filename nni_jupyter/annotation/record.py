@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.gestures import plane_axes
-from .prompts import MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt, prompt_focus
+from .prompts import EDIT_TOOLS, MAX_OBJECT_ID, OVERLAP_POLICIES, Command, Prompt, prompt_focus
 
 #: Who gives the prompts, when the Segmenter's ``annotator`` is not set.
 ANNOTATOR_ENV = "NNI_JUPYTER_ANNOTATOR"
@@ -185,9 +185,10 @@ def prompt_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
 
     Each row has its ``index`` (for ``remove_prompt``), ``sequence`` (its record place),
     ``kind``, ``positive``, the plane it lies on (``axis`` and ``slice``, or null), ``draw`` and
-    ``points`` (how to outline it: a gesture tool and up to :data:`MAX_ROW_POINTS` voxel
-    positions ``[x, y, z]``) and ``focus`` (the ``slice_index`` to go to, null for an axis to
-    keep).
+    ``points`` (how to outline it: a gesture or edit tool, or ``"none"``, and up to
+    :data:`MAX_ROW_POINTS` voxel positions ``[x, y, z]``), ``focus`` (the ``slice_index`` to go
+    to, null for an axis to keep), and for edits ``radius`` (a brush's ``[rp, rq]`` voxels, else
+    null) and ``amount`` (a clean-up's mm or mL, else null).
     """
     return [_row(index, entry) for index, entry in enumerate(entries)]
 
@@ -205,6 +206,8 @@ def _row(index: int, entry: Entry) -> dict[str, Any]:
             points.append(point)
     elif prompt.point is not None:
         draw, points = "point", [list(prompt.point)]
+    elif prompt.tool in EDIT_TOOLS:
+        draw = "none"  # a 3-D clean-up: nothing to outline
     else:
         box = (
             prompt.bbox if prompt.bbox is not None else (prompt.mask.bbox if prompt.mask else None)
@@ -222,7 +225,15 @@ def _row(index: int, entry: Entry) -> dict[str, Any]:
         "draw": draw,
         "points": points,
         "focus": [where.get(a) for a in range(3)],
+        **_edit_row(prompt),
     }
+
+
+def _edit_row(prompt: Prompt) -> dict[str, Any]:
+    if prompt.tool not in EDIT_TOOLS:
+        return {}
+    radius = None if prompt.radius is None else list(prompt.radius)
+    return {"radius": radius, "amount": prompt.amount}
 
 
 def _thin(vertices: Sequence[tuple[float, float]]) -> Sequence[tuple[float, float]]:

@@ -14,6 +14,11 @@ Switching objects, undo and redo re-seed the session from the active object's ma
 ``add_initial_seg_interaction`` (or ``reset_interactions`` for an empty mask): the mask carries over
 exactly; the earlier prompts of that object live on through it, not as separate interactions.
 
+Hand edits (paint, erase, fill and the 3-D clean-ups; :mod:`.edits`) are prompts that change the
+active object without the model, as one store step each; the session is then re-seeded from the
+edited mask (as after ``add_mask``), so the next prompt continues from it and the earlier
+prompts' channels are dropped (``bench/edit_then_click.py`` compares keeping them).
+
 ``remove_prompt`` is the one command that runs the session several times: it recomputes an object
 from its other prompts (:func:`~.record.live_prompts`) inside one store step, so a single undo
 brings back both the mask and the prompt.
@@ -24,7 +29,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,9 +38,10 @@ import numpy as np
 from ..core.regions import Bbox, to_slices, union_bboxes
 from ..volumes import LazyVolume, SparseVolume
 from .codec import encode_mask
+from .edits import apply_edit
 from .guards import out_of_memory_hint
 from .objects import ObjectStore, Volume
-from .prompts import Command, Prompt
+from .prompts import EDIT_TOOLS, Command, Prompt
 from .raster import Interaction, rasterize
 from .record import ANNOTATOR_ENV, Stamp, live_prompts, pick
 from .steps import Change
@@ -110,6 +116,7 @@ class Runner:
     store's owner map and, when the session accepts one (``session.accepts_sparse``), the target
     buffer are :class:`~nni_jupyter.volumes.SparseVolume`, so memory follows the objects, not
     the image; an image in memory keeps dense numpy storage (the faster path for small volumes).
+    ``spacing`` (mm per voxel, default 1) gives the 3-D clean-ups their millimetres and mL.
     """
 
     def __init__(
@@ -120,8 +127,10 @@ class Runner:
         thickness: list[int],
         overlap: str = "lock",
         prepare_in_background: bool = False,
+        spacing: Any = None,
     ):
         self.session = session
+        self.spacing = [1.0, 1.0, 1.0] if spacing is None else [float(s) for s in spacing]
         _, x, y, z = image.shape
         self.shape = (int(x), int(y), int(z))
         self.tools = list(tools)
@@ -191,7 +200,7 @@ class Runner:
             When the prompt does not fit the image or uses a tool the model does not support.
         """
         if isinstance(item, Prompt):
-            if item.tool != "mask" and item.tool not in self.tools:
+            if item.tool != "mask" and item.tool not in (*self.tools, *EDIT_TOOLS):
                 raise ValueError(
                     f"the loaded model does not support {item.tool} prompts; it supports "
                     f"{', '.join(self.tools)}"
@@ -233,6 +242,8 @@ class Runner:
             return self._remove_prompt(task.item)
         if isinstance(task.item, Command):
             return self._command(task.item)
+        if task.interaction is not None and task.interaction.is_edit:
+            return self._edit(task.interaction)
         if task.interaction is not None:
             return self._prompt(task.interaction)
         raise ValueError("a prompt runs as the Task that Runner.check returns for it")
@@ -256,6 +267,18 @@ class Runner:
                 if region is not None:
                     self.store.write_active(region, self.buffer[to_slices(region)])
             return self._outcome(self.store.change_of(step), compute_s)
+
+    def _edit(self, edit: Interaction) -> Outcome:
+        """Apply a hand edit to the active object as one step; re-seed the session from it."""
+        start = time.perf_counter()
+        with self.lock:
+            with self.store.step(edit.kind) as step:
+                apply_edit(self.store, edit, self.spacing)
+            mask = self.store.mask()
+            change = self.store.change_of(step)
+        self._reseed(mask)
+        with self.lock:
+            return self._outcome(change, time.perf_counter() - start)
 
     def _remove_prompt(self, command: Command) -> Outcome:
         """Remove one prompt and recompute its object from the rest: one undoable step.
@@ -287,6 +310,9 @@ class Runner:
                 self._session_called = True
                 self.session.reset_interactions()
                 for sequence, overlap, interaction in rest:
+                    if interaction is not None and interaction.is_edit:
+                        self._redo_edit(interaction, overlap)
+                        continue
                     region = self._call_session(_given(interaction, "prompt", "raster"), sequence)
                     if region is not None:
                         with self.lock, store.overlap_as(overlap):
@@ -300,6 +326,13 @@ class Runner:
             self._reseed_active()
         with self.lock:
             return self._outcome(store.change_of(step), time.perf_counter() - start)
+
+    def _redo_edit(self, edit: Interaction, overlap: str) -> None:
+        """Apply an edit again while recomputing its object (it is the active one there)."""
+        with self.lock, self.store.overlap_as(overlap):
+            apply_edit(self.store, replace(edit, object=None), self.spacing)
+            mask = self.store.mask()
+        self._reseed(mask)
 
     def _reseed_active(self) -> None:
         with self.lock:

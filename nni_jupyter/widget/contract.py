@@ -20,7 +20,14 @@ from pathlib import Path
 
 import traitlets as t
 
-from ..annotation.prompts import BROWSER_COMMANDS, GESTURE_TOOLS, MAX_OBJECT_ID
+from ..annotation.prompts import (
+    BROWSER_COMMANDS,
+    GESTURE_TOOLS,
+    MAX_BRUSH_RADIUS,
+    MAX_OBJECT_ID,
+    MIN_BRUSH_RADIUS,
+    SLICE_EDITS,
+)
 from ..palette import PALETTE
 from ..windows import WINDOW_PRESETS, WindowPreset
 from .segmenter import Segmenter
@@ -73,6 +80,14 @@ def typescript() -> str:
             "/** Gesture tools (`GESTURE_TOOLS`, `nni_jupyter/widget/prompts.py`). */",
             _array("export const TOOLS = ", map(_string, GESTURE_TOOLS), " as const;"),
             "export type Tool = (typeof TOOLS)[number];",
+            "",
+            "/** Hand edits drawn on a slice (`SLICE_EDITS`, `annotation/prompts.py`). */",
+            _array("export const EDIT_TOOLS = ", map(_string, SLICE_EDITS), " as const;"),
+            "export type EditTool = (typeof EDIT_TOOLS)[number];",
+            "",
+            "/** The brush radius range in voxels (`MIN_BRUSH_RADIUS`, `MAX_BRUSH_RADIUS`). */",
+            f"export const MIN_BRUSH_RADIUS = {MIN_BRUSH_RADIUS!r};",
+            f"export const MAX_BRUSH_RADIUS = {MAX_BRUSH_RADIUS!r};",
             "",
             "/** The largest object id (`MAX_OBJECT_ID`, `nni_jupyter/widget/prompts.py`). */",
             f"export const MAX_OBJECT_ID = {MAX_OBJECT_ID};",

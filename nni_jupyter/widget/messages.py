@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from ..annotation.codec import ENCODING
-from ..annotation.prompts import BROWSER_COMMANDS, GESTURE_TOOLS, Command, Prompt
+from ..annotation.prompts import (
+    BROWSER_COMMANDS,
+    BRUSH_EDITS,
+    GESTURE_TOOLS,
+    SLICE_EDITS,
+    Command,
+    Prompt,
+)
 from ..core.regions import Bbox
 
 MESSAGE_TYPES = ("get_slice", "get_labels", "prompt", "command")
@@ -189,11 +196,15 @@ def _region(content: dict[str, Any], plane: list[int], request_id: int) -> Plane
     return pairs[0], pairs[1]
 
 
+#: Tools a ``prompt`` message may name: the gestures and the edits drawn on a slice.
+BROWSER_TOOLS = (*GESTURE_TOOLS, *SLICE_EDITS)
+
+
 def _prompt(content: dict[str, Any], shape: tuple[int, ...], request_id: int) -> Prompt:
     tool = _require(content, "tool", request_id)
-    if tool not in GESTURE_TOOLS:
+    if tool not in BROWSER_TOOLS:
         raise MessageError(
-            f"tool must be one of {', '.join(GESTURE_TOOLS)}; got {tool!r}", request_id
+            f"tool must be one of {', '.join(BROWSER_TOOLS)}; got {tool!r}", request_id
         )
     positive = _require(content, "positive", request_id)
     if not isinstance(positive, bool):
@@ -202,10 +213,31 @@ def _prompt(content: dict[str, Any], shape: tuple[int, ...], request_id: int) ->
     vertices = _require(content, "vertices", request_id)
     if not isinstance(vertices, list):
         raise MessageError(f"vertices must be a list of [p, q] pairs; got {vertices!r}", request_id)
+    edit = _edit_fields(content, tool, request_id)
     try:
-        return Prompt(tool, positive, axis=axis, index=index, vertices=tuple(vertices))
+        return Prompt(tool, positive, axis=axis, index=index, vertices=tuple(vertices), **edit)
     except ValueError as exc:
         raise MessageError(str(exc), request_id) from exc
+
+
+def _edit_fields(content: dict[str, Any], tool: str, request_id: int) -> dict[str, Any]:
+    """An edit's ``radius`` (``[rp, rq]`` voxels; paint and erase) and ``object`` (the object
+    the browser showed active; every edit); a gesture may carry neither."""
+    fields: dict[str, Any] = {}
+    if tool not in SLICE_EDITS:
+        extra = [key for key in ("radius", "object") if key in content]
+        if extra:
+            raise MessageError(f"a {tool} prompt takes no {' or '.join(extra)}", request_id)
+        return fields
+    fields["object"] = _require(content, "object", request_id)
+    if tool in BRUSH_EDITS:
+        radius = _require(content, "radius", request_id)
+        if not (isinstance(radius, list) and len(radius) == 2):
+            raise MessageError(
+                f"radius must be [rp, rq] in voxels; got {str(radius)[:80]}", request_id
+            )
+        fields["radius"] = tuple(radius)
+    return fields
 
 
 def _command(content: dict[str, Any], request_id: int) -> Command:

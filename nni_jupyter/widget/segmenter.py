@@ -27,11 +27,19 @@ from ..annotation.annotation import (
     mask_prompt,
     point_prompt,
     read_save_file,
+    stroke_prompt,
 )
 from ..annotation.codec import encode_slices
 from ..annotation.lifetime import supersede
 from ..annotation.objects import Volume
-from ..annotation.prompts import GESTURE_TOOLS, OVERLAP_POLICIES, Command, Prompt, prompt_focus
+from ..annotation.prompts import (
+    GESTURE_TOOLS,
+    OVERLAP_POLICIES,
+    SLICE_EDITS,
+    Command,
+    Prompt,
+    prompt_focus,
+)
 from ..annotation.record import prompt_rows
 from ..core.regions import Bbox
 from ..surfaces import live_view3d
@@ -39,6 +47,7 @@ from ..volumes import LazyVolume
 from ..volumes.display import DisplayReader, stride_for
 from ..windows import default_window, window_for
 from . import messages
+from . import snapshot as pictures
 from .assets import UNBUILT_ESM, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .slices import DISPLAY_MAX_SIDE, extract_slices, intensity_stats, refinement, wire_dtype
@@ -95,7 +104,10 @@ class Segmenter(anywidget.AnyWidget):
     axis = t.Int(2, min=0, max=2).tag(sync=True)
     slice_index = t.List(t.Int(), [0, 0, 0], minlen=3, maxlen=3).tag(sync=True)
     view_layout = t.Enum(("single", "three"), "single").tag(sync=True)
-    tool = t.Enum(GESTURE_TOOLS, "point").tag(sync=True)
+    tool = t.Enum((*GESTURE_TOOLS, *SLICE_EDITS), "point").tag(sync=True)
+    #: The brush's radius for paint and erase, in ``brush_unit`` (voxels or mm).
+    brush_radius = t.Float(3.0, min=0.5, max=512.0).tag(sync=True)
+    brush_unit = t.Enum(("voxel", "mm"), "voxel").tag(sync=True)
     positive = t.Bool(True).tag(sync=True)
     window = t.List(t.Float(), [0.0, 1.0], minlen=2, maxlen=2).tag(sync=True)
     objects = t.List(t.Dict()).tag(sync=True)
@@ -318,6 +330,101 @@ class Segmenter(anywidget.AnyWidget):
         """Replace the active object's mask (:meth:`Annotation.add_mask`)."""
         return self._prompt(mask_prompt(mask, refine), wait)
 
+    # ---- hand edits (the annotation's) --------------------------------------------------------
+
+    @overload
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[True] = ...,
+    ) -> Bbox | None: ...  # fmt: skip
+    @overload
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[False],
+    ) -> Future[Outcome]: ...  # fmt: skip
+    def paint(
+        self, points: Any, radius: Any, *, axis: int = 2, index: int,
+        radius_unit: str = "voxel", wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
+        """Paint a brush stroke into the active object (:meth:`Annotation.paint`)."""
+        spacing = self.annotation.spacing_mm
+        prompt = stroke_prompt("paint", points, radius, axis, index, radius_unit, spacing)
+        return self._prompt(prompt, wait)
+
+    @overload
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[True] = ...,
+    ) -> Bbox | None: ...  # fmt: skip
+    @overload
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = ..., index: int,
+        radius_unit: str = ..., wait: Literal[False],
+    ) -> Future[Outcome]: ...  # fmt: skip
+    def erase(
+        self, points: Any, radius: Any, *, axis: int = 2, index: int,
+        radius_unit: str = "voxel", wait: bool = True,
+    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
+        """Erase a brush stroke from the active object (:meth:`Annotation.erase`)."""
+        spacing = self.annotation.spacing_mm
+        prompt = stroke_prompt("erase", points, radius, axis, index, radius_unit, spacing)
+        return self._prompt(prompt, wait)
+
+    @overload
+    def fill(
+        self, point: Any, *, axis: int = ..., index: int, wait: Literal[True] = ...
+    ) -> Bbox | None: ...
+    @overload
+    def fill(
+        self, point: Any, *, axis: int = ..., index: int, wait: Literal[False]
+    ) -> Future[Outcome]: ...
+    def fill(
+        self, point: Any, *, axis: int = 2, index: int, wait: bool = True
+    ) -> Bbox | None | Future[Outcome]:
+        """Fill a region or the active object's holes on a slice (:meth:`Annotation.fill`)."""
+        prompt = Prompt("fill", axis=axis, index=index, vertices=(tuple(point),))
+        return self._prompt(prompt, wait)
+
+    @overload
+    def fill_holes(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def fill_holes(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def fill_holes(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Fill the active object's holes in 3-D (:meth:`Annotation.fill_holes`)."""
+        return self.annotation.fill_holes(wait=wait)  # type: ignore[call-overload,no-any-return]
+
+    @overload
+    def keep_largest(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def keep_largest(self, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def keep_largest(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Keep the active object's largest component (:meth:`Annotation.keep_largest`)."""
+        return self.annotation.keep_largest(wait=wait)  # type: ignore[call-overload,no-any-return]
+
+    @overload
+    def remove_small(self, min_ml: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def remove_small(self, min_ml: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def remove_small(self, min_ml: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Remove components under ``min_ml`` mL (:meth:`Annotation.remove_small`)."""
+        return self.annotation.remove_small(min_ml, wait=wait)  # type: ignore[call-overload,no-any-return]
+
+    @overload
+    def dilate(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def dilate(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def dilate(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Grow the active object by ``mm`` (:meth:`Annotation.dilate`)."""
+        return self.annotation.dilate(mm, wait=wait)  # type: ignore[call-overload,no-any-return]
+
+    @overload
+    def erode(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
+    @overload
+    def erode(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
+    def erode(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Shrink the active object by ``mm`` (:meth:`Annotation.erode`)."""
+        return self.annotation.erode(mm, wait=wait)  # type: ignore[call-overload,no-any-return]
+
     def _prompt(self, prompt: Prompt, wait: bool) -> Bbox | None | Future[Outcome]:
         """Run a prompt made in Python and bring its slice into view, as if drawn there."""
         result: Bbox | None | Future[Outcome] = self.annotation.run_prompt(prompt, wait)  # type: ignore[call-overload]
@@ -515,6 +622,19 @@ class Segmenter(anywidget.AnyWidget):
         """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
         ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
         self.window = window_for(window)
+
+    def snapshot(self, axis: int | None = None, index: int | None = None) -> pictures.Snapshot:
+        """A PNG picture of slice ``index`` along ``axis`` (default: what the view shows) with
+        the masks in their colours and a legend of object names; Jupyter shows it as an image,
+        ``.png`` holds its bytes and ``.save(path)`` writes them (:mod:`.snapshot`)."""
+        return pictures.of_view(self, axis, index)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, and beside it a PNG of the view for renderers without a kernel."""
+        return pictures.view_bundle(self, super()._repr_mimebundle_(**kwargs))
+
+    def _ipython_display_(self) -> None:
+        pictures.show(self)  # the picture is kept current while no front end draws the widget
 
     def close(self) -> None:
         """Stop the worker (after queued prompts), release the session and close the widget.
