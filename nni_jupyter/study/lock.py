@@ -68,7 +68,10 @@ class Holder:
 
     def mine(self) -> bool:
         """Whether this process holds the lock."""
-        return (self.host, self.pid) == (socket.gethostname(), os.getpid())
+        if (self.host, self.pid) != (socket.gethostname(), os.getpid()):
+            return False
+        now = processes.start_time(self.pid)  # the same id before a reboot is another process
+        return self.started is None or now is None or self.started == now
 
     def describe(self) -> str:
         """``"alice (process 123 on host h, since 2026-01-01T10:00:00+00:00)"``."""
