@@ -1,11 +1,13 @@
 """Latency and peak memory: nni_jupyter's session against the reference nnInteractive 2.6.0.
 
 Both sessions load the same checkpoint (random weights in the official folder layout), get the same
-image and the same prompts. Ours runs twice, in its default precision (``auto``: bf16 on CPUs with
-native bf16, fp16 on CUDA) and in fp32 (the parity mode). Prints per prompt type the median latency
-of each and the ratios to the reference, the first prompt's latency against the steady one, where
-each prompt's time goes (ours from its own timers, the reference's forward passes from hooks on its
-network), then the peak RSS of each on a 256^3 image (each measured in its own process).
+image and the same prompts. Ours runs twice, in its default precision (``auto``: on a CPU measured
+afresh from an empty cache unless ``--keep-cache``, waited for before the prompts; fp16 on CUDA)
+and in fp32 (the parity mode). The first line names the CPU, its speed flags and the threads.
+Prints per prompt type the median latency of each and the ratios to the reference, the first
+prompt's latency against the steady one, where each prompt's time goes (ours from its own timers,
+the reference's forward passes from hooks on its network), then the peak RSS of each on a 256^3
+image (each measured in its own process).
 
     python bench/session_latency.py                       # CPU, small ResEnc (patch 64^3), 160^3
     python bench/session_latency.py --full                # CUDA, ResEnc-L v1.0 shape, 192^3 patch
@@ -36,6 +38,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 from nni_jupyter.inference import layout  # noqa: E402
 from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
+from nni_jupyter.inference.cpus import cpu_description  # noqa: E402
 
 SMALL = {"features": [16, 32, 64, 128, 160], "blocks": [1, 2, 2, 2, 2], "patch": [64, 64, 64]}
 FULL = {
@@ -141,6 +144,8 @@ def prompts(
 
 #: The sessions compared: ours in its default precision, ours in fp32, the reference.
 SESSIONS = {"ours": "auto", "ours fp32": "fp32", "reference": None}
+#: Our sessions' ``use_torch_compile`` (``--ours-compile off``: the reference API's call).
+OURS_COMPILE: dict[str, bool | str] = {"setting": "auto"}
 
 
 def make_session(which: str, folder: Path, device: torch.device, threads: int, autozoom: bool):
@@ -150,7 +155,7 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
     if which.startswith("ours"):
         from nni_jupyter.inference import nnInteractiveInferenceSession as Session
 
-        options = {"precision": SESSIONS[which], "use_torch_compile": "auto"}
+        options = {"precision": SESSIONS[which], "use_torch_compile": OURS_COMPILE["setting"]}
     else:
         from nnInteractive.inference.inference_session import (
             nnInteractiveInferenceSession as Session,
@@ -158,13 +163,19 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
     session = Session(
         device=device, verbose=False, torch_n_threads=threads, do_autozoom=autozoom, **options
     )
+    start = time.perf_counter()
     session.initialize_from_trained_model_folder(str(folder))
-    if getattr(session, "use_torch_compile", False) and which.startswith("ours"):
-        start = time.perf_counter()
+    loaded = time.perf_counter() - start
+    if which.startswith("ours"):  # measuring (auto on a CPU) and compiling end before prompts
         session.wait_until_warm()
-        state = "compiled" if session.compiled else "compile failed"
         seconds = time.perf_counter() - start  # stderr: loading runs with stdout silenced
-        print(f"  {which}: {state} in {seconds:.0f} s after loading", file=sys.stderr, flush=True)
+        state = "compiled" if session.compiled else "not compiled"
+        print(
+            f"  {which}: loaded in {loaded:.1f} s, measured/compiled after {seconds:.0f} s: "
+            f"{session.performance}; {state}",
+            file=sys.stderr,
+            flush=True,
+        )
     return session
 
 
@@ -374,6 +385,12 @@ def main() -> None:
         help="CPU, v1.0 shape, 192^3: a point and a box, AutoZoom off, no warm-up, no RSS",
     )
     parser.add_argument("--no-first", action="store_true", help="no warm-up prompt")
+    parser.add_argument(
+        "--ours-compile", choices=["auto", "off"], default="auto", help="our use_torch_compile"
+    )
+    parser.add_argument(
+        "--keep-cache", action="store_true", help="use the measured precision cached before"
+    )
     parser.add_argument("--rss-child", choices=["ours", "reference"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -388,11 +405,15 @@ def main() -> None:
         )
         return
     torch.set_num_threads(args.threads)
+    OURS_COMPILE["setting"] = "auto" if args.ours_compile == "auto" else False
+    if not args.keep_cache:  # ours measures afresh (in the RSS children too: they inherit it)
+        os.environ["NNI_JUPYTER_CACHE_DIR"] = tempfile.mkdtemp(prefix="session_latency_")
     spec = dict(FULL if args.full else SMALL)
     if args.patch:
         spec["patch"] = [args.patch] * 3
     with tempfile.TemporaryDirectory() as tmp:
         folder = write_checkpoint(Path(tmp) / "model", spec)
+        print(f"CPU: {cpu_description(args.threads)}")
         print(
             f"device {device}, threads {args.threads}, ResEnc features {spec['features']}, "
             f"patch {spec['patch']}, image {args.size}^3, autozoom {not args.no_autozoom}"

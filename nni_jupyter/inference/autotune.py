@@ -173,11 +173,13 @@ class Tuner:
         return True
 
 
-def describe(choice: Choice | None, precision: str, measuring: bool) -> str:
-    """What a status line says about the precision: the choice and why, or that it is being
-    measured, or that it was asked for."""
+def describe(choice: Choice | None, precision: str, measuring: bool, asked: str) -> str:
+    """What a status line says about the precision: the measured choice and why, or that it is
+    being measured, or the one asked for (``asked``: the session's ``precision`` setting)."""
     if choice is not None:
         return choice.reason
     if measuring:
         return "measuring the fastest precision on this CPU (fp32 until then)"
+    if asked == AUTO:
+        return f"{precision} (auto)"
     return f"{precision} (asked for)"

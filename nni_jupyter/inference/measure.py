@@ -84,16 +84,16 @@ def callables(
 ) -> dict[Candidate, Callable[[torch.Tensor], torch.Tensor]]:
     """Per eager candidate, a function running one pass. Channels-last ones run a copy of
     ``network`` (a session may be running the network itself meanwhile); freed afterwards."""
-    last: nn.Module | None = None
+    copied: nn.Module | None = None
     runs: dict[Candidate, Callable[[torch.Tensor], torch.Tensor]] = {}
     for candidate in wanted:
         if candidate.compiled:
             raise ValueError(f"only uncompiled candidates are timed here; got {candidate.label}")
-        inner = network
+        eager, inner = network, network
         if candidate.channels_last:
-            last = last or ChannelsLast(to_channels_last(copy.deepcopy(network)))
-            inner = last
-        runs[candidate] = Autocast(inner, device, candidate.precision, eager=network)
+            copied = copied or to_channels_last(copy.deepcopy(network))
+            eager, inner = copied, ChannelsLast(copied)
+        runs[candidate] = Autocast(inner, device, candidate.precision, eager=eager)
     return runs
 
 

@@ -42,12 +42,12 @@ from . import autotune, devices, timing, validation
 from . import precision as precisions
 from .autozoom import InputBuilder, predict, prompt_center_and_zoom
 from .candidates import runner_for
+from .channels import Decay, box_region, mask_values, point_stamp
 from .checkpoint import LoadedModel
 from .cpus import usable_cpus
 from .history import History
 from .prediction import PredictionRun
 from .preprocess import PreprocessedImage, preprocess_image
-from .channels import Decay, box_region, mask_values, point_stamp
 from .regions import Bbox, clip_bbox, nonzero_bbox, to_local, to_slices
 from .shared import SharedNetwork, dummy_input, load_shared
 from .state import SegmentationState, as_target_tensor, zero_target
@@ -136,6 +136,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
             )
         self.device = devices.pick_device(device)
         self.precision = precisions.resolve(precision, self.device)
+        self.precision_setting = precision
         #: Whether ``precision="auto"`` is measured here (on a CPU: :mod:`.tuning`); the
         #: network runs in fp32 until the choice is known, then as :attr:`tuning` says.
         self.measures_precision = autotune.applies(precision, self.device)
@@ -277,7 +278,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         threads (``"bf16 channels-last: 2.3x fp32 on this CPU (measured); 2 threads (2 CPUs:
         affinity)"``)."""
         measuring = self._tuning is not None and self._tuning.is_alive()
-        said = autotune.describe(self.tuning, self.precision, measuring)
+        said = autotune.describe(self.tuning, self.precision, measuring, self.precision_setting)
         if self.device.type != "cpu":
             return said
         return f"{said}; {self.cpu_budget.describe(self.torch_n_threads)}"
