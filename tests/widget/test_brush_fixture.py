@@ -69,7 +69,7 @@ def _by_definition(case: dict) -> list[str]:
     (rp, rq), path = case["radius"], case["message"]["vertices"]
     p_axis, q_axis = plane_axes(axis)
     scaled = [(p / rp, q / rq) for p, q in path]
-    segments = list(zip(scaled[:-1], scaled[1:])) or [(scaled[0], scaled[0])]
+    segments = list(zip(scaled[:-1], scaled[1:], strict=True)) or [(scaled[0], scaled[0])]
     out = []
     for kp in range(shape[p_axis]):
         for kq in range(shape[q_axis]):
@@ -78,7 +78,8 @@ def _by_definition(case: dict) -> list[str]:
             for (ap, aq), (bp, bq) in segments:
                 dp, dq = bp - ap, bq - aq
                 length2 = dp * dp + dq * dq
-                t = 0.0 if length2 == 0 else min(max(((u - ap) * dp + (v - aq) * dq) / length2, 0), 1)
+                along = 0.0 if length2 == 0 else ((u - ap) * dp + (v - aq) * dq) / length2
+                t = min(max(along, 0.0), 1.0)
                 ep, eq = u - (ap + t * dp), v - (aq + t * dq)
                 best = min(best, ep * ep + eq * eq)
             if best <= 1.0:

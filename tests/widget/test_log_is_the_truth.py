@@ -1,9 +1,9 @@
 """The prompt log is the truth: replaying a log gives back its labels, voxel for voxel.
 
-A property test runs random sequences of every kind of state change (prompts, objects, undo and
-redo, prompt removal, overlap, a save and load in between) and replays the log written at the
-end on a new annotation; the cases that diverged before version 2 of the log are kept as
-regression tests, and a log refuses another image unless forced.
+A property test runs random sequences of every kind of state change (prompts, hand edits,
+objects, undo and redo, prompt removal, overlap, a save and load in between) and replays the log
+written at the end on a new annotation; the cases that diverged before version 2 of the log are
+kept as regression tests, and a log refuses another image unless forced.
 """
 
 from __future__ import annotations
@@ -34,6 +34,17 @@ operation = st.one_of(
     st.tuples(st.just("reset")),
     st.tuples(st.just("overlap"), st.sampled_from(["lock", "overwrite"])),
     st.tuples(st.just("save_and_load")),
+    st.tuples(
+        st.sampled_from(["paint", "erase"]),
+        coordinate,
+        coordinate,
+        st.floats(0.5, 4.0),
+        st.integers(0, 2),
+    ),
+    st.tuples(st.just("fill"), coordinate, st.integers(4, SHAPE[2] - 5)),
+    st.tuples(st.sampled_from(["fill_holes", "keep_largest"])),
+    st.tuples(st.just("remove_small"), st.floats(0.001, 0.05)),
+    st.tuples(st.sampled_from(["dilate", "erode"]), st.floats(0.5, 2.5)),
 )
 
 
@@ -51,6 +62,16 @@ def apply(annotation: Annotation, op: tuple, image, make_session, folder) -> Ann
             annotation.add_box(corners, axis=2, index=z)
         elif kind == "scribble":
             annotation.add_scribble([op[1], op[2]], axis=2, index=op[3])
+        elif kind in ("paint", "erase"):
+            (p0, q0), (p1, q1), radius, axis = op[1], op[2], op[3], op[4]
+            stroke = getattr(annotation, kind)
+            stroke([(p0, q0), (p1, q1)], radius, axis=axis, index=SHAPE[axis] // 2)
+        elif kind == "fill":
+            annotation.fill(op[1], axis=2, index=op[2])
+        elif kind in ("fill_holes", "keep_largest"):
+            getattr(annotation, kind)()
+        elif kind in ("remove_small", "dilate", "erode"):
+            getattr(annotation, kind)(op[1])
         elif kind == "new":
             annotation.new_object()
         elif kind in ("select", "delete", "rename"):
@@ -99,7 +120,7 @@ def replayed(log: dict, image, make_session, folder) -> np.ndarray:
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(operations=st.lists(operation, min_size=1, max_size=9))
+@given(operations=st.lists(operation, min_size=1, max_size=10))
 def test_replaying_the_log_gives_back_the_labels(operations, image, make_session, tmp_path_factory):
     folder = tmp_path_factory.mktemp("log_truth")
     annotation = Annotation(image, session=make_session())
@@ -155,6 +176,22 @@ def run_and_replay(steps, image, make_session, tmp_path) -> tuple[np.ndarray, np
                 lambda a: a.add_point((22, 20, 18)),
             ],
             id="new-undo-point",
+        ),
+        pytest.param(
+            [
+                lambda a: a.add_box([(10, 10), (26, 24)], axis=2, index=16),
+                lambda a: a.erase([(18, 4), (18, 32)], 2.5, axis=2, index=16),
+                lambda a: a.paint([(4, 4), (9, 30)], 2, axis=0, index=20),
+                lambda a: a.new_object(),
+                lambda a: a.paint([(30, 30)], 3, axis=2, index=16),
+                lambda a: a.select_object(1),
+                lambda a: a.remove_prompt(1),
+                lambda a: a.add_point((20, 18, 16), positive=False),
+                lambda a: a.dilate(1.5),
+                lambda a: a.undo(),
+                lambda a: a.keep_largest(),
+            ],
+            id="edits-between-prompts-removed-and-undone",
         ),
     ],
 )
