@@ -47,6 +47,7 @@ from ..volumes import LazyVolume
 from ..volumes.display import DisplayReader, stride_for
 from ..windows import default_window, window_for
 from . import messages
+from . import snapshot as pictures
 from .assets import UNBUILT_ESM, static_asset
 from .messages import ItemRequest, LabelsRequest, MessageError, SliceRequest, parse_message
 from .slices import DISPLAY_MAX_SIDE, extract_slices, intensity_stats, refinement, wire_dtype
@@ -621,6 +622,19 @@ class Segmenter(anywidget.AnyWidget):
         """Set the display window: a CT preset (``"soft tissue"``, ``"lung"``, ``"bone"``,
         ``"brain"``) or ``(level, width)``; also ``Segmenter(image, window=...)``."""
         self.window = window_for(window)
+
+    def snapshot(self, axis: int | None = None, index: int | None = None) -> pictures.Snapshot:
+        """A PNG picture of slice ``index`` along ``axis`` (default: what the view shows) with
+        the masks in their colours and a legend of object names; Jupyter shows it as an image,
+        ``.png`` holds its bytes and ``.save(path)`` writes them (:mod:`.snapshot`)."""
+        return pictures.of_view(self, axis, index)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget, and beside it a PNG of the view for renderers without a kernel."""
+        return pictures.view_bundle(self, super()._repr_mimebundle_(**kwargs))
+
+    def _ipython_display_(self) -> None:
+        pictures.show(self)  # the picture is kept current while no front end draws the widget
 
     def close(self) -> None:
         """Stop the worker (after queued prompts), release the session and close the widget.
