@@ -33,6 +33,11 @@ const ICON_PATHS: Record<string, string> = {
   outline: '<circle cx="8" cy="8" r="5.3" stroke-dasharray="2.2 1.8"/>',
   three: '<rect x="1.5" y="3" width="13" height="10" rx="1"/><path d="M5.8 3v10M10.2 3v10"/>',
   fit: '<path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4"/>',
+  paint: '<path d="M10.5 2.5 13.5 5.5 7 12l-3-3z"/><path d="M4 9c-1.6.4-2.2 2-2.5 4.5 2.5-.3 4.1-.9 4.5-2.5"/>',
+  erase:
+    '<path d="M6 13.5h7.5"/><path d="m2.8 9.7 6.5-6.5a1.2 1.2 0 0 1 1.7 0l2.3 2.3a1.2 1.2 0 0 1 0 1.7L7.8 13.5H5.6z"/><path d="m6 6.5 4 4"/>',
+  fill: '<path d="m7 2 5.5 5.5-4.8 4.8a1.4 1.4 0 0 1-2 0L2.2 8.8a1.4 1.4 0 0 1 0-2z"/><path d="M13.5 10.5s1.2 1.6 1.2 2.4a1.2 1.2 0 0 1-2.4 0c0-.8 1.2-2.4 1.2-2.4z" fill="currentColor"/>',
+  edit: '<path d="M11 2.5 13.5 5 6 12.5 2.5 13.5 3.5 10z"/>',
 };
 
 export function icon(name: string): SVGElement {

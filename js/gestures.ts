@@ -1,8 +1,10 @@
 /**
- * Prompt gestures: capture a point, box, scribble or lasso on one slice in in-plane voxel
- * coordinates, turn the finished gesture into prompt vertices, and draw it while it is made.
+ * Prompt gestures: capture a point, box, scribble or lasso (or a hand edit: a brush or eraser
+ * stroke, a fill click) on one slice in in-plane voxel coordinates, turn the finished gesture into
+ * prompt vertices, and draw it while it is made.
  */
-import type { Axis, PlanePoint, Tool, Vec3 } from "./types";
+import { brushOutline, isBrushTool } from "./brush";
+import type { AnyTool, Axis, PlanePoint, Vec3 } from "./types";
 import { clampToPlane, closeRing, lassoPolygon, roundPoints, scribblePolyline } from "./geometry";
 import {
   type PlaneParams,
@@ -15,7 +17,7 @@ import {
 } from "./transform";
 
 export interface Gesture {
-  tool: Tool;
+  tool: AnyTool;
   positive: boolean;
   axis: Axis;
   index: number;
@@ -25,25 +27,46 @@ export interface Gesture {
 
 /** A prompt drawn on one slice: what a `prompt` message carries (the kernel's `Prompt` with vertices). */
 export interface Prompt {
-  tool: Tool;
+  tool: AnyTool;
   positive: boolean;
   axis: Axis;
   index: number;
   vertices: PlanePoint[];
+  /** Paint and erase: the brush radius in voxels along the plane's axes. */
+  radius?: [number, number];
+  /** Edits: the object they are meant for (the active one when drawn). */
+  object?: number;
 }
 
-export const TOOL_KEYS: Record<string, Tool> = { p: "point", b: "box", s: "scribble", l: "lasso" };
+/** Tool keys: napari-nninteractive's P B S L, and napari's labels keys where free (E, F; D draws). */
+export const TOOL_KEYS: Record<string, AnyTool> = {
+  p: "point",
+  b: "box",
+  s: "scribble",
+  l: "lasso",
+  d: "paint",
+  e: "erase",
+  f: "fill",
+};
 
-export const TOOL_LABELS: Record<Tool, string> = {
+export const TOOL_LABELS: Record<AnyTool, string> = {
   point: "Point",
   box: "Box",
   scribble: "Scribble",
   lasso: "Lasso",
+  paint: "Brush",
+  erase: "Eraser",
+  fill: "Fill",
 };
+
+/** Each tool's key, for tooltips. */
+export function toolKey(tool: AnyTool): string {
+  return (Object.keys(TOOL_KEYS).find((key) => TOOL_KEYS[key] === tool) ?? "").toUpperCase();
+}
 
 /** Start a gesture at `point`; returns null when the point is outside the slice. */
 export function startGesture(
-  tool: Tool,
+  tool: AnyTool,
   positive: boolean,
   axis: Axis,
   index: number,
@@ -56,7 +79,7 @@ export function startGesture(
 
 /** Record a pointer move (points and boxes only keep the first and latest positions). */
 export function extendGesture(gesture: Gesture, point: PlanePoint): void {
-  if (gesture.tool === "point") return;
+  if (gesture.tool === "point" || gesture.tool === "fill") return;
   if (gesture.tool === "box") {
     gesture.path = [gesture.path[0], [point[0], point[1]]];
     return;
@@ -73,7 +96,14 @@ export function finishGesture(gesture: Gesture, shape: Vec3): { prompt: Prompt |
   const [nP, nQ] = planeShape(gesture.axis, shape);
   const base = { tool: gesture.tool, positive: gesture.positive, axis: gesture.axis, index: gesture.index };
   const path = clampToPlane(gesture.path, nP, nQ);
-  if (gesture.tool === "point") {
+  if (isBrushTool(gesture.tool)) {
+    // every pointer position (not clamped: the brush reaches the slice's edge from outside)
+    return {
+      prompt: { ...base, positive: true, vertices: roundPoints(scribblePolyline(gesture.path, 0.2)) },
+      reason: "",
+    };
+  }
+  if (gesture.tool === "point" || gesture.tool === "fill") {
     const [p, q] = path[0];
     return { prompt: { ...base, vertices: [[nearestIndex(p, nP), nearestIndex(q, nQ)]] }, reason: "" };
   }
@@ -103,6 +133,8 @@ export interface GestureStyle {
   /** Dashed outline: sent, waiting for the kernel. */
   pending?: boolean;
   scribbleWidth: number;
+  /** Paint and erase: the brush radius in voxels along the plane's axes. */
+  brushRadius?: [number, number];
 }
 
 export const POSITIVE_COLOUR = "#22c55e";
@@ -125,7 +157,9 @@ export function drawGesture(
   ctx.lineCap = "round";
   ctx.lineWidth = 2;
   if (style.pending) ctx.setLineDash([5, 4]);
-  if (gesture.tool === "point") {
+  if (isBrushTool(gesture.tool)) {
+    drawStroke(ctx, params, gesture, style);
+  } else if (gesture.tool === "point" || gesture.tool === "fill") {
     drawMarker(ctx, screen[0], gesture.positive, style.pending ?? false);
   } else if (gesture.tool === "box") {
     const [a, b] = [screen[0], screen[screen.length - 1]];
@@ -150,6 +184,65 @@ export function drawGesture(
     tracePath(ctx, style.pending ? ring : screen);
     ctx.stroke();
   }
+  ctx.restore();
+}
+
+export const ERASE_COLOUR = "#f8fafc";
+
+/** A brush stroke: its covered band (discs joined by capsules) in translucent colour. */
+function drawStroke(
+  ctx: CanvasRenderingContext2D,
+  params: PlaneParams,
+  gesture: Pick<Gesture, "tool" | "path">,
+  style: GestureStyle,
+): void {
+  const radius = style.brushRadius ?? [1, 1];
+  ctx.setLineDash([]);
+  ctx.globalAlpha = style.pending ? 0.35 : 0.55;
+  ctx.fillStyle = gesture.tool === "erase" ? ERASE_COLOUR : POSITIVE_COLOUR;
+  // the band as the union of outlines along the path: exact for any per-axis radius
+  ctx.beginPath();
+  const samples = densePath(gesture.path, Math.min(radius[0], radius[1]) / 2);
+  for (const centre of samples) {
+    const ring = brushOutline(centre, radius, 24).map((point) => voxelToScreen(params, point));
+    ring.forEach(([x, y], k) => (k === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y)));
+    ctx.closePath();
+  }
+  ctx.fill("nonzero");
+}
+
+/** Points along a polyline no more than `spacing` apart (its vertices included). */
+function densePath(path: readonly PlanePoint[], spacing: number): PlanePoint[] {
+  const out: PlanePoint[] = path.slice(0, 1);
+  for (let k = 1; k < path.length; k++) {
+    const [a, b] = [path[k - 1], path[k]];
+    const steps = Math.min(256, Math.ceil(Math.hypot(b[0] - a[0], b[1] - a[1]) / Math.max(spacing, 0.25)));
+    for (let s = 1; s <= steps; s++) out.push([a[0] + ((b[0] - a[0]) * s) / steps, a[1] + ((b[1] - a[1]) * s) / steps]);
+  }
+  return out;
+}
+
+/** The brush's round outline around the pointer (in-plane voxels), in CSS px. */
+export function drawBrushCursor(
+  ctx: CanvasRenderingContext2D,
+  params: PlaneParams,
+  centre: PlanePoint,
+  radius: [number, number],
+  erase: boolean,
+): void {
+  const ring = brushOutline(centre, radius).map((point) => voxelToScreen(params, point));
+  ctx.save();
+  ctx.lineWidth = 1.5;
+  ctx.strokeStyle = "#000000";
+  ctx.globalAlpha = 0.6;
+  tracePath(ctx, ring);
+  ctx.closePath();
+  ctx.stroke();
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = erase ? ERASE_COLOUR : POSITIVE_COLOUR;
+  ctx.globalAlpha = 1;
+  ctx.setLineDash([4, 3]);
+  ctx.stroke();
   ctx.restore();
 }
 

@@ -1,14 +1,17 @@
 /**
- * Keyboard shortcuts (napari-nninteractive's vocabulary: P B S L, T, R, M, Ctrl+Z) and the help
+ * Keyboard shortcuts (napari-nninteractive's vocabulary: P B S L, T, R, M, Ctrl+Z; napari's
+ * labels keys where free: E eraser, F fill, [ ] brush size; D the brush, as P is the point) and the help
  * list shown in the widget. Keys act while the widget has focus; JupyterLab's own shortcuts are
  * suppressed there (`data-lm-suppress-shortcuts` on the root).
  */
 import { TOOL_KEYS } from "./gestures";
-import type { Axis, CommandName, Tool } from "./types";
+import type { AnyTool, Axis, CommandName } from "./types";
 
 /** What keys can do; the widget implements it. */
 export interface KeyActions {
-  tool(tool: Tool): void;
+  tool(tool: AnyTool): void;
+  /** Grow (+1) or shrink (-1) the brush. */
+  brushSize(direction: 1 | -1): void;
   togglePolarity(): void;
   command(name: CommandName): void;
   toggleHelp(): void;
@@ -27,6 +30,8 @@ export interface KeyActions {
 export const KEY_HELP: [string, string][] = [
   ["P  B  S  L", "point, box, scribble, lasso tool"],
   ["T", "toggle include / exclude"],
+  ["D  E  F", "brush, eraser, fill: edit the active object by hand"],
+  ["[  ]   Shift+wheel", "brush size (brush and eraser)"],
   ["Click / drag", "draw the prompt on the slice"],
   ["Ctrl+Z   Ctrl+Shift+Z", "undo, redo"],
   ["R", "reset the active object"],
@@ -44,6 +49,8 @@ export const KEY_HELP: [string, string][] = [
 
 const PLAIN_KEYS: Record<string, (actions: KeyActions, shift: boolean) => void> = {
   t: (actions) => actions.togglePolarity(),
+  "[": (actions) => actions.brushSize(-1),
+  "]": (actions) => actions.brushSize(1),
   r: (actions) => actions.command("reset_object"),
   m: (actions) => actions.command("new_object"),
   "?": (actions) => actions.toggleHelp(),

@@ -74,6 +74,12 @@ export class LabelVolume {
     });
   }
 
+  /** Voxels inside `bbox` were written directly (a stroke drawn at once): tell the views. */
+  touched(bbox: Bbox): void {
+    this.empty = false;
+    this.emit(bbox);
+  }
+
   private emit(bbox: Bbox | null): void {
     for (const listener of this.listeners) listener(bbox);
   }

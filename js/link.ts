@@ -43,7 +43,7 @@ const STATS_KEPT = 500;
 
 export class KernelLink {
   readonly stats: WidgetStats;
-  private readonly pending = new Map<number, { prompt: Prompt; stats: PromptStats }>();
+  private readonly pending = new Map<number, { prompt: Prompt; stats: PromptStats; revert?: Promise<() => void> }>();
   private readonly commands = new Set<number>();
   // Another page showing the same kernel's widget hears the same messages: ids start at a random prefix.
   private lastRequestId = Math.floor(Math.random() * 1e6) * 1000;
@@ -67,7 +67,11 @@ export class KernelLink {
     this.send({ type: "get_labels", request_id: this.newRequestId() });
   }
 
-  submit(prompt: Prompt): void {
+  /**
+   * Send a prompt; `revert` (a stroke drawn at once into the labels) puts the labels back if the
+   * kernel refuses it, while its patches replace the drawing when it succeeds.
+   */
+  submit(prompt: Prompt, revert?: Promise<() => void>): void {
     const request_id = this.newRequestId();
     const stats: PromptStats = {
       request_id,
@@ -76,7 +80,7 @@ export class KernelLink {
       patch_bytes: 0,
       patch_voxels: 0,
     };
-    this.pending.set(request_id, { prompt, stats });
+    this.pending.set(request_id, revert ? { prompt, stats, revert } : { prompt, stats });
     this.stats.prompts.push(stats);
     if (this.stats.prompts.length > STATS_KEPT) this.stats.prompts.shift();
     this.send({ type: "prompt", ...prompt, request_id });
@@ -160,7 +164,10 @@ export class KernelLink {
     if (entry) {
       entry.stats.done_ms = performance.now();
       if (computeS !== undefined) entry.stats.compute_s = computeS;
-      if (error) entry.stats.error = error;
+      if (error) {
+        entry.stats.error = error;
+        entry.revert?.then((undo) => undo());
+      }
       // The overlay redraw was scheduled when the patches landed; this frame callback runs after it.
       requestAnimationFrame(() => (entry.stats.drawn_ms = performance.now()));
       this.callbacks.pendingChanged();

@@ -4,6 +4,8 @@
  * view's own: the objects it hides, the prompt row under its pointer, a held space bar, and the
  * errors it has dismissed. `dispose` lets go of every listener it added to the model and store.
  */
+import { clampRadius, drawStroke, isBrushTool, stepRadius } from "./brush";
+import type { Prompt } from "./gestures";
 import { type KeyActions, bindKeys } from "./keys";
 import type { WidgetStats } from "./link";
 import { formatReadout } from "./pointer";
@@ -112,6 +114,8 @@ export class Panel {
       showMasks: (show) => this.set("show_masks", show),
       outline: (outline) => this.set("outline", outline),
       opacity: (value) => this.set("opacity", value),
+      brushRadius: (value) => this.set("brush_radius", clampRadius(value)),
+      brushUnit: (unit) => this.set("brush_unit", unit),
       toggleObject: (id) => {
         if (!this.hidden.delete(id)) this.hidden.add(id);
         this.viewport.invalidateOverlays();
@@ -131,6 +135,27 @@ export class Panel {
         this.refresh();
       },
     };
+  }
+
+  /** Send a prompt; a brush or eraser stroke is drawn into the labels at once. */
+  private submit(prompt: Prompt): void {
+    const { model, store } = this;
+    if (!isBrushTool(prompt.tool) || !prompt.radius) {
+      store.link.submit(prompt);
+      return;
+    }
+    const stroke = { ...prompt, tool: prompt.tool, radius: prompt.radius };
+    const revert = drawStroke(store.labels, stroke, model.get("active_object"), model.get("overlap"));
+    store.link.submit(prompt, revert);
+  }
+
+  /** Grow (+1) or shrink (-1) the brush, and say its size. */
+  private brushSize(direction: 1 | -1): void {
+    const radius = stepRadius(this.model.get("brush_radius") ?? 3, direction);
+    this.set("brush_radius", radius);
+    const unit = this.model.get("brush_unit") === "mm" ? "mm" : "voxels";
+    this.ui.hint(`Brush radius ${radius} ${unit}`);
+    this.viewport.invalidateSurfaces();
   }
 
   /** Show the slice (and axis) a prompt row lies on. */
@@ -160,6 +185,7 @@ export class Panel {
       toggleOutline: () => handlers.outline(!model.get("outline")),
       toggleMasks: () => handlers.showMasks(!model.get("show_masks")),
       setSpace: (held) => this.setSpaceHeld(held),
+      brushSize: (direction) => this.brushSize(direction),
     };
   }
 
@@ -183,7 +209,8 @@ export class Panel {
         this.viewport.syncSliceIndex();
       },
       setWindow: (window) => this.set("window", window),
-      submit: (prompt) => store.link.submit(prompt),
+      submit: (prompt) => this.submit(prompt),
+      brushSize: (direction) => this.brushSize(direction),
       hint: (text) => this.ui.hint(text),
       error: (message) => this.showError(message),
       cursor: (readout) => this.ui.setCursor(readout ? formatReadout(readout, model.get("image_dtype")) : ""),
@@ -206,6 +233,8 @@ export class Panel {
       onTraits(model, ["axis", "view_layout"], rebuild),
       // The store reshapes its caches first (its listener was added before any view's).
       onTraits(model, ["shape"], () => viewport.build()),
+      // the brush cursor follows the tool and its size
+      onTraits(model, ["tool", "brush_radius", "brush_unit"], () => viewport.invalidateSurfaces()),
       onTraits(model, ["window"], () => {
         viewport.invalidateImages();
         this.refresh();
@@ -218,6 +247,8 @@ export class Panel {
         model,
         [
           "tool",
+          "brush_radius",
+          "brush_unit",
           "positive",
           "busy",
           "pending",

@@ -1,9 +1,12 @@
 /**
- * Pointer input on one slice view: prompt gestures (left button), pan (middle button or
- * space + left), window/level (right drag), slice wheel and ctrl+wheel zoom, and the cursor readout.
+ * Pointer input on one slice view: prompt gestures and hand edits (left button), pan (middle
+ * button or space + left), window/level (right drag), slice wheel, ctrl+wheel zoom and
+ * shift+wheel brush size (brush and eraser), the brush cursor and the cursor readout.
  */
 import type { AnyModel } from "@anywidget/types";
 import { type Gesture, type Prompt, extendGesture, finishGesture, startGesture } from "./gestures";
+import { isBrushTool, radiusVoxels } from "./brush";
+import { EDIT_TOOLS } from "./contract.gen";
 import {
   type PlaneParams,
   type ViewState,
@@ -13,7 +16,7 @@ import {
   planeToVolume,
   screenToVoxel,
 } from "./transform";
-import type { Axis, Vec3, WidgetTraits } from "./types";
+import type { Axis, PlanePoint, Vec3, WidgetTraits } from "./types";
 import type { LabelVolume } from "./labels";
 import type { SliceLoader } from "./slices";
 import { type WindowLevel, dragWindow } from "./windows";
@@ -46,6 +49,18 @@ export interface PointerHost {
   hint(text: string): void;
   error(message: string): void;
   cursor(readout: CursorReadout | null): void;
+  /** Grow (+1) or shrink (-1) the brush. */
+  brushSize(direction: 1 | -1): void;
+}
+
+/** The brush radius in voxels along the plane's axes of a view along `axis`, from the traits. */
+export function brushRadius(model: AnyModel<WidgetTraits>, axis: Axis): [number, number] {
+  return radiusVoxels(
+    axis,
+    model.get("brush_radius") ?? 3,
+    model.get("brush_unit") ?? "voxel",
+    model.get("spacing_mm"),
+  );
 }
 
 /** What pointer input does to its own view. */
@@ -68,6 +83,8 @@ type Drag =
 export class ViewPointer {
   /** The gesture being drawn, if any. */
   gesture: Gesture | null = null;
+  /** Where the pointer is over the slice (in-plane voxels), for the brush cursor; null when out. */
+  hover: PlanePoint | null = null;
   private drag: Drag | null = null;
   private wheelRemainder = 0;
   private readonly cleanups: (() => void)[] = [];
@@ -81,7 +98,11 @@ export class ViewPointer {
     this.listen("pointermove", (event) => this.pointerMove(event));
     this.listen("pointerup", (event) => this.pointerUp(event));
     this.listen("pointercancel", () => this.cancel());
-    this.listen("pointerleave", () => this.host.cursor(null));
+    this.listen("pointerleave", () => {
+      this.host.cursor(null);
+      this.hover = null;
+      this.view.invalidateSurface();
+    });
     this.listen("pointerenter", () => this.view.activate());
     this.listen("contextmenu", (event) => event.preventDefault());
     this.listen("wheel", (event) => this.wheel(event), { passive: false });
@@ -145,7 +166,8 @@ export class ViewPointer {
 
   private startGesture(x: number, y: number): boolean {
     const tool = this.model.get("tool");
-    if (!(this.model.get("supported_tools") ?? [tool]).includes(tool)) {
+    const edit = (EDIT_TOOLS as readonly string[]).includes(tool);
+    if (!edit && !(this.model.get("supported_tools") ?? [tool]).includes(tool as never)) {
       this.host.hint(`This model does not support the ${tool} tool.`);
       return false;
     }
@@ -165,6 +187,10 @@ export class ViewPointer {
   private pointerMove(event: PointerEvent): void {
     const [x, y] = this.local(event);
     this.readout(x, y);
+    if (isBrushTool(this.model.get("tool"))) {
+      this.hover = screenToVoxel(this.view.params(), x, y);
+      if (!this.gesture) this.view.invalidateSurface();
+    }
     if (this.drag?.kind === "pan") {
       const { start } = this.drag;
       this.view.setView({ ...start, panX: start.panX + x - this.drag.x, panY: start.panY + y - this.drag.y });
@@ -186,17 +212,31 @@ export class ViewPointer {
     this.gesture = null;
     if (gesture) {
       const { prompt, reason } = finishGesture(gesture, this.model.get("shape"));
-      if (prompt) this.host.submit(prompt);
+      if (prompt) this.host.submit(this.withEditFields(prompt));
       else this.host.hint(reason);
     }
     if (this.surface.hasPointerCapture(event.pointerId)) this.surface.releasePointerCapture(event.pointerId);
     this.view.invalidateSurface();
   }
 
+  /** An edit carries its object and, for the brush and eraser, the radius in voxels. */
+  private withEditFields(prompt: Prompt): Prompt {
+    if (!(EDIT_TOOLS as readonly string[]).includes(prompt.tool)) return prompt;
+    const object = this.model.get("active_object");
+    if (!isBrushTool(prompt.tool)) return { ...prompt, object };
+    return { ...prompt, object, radius: brushRadius(this.model, prompt.axis) };
+  }
+
   private wheel(event: WheelEvent): void {
     event.preventDefault();
     const [x, y] = this.local(event);
     const pixels = event.deltaY * (event.deltaMode === 1 ? 40 : event.deltaMode === 2 ? 800 : 1);
+    if (event.shiftKey && isBrushTool(this.model.get("tool"))) {
+      // Shift+wheel sizes the brush (napari's habit); wheel up grows it
+      if (pixels !== 0) this.host.brushSize(pixels < 0 ? 1 : -1);
+      this.view.invalidateSurface();
+      return;
+    }
     if (event.ctrlKey || event.metaKey) {
       this.view.zoomBy(Math.exp(-pixels * 0.0025), x, y);
       return;

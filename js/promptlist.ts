@@ -4,15 +4,41 @@
  * removes it (`remove_prompt`, named by index and sequence, so the kernel refuses a stale list).
  */
 import { TOOL_LABELS } from "./gestures";
+import { icon } from "./dom";
 import { planeAxes } from "./transform";
-import type { Axis, PlanePoint, PromptRow, Tool, Vec3 } from "./types";
+import type { AnyTool, Axis, PlanePoint, PromptRow, Vec3, VolumeEdit } from "./types";
+
+/** Edits made in Python: their names in the list. */
+const VOLUME_EDIT_LABELS: Record<VolumeEdit, string> = {
+  fill_holes: "Fill holes",
+  keep_largest: "Keep largest",
+  remove_small: "Remove small",
+  dilate: "Dilate",
+  erode: "Erode",
+};
+const AMOUNT_UNITS: Partial<Record<VolumeEdit, string>> = { remove_small: "mL", dilate: "mm", erode: "mm" };
+
+/** Whether a row is a hand edit (drawn with its own icon and no sign). */
+export function isEdit(row: PromptRow): boolean {
+  return row.kind in VOLUME_EDIT_LABELS || ["paint", "erase", "fill"].includes(row.kind);
+}
+
+function kindLabel(row: PromptRow): string {
+  if (row.kind === "mask") return "Mask";
+  if (row.kind in VOLUME_EDIT_LABELS) {
+    const kind = row.kind as VolumeEdit;
+    const amount = row.amount ?? null;
+    return amount === null ? VOLUME_EDIT_LABELS[kind] : `${VOLUME_EDIT_LABELS[kind]} ${amount} ${AMOUNT_UNITS[kind]}`;
+  }
+  return TOOL_LABELS[row.kind as AnyTool];
+}
 
 const AXIS_NAMES = "xyz";
 
 /** A row's text: polarity, kind and where it lies (slices 1-based, as the view captions). */
 export function rowLabel(row: PromptRow): string {
-  const sign = row.positive ? "+" : "−";
-  const kind = row.kind === "mask" ? "Mask" : TOOL_LABELS[row.kind];
+  const sign = isEdit(row) ? "✎" : row.positive ? "+" : "−";
+  const kind = kindLabel(row);
   let where = "";
   if (row.axis !== null && row.slice !== null) where = `${AXIS_NAMES[row.axis]} ${row.slice + 1}`;
   else if (row.draw === "point" && row.points.length === 1) where = row.points[0].map((c) => Math.round(c)).join(", ");
@@ -30,22 +56,26 @@ export function rowTarget(row: PromptRow, sliceIndex: Vec3): { axis: Axis | null
 
 /** A row's outline in a view along `axis` at slice `index`, or null when it has none there. */
 export interface RowOutline {
-  tool: Tool;
+  tool: AnyTool;
   positive: boolean;
   /** In-plane voxel coordinates of the view. */
   path: PlanePoint[];
   /** True when the prompt lies on the shown slice (else it is drawn as a ghost). */
   onSlice: boolean;
+  /** A brush stroke's radius in voxels. */
+  radius?: [number, number];
 }
 
 export function rowOutline(row: PromptRow, axis: Axis, index: number): RowOutline | null {
   // drawn on another plane: seen edge-on here, nothing to outline
-  if (row.points.length === 0 || (row.axis !== null && row.axis !== axis)) return null;
+  if (row.draw === "none" || row.points.length === 0 || (row.axis !== null && row.axis !== axis)) return null;
   const [p, q] = planeAxes(axis);
   const along = row.points.map((point) => point[axis]);
   const onSlice = Math.round(Math.min(...along)) <= index && index <= Math.round(Math.max(...along));
   const path = row.points.map((point): PlanePoint => [point[p], point[q]]);
-  return { tool: row.draw, positive: row.positive, path, onSlice };
+  const outline: RowOutline = { tool: row.draw, positive: row.positive, path, onSlice };
+  if (row.radius) outline.radius = row.radius;
+  return outline;
 }
 
 export interface PromptListHandlers {
@@ -84,7 +114,8 @@ export class PromptList {
 
   private row(row: PromptRow): HTMLElement {
     const element = document.createElement("div");
-    element.className = `nni-prompt-row${row.positive ? "" : " nni-negative"}`;
+    element.className = `nni-prompt-row${row.positive ? "" : " nni-negative"}${isEdit(row) ? " nni-edit" : ""}`;
+    element.dataset.kind = row.kind;
     element.dataset.testid = "nni-prompt-row";
     element.dataset.index = String(row.index);
     element.title = "Hover: outline it · click: go to its slice";
@@ -104,7 +135,13 @@ export class PromptList {
       event.stopPropagation();
       this.handlers.remove(row);
     });
-    element.append(number, label, remove);
+    if (isEdit(row)) {
+      const kindIcon = icon(row.kind in VOLUME_EDIT_LABELS ? "edit" : row.kind);
+      kindIcon.classList.add("nni-prompt-icon");
+      element.append(number, kindIcon, label, remove);
+    } else {
+      element.append(number, label, remove);
+    }
     element.addEventListener("pointerenter", () => this.handlers.hover(row));
     element.addEventListener("pointerleave", () => this.handlers.hover(null));
     element.addEventListener("click", () => this.handlers.go(row));

@@ -1,16 +1,26 @@
 /**
  * The widget's toolbar, in two clusters that wrap as wholes in a narrow cell: prompting (tools,
- * include / exclude, undo and redo, reset and new object) and viewing (axis and layout, fit,
- * window preset, mask display, help). `update` brings its buttons in line with the traits.
+ * include / exclude, hand edits with the brush size, undo and redo, reset and new object) and
+ * viewing (axis and layout, fit, window preset, mask display, help). `update` brings its buttons
+ * in line with the traits.
  */
 import { WINDOW_PRESETS } from "./contract.gen";
 import { button, h, icon } from "./dom";
-import { TOOL_LABELS } from "./gestures";
-import type { Axis, CommandName, Layout, Tool, WidgetTraits } from "./types";
-import { TOOLS } from "./types";
+import { TOOL_LABELS, toolKey } from "./gestures";
+import type { AnyTool, Axis, CommandName, Layout, WidgetTraits } from "./types";
+import { EDIT_TOOLS, TOOLS } from "./types";
+
+/** What each edit tool does, for its tooltip. */
+const EDIT_HINTS: Record<string, string> = {
+  paint: "paint into the active object; [ ] or Shift+wheel: size",
+  erase: "erase from the active object only; [ ] or Shift+wheel: size",
+  fill: "fill the region under the cursor on this slice (inside the object: its holes)",
+};
 
 export interface ToolbarHandlers {
-  tool(tool: Tool): void;
+  tool(tool: AnyTool): void;
+  brushRadius(radius: number): void;
+  brushUnit(unit: "voxel" | "mm"): void;
   togglePolarity(): void;
   command(name: CommandName, object?: number): void;
   axis(axis: Axis): void;
@@ -25,7 +35,10 @@ export interface ToolbarHandlers {
 
 export class Toolbar {
   readonly el: HTMLElement;
-  private readonly tools: Map<Tool, HTMLButtonElement>;
+  private readonly tools: Map<AnyTool, HTMLButtonElement>;
+  private readonly edits: Map<AnyTool, HTMLButtonElement>;
+  private readonly radius: HTMLInputElement;
+  private readonly unit: HTMLSelectElement;
   private readonly polarity: HTMLButtonElement;
   private readonly axes: HTMLButtonElement[];
   private readonly three: HTMLButtonElement;
@@ -36,6 +49,8 @@ export class Toolbar {
 
   constructor(handlers: ToolbarHandlers) {
     this.tools = new Map(TOOLS.map((tool) => [tool, toolButton(tool, handlers)]));
+    this.edits = new Map(EDIT_TOOLS.map((tool) => [tool, toolButton(tool, handlers)]));
+    [this.radius, this.unit] = brushSize(handlers);
     this.polarity = button("nni-polarity", "Include / exclude (T)", [], handlers.togglePolarity, {
       class: "nni-btn nni-polarity",
     });
@@ -72,8 +87,14 @@ export class Toolbar {
     for (const [tool, element] of this.tools) {
       element.classList.toggle("nni-active", tool === traits.tool);
       element.setAttribute("aria-pressed", String(tool === traits.tool));
-      element.disabled = !supported.includes(tool);
+      element.disabled = !supported.includes(tool as (typeof supported)[number]);
     }
+    for (const [tool, element] of this.edits) {
+      element.classList.toggle("nni-active", tool === traits.tool);
+      element.setAttribute("aria-pressed", String(tool === traits.tool));
+    }
+    if (document.activeElement !== this.radius) this.radius.value = String(traits.brush_radius ?? 3);
+    this.unit.value = traits.brush_unit ?? "voxel";
     this.polarity.classList.toggle("nni-negative", !traits.positive);
     this.polarity.dataset.positive = String(traits.positive);
     this.polarity.replaceChildren(
@@ -98,8 +119,9 @@ export class Toolbar {
     const redo = button("nni-redo", "Redo (Ctrl+Shift+Z)", [icon("redo")], command("redo"));
     const reset = button("nni-reset", "Reset the active object (R)", [icon("reset")], command("reset_object"));
     const add = button("nni-new-object", "New object (M)", [icon("plus")], command("new_object"));
+    const edits = group([...this.edits.values(), this.radius, this.unit], "nni-tools nni-edit-tools");
     return cluster(
-      [group([...this.tools.values()], "nni-tools"), this.polarity, group([undo, redo]), group([reset, add])],
+      [group([...this.tools.values()], "nni-tools"), this.polarity, edits, group([undo, redo]), group([reset, add])],
       "nni-prompting",
     );
   }
@@ -117,15 +139,38 @@ export class Toolbar {
 const group = (children: Node[], extra = "") => h("div", { class: `nni-group ${extra}` }, children);
 const cluster = (children: Node[], extra: string) => h("div", { class: `nni-cluster ${extra}` }, children);
 
-function toolButton(tool: Tool, handlers: ToolbarHandlers): HTMLButtonElement {
+function toolButton(tool: AnyTool, handlers: ToolbarHandlers): HTMLButtonElement {
   const label = TOOL_LABELS[tool];
+  const hint = EDIT_HINTS[tool] ? `: ${EDIT_HINTS[tool]}` : "";
   return button(
     `nni-tool-${tool}`,
-    `${label} (${tool[0].toUpperCase()})`,
+    `${label} (${toolKey(tool)})${hint}`,
     [icon(tool), h("span", { class: "nni-btn-label" }, [label])],
     () => handlers.tool(tool),
     { "data-tool": tool },
   );
+}
+
+/** The brush radius field and its unit (voxels or mm). */
+function brushSize(handlers: ToolbarHandlers): [HTMLInputElement, HTMLSelectElement] {
+  const radius = h("input", {
+    type: "number",
+    class: "nni-brush-radius",
+    min: "0.5",
+    max: "512",
+    step: "0.5",
+    title: "Brush radius ([ ] or Shift+wheel)",
+    "aria-label": "Brush radius",
+    "data-testid": "nni-brush-radius",
+  });
+  radius.addEventListener("change", () => handlers.brushRadius(Number(radius.value)));
+  const unit = h(
+    "select",
+    { class: "nni-select nni-brush-unit", title: "Brush radius unit", "data-testid": "nni-brush-unit" },
+    [h("option", { value: "voxel" }, ["vox"]), h("option", { value: "mm" }, ["mm"])],
+  );
+  unit.addEventListener("change", () => handlers.brushUnit(unit.value === "mm" ? "mm" : "voxel"));
+  return [radius, unit];
 }
 
 function presetSelect(handlers: ToolbarHandlers): HTMLSelectElement {

@@ -3,9 +3,14 @@
  * Change PROTOCOL.md first, then this file and nni_jupyter/widget/messages.py together. Names and
  * constants both sides share (traits, commands, tools) come from the kernel via `contract.gen.ts`.
  */
-import type { CommandName, TraitName, Tool } from "./contract.gen";
+import type { CommandName, EditTool, TraitName, Tool } from "./contract.gen";
 
-export { TOOLS, type CommandName, type Tool } from "./contract.gen";
+export { EDIT_TOOLS, TOOLS, type CommandName, type EditTool, type Tool } from "./contract.gen";
+
+/** A tool of the toolbar: a prompt gesture or a hand edit drawn on a slice. */
+export type AnyTool = Tool | EditTool;
+/** Edits made from Python only (3-D clean-ups): they appear in the prompt list. */
+export type VolumeEdit = "fill_holes" | "keep_largest" | "remove_small" | "dilate" | "erode";
 
 /** Volume axis index: 0 = x, 1 = y, 2 = z (the array's axis order). */
 export type Axis = 0 | 1 | 2;
@@ -45,14 +50,17 @@ export interface PromptRow {
   index: number;
   /** Its place in the kernel's log: guards `remove_prompt` against a stale list. */
   sequence: number;
-  kind: Tool | "mask";
+  kind: AnyTool | VolumeEdit | "mask";
   positive: boolean;
   /** The plane it lies on, or null (a point or a box over the volume). */
   axis: Axis | null;
   slice: number | null;
-  /** How to outline it: a gesture tool and voxel positions `[x, y, z]`. */
-  draw: Tool;
+  /** How to outline it: a gesture or edit tool (or "none") and voxel positions `[x, y, z]`. */
+  draw: AnyTool | "none";
   points: Vec3[];
+  /** Edits only: a brush's radius `[rp, rq]` in voxels, a clean-up's mm or mL (else null). */
+  radius?: [number, number] | null;
+  amount?: number | null;
   /** The `slice_index` to go to; null keeps that axis. */
   focus: [number | null, number | null, number | null];
 }
@@ -75,7 +83,10 @@ export interface WidgetTraits {
   slice_index: Vec3;
   /** Named `view_layout` because ipywidgets' DOMWidget already syncs a `layout` trait. */
   view_layout: Layout;
-  tool: Tool;
+  tool: AnyTool;
+  /** The brush radius for paint and erase, in `brush_unit`. */
+  brush_radius: number;
+  brush_unit: "voxel" | "mm";
   positive: boolean;
   /** `[level, width]` */
   window: [number, number];
@@ -127,7 +138,11 @@ export interface GetLabelsMsg {
 
 export interface PromptMsg {
   type: "prompt";
-  tool: Tool;
+  tool: AnyTool;
+  /** Paint and erase: the brush radius in voxels along the plane's axes. */
+  radius?: [number, number];
+  /** Edits: the object the browser shows active. */
+  object?: number;
   positive: boolean;
   axis: Axis;
   index: number;

@@ -6,7 +6,9 @@ import type { AnyModel } from "@anywidget/types";
 import { SliceLayer, clearedContext, drawCrosshair } from "./layers";
 import { colourTable, labelSlice, renderOverlay } from "./overlay";
 import { type PointerHost, ViewPointer } from "./pointer";
-import { type Prompt, drawGesture, scribbleWidth } from "./gestures";
+import { type Prompt, drawBrushCursor, drawGesture, scribbleWidth } from "./gestures";
+import { isBrushTool } from "./brush";
+import { brushRadius } from "./pointer";
 import { IDENTITY_VIEW, type PlaneParams, type ViewState, layerMatrix, planeShape, zoomAbout } from "./transform";
 import { rowOutline } from "./promptlist";
 import { refineWant, tileMatrix } from "./refine";
@@ -358,12 +360,23 @@ export class SliceView {
     const width = scribbleWidth(this.axis, this.model.get("scribble_thickness"));
     for (const prompt of this.host.pendingPrompts()) {
       if (prompt.axis === this.axis && prompt.index === this.index()) {
-        drawGesture(ctx, params, { ...prompt, path: prompt.vertices }, { pending: true, scribbleWidth: width });
+        const style = { pending: true, scribbleWidth: width, brushRadius: prompt.radius };
+        drawGesture(ctx, params, { ...prompt, path: prompt.vertices }, style);
       }
     }
     const hovered = this.host.hoveredPrompt();
     const outline = hovered && rowOutline(hovered, this.axis, this.index());
-    if (outline) drawGesture(ctx, params, outline, { pending: !outline.onSlice, scribbleWidth: width });
-    if (this.pointer.gesture) drawGesture(ctx, params, this.pointer.gesture, { scribbleWidth: width });
+    if (outline) {
+      drawGesture(ctx, params, outline, {
+        pending: !outline.onSlice,
+        scribbleWidth: width,
+        brushRadius: outline.radius,
+      });
+    }
+    const tool = this.model.get("tool");
+    const radius = isBrushTool(tool) ? brushRadius(this.model, this.axis) : undefined;
+    if (this.pointer.gesture)
+      drawGesture(ctx, params, this.pointer.gesture, { scribbleWidth: width, brushRadius: radius });
+    if (radius && this.pointer.hover) drawBrushCursor(ctx, params, this.pointer.hover, radius, tool === "erase");
   }
 }

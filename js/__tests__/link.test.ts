@@ -148,6 +148,7 @@ describe("keys", () => {
       toggleOutline: record("outline"),
       toggleMasks: record("masks"),
       setSpace: record("space"),
+      brushSize: record("brush"),
     };
     return { calls, keyActions };
   }
