@@ -30,6 +30,7 @@ from .tuning import (
     Choice,
     cached,
     machine,
+    machine_busy,
     measure_eager,
     network_signature,
     remember,
@@ -95,7 +96,7 @@ class Tuner:
             return None
         if self.cheap:
             self.choice = self._measure(list(self.patch_size))
-            remember(self.choice)
+            remember(self.choice, self.choice.busy)
             apply(self.choice)
             return None
         self.thread = threading.Thread(
@@ -105,6 +106,7 @@ class Tuner:
         return self.thread
 
     def _measure(self, probe: list[int]) -> Choice:
+        busy = machine_busy(torch.get_num_threads())
         start = time.perf_counter()
         # float16 (slow on every CPU measured so far: its first pass alone took seconds on the
         # demo model) only off the loading path
@@ -112,7 +114,7 @@ class Tuner:
             self.network, self.device, probe, self.channels, self.budget_s, fp16=not self.cheap
         )
         self.measure_seconds = time.perf_counter() - start
-        return Choice(candidate, speedup, measurements, probe, key=self.key)
+        return Choice(candidate, speedup, measurements, probe, key=self.key, busy=busy)
 
     def _background(self, apply: Apply) -> None:
         try:
@@ -123,7 +125,7 @@ class Tuner:
                 choice = self._judge_compiled(choice)
                 self.choice = choice
                 apply(choice)
-            remember(choice)
+            remember(choice, choice.busy)
         except Exception as error:  # noqa: BLE001 - measuring is an optimisation: stay fp32
             warnings.warn(
                 f"measuring the fastest precision failed, so the network runs in fp32: {error}",

@@ -24,6 +24,8 @@ from .precision import Autocast
 MIN_DICE = 0.98
 #: Candidates this many times slower than the best after a round stop being timed.
 DROP_SLOWER = 1.5
+#: Another candidate replaces float32 only when float32 takes this much longer (5%).
+MIN_GAIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,11 @@ def _timed(run: Callable[[torch.Tensor], torch.Tensor], probe: torch.Tensor) -> 
 
 
 def fastest(measurements: Sequence[Measurement]) -> Measurement:
-    """The fastest usable measurement (float32's is always usable)."""
+    """The fastest usable measurement; float32 (always usable) unless another beats it by more
+    than :data:`MIN_GAIN`: a near-tie is noise, not a reason to give up float32's numbers."""
     usable = [m for m in measurements if m.usable]
     if not usable:
         raise ValueError("no usable candidate: float32's own mask must be among them")
-    return min(usable, key=lambda m: m.seconds)
+    best = min(usable, key=lambda m: m.seconds)
+    fp32 = next((m for m in usable if m.candidate == FP32_EAGER), best)
+    return best if best.seconds * (1 + MIN_GAIN) < fp32.seconds else fp32

@@ -84,11 +84,15 @@ class Choice:
     compile_ratio: float | None = None
     source: str = "measured"
     key: dict[str, Any] = field(default_factory=dict)
+    #: Measured while other work kept the CPUs busy (then not written to the cache folder).
+    busy: bool = False
 
     @property
     def reason(self) -> str:
         """``"bf16 channels-last compiled: 2.3x fp32 on this CPU"``."""
         where = "measured" if self.source == "measured" else "measured before, cached"
+        if self.busy:
+            where += " on a busy machine, not cached"
         return f"{self.candidate.label}: {self.speedup:.1f}x fp32 on this CPU ({where})"
 
     def table(self) -> str:
@@ -174,11 +178,20 @@ def cached(key: dict[str, Any]) -> Choice | None:
     return choice
 
 
-def remember(choice: Choice) -> None:
-    """Keep ``choice`` for this process and in the cache folder (a read-only home only loses
-    the file: the next process measures again)."""
+def machine_busy(threads: int) -> bool:
+    """Whether other work keeps this machine's CPUs busy (1-minute load average above the
+    threads measured with plus one): figures taken now say little about the next process."""
+    getter = getattr(os, "getloadavg", None)  # absent on Windows
+    return getter is not None and getter()[0] > threads + 1
+
+
+def remember(choice: Choice, busy: bool = False) -> None:
+    """Keep ``choice`` for this process and, unless it was measured on a ``busy`` machine, in
+    the cache folder (a read-only home only loses the file: the next process measures again)."""
     path = _cache_file(choice.key)
     _MEMORY[str(path)] = choice
+    if busy:
+        return
     text = json.dumps(choice.to_json(), indent=1).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

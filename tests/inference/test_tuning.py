@@ -30,6 +30,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A cache folder of this test's own, and no choice remembered from another test."""
     monkeypatch.setenv(tuning.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(tuning, "_MEMORY", {})
+    monkeypatch.setattr(autotune, "machine_busy", lambda _threads: False)  # a shared CI box
     return tmp_path / "cache" / "tuning"
 
 
@@ -73,9 +74,8 @@ def test_the_fastest_candidate_whose_masks_agree_is_chosen() -> None:
     assert found[FP32_EAGER].dice == 1.0 and found[FP32_EAGER].usable
     assert found[Candidate(FP32, True)].dice > 0.999  # channels-last: same numbers
     assert found[Candidate(BF16)].dice < measure.MIN_DICE and not found[Candidate(BF16)].usable
-    best = measure.fastest(list(found.values()))
-    assert best.candidate != Candidate(BF16)
-    assert best.seconds == min(m.seconds for m in found.values() if m.usable)
+    assert found[Candidate(BF16)].seconds < found[FP32_EAGER].seconds
+    assert measure.fastest(list(found.values())).candidate in (FP32_EAGER, Candidate(FP32, True))
 
 
 def test_a_candidate_that_fails_is_reported_and_fp32_is_required() -> None:
@@ -116,10 +116,13 @@ def test_auto_measures_a_cheap_network_while_loading_and_caches_the_figures(
     choice = session.tuning
     assert choice is not None and choice.source == "measured"
     assert session.precision == choice.candidate.precision
-    usable = [m for m in choice.measurements if m.usable]
-    assert choice.candidate == min(usable, key=lambda m: m.seconds).candidate
+    chosen = next(m for m in choice.measurements if m.candidate == choice.candidate)
     fp32 = next(m for m in choice.measurements if m.candidate == FP32_EAGER)
-    assert choice.speedup == pytest.approx(fp32.seconds / min(m.seconds for m in usable))
+    assert chosen.usable and chosen == measure.fastest(choice.measurements)
+    assert all(chosen.seconds <= m.seconds for m in choice.measurements if m.usable) or (
+        chosen.candidate == FP32_EAGER  # fp32 kept: nothing beat it by more than 5%
+    )
+    assert choice.speedup == pytest.approx(fp32.seconds / chosen.seconds)
     assert choice.speedup >= 1.0  # never slower than fp32, as measured
     assert "x fp32 on this CPU (measured)" in session.performance
     assert "1 thread (" in session.performance
@@ -146,6 +149,22 @@ def test_a_second_process_reads_the_cache(model_folder: Path, monkeypatch) -> No
     assert second is not None and second.source == "cache"
     assert second.candidate == first.candidate and second.speedup == first.speedup
     assert "measured before, cached" in second.reason
+
+
+def test_figures_from_a_busy_machine_are_not_cached(model_folder: Path, cache: Path, monkeypatch):
+    monkeypatch.setattr(autotune, "machine_busy", lambda _threads: True)
+    choice = _session(model_folder).tuning
+    assert choice is not None and choice.busy and "busy machine, not cached" in choice.reason
+    assert not list(cache.glob("*.json"))
+    assert tuning.machine_busy(10**6) is False  # no machine has a million runnable threads
+
+
+def test_fp32_stays_unless_another_is_clearly_faster() -> None:
+    fp32 = measure.Measurement(FP32_EAGER, 1.0, 1.0)
+    close = measure.Measurement(Candidate(BF16), 0.97, 0.99)
+    clear = measure.Measurement(Candidate(BF16, True), 0.5, 0.99)
+    assert measure.fastest([fp32, close]).candidate == FP32_EAGER  # 3%: noise
+    assert measure.fastest([fp32, close, clear]).candidate == Candidate(BF16, True)
 
 
 def test_a_damaged_cache_file_is_measured_again(model_folder: Path, cache: Path, monkeypatch):
