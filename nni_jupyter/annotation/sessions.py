@@ -67,8 +67,9 @@ def needs_model(session: Session) -> bool:
 
 
 def model_info(session: Session, name: str) -> dict[str, str]:
-    """Return the status line ``{name, license, device, precision, warning}`` for a loaded
-    ``session`` (precision empty where the backend does not say), with the model's
+    """Return the status line ``{name, license, device, precision, performance, warning}``
+    for a loaded ``session`` (precision and performance empty where the backend does not say;
+    performance: the precision chosen and why, and the threads), with the model's
     provenance: ``id`` (the model store's id), ``commit`` (the hub snapshot it was downloaded
     at) and ``checkpoint_sha256``, each empty where unknown (a folder of one's own, a remote
     session)."""
@@ -97,6 +98,7 @@ def model_info(session: Session, name: str) -> dict[str, str]:
         "license": str(getattr(session, "license", None) or "unknown"),
         "device": device,
         "precision": str(getattr(session, "precision", None) or ""),
+        "performance": str(getattr(session, "performance", None) or ""),
         "warning": warning,
     }
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from nni_jupyter.annotation.sessions import model_info
 from nni_jupyter.inference import (
     autotune,
     devices,
@@ -139,6 +140,13 @@ def test_auto_measures_a_cheap_network_while_loading_and_caches_the_figures(
         probe = measure.probe_input(8, [56, 56, 56], CPU)
         by_hand = runner_for(session.network, CPU, choice.candidate)(probe)
         assert torch.equal(session._runner(probe), by_hand)
+
+
+def test_model_info_says_what_was_chosen_and_why(model_folder: Path) -> None:
+    session = _session(model_folder)
+    info = model_info(session, "tiny")
+    assert info["performance"] == session.performance
+    assert "x fp32 on this CPU" in info["performance"] and "thread" in info["performance"]
 
 
 def test_a_second_process_reads_the_cache(model_folder: Path, monkeypatch) -> None:
