@@ -1,7 +1,8 @@
 """Fixtures of the CUDA tests: the parity tests' model and image (``tests/_parity_models.py``).
 
 ``NNI_CUDA_TEST_SMALL=1`` (the CI dry run of ``bench/gpu.sh``, on the CPU) shrinks the liver
-case, the one whose AutoZoom passes dominate the time; the checks stay the same.
+case and the Segmenter's volume, whose AutoZoom passes dominate the time there; the checks stay
+the same.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from _parity_models import phantom_image, tiny_model  # noqa: F401
 
 import nni_jupyter as nj
 
+SMALL = os.environ.get("NNI_CUDA_TEST_SMALL") == "1"
 #: The liver case's side: 160 on a GPU, 96 in the CPU dry run.
-LIVER_SIDE = 96 if os.environ.get("NNI_CUDA_TEST_SMALL") == "1" else 160
+LIVER_SIDE = 96 if SMALL else 160
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +26,13 @@ def liver_case() -> tuple[np.ndarray, np.ndarray]:
     one 64^3 demo patch, so a box on it zooms out and refines."""
     image, labels = nj.data.phantom((LIVER_SIDE,) * 3, seed=3)
     return image[None], labels
+
+
+@pytest.fixture(scope="module")
+def segmenter_case(liver_case: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The Segmenter test's volume ``[X, Y, Z]``: the liver case, or a 64^3 phantom in the dry
+    run (a point in the middle of the 96^3 one grows through many windows: a minute a prompt
+    on two CPU cores)."""
+    if SMALL:
+        return nj.data.phantom((64, 64, 64), seed=3)[0]
+    return liver_case[0][0]

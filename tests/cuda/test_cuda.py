@@ -129,13 +129,10 @@ def test_cover_with_boxes_gives_the_same_boxes_on_cuda() -> None:
     assert on_gpu == on_cpu and len(on_cpu) > 1
 
 
-def test_segmenter_python_path_on_cuda(
-    demo_model: Path, liver_case: tuple[np.ndarray, np.ndarray]
-) -> None:
+def test_segmenter_python_path_on_cuda(demo_model: Path, segmenter_case: np.ndarray) -> None:
     """The Segmenter on CUDA: the same masks as on the CPU (Dice), undo and redo exact."""
-    image, labels = liver_case
-    volume = image[0]
-    side = volume.shape[0]  # 160, or 96 in the dry run: the prompts scale with it
+    volume = segmenter_case
+    side = volume.shape[0]  # 160, or 64 in the dry run: the prompts scale with it
 
     def at(fraction: float) -> int:
         return int(round(side * fraction))
