@@ -7,10 +7,14 @@ Figures (issue 4), with the demo model on this machine:
 - time from display to first slice, and slice scroll rate after it, on a 512×512×300 volume:
   each step waits until its slice is on screen; ``scroll_per_s`` with Chromium's 60 Hz frame limit
   off (the widget's own rate), ``*_vsync`` with it on (at most 60), ``scroll_cached_*`` back over
-  slices already in the browser's cache.
+  slices already in the browser's cache;
+- hand edits on the 512×512×300 volume (issue 27): the time from the end of a 50-point brush
+  stroke (pointer up) to the kernel's confirmed mask (``done``, and drawn), median over
+  ``--strokes`` strokes, and the bytes the browser sends per stroke (the prompt message's JSON).
 
 Run from the repository root with the package installed and the bundle built
-(``npm run build``): ``python bench/widget_bench.py [--clicks 8] [--scroll 150] [--json out.json]``.
+(``npm run build``):
+``python bench/widget_bench.py [--clicks 8] [--scroll 150] [--strokes 8] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -176,6 +180,49 @@ def big_volume(page, steps: int) -> dict:
     }
 
 
+def stroke_latency(page, strokes: int) -> dict:
+    """On the big volume (shown): 50-point brush strokes, each timed pointer up -> confirmed."""
+    root = WIDGET.format(k=1)
+    lab.execute_in_kernel(
+        page,
+        "seg_big.tool = 'paint'\nseg_big.brush_radius = 6.0\n"
+        "seg_big.slice_index = [*seg_big.slice_index[:2], 150]",
+    )
+    page.wait_for_function(
+        f"() => {root}.querySelector('[data-testid=nni-view]').dataset.shownIndex === '150'"
+    )
+    page.locator(".nni-root >> nth=1").scroll_into_view_if_needed()
+    rows = []
+    for number in range(strokes):
+        done = page.evaluate(f"() => {root}.nni.stats.prompts.length")
+        q = 100 + 30 * number
+        path = [(60 + 8 * k, q + 10 * ((k % 8) / 8)) for k in range(50)]
+        points = [page.evaluate(f"([p, q]) => {root}.nni.toClient(0, p, q)", list(v)) for v in path]
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*point)
+        page.mouse.up()
+        page.wait_for_function(
+            f"() => {{ const p = {root}.nni.stats.prompts[{done}];"
+            " return p && (p.drawn_ms || p.error); }",
+            timeout=120_000,
+        )
+        stats = page.evaluate(f"() => {root}.nni.stats.prompts[{done}]")
+        if "error" in stats:
+            raise RuntimeError(f"the kernel refused a stroke: {stats['error']}")
+        rows.append(stats)
+    lab.execute_in_kernel(page, "seg_big.tool = 'point'")
+    return {
+        "strokes": len(rows),
+        "stroke_to_done_ms_median": median([r["done_ms"] - r["sent_ms"] for r in rows]),
+        "stroke_to_drawn_ms_median": median([r["drawn_ms"] - r["sent_ms"] for r in rows]),
+        "stroke_kernel_ms_median": median([1000 * r["compute_s"] for r in rows]),
+        "stroke_sent_bytes_median": median([float(r["sent_bytes"]) for r in rows]),
+        "stroke_patch_bytes_median": median([float(r["patch_bytes"]) for r in rows]),
+    }
+
+
 def run(args: argparse.Namespace, extra_args: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
@@ -195,8 +242,10 @@ def run(args: argparse.Namespace, extra_args: list[str]) -> dict:
             result = {}
             if args.clicks:
                 result.update(click_latency(page, args.clicks))
-            if args.scroll:
-                result.update(big_volume(page, args.scroll))
+            if args.scroll or args.strokes:
+                result.update(big_volume(page, max(args.scroll, 1)))
+            if args.strokes:
+                result.update(stroke_latency(page, args.strokes))
             return result
 
 
@@ -204,6 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clicks", type=int, default=8, help="organ clicks timed (0: skip)")
     parser.add_argument("--scroll", type=int, default=150, help="slices scrolled (0: skip)")
+    parser.add_argument("--strokes", type=int, default=8, help="brush strokes timed (0: skip)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     missing = lab.missing_requirement()
@@ -215,7 +265,7 @@ def main() -> None:
         # With frames held to 60 Hz a step can never take less than one frame; the scroll rate
         # that measures the widget is the one with that limit off.
         vsync = {f"{key}_vsync": result.pop(key) for key in ("scroll_per_s", "scroll_cached_per_s")}
-        unthrottled = run(argparse.Namespace(clicks=0, scroll=args.scroll), UNTHROTTLED)
+        unthrottled = run(argparse.Namespace(clicks=0, scroll=args.scroll, strokes=0), UNTHROTTLED)
         result["scroll_per_s"] = unthrottled["scroll_per_s"]
         result["scroll_cached_per_s"] = unthrottled["scroll_cached_per_s"]
         result.update(vsync)
@@ -225,6 +275,7 @@ def main() -> None:
         "bytes_vs_raw_bbox_median": ("<=", 0.05),
         "scroll_per_s": (">=", 60),
         "first_slice_s": ("<=", 1.0),
+        "stroke_to_done_ms_median": ("<=", 50),
     }
     for name, value in result.items():
         goal = goals.get(name)

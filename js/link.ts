@@ -17,6 +17,8 @@ export interface PromptStats {
   done_ms?: number;
   drawn_ms?: number;
   compute_s?: number;
+  /** Bytes of the prompt message sent (its JSON text). */
+  sent_bytes?: number;
   /** Bytes of the mask patches this prompt brought back. */
   patch_bytes: number;
   /** Voxels of their bboxes (the raw uint8 size). */
@@ -83,7 +85,9 @@ export class KernelLink {
     this.pending.set(request_id, revert ? { prompt, stats, revert } : { prompt, stats });
     this.stats.prompts.push(stats);
     if (this.stats.prompts.length > STATS_KEPT) this.stats.prompts.shift();
-    this.send({ type: "prompt", ...prompt, request_id });
+    const msg: OutgoingMsg = { type: "prompt", ...prompt, request_id };
+    stats.sent_bytes = JSON.stringify(msg).length;
+    this.send(msg);
     this.callbacks.pendingChanged();
   }
 
