@@ -79,7 +79,8 @@ def main() -> None:
 
     from nni_jupyter.inference import nnInteractiveInferenceSession
     from nni_jupyter.volumes import LazyVolume
-    from nni_jupyter.widget import Segmenter, memory
+    from nni_jupyter.annotation import memory
+    from nni_jupyter.widget import Segmenter
 
     shape = tuple(args.shape)
     path = Path(args.folder) / ("x".join(map(str, shape)) + ".zarr")

@@ -358,12 +358,24 @@ def test_a_timed_out_prompt_is_not_kept_by_the_server(
         seg.add_point((30, 24, 16))
         assert session.recoveries == 1
         points = [item.to_dict().get("point") for item in seg.prompts]
-        assert points == [[24, 20, 16], [30, 24, 16]]  # the failed prompt is not recorded
+        # the failed prompt is not recorded; where the session restarted from the masks is
+        assert points == [[24, 20, 16], None, [30, 24, 16]]
+        assert seg.prompts[1].name == "resync"
         expected = _local_reference(
             model_folder,
             [("add_initial_seg_interaction", first), ("add_point_interaction", (30, 24, 16), True)],
         )
         np.testing.assert_array_equal(seg.labels, expected)
+        # the log is the truth: replayed on a fresh remote session it gives the same labels
+        replay_session = remote_session(url, api_key=API_KEY)
+        replay = Segmenter(_image()[0], session=replay_session)
+        replay.send = lambda content, buffers=None: None
+        try:
+            replay.replay_prompt_log(seg.prompt_log())
+            np.testing.assert_array_equal(replay.labels, seg.labels)
+        finally:
+            replay.close()
+            replay_session.close()
     finally:
         seg.close()
         process.send_signal(signal.SIGCONT)

@@ -32,7 +32,7 @@ from .inputs import check_spacing, image_4d, spatial, vertex_pairs
 from .objects import Volume
 from .prompts import Command as Command
 from .prompts import EditTool, MaskCrop, Prompt, Tool, item_from_dict
-from .record import MAX_ANNOTATOR_LENGTH, live_prompts
+from .record import MAX_ANNOTATOR_LENGTH, Stamp, live_prompts
 from .runner import Outcome, Runner, Snapshot, Task
 from .sessions import load_model, model_info, scribble_thickness, supported_tools
 from .worker import Job, Worker
@@ -655,10 +655,9 @@ class Annotation:
         geometry = log.geometry_of(self.geometry, self.volume.shape, self.spacing_mm)
         model = log.model_entry(self.runner.session, self.model_info)
         record = log.record_entries(snapshot.record, stamps, self.runner.initial_overlap)
-        try:
-            live = live_prompts(snapshot.record, stamps or ())
-        except ValueError:
-            live = {}
+        # a record restored from a save file without stamps cannot say which object each
+        # prompt shaped: live_prompts says so (ValueError) rather than guess
+        live = live_prompts(snapshot.record, stamps or (Stamp(None, None),) * len(snapshot.record))
         return log.build(
             geometry,
             self.image_tag.fingerprint,

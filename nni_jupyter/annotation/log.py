@@ -162,7 +162,14 @@ def build(
     log = _summary(geometry, fingerprint, model, objects, live, overlap, who)
     if record is None:
         return {**log, "version": 1}
-    return {**log, **record}
+    # an item that recorded nobody is credited as in the summary: to the log's annotator
+    entries = [
+        {**entry, "stamp": {**entry["stamp"], "annotator": entry["stamp"]["annotator"] or who}}
+        if entry["stamp"] is not None
+        else entry
+        for entry in record["record"]
+    ]
+    return {**log, **record, "record": entries}
 
 
 def _summary(

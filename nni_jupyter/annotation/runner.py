@@ -232,7 +232,8 @@ class Runner:
         except BaseException:
             # a failed call may have left part of itself in the session (a remote engine that
             # timed out still holds the prompt); a check that failed before any call did not
-            self.out_of_step = self.out_of_step or self._session_called
+            rolled_back = getattr(self.session, "keeps_state_on_failure", False)
+            self.out_of_step = self.out_of_step or (self._session_called and not rolled_back)
             raise
         self._record(task, outcome, active)
         return outcome

@@ -113,6 +113,10 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         measured choice and ``performance`` a line saying why.
     """
 
+    #: A prompt that fails (an error, an interrupt, out of memory) leaves the session as it was
+    #: before it, so a caller need not restart it from the masks (the remote engine does not).
+    keeps_state_on_failure = True
+
     def __init__(
         self,
         device: torch.device | str = "auto",

@@ -119,6 +119,7 @@ class LazyVolume:
         leading: int = 0,
         region: Sequence[tuple[int, int]] | None = None,
         coarser: Sequence[CoarserLevel] = (),
+        closing: threading.Event | None = None,
     ):
         if isinstance(source, LazyVolume):
             raise TypeError("source is already a LazyVolume; use it directly")
@@ -144,6 +145,9 @@ class LazyVolume:
         self.blocks = _source_blocks(source)
         self.cache = ChunkCache(cache_bytes) if cache is None else cache
         self.coarser = tuple(coarser)
+        #: Set by :meth:`close`: every later read, of this volume or of views made from it,
+        #: raises :class:`VolumeClosed` (a statistics pass on a thread stops at its next chunk).
+        self.closing = threading.Event() if closing is None else closing
 
     @property
     def size(self) -> int:
@@ -186,7 +190,18 @@ class LazyVolume:
         ]
         return self._derive(self.leading - len(dropped), region)
 
-    def _derive(self, leading: int, region: list[tuple[int, int]]) -> LazyVolume:
+    def detached(self) -> LazyVolume:
+        """The same voxels as a volume of its own: closing it (or this one) leaves the other
+        readable. An annotation works on a detached view, so closing it never stops the user's."""
+        return self._derive(self.leading, self.region, threading.Event())
+
+    def close(self) -> None:
+        """Refuse every later read of this volume and of the views made from it."""
+        self.closing.set()
+
+    def _derive(
+        self, leading: int, region: list[tuple[int, int]], closing: threading.Event | None = None
+    ) -> LazyVolume:
         coarser = self.coarser if list(region) == list(self.region) else ()
         return LazyVolume(
             self.source,
@@ -195,6 +210,7 @@ class LazyVolume:
             leading=leading,
             region=region,
             coarser=coarser,
+            closing=self.closing if closing is None else closing,
         )
 
     def __getitem__(self, key: Any) -> Any:
@@ -214,6 +230,8 @@ class LazyVolume:
 
     def _read(self, ranges: list[tuple[int, int]]) -> np.ndarray:
         """The source's voxels over ``ranges`` (in the source's axis order), as numpy."""
+        if self.closing.is_set():
+            raise VolumeClosed(f"{where(self.source)} was closed with its annotation")
         if self.direct or any(hi <= lo for lo, hi in ranges):
             check_mapped(self.source)
             return np.array(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
@@ -237,12 +255,14 @@ class LazyVolume:
         return out
 
     def _chunk(self, index: tuple[int, ...], ranges: list[tuple[int, int]]) -> np.ndarray:
+        if self.closing.is_set():  # checked per chunk: one read may span thousands
+            raise VolumeClosed(f"{where(self.source)} was closed with its annotation")
         key = (id(self.source), index)
         chunk = self.cache.get(key)
         if chunk is None:
             try:
                 chunk = _materialise(self.source[tuple(slice(lo, hi) for lo, hi in ranges)])
-            except (MemoryError, ChunkError):
+            except (MemoryError, ChunkError, VolumeClosed):
                 raise
             except Exception as error:  # a codec's own error says neither where nor which
                 box = ", ".join(f"{lo}:{hi}" for lo, hi in ranges)
@@ -253,6 +273,10 @@ class LazyVolume:
                 ) from error
             self.cache.put(key, chunk)
         return chunk
+
+
+class VolumeClosed(RuntimeError):
+    """A read of a volume after :meth:`LazyVolume.close` (its annotation was closed)."""
 
 
 class ChunkError(OSError):

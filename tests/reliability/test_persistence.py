@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from nni_jupyter.widget import Segmenter, persistence
+from nni_jupyter.annotation import persistence
+from nni_jupyter.widget import Segmenter
 
 POINT_A = (20, 18, 16)
 POINT_B = (8, 8, 8)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nni_jupyter.widget import Segmenter, persistence
+from nni_jupyter.annotation import persistence
+from nni_jupyter.widget import Segmenter
 
 POINT = (20, 18, 16)
 
