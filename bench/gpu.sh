@@ -5,7 +5,7 @@
 # ours in its default precision (fp16 autocast on CUDA) and in fp32 against the reference, per
 # prompt type (the point row is the point-to-mask latency on a small object, a 60-voxel organ),
 # the first prompt against the steady latency, where each prompt's time goes, and the peak GPU
-# memory of each. Then, with the time left, a training phase of the demo model (<= 5 min).
+# memory of each. Then, with the time left, a training phase of the demo model (<= 4.5 min).
 #
 #   bash bench/gpu.sh prepare   # here, with PyPI: wheels the GPU machine lacks, into .whl/
 #   bash bench/gpu.sh           # on the GPU machine: install, tests/cuda, benchmark
@@ -14,14 +14,16 @@
 #                               # only the GPU machine's packages (bench/gpu_dry_run.sh)
 #
 # With the device tool: run(command="bash bench/gpu.sh", carry=[".whl", "nni_jupyter/static"],
-# timeout_s=540), then run(command="bash bench/gpu.sh train", same carry, timeout_s=420). The
-# machine has torch, numpy, scipy, pytest and tifffile (bench/gpu_machine_packages.txt) but not
-# the model code or the reference: they travel as wheels. SimpleITK is too large to carry and the
-# reference only imports it, so a stand-in module takes its place (the tests run in memory).
+# timeout_s=510), then on the same warm machine run(command="bash bench/gpu.sh train", same
+# carry, timeout_s=300): the start 1-2, tests and benchmark 8.5 at most, training 4.5 (a phase
+# of TRAIN_MINUTES=4, then its final validation and save). The machine has torch, numpy, scipy,
+# pytest and tifffile (bench/gpu_machine_packages.txt) but not the model code or the reference:
+# they travel as wheels. SimpleITK is too large to carry and the reference only imports it, so a
+# stand-in module takes its place (the tests run in memory).
 #
 # Settings (environment): PYTHON (python3), WHEELS (.whl), WHEEL_PYTHON (the GPU machine's 3.12;
 # the dry run gives its own), SITE (/tmp/site, where the wheels install), OUT (/tmp/gpu-out),
-# TESTS_S (240), BENCH_S (240), TRAIN_MINUTES (4.5; at most 6), TRAIN_DEVICE (cuda),
+# TESTS_S (240), BENCH_S (240), TRAIN_MINUTES (4; at most 6), TRAIN_DEVICE (cuda),
 # TRAIN_ITERATIONS (none: the wall time ends the phase).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,8 +68,10 @@ prepare() {
 }
 
 install() {
-  [ -d "$WHEELS" ] || { echo "no $WHEELS/: run 'bash bench/gpu.sh prepare' here first" >&2; exit 2; }
-  [ -f nni_jupyter/static/widget.js ] || { echo "no widget bundle: run 'npm run build'" >&2; exit 2; }
+  [ -d "$WHEELS" ] \
+    || { echo "no $WHEELS/: run 'bash bench/gpu.sh prepare' here first" >&2; exit 2; }
+  [ -f nni_jupyter/static/widget.js ] \
+    || { echo "no widget bundle: run 'npm run build'" >&2; exit 2; }
   rm -rf "$SITE" "$STANDIN"
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
     --target "$SITE" "$WHEELS"/*.whl
@@ -101,7 +105,7 @@ train() {
   # Resumes from the bundled checkpoint (its weights; a new phase record that keeps the earlier
   # ones), the learning rate over this phase's wall time, the cores making examples. The
   # resume file stays in /tmp: $OUT gets the model folder (each file well under 16 MiB) and log.
-  local minutes="${TRAIN_MINUTES:-4.5}" iterations=()
+  local minutes="${TRAIN_MINUTES:-4}" iterations=()
   awk "BEGIN { exit !($minutes > 0 && $minutes <= 6) }" \
     || { echo "TRAIN_MINUTES must be in (0, 6]; got $minutes" >&2; exit 2; }
   [ -n "${TRAIN_ITERATIONS:-}" ] && iterations=(--iterations "$TRAIN_ITERATIONS")
@@ -121,7 +125,8 @@ train() {
 
 gpu_info() {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-  "$PYTHON" -c "import torch; print('torch', torch.__version__, torch.cuda.is_available() and torch.cuda.get_device_name(0))"
+  "$PYTHON" -c "import torch; print('torch', torch.__version__,
+    torch.cuda.is_available() and torch.cuda.get_device_name(0))"
 }
 
 case "${1:-run}" in

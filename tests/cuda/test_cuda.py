@@ -132,7 +132,7 @@ def test_cover_with_boxes_gives_the_same_boxes_on_cuda() -> None:
 def test_segmenter_python_path_on_cuda(demo_model: Path, segmenter_case: np.ndarray) -> None:
     """The Segmenter on CUDA: the same masks as on the CPU (Dice), undo and redo exact."""
     volume = segmenter_case
-    side = volume.shape[0]  # 160, or 64 in the dry run: the prompts scale with it
+    side = volume.shape[0]  # 96, or 64 in the dry run: the prompts scale with it
 
     def at(fraction: float) -> int:
         return int(round(side * fraction))
