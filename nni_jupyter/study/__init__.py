@@ -7,18 +7,22 @@ See :class:`Study`. The folder layout::
     <study>/cases/<id>/saves/<save>/prompts.json    its prompt log
     <study>/cases/<id>/saves/<save>/labels.nii.gz   its labels
     <study>/cases/<id>/lock.json      who has the case open for writing (:mod:`.lock`)
+    <study>/cases/<id>/review.json    its status when decided: done, needs review (with a
+                                      reviewer's note), accepted (by whom, when) (:mod:`.review`)
     <study>/replays/<model-sha256>/<id>.nii.gz   a replay's labels, and <id>.json its marker
                                                  (prompt-log and model SHA-256, settings, rows)
 
 Studies saved before ``saved.json`` existed hold ``prompts.json`` and ``labels.nii.gz`` in the
 case folder itself; they read as they are (:mod:`.layout`).
+:meth:`Study.desk` is a widget to work through the cases as a team (:mod:`.desk`).
 :meth:`Study.export` writes the saved cases elsewhere as DICOM-SEG, NIfTI + table or OME-Zarr.
 """
 
 from __future__ import annotations
 
+from .desk import StudyDesk
 from .lock import CaseTaken, Holder
 from .names import check_case_id
 from .study import Study
 
-__all__ = ["CaseTaken", "Holder", "Study", "check_case_id"]
+__all__ = ["CaseTaken", "Holder", "Study", "StudyDesk", "check_case_id"]

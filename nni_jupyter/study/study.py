@@ -14,13 +14,17 @@ import numpy as np
 
 from ..image import Image
 from ..io import read_image, write_labels
-from . import lock
+from . import lock, review
+from .desk import StudyDesk
 from .export import export_study
 from .layout import CASE_FILE, LABELS_FILE, PROMPTS_FILE, StudyFolder
 
 __all__ = ["CASE_FILE", "LABELS_FILE", "PROMPTS_FILE", "STATUS_COLUMNS", "Study"]
 
-STATUS_COLUMNS = ["case", "objects", "prompts", "saved_at", "annotator", "problem"]
+STATUS_COLUMNS = [
+    "case", "status", "objects", "prompts", "saved_at", "annotator", "time_spent_s", "note",
+    "problem",
+]  # fmt: skip
 
 
 class Study(StudyFolder):
@@ -144,22 +148,36 @@ class Study(StudyFolder):
         return found
 
     def status(self) -> Any:
-        """A pandas DataFrame, one row per case: case, objects, prompts, saved_at (UTC),
-        annotator (who gave the prompts, from the log; several joined by ", "), problem (None,
-        or why the case could not be read: a damaged log, a folder leading outside the study;
-        the other rows are still reported)."""
+        """A pandas DataFrame, one row per case: case, status (``new``, ``in progress``,
+        ``done``, ``needs review``, ``accepted``: :mod:`nni_jupyter.study.review`), objects,
+        prompts, saved_at (UTC), annotator (who gave the prompts, from the log; several joined
+        by ", "), time_spent_s (from the prompts' times), note (a reviewer's), problem (None,
+        or why the case could not be read: a damaged log or review file, a folder leading
+        outside the study; the other rows are still reported)."""
         import pandas as pd
 
+        return pd.DataFrame(self.status_rows(), columns=STATUS_COLUMNS)
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """:meth:`status` as a list of dicts (no pandas needed)."""
         rows = []
         for case_id in self.cases():
             row: dict[str, Any] = dict.fromkeys(STATUS_COLUMNS)
-            row.update(case=case_id, objects=0, prompts=0)
+            row.update(case=case_id, objects=0, prompts=0, time_spent_s=0.0)
             try:
+                row.update(review.columns(self, case_id))
                 row.update(self._status_of(case_id))
             except Exception as error:  # noqa: BLE001 - one bad case flags its row
                 row["problem"] = f"{type(error).__name__}: {error}"
             rows.append(row)
-        return pd.DataFrame(rows, columns=STATUS_COLUMNS)
+        return rows
+
+    def desk(self, annotator: str | None = None, *, review: bool = False, **kwargs: Any) -> Any:
+        """A desk to work through the study's cases (:class:`~nni_jupyter.study.desk.StudyDesk`):
+        the case table, next / previous / done / send back / accept / reopen, and the open case's
+        Segmenter below. ``review=True`` for a reviewer (cases open read-only). ``kwargs`` go to
+        each case's Segmenter."""
+        return StudyDesk(self, annotator, review=review, **kwargs)
 
     def _status_of(self, case_id: str) -> dict[str, Any]:
         from ..annotation.log import read
@@ -176,6 +194,7 @@ class Study(StudyFolder):
                 saved.prompts.stat().st_mtime, datetime.timezone.utc
             ),
             "annotator": ", ".join(sorted(w for w in who if w)) or None,
+            "time_spent_s": review.time_spent(log),
         }
 
     def replay(
