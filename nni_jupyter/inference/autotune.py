@@ -27,6 +27,7 @@ from .tuning import (
     BUDGET_S,
     COMPILE_MARGIN,
     PROBE_VOXELS,
+    PROBE_VOXELS_CHEAP,
     Choice,
     cached,
     machine,
@@ -95,7 +96,9 @@ class Tuner:
             apply(found)
             return None
         if self.cheap:
-            self.choice = self._measure(list(self.patch_size))
+            self.choice = self._measure(
+                probe_shape(self.network, self.patch_size, PROBE_VOXELS_CHEAP)
+            )
             remember(self.choice, self.choice.busy)
             apply(self.choice)
             return None

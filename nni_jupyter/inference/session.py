@@ -143,7 +143,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.precision_setting = precision
         #: Whether ``precision="auto"`` is measured here (on a CPU: :mod:`.tuning`); the
         #: network runs in fp32 until the choice is known, then as :attr:`tuning` says.
-        self.measures_precision = autotune.applies(precision, self.device)
+        self.measures_precision = autotune.applies(precision, self.device) and not (
+            optimize_cpu_graph  # the traced graph is its own experiment: not measured against
+        )
         if self.measures_precision:
             self.precision = precisions.FP32
         #: The measured choice (``tuning.reason`` says why), None until known.
