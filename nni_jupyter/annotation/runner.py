@@ -17,7 +17,10 @@ exactly; the earlier prompts of that object live on through it, not as separate 
 Hand edits (paint, erase, fill and the 3-D clean-ups; :mod:`.edits`) are prompts that change the
 active object without the model, as one store step each; the session is then re-seeded from the
 edited mask (as after ``add_mask``), so the next prompt continues from it and the earlier
-prompts' channels are dropped (``bench/edit_then_click.py`` compares keeping them).
+prompts' channels are dropped (``bench/edit_then_click.py`` compares keeping them). The re-seed
+waits for the next session call (:attr:`Runner.reseed_pending`): a stroke costs no full-volume
+write, and strokes in a row cost one re-seed; nothing reads the session in between, so the result
+is the same.
 
 ``remove_prompt`` is the one command that runs the session several times: it recomputes an object
 from its other prompts (:func:`~.record.live_prompts`) inside one store step, so a single undo
@@ -142,6 +145,9 @@ class Runner:
         #: Set when a failed call may have left the session out of step with the objects: the
         #: next item first records and runs a ``resync``, so a replay of the record does the same.
         self.out_of_step = False
+        #: Set by a hand edit: the session starts from the active object's mask before its next
+        #: call (every other session action re-seeds or resets it anyway).
+        self.reseed_pending = False
         self._session_called = False
         self.lock = threading.RLock()
         self.record: list[Prompt | Command] = []
@@ -275,10 +281,8 @@ class Runner:
         with self.lock:
             with self.store.step(edit.kind) as step:
                 apply_edit(self.store, edit, self.spacing)
-            mask = self.store.mask()
             change = self.store.change_of(step)
-        self._reseed(mask)
-        with self.lock:
+            self.reseed_pending = True
             return self._outcome(change, time.perf_counter() - start)
 
     def _remove_prompt(self, command: Command) -> Outcome:
@@ -308,8 +312,7 @@ class Runner:
                 with self.lock:
                     store.select(object_id)
                     store.clear_active()
-                self._session_called = True
-                self.session.reset_interactions()
+                self._reset_session()
                 for sequence, overlap, interaction in rest:
                     if interaction is not None and interaction.is_edit:
                         self._redo_edit(interaction, overlap)
@@ -332,8 +335,7 @@ class Runner:
         """Apply an edit again while recomputing its object (it is the active one there)."""
         with self.lock, self.store.overlap_as(overlap):
             apply_edit(self.store, replace(edit, object=None), self.spacing)
-            mask = self.store.mask()
-        self._reseed(mask)
+        self.reseed_pending = True
 
     def _reseed_active(self) -> None:
         with self.lock:
@@ -342,6 +344,8 @@ class Runner:
 
     def _call_session(self, interaction: Interaction, seed: int | None = None) -> Bbox | None:
         """Call the session; return the buffer region to take over (None: nothing changed)."""
+        if self.reseed_pending:
+            self._reseed_active()
         session, positive = self.session, interaction.positive
         self._session_called = True
         full = [[0, s] for s in self.shape]
@@ -387,7 +391,7 @@ class Runner:
             mask = self.store.mask() if session_action == "reseed" else None
         self._session_called = self._session_called or session_action is not None
         if session_action == "reset":
-            self.session.reset_interactions()
+            self._reset_session()
         elif mask is not None:
             self._reseed(mask)
         compute_s = time.perf_counter() - start
@@ -437,9 +441,16 @@ class Runner:
             return SparseVolume(self.shape, np.uint8)
         return np.zeros(self.shape, dtype=np.uint8)
 
+    def _reset_session(self) -> None:
+        """Clear the session's interactions (an empty object)."""
+        self._session_called = True
+        self.reseed_pending = False
+        self.session.reset_interactions()
+
     def _reseed(self, mask: Volume) -> None:
         """Start the session over from ``mask`` (the active object's, exactly)."""
         self._session_called = True
+        self.reseed_pending = False
         if not mask.any():
             self.session.reset_interactions()
             return

@@ -178,11 +178,23 @@ def test_one_undo_history_across_prompts_and_edits(annotation):
     assert np.array_equal(np.asarray(annotation.mask), after_erase)
 
 
-def test_the_next_prompt_continues_from_the_edited_mask(annotation):
+def test_the_next_prompt_continues_from_the_edited_mask(annotation, image, make_session):
+    """As after add_mask: the prompt after an edit gives what add_mask(edited) then it gives."""
     annotation.add_box([(10, 10), (25, 24)], axis=2, index=16)
     annotation.erase([(18, 4), (18, 30)], 2, axis=2, index=16)
-    # the session was re-seeded from the edit: its buffer holds the edited mask exactly
-    assert np.array_equal(np.asarray(annotation.runner.buffer), np.asarray(annotation.mask))
+    annotation.paint([(30, 30)], 2, axis=2, index=16)
+    assert annotation.runner.reseed_pending  # two strokes, no session call yet
+    edited = np.asarray(annotation.mask)
+    annotation.add_point((14, 14, 16), positive=False)
+    assert not annotation.runner.reseed_pending
+    expected = Annotation(image, session=make_session(), spacing=SPACING)
+    try:
+        for _ in range(3):  # the point at the same place in the record (its refinement seed)
+            expected.add_mask(edited)
+        expected.add_point((14, 14, 16), positive=False)
+        assert np.array_equal(np.asarray(annotation.mask), np.asarray(expected.mask))
+    finally:
+        expected.close()
 
 
 def test_removing_an_edit_recomputes_the_object_without_it(
