@@ -4,6 +4,7 @@
  * prompt vertices, and draw it while it is made.
  */
 import { brushOutline, isBrushTool } from "./brush";
+import { EDIT_TOOLS } from "./contract.gen";
 import type { AnyTool, Axis, PlanePoint, Vec3 } from "./types";
 import { clampToPlane, closeRing, lassoPolygon, roundPoints, scribblePolyline } from "./geometry";
 import {
@@ -94,12 +95,14 @@ export function extendGesture(gesture: Gesture, point: PlanePoint): void {
  */
 export function finishGesture(gesture: Gesture, shape: Vec3): { prompt: Prompt | null; reason: string } {
   const [nP, nQ] = planeShape(gesture.axis, shape);
-  const base = { tool: gesture.tool, positive: gesture.positive, axis: gesture.axis, index: gesture.index };
+  // an edit is never negative (the eraser removes voxels), whatever the polarity shown
+  const positive = gesture.positive || (EDIT_TOOLS as readonly string[]).includes(gesture.tool);
+  const base = { tool: gesture.tool, positive, axis: gesture.axis, index: gesture.index };
   const path = clampToPlane(gesture.path, nP, nQ);
   if (isBrushTool(gesture.tool)) {
     // every pointer position (not clamped: the brush reaches the slice's edge from outside)
     return {
-      prompt: { ...base, positive: true, vertices: roundPoints(scribblePolyline(gesture.path, 0.2)) },
+      prompt: { ...base, vertices: roundPoints(scribblePolyline(gesture.path, 0.2)) },
       reason: "",
     };
   }

@@ -64,6 +64,14 @@ describe("brush rule", () => {
     expect(stepRadius(511, 1)).toBe(512);
   });
 
+  it("makes edits positive whatever the polarity shown", () => {
+    const gesture = startGesture("fill", false, 2, 0, [20, 20, 1], [4.2, 5.6]);
+    expect(gesture).not.toBeNull();
+    if (!gesture) return;
+    const { prompt } = finishGesture(gesture, [20, 20, 1]);
+    expect(prompt).toMatchObject({ tool: "fill", positive: true, vertices: [[4, 6]] });
+  });
+
   it("sends every pointer position of a stroke, unclamped", () => {
     const gesture = startGesture("paint", true, 2, 0, [20, 20, 1], [2, 2]);
     expect(gesture).not.toBeNull();
