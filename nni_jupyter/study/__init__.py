@@ -20,9 +20,22 @@ case folder itself; they read as they are (:mod:`.layout`).
 
 from __future__ import annotations
 
-from .desk import StudyDesk
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .lock import CaseTaken, Holder
 from .names import check_case_id
 from .study import Study
 
+if TYPE_CHECKING:
+    from .desk import StudyDesk
+
 __all__ = ["CaseTaken", "Holder", "Study", "StudyDesk", "check_case_id"]
+
+
+def __getattr__(name: str) -> Any:
+    # the desk is a widget: loaded when asked for, so a Dask worker replaying a study (which
+    # imports this package) never imports ipywidgets or anywidget
+    if name == "StudyDesk":
+        return importlib.import_module(".desk", __name__).StudyDesk
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

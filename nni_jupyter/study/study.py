@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ..annotation import log as prompt_log
 from ..image import Image
 from ..io import read_image, write_labels
 from . import lock, review
-from .desk import StudyDesk
 from .export import export_study
 from .layout import CASE_FILE, LABELS_FILE, PROMPTS_FILE, StudyFolder
 
@@ -92,7 +92,9 @@ class Study(StudyFolder):
         return seg
 
     def save(self, case_id: str, seg: Any, annotator: str | None = None) -> Path:
-        """Write ``seg``'s prompt log and labels into case ``case_id``; return the case folder.
+        """Write the prompt log and labels of ``seg`` (a Segmenter or a headless
+        :class:`~nni_jupyter.annotation.Annotation`) into case ``case_id``; return the case
+        folder.
 
         The two files are one save: a reader (or a kill mid-save) sees both new files or both
         old ones (:mod:`nni_jupyter.study.layout`). The labels carry the log's image geometry.
@@ -110,9 +112,10 @@ class Study(StudyFolder):
                 f"open the case for writing to save, once its holder has closed it"
             )
         lock.check_writer(folder, _TOKENS.get(seg))
-        log = seg.prompt_log(annotator)
+        work = getattr(seg, "annotation", seg)  # a Segmenter shows an Annotation
+        log = work.log(annotator)
         image = log["image"]
-        labels = seg.labels
+        labels = work.labels
         like = Image(
             labels,
             tuple(image["spacing_mm"]),
@@ -122,7 +125,7 @@ class Study(StudyFolder):
         self.write_pair(
             case_id,
             lambda path: write_labels(labels, path, like=like),
-            lambda path: seg.save_prompt_log(path, annotator),
+            lambda path: prompt_log.save(path, log),
         )
         return folder
 
@@ -177,6 +180,8 @@ class Study(StudyFolder):
         the case table, next / previous / done / send back / accept / reopen, and the open case's
         Segmenter below. ``review=True`` for a reviewer (cases open read-only). ``kwargs`` go to
         each case's Segmenter."""
+        from .desk import StudyDesk  # a widget: imported here, so headless workers never load it
+
         return StudyDesk(self, annotator, review=review, **kwargs)
 
     def _status_of(self, case_id: str) -> dict[str, Any]:
