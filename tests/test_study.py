@@ -255,3 +255,17 @@ def test_add_case_takes_relative_paths_from_the_current_directory(tmp_path, monk
     assert nj.Study(tmp_path / "moved").image_path("ct_002") == tmp_path / "moved" / "in.nii.gz"
     with pytest.raises(FileNotFoundError, match="missing.nii.gz does not exist"):
         study.add_case("ct_003", "data/missing.nii.gz")
+
+
+def test_a_case_whose_image_was_replaced_is_flagged_and_refuses_to_open(tmp_path, model):
+    study = make_study(tmp_path, model, cases=2)
+    image_path = study.image_path("ct_001")
+    time.sleep(0.05)  # a later modification time than the saved log's
+    other = nj.data.phantom(SHAPE, seed=9)[0]  # same shape, another image
+    nj.write_image(other, image_path)
+    status = study.status().set_index("case")
+    assert "changed after the prompt log was saved" in status.loc["ct_001", "problem"]
+    assert not isinstance(status.loc["ct_002", "problem"], str)  # None (NaN in pandas)
+    with pytest.raises(ValueError, match="written for another image"):
+        study.open("ct_001", session=session(model), autosave=False)
+    assert study.holders() == {}  # the refused open took no lock

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..annotation import log as prompt_log
+from ..annotation.persistence import image_fingerprint
 from ..image import Image
 from ..io import read_image, write_labels
 from . import lock, review
@@ -193,6 +194,7 @@ class Study(StudyFolder):
         log = read(saved.prompts)
         who = {p["annotator"] for obj in log["objects"] for p in obj["prompts"]}
         return {
+            "problem": self._image_changed(case_id, log, saved.prompts.stat().st_mtime),
             "objects": len(log["objects"]),
             "prompts": sum(len(obj["prompts"]) for obj in log["objects"]),
             "saved_at": datetime.datetime.fromtimestamp(
@@ -201,6 +203,22 @@ class Study(StudyFolder):
             "annotator": ", ".join(sorted(w for w in who if w)) or None,
             "time_spent_s": review.time_spent(log),
         }
+
+    def _image_changed(self, case_id: str, log: dict[str, Any], saved_at: float) -> str | None:
+        """Why the case's image no longer fits its saved log (None: it does). Only an image
+        file written after the log is read and fingerprinted, so a status stays cheap."""
+        path = self.image_path(case_id)
+        files = sorted(path.iterdir()) if path.is_dir() else [path]
+        if max(f.stat().st_mtime for f in files) <= saved_at:
+            return None
+        found = image_fingerprint(read_image(path).array)
+        if found == log["image"]["fingerprint"]:
+            return None
+        return (
+            f"its image {path} changed after the prompt log was saved (fingerprint "
+            f"{found[:12]}..., the log's {log['image']['fingerprint'][:12]}...): the prompts "
+            "were drawn on another image, so opening or replaying the case refuses it"
+        )
 
     def replay(
         self,
