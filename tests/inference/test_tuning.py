@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import nni_jupyter as nj
 from nni_jupyter.annotation.sessions import model_info
 from nni_jupyter.inference import (
     autotune,
@@ -216,3 +217,19 @@ def test_compile_true_compiles_the_winner_and_records_its_ratio(
     assert choice is not None and choice.candidate.compiled and session.compiled
     assert choice.compile_ratio is not None and choice.compile_ratio > 0
     assert "compiled / uncompiled at the real patch" in choice.table()
+
+
+def test_benchmark_device_prints_the_cpu_and_the_table(
+    model_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = torch.get_num_threads()
+    try:
+        choice = nj.benchmark_device(model_folder, threads=1, budget_s=0.05)
+    finally:
+        torch.set_num_threads(before)
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{model_folder.name} on ") and "1 thread (" in printed
+    assert "candidate" in printed and "<- auto" in printed
+    labels = {m.candidate.label for m in choice.measurements}
+    assert {"fp32", "fp32 channels-last", "bf16", "bf16 channels-last"} <= labels
+    assert choice.candidate == measure.fastest(choice.measurements).candidate
