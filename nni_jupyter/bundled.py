@@ -1,7 +1,8 @@
 """Where the bundled demo model lies in the installed package.
 
-A fact at the bottom of the layers: the model search (:mod:`nni_jupyter.weights`) and the demo
-trainer (:mod:`nni_jupyter.demo`) both read it here, so neither imports the other for it.
+A fact at the bottom of the layers: the model search (:mod:`nni_jupyter.weights`), the inference
+benchmark and the demo trainer (:mod:`nni_jupyter.demo`) read it here, so none imports another
+for it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: The bundled demo model's folder, in the official nnInteractive layout.
-BUNDLED_MODEL_FOLDER = Path(__file__).resolve().parent.parent / "demo" / "model"
+BUNDLED_MODEL_FOLDER = Path(__file__).resolve().parent / "demo" / "model"
 
 
 def demo_model_path() -> Path:

@@ -16,6 +16,7 @@ pytest.importorskip("huggingface_hub", reason="needs the [hub] extra: pip instal
 from _release_checkpoint import convert_to_release  # noqa: E402
 from _tiny_model import write_tiny_model  # noqa: E402
 
+import nni_jupyter.bundled  # noqa: E402
 from nni_jupyter import weights  # noqa: E402
 from nni_jupyter.weights import (  # noqa: E402
     MODEL_DIR_ENV,
@@ -210,13 +211,13 @@ def test_demo_model_loads_with_the_demo_notice(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     folder = write_tiny_model(tmp_path / "demo", license_text="Apache-2.0")
-    monkeypatch.setattr(weights.bundled, "BUNDLED_MODEL_FOLDER", folder)
+    monkeypatch.setattr(nni_jupyter.bundled, "BUNDLED_MODEL_FOLDER", folder)
     shown: list[str] = []
     session = load_session("demo", device="cpu", show_license=shown.append, torch_n_threads=1)
     assert len(shown) == 1 and "small demo model" in shown[0] and "download_weights" in shown[0]
     assert capsys.readouterr().out == ""
     assert session.license == "Apache-2.0"
-    monkeypatch.setattr(weights.bundled, "BUNDLED_MODEL_FOLDER", tmp_path / "nothing")
+    monkeypatch.setattr(nni_jupyter.bundled, "BUNDLED_MODEL_FOLDER", tmp_path / "nothing")
     with pytest.raises(ModelNotFoundError, match="demo model is missing"):
         load_session("demo")
 

@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from ..bundled import demo_model_path
 from ..data import ORGAN_LABELS, TRAINING_SEED_START
 from ..inference.checkpoint import build_network as build_from_plans
 from ..inference.layout import (
@@ -59,7 +60,6 @@ from ..inference.layout import (
     resenc_unet_arch,
     write_model_folder,
 )
-from ..weights.bundled import demo_model_path
 from .simulate import TrainingVolume, UserSimulator, prepare_volume, split_objects
 from .synth import (
     HELD_OUT_FAMILIES,

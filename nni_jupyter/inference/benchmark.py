@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from ..weights.bundled import demo_model_path
+from ..bundled import demo_model_path
 from . import devices
 from .checkpoint import load_model_folder
 from .cpus import cpu_description

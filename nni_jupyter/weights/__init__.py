@@ -14,8 +14,8 @@ Segmenter loads; :func:`load_session` loads one.
 
 from __future__ import annotations
 
+from ..bundled import BUNDLED_MODEL_FOLDER, demo_model_path
 from . import legacy, store
-from .bundled import BUNDLED_MODEL_FOLDER, demo_model_path
 from .layout import is_model_folder, read_license
 from .legacy import LOCAL_MODEL_DIR, MODEL_DIR_ENV, ModelNotFoundError
 from .legacy import OLD_REPO_ID as OLD_HUB_REPO_ID

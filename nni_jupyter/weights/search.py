@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import bundled, legacy, store
+from .. import bundled
+from . import legacy, store
 from .hub import hub_module, offline
 from .layout import is_model_folder, read_license
 from .legacy import ModelNotFoundError
