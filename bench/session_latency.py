@@ -176,6 +176,8 @@ def make_session(which: str, folder: Path, device: torch.device, threads: int, a
             file=sys.stderr,
             flush=True,
         )
+        if session.tuning is not None:
+            print(session.tuning.table(), file=sys.stderr, flush=True)
     return session
 
 
