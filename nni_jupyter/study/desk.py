@@ -237,11 +237,13 @@ class StudyDesk:
         self.counts = w.HTML()
         self.table = w.HTML()
         self.message = w.HTML()
-        self.viewer = w.Box(layout=w.Layout(width="100%"))
+        self.viewer = w.VBox(layout=w.Layout(width="100%"))
         self.picker = w.Dropdown(description="case", layout=w.Layout(width="220px"))
         self.note = w.Text(placeholder="note for the annotator", layout=w.Layout(width="280px"))
         self.buttons = {
-            action: w.Button(description=label, tooltip=f"{label}{hint(action)}")
+            action: w.Button(
+                description=label, tooltip=f"{label}{hint(action)}", layout=w.Layout(width="auto")
+            )
             for action, label in (
                 ("previous", "◀ Previous"),
                 ("next", "Next ▶"),
@@ -262,7 +264,8 @@ class StudyDesk:
         row = w.HBox([self.buttons["previous"], self.buttons["next"], self.picker,
                       self.buttons["open"], self.buttons["done"], self.note,
                       self.buttons["send back"], self.buttons["accept"],
-                      self.buttons["reopen"]])  # fmt: skip
+                      self.buttons["reopen"]],
+                     layout=w.Layout(flex_flow="row wrap", align_items="center"))  # fmt: skip
         return [self.counts, self.table, row, self.message, self.shortcuts, self.viewer]
 
     def _act(self, action: str | None) -> None:

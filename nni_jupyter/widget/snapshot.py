@@ -330,17 +330,15 @@ def view_bundle(seg: Any, widget_bundle: Any) -> Any:
 
 
 class LiveDisplay:
-    """Turns a displayed Segmenter into its picture where no front end will ever draw it.
+    """Keeps a displayed Segmenter's picture current while no front end draws its view.
 
     A notebook run headless (nbclient, ``jupyter nbconvert --execute``, papermill, a docs build)
-    has no widget front end, yet stores the widget's state, and nbconvert then prefers the
-    widget (which, without a kernel, shows no image) to the picture beside it. So after each
-    cell, where no front end is connected, the output is replaced (``update_display``) by the
-    picture alone, brought up to date when the cell changed the view: the saved notebook shows
-    the final masks to every reader. A widget front end (JupyterLab, Notebook 7, Voilà) opens
-    ipywidgets' control comm when it connects to the kernel, before any cell runs; with one,
-    or once a view has sent a message, the output is never touched (a live widget would be
-    drawn anew), and keeps the picture as first shown: ``seg.snapshot()`` makes a current one.
+    draws no widget, so after each cell that changed the view the output's PNG is replaced
+    (``update_display``, the widget part kept as it is) and the saved notebook shows the final
+    masks. Once a view has sent a message (a front end draws it), the output is no longer
+    touched and keeps the picture as first shown (``seg.snapshot()`` makes a current one).
+    Before that, in a front end, an update draws the same widget again (JupyterLab keeps one
+    view), which costs nothing the user did: no message means no interaction yet.
     """
 
     def __init__(self, seg: Any, shell: Any):
@@ -362,16 +360,14 @@ class LiveDisplay:
 
     def _after_cell(self, *_result: Any) -> None:
         seg = self._seg()
-        if seg is None or self.drawn or front_end_connected():
+        if seg is None or seg._closed or self.drawn:
             self._stop()
             return
         state = self._state(seg)
         if state == self._shown:
             return
         self._shown = state
-        picture = of_view(seg)
-        data = {"text/plain": repr(seg)[:110]}
-        data, metadata = display_bundle(data, picture)
+        data, metadata = _as_pair(seg._repr_mimebundle_())
         _ipython_display().update_display(
             data, raw=True, metadata=metadata, display_id=self.display_id
         )
@@ -381,25 +377,15 @@ class LiveDisplay:
             self._shell.events.unregister("post_run_cell", self._after_cell)
 
 
-def front_end_connected() -> bool:
-    """Whether a widget front end has connected to this kernel (ipywidgets' control comm)."""
-    import anywidget  # its widgets are ipywidgets', whose class holds the control comm
-
-    return getattr(anywidget.AnyWidget, "_control_comm", None) is not None
-
-
 def show(seg: Any) -> None:
-    """Display a Segmenter (its ``_ipython_display_``): the widget and the picture of its view;
-    without a widget front end, the picture alone after the cell (:class:`LiveDisplay`)."""
+    """Display a Segmenter (its ``_ipython_display_``): the widget and the picture of its view,
+    kept current by a :class:`LiveDisplay` until a front end draws the view."""
     from IPython import get_ipython
 
     display = _ipython_display().display
     data, metadata = _as_pair(seg._repr_mimebundle_())
     shell = get_ipython()
     if shell is None or "application/vnd.jupyter.widget-view+json" not in data:
-        display(data, raw=True, metadata=metadata)
-        return
-    if front_end_connected():
         display(data, raw=True, metadata=metadata)
         return
     live = LiveDisplay(seg, shell)

@@ -1,5 +1,9 @@
 """Readers without a kernel see each Segmenter: notebook 01, executed headless and converted to
-HTML by nbconvert, holds a PNG of the view where the widget was, with the prompted mask in it."""
+HTML by nbconvert, holds a PNG of the view where the widget was, with the prompted mask in it.
+
+Executed without storing the widget state, as JupyterLab saves notebooks by default: where the
+state is stored (nbclient's default), nbconvert prefers the widget itself to the picture.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ def test_notebook_01_shows_its_masks_in_html(tmp_path: Path, monkeypatch) -> Non
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     notebook = nbformat.read(REPO / "notebooks" / "01_getting_started.ipynb", as_version=4)
     client = nbclient.NotebookClient(
-        notebook, timeout=600, kernel_name="python3",
+        notebook, timeout=600, kernel_name="python3", store_widget_state=False,
         resources={"metadata": {"path": str(tmp_path)}},
     )  # fmt: skip
     client.execute()
