@@ -40,16 +40,27 @@ import json
 import numpy as np
 from nni_jupyter import Segmenter
 from nni_jupyter.data import LABEL_VALUES, ORGAN_LABELS, phantom
+from IPython.display import display
+
+
+def show(widget):
+    # the widget's own bundle: widget/snapshot.py's headless fallback may swap the output for a
+    # picture after the cell when the page has not drawn the view yet (a loaded machine)
+    bundle = widget._repr_mimebundle_()
+    data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+    display(data, raw=True, metadata=metadata)
+
+
 
 image, truth = phantom(seed=21)
 seg = Segmenter(image, model="demo")
-seg"""
+show(seg)"""
 
 BIG = """\
 small, _ = phantom(shape=(128, 128, 75), seed=22)
 big = np.repeat(np.repeat(np.repeat(small, 4, axis=0), 4, axis=1), 4, axis=2)  # 512 x 512 x 300
 seg_big = Segmenter(big, model="demo", spacing=(0.8, 0.8, 1.0))
-seg_big"""
+show(seg_big)"""
 
 TARGETS = """\
 def _bench_targets(count):
