@@ -107,8 +107,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--check-only", action="store_true", help="only check the folder")
+    parser.add_argument(
+        "--into", type=Path, default=None, help="the model to beat and replace (the bundled one)"
+    )
     args = parser.parse_args()
-    bundled = demo_model_path()
+    bundled = demo_model_path() if args.into is None else args.into
     check_candidate(args.candidate, bundled)
     if args.check_only:
         print("candidate checked (--check-only: no quality run, nothing adopted)")
