@@ -69,6 +69,19 @@ def _disc(z):
 
 def _slice_mask(z):
     return np.asarray(seg.labels)[:, :, z]
+
+def _plane_stroke_ok(before):
+    # the last stroke, on any axis: the labels changed exactly by its discs on background
+    prompt = seg.prompts[-1]
+    axis, index = prompt.axis, prompt.index
+    after = np.take(np.asarray(seg.labels), index, axis=axis)
+    old = np.take(before, index, axis=axis)
+    plane = np.zeros(old.shape, dtype=bool)
+    (p0, q0), crop = stroke_region(np.asarray(prompt.vertices), prompt.radius, plane.shape)
+    plane[p0:p0 + crop.shape[0], q0:q0 + crop.shape[1]] = crop
+    expected = np.where(plane & (old == 0), seg.active_object, old)
+    return {"axis": axis, "same": bool(np.array_equal(after, expected)),
+            "changed": int((after != old).sum())}
 """
 
 
@@ -194,4 +207,28 @@ def test_box_then_eraser_and_brush_strokes(tmp_path):
             path=str(ARTIFACTS / "edit_tools_05_undone.png")
         )
         assert overlay_voxels(page) == box_voxels
+
+        # three views: a brush stroke in the view along y paints that plane by the same rule
+        (x0, y0), (x1, y1) = target["box"]
+        y = (y0 + y1) // 2
+        lab.execute_in_kernel(
+            page,
+            f"seg.slice_index = [seg.slice_index[0], {y}, {z}]\n_before = np.asarray(seg.labels)",
+        )
+        page.locator("[data-testid=nni-root]").focus()
+        page.keyboard.press("v")
+        views = "document.querySelectorAll('[data-testid=nni-view]').length"
+        page.wait_for_function(f"() => {views} === 3")
+        page.click("[data-testid=nni-tool-paint]")
+        before = prompts_finished(page)
+        view = page.evaluate(f"() => {WIDGET}.nni.toClient(1, {x1 + 1}, {z - 6})")
+        end = page.evaluate(f"() => {WIDGET}.nni.toClient(1, {x1 + 5}, {z + 6})")
+        drag(page, [tuple(view), tuple(end)], steps=10)
+        wait_prompt(page, before)
+        lab.kernel_idle(page)
+        page.locator("[data-testid=nni-root]").screenshot(
+            path=str(ARTIFACTS / "edit_tools_06_three_views.png")
+        )
+        check = kernel_json(page, "_plane_stroke_ok(_before)")
+        assert check["axis"] == 1 and check["same"] and check["changed"] > 0, check
         assert not errors, errors
