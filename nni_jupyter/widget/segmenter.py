@@ -633,9 +633,6 @@ class Segmenter(anywidget.AnyWidget):
         """The widget, and beside it a PNG of the view for renderers without a kernel."""
         return pictures.view_bundle(self, super()._repr_mimebundle_(**kwargs))
 
-    def _ipython_display_(self) -> None:
-        pictures.show(self)  # the picture is kept current while no front end draws the widget
-
     def close(self) -> None:
         """Stop the worker (after queued prompts), release the session and close the widget.
 

@@ -11,6 +11,11 @@ in-plane axis runs to the right, the second down for axial slices (``axis=2``) a
 other two, each voxel as wide as its spacing in mm. Only the one slice is read, and the picture
 is at most :data:`MAX_SIDE` pixels on its longer side, so it costs a few milliseconds.
 
+The picture in the output is the view when the output was made. It is not replaced later: the
+kernel cannot tell a headless run from a front end that has not drawn the view yet (JupyterLab's
+Run All reaches the next cell first), and replacing a live widget's output draws it again and
+leaks the old view. ``seg.snapshot()`` in a later cell keeps a picture of the masks as they are.
+
 Text (legend, slice label) is drawn with Pillow when it is installed (it comes with the
 ``[plot]`` extra's matplotlib); without it the legend shows each object's colour and id
 only, and the names travel in the PNG's text chunk.
@@ -19,11 +24,8 @@ only, and the names travel in the PNG's text chunk.
 from __future__ import annotations
 
 import base64
-import contextlib
-import secrets
 import struct
 import warnings
-import weakref
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -329,77 +331,7 @@ def view_bundle(seg: Any, widget_bundle: Any) -> Any:
     return display_bundle(widget_bundle, picture)
 
 
-class LiveDisplay:
-    """Keeps a displayed Segmenter's picture current while no front end draws its view.
-
-    A notebook run headless (nbclient, ``jupyter nbconvert --execute``, papermill, a docs build)
-    draws no widget, so after each cell that changed the view the output's PNG is replaced
-    (``update_display``, the widget part kept as it is) and the saved notebook shows the final
-    masks. Once a view has sent a message (a front end draws it), the output is no longer
-    touched and keeps the picture as first shown (``seg.snapshot()`` makes a current one).
-    Before that, in a front end, an update draws the same widget again (JupyterLab keeps one
-    view), which costs nothing the user did: no message means no interaction yet.
-    """
-
-    def __init__(self, seg: Any, shell: Any):
-        self._seg = weakref.ref(seg)
-        self._shell = shell
-        self.display_id = secrets.token_hex(8)
-        self.drawn = False
-        self._shown: tuple[Any, ...] | None = None
-        seg.on_msg(self._on_message)
-        shell.events.register("post_run_cell", self._after_cell)
-
-    def _on_message(self, _widget: Any, _content: Any, _buffers: Any) -> None:
-        self.drawn = True
-
-    @staticmethod
-    def _state(seg: Any) -> tuple[Any, ...]:
-        objects = tuple((o["id"], o["name"], o.get("visible", True)) for o in seg.objects)
-        return (seg.labels_version, seg.axis, tuple(seg.slice_index), tuple(seg.window), objects)
-
-    def _after_cell(self, *_result: Any) -> None:
-        seg = self._seg()
-        if seg is None or seg._closed or self.drawn:
-            self._stop()
-            return
-        state = self._state(seg)
-        if state == self._shown:
-            return
-        self._shown = state
-        data, metadata = _as_pair(seg._repr_mimebundle_())
-        _ipython_display().update_display(
-            data, raw=True, metadata=metadata, display_id=self.display_id
-        )
-
-    def _stop(self) -> None:
-        with contextlib.suppress(ValueError):
-            self._shell.events.unregister("post_run_cell", self._after_cell)
-
-
-def show(seg: Any) -> None:
-    """Display a Segmenter (its ``_ipython_display_``): the widget and the picture of its view,
-    kept current by a :class:`LiveDisplay` until a front end draws the view."""
-    from IPython import get_ipython
-
-    display = _ipython_display().display
-    data, metadata = _as_pair(seg._repr_mimebundle_())
-    shell = get_ipython()
-    if shell is None or "application/vnd.jupyter.widget-view+json" not in data:
-        display(data, raw=True, metadata=metadata)
-        return
-    live = LiveDisplay(seg, shell)
-    display(data, raw=True, metadata=metadata, display_id=live.display_id)
-
-
 def _as_pair(bundle: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if isinstance(bundle, tuple):
         return bundle[0], bundle[1]
     return bundle, {}
-
-
-def _ipython_display() -> Any:
-    """IPython's display module (untyped: held as Any)."""
-    import IPython.display
-
-    return IPython.display

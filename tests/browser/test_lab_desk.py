@@ -1,8 +1,8 @@
 """The study desk and the Segmenter's static picture in a real JupyterLab (Debian Chromium).
 
-Run All in a notebook whose Segmenter is displayed, then prompted in a later cell (its picture
-is brought up to date before the view has said a word): the output stays one live widget, and
-the desk below opens a case with "Next". Screenshot: ``test-artifacts/lab_desk.png``.
+Run All in a notebook whose Segmenter is displayed (its output carries a picture for static
+readers), then prompted in a later cell: JupyterLab draws one live widget, never the picture,
+and the desk below opens a case with "Next". Screenshot: ``test-artifacts/lab_desk.png``.
 """
 
 from __future__ import annotations
