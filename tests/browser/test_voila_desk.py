@@ -129,6 +129,9 @@ def test_voila_desk_next_click_done_reload(tmp_path: Path) -> None:
         assert status_cell(page, "case_001") == "done"
         assert "done: 1" in page.inner_text(".nni-desk-counts")
         page.screenshot(path=str(ARTIFACTS / "voila_desk_3_after_reload.png"))
+        page.keyboard.press("Alt+n")  # the key for "Next": case_001 is done, so case_002
+        page.wait_for_selector("text=case_002: open for writing", timeout=120_000)
+        assert status_cell(page, "case_002") == "in progress"
 
     import nni_jupyter as nj
 
