@@ -242,3 +242,33 @@ def test_an_edit_on_a_lazy_image_writes_only_the_chunks_it_touches(tmp_path, mak
         assert int(np.asarray(lazy.mask).sum()) == 13  # a disc of radius 2
     finally:
         lazy.close()
+
+
+def test_browser_edit_messages_take_the_python_path(make_segmenter, image, make_session):
+    """paint, erase and fill messages from a view give the masks the Python calls give, and a
+    stroke's patches and done reach the view (the message holds points and radius only)."""
+    seg = make_segmenter()
+    python = Annotation(image, session=make_session())
+    try:
+        seg.add_mask(block((10, 10, 14), (22, 22, 18)))
+        python.add_mask(block((10, 10, 14), (22, 22, 18)))
+        messages = [
+            {"tool": "erase", "vertices": [[16.0, 4.0], [16.0, 30.0]], "radius": [2.0, 2.0]},
+            {"tool": "paint", "vertices": [[26.0, 12.0], [30.0, 20.0]], "radius": [1.5, 3.0]},
+            {"tool": "fill", "vertices": [[16.0, 16.0]]},
+        ]
+        for k, message in enumerate(messages):
+            seg.sent.clear()
+            content = {"type": "prompt", "positive": True, "axis": 2, "index": 16, "object": 1}
+            seg._on_message(seg, {**content, **message, "request_id": 50 + k}, [])
+            assert seg.wait(timeout=60)
+            kinds = [sent["type"] for sent, _ in seg.sent]
+            assert kinds[-1] == "done" and "mask_patch" in kinds, kinds
+            assert len(str(message)) < 200  # the stroke travels as its points and radius
+        python.erase([(16, 4), (16, 30)], 2, axis=2, index=16)
+        python.paint([(26, 12), (30, 20)], (1.5, 3.0), axis=2, index=16)
+        python.fill((16, 16), axis=2, index=16)
+        assert np.array_equal(np.asarray(seg.labels), np.asarray(python.labels))
+        assert [row["kind"] for row in seg.prompt_list] == ["mask", "erase", "paint", "fill"]
+    finally:
+        python.close()
