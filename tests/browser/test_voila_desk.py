@@ -36,11 +36,14 @@ DEMO_SHAPE, FIRST_SEED = (64, 64, 48), 41
 
 
 @contextlib.contextmanager
-def voila(study: Path, log_path: Path, timeout_s: float = 90) -> Iterator[str]:
-    """``voila notebooks/06_study_desk.ipynb`` on a free port, its study in ``study``."""
+def voila(
+    study: Path, log_path: Path, who: str = "alice", review: bool = False, timeout_s: float = 90
+) -> Iterator[str]:
+    """``voila notebooks/06_study_desk.ipynb`` on a free port: ``who``'s desk on ``study``."""
     port = lab.free_port()
     env = {**os.environ, **lab.server_env(log_path.parent)}
-    env.update(NNI_JUPYTER_DESK_STUDY=str(study), NNI_JUPYTER_ANNOTATOR="alice",
+    env.update(NNI_JUPYTER_DESK_STUDY=str(study), NNI_JUPYTER_ANNOTATOR=who,
+               NNI_JUPYTER_DESK_REVIEW="1" if review else "0",
                HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2")  # fmt: skip
     log = log_path.open("w")
     process = subprocess.Popen(
@@ -138,3 +141,29 @@ def test_voila_desk_next_click_done_reload(tmp_path: Path) -> None:
     row = nj.Study(study).status().set_index("case").loc["case_001"]
     assert (row["status"], row["prompts"], row["annotator"]) == ("done", 1, "alice")
     assert row["objects"] == 1
+
+    # a reviewer's desk: the done case read-only with alice's mask, sent back with a note
+    with voila(study, ARTIFACTS / "voila_review.log", "bob", True) as base, lab.chromium() as page:
+        page.goto(base + "/", timeout=180_000)
+        page.wait_for_selector(".nni-desk-counts", timeout=180_000)
+        assert "reviewer: bob" in page.inner_text(".nni-desk-counts")
+        page.click(".nni-desk-next")
+        page.wait_for_selector("text=case_001: read-only, a reviewer's desk", timeout=180_000)
+        page.wait_for_selector(".nni-desk [data-testid=nni-view][data-overlay-voxels]",
+                               timeout=60_000)  # fmt: skip
+        page.wait_for_function(
+            "() => Number(document.querySelector('[data-testid=nni-view]')"
+            ".dataset.overlayVoxels || 0) > 0",
+            timeout=60_000,
+        )  # alice's mask is drawn
+        page.fill(".nni-desk input[placeholder='note for the annotator']", "add the lower pole")
+        page.click(".nni-desk-send-back")
+        page.wait_for_function(
+            """() => document.querySelector('tr[data-case="case_001"] td[data-column="note"]')
+                       .innerText === 'add the lower pole'""",
+            timeout=60_000,
+        )
+        assert status_cell(page, "case_001") == "needs review"
+        page.screenshot(path=str(ARTIFACTS / "voila_desk_4_review.png"))
+    row = nj.Study(study).status().set_index("case").loc["case_001"]
+    assert (row["status"], row["note"]) == ("needs review", "add the lower pole")
