@@ -269,6 +269,10 @@ class StudyDesk:
         return [self.counts, self.table, row, self.message, self.shortcuts, self.viewer]
 
     def _act(self, action: str | None) -> None:
+        button = self.buttons.get(action or "")
+        if button is not None and button.disabled:  # a key for what this desk does not offer now
+            self._say(f"{button.description} is not available for this case at this desk.")
+            return
         try:
             if action == "open":
                 if self.picker.value:

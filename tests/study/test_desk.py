@@ -18,6 +18,7 @@ import nni_jupyter as nj
 from nni_jupyter.study import review
 from nni_jupyter.study.demo import demo_study
 from nni_jupyter.study.desk import StudyDesk
+from nni_jupyter.study.desk_keys import action_of
 from nni_jupyter.study.lock import LOCK_FILE
 
 from .test_review import wait_for_line
@@ -88,6 +89,9 @@ def test_reviewer_accepts_or_sends_back_and_the_annotator_sees_the_note(study: n
     assert len(reviewer.segmenter.prompt_list) == 1  # the annotator's prompts, shown
     assert int(reviewer.segmenter.labels.sum()) > 0  # and masks
     assert reviewer.buttons["done"].disabled and not reviewer.buttons["accept"].disabled
+    reviewer._act(action_of({"key": "d"}))  # Alt+D: not a reviewer's action
+    assert "not available" in reviewer.message.value
+    assert review.status_of(study, "case_002")[0] == "done"
     reviewer.send_back("")  # a note is needed
     assert "needs a note" in reviewer.message.value
     reviewer.send_back("the spleen is missing")
