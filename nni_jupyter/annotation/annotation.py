@@ -23,15 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import numpy as np
-
-from ..core.gestures import plane_axes
 from ..volumes import LazyVolume
-from . import lifetime, log, memory, outputs, persistence
-from .inputs import check_spacing, image_4d, spatial, vertex_pairs
+from . import lifetime, log, memory, outputs, persistence, verbs
+from .inputs import check_spacing, image_4d, spatial
 from .objects import Volume
 from .prompts import Command as Command
-from .prompts import EditTool, MaskCrop, Prompt, Tool, item_from_dict
+from .prompts import Prompt, item_from_dict
 from .record import MAX_ANNOTATOR_LENGTH, Stamp, live_prompts
 from .runner import Outcome, Runner, Snapshot, Task
 from .sessions import load_model, model_info, scribble_thickness, supported_tools
@@ -221,319 +218,44 @@ class Annotation:
         result = self._run(item, wait)
         return result.bbox if wait else result
 
-    # ---- prompts ------------------------------------------------------------------------------
+    # ---- the verbs (prompts, hand edits, objects, history): :mod:`.verbs` ---------------------
+
+    add_point = verbs.add_point
+    add_box = verbs.add_box
+    add_scribble = verbs.add_scribble
+    add_lasso = verbs.add_lasso
+    add_mask = verbs.add_mask
+    paint = verbs.paint
+    erase = verbs.erase
+    fill = verbs.fill
+    fill_holes = verbs.fill_holes
+    keep_largest = verbs.keep_largest
+    remove_small = verbs.remove_small
+    dilate = verbs.dilate
+    erode = verbs.erode
+    new_object = verbs.new_object
+    select_object = verbs.select_object
+    delete_object = verbs.delete_object
+    rename_object = verbs.rename_object
+    reset_object = verbs.reset_object
+    set_overlap = verbs.set_overlap
+    undo = verbs.undo
+    redo = verbs.redo
+    remove_prompt = verbs.remove_prompt
+
+    def run_item(self, item: Item, wait: bool = True) -> Any:
+        """Run a prompt or command; its :class:`Outcome` (or future with ``wait=False``)."""
+        return self._run(item, wait)
 
     @overload
     def run_prompt(self, prompt: Prompt, wait: Literal[True] = ...) -> Bbox | None: ...
     @overload
     def run_prompt(self, prompt: Prompt, wait: Literal[False]) -> Future[Outcome]: ...
+    @overload
+    def run_prompt(self, prompt: Prompt, wait: bool = ...) -> Bbox | None | Future[Outcome]: ...
     def run_prompt(self, prompt: Prompt, wait: bool = True) -> Bbox | None | Future[Outcome]:
         """Run a :class:`Prompt`; return the changed bbox (or its future with ``wait=False``)."""
         return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def add_point(
-        self, point: Any, positive: bool = ..., *, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def add_point(
-        self, point: Any, positive: bool = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def add_point(
-        self, point: Any, positive: bool = True, *, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a point ``(x, y, z)`` in voxel coordinates; return the changed bbox."""
-        return self._changed(point_prompt(point, positive), wait)  # type: ignore[no-any-return]
-
-    @overload
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a box: a half-open volume box ``[[x0, x1], [y0, y1], [z0, z1]]`` (one axis
-        of size 1 for the v1.0 model), or with ``axis`` and ``index`` two in-plane corners
-        ``[(p0, q0), (p1, q1)]`` on that slice (inclusive, as a browser box)."""
-        prompt = box_prompt(box, positive, axis, index)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a scribble: a full-volume 0/1 mask ``[X, Y, Z]``, or with ``axis`` and
-        ``index`` a polyline ``[(p, q), ...]`` on that slice, drawn as a browser scribble is."""
-        prompt = gesture_prompt("scribble", stroke, positive, axis, index)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a lasso: a full-volume *filled* 0/1 mask, or with ``axis`` and ``index``
-        a closed polygon ``[(p, q), ...]`` on that slice (voxel centres inside are filled)."""
-        prompt = gesture_prompt("lasso", outline, positive, axis, index)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def add_mask(
-        self, mask: Any, refine: bool = ..., *, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def add_mask(
-        self, mask: Any, refine: bool = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def add_mask(
-        self, mask: Any, refine: bool = False, *, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Replace the active object's mask with ``mask`` ``[X, Y, Z]`` (nonzero = inside); later
-        prompts continue from it; ``refine=True`` lets the model refine it first."""
-        return self._changed(mask_prompt(mask, refine), wait)  # type: ignore[no-any-return]
-
-    # ---- hand edits ---------------------------------------------------------------------------
-
-    @overload
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[True] = ...,
-    ) -> Bbox | None: ...  # fmt: skip
-    @overload
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[False],
-    ) -> Future[Outcome]: ...  # fmt: skip
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = 2, index: int,
-        radius_unit: str = "voxel", wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
-        """Paint a brush stroke into the active object: in-plane ``points`` ``[(p, q), ...]`` on
-        slice ``index`` along ``axis``, a round brush of ``radius`` (``radius_unit`` ``"voxel"``
-        or ``"mm"``); under ``"lock"`` it never takes other objects' voxels. One undoable step;
-        the next prompt continues from the edited mask. Returns the changed bbox."""
-        prompt = stroke_prompt("paint", points, radius, axis, index, radius_unit, self.spacing_mm)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[True] = ...,
-    ) -> Bbox | None: ...  # fmt: skip
-    @overload
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[False],
-    ) -> Future[Outcome]: ...  # fmt: skip
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = 2, index: int,
-        radius_unit: str = "voxel", wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
-        """Erase a brush stroke from the active object (as :meth:`paint`); other objects are
-        never touched."""
-        prompt = stroke_prompt("erase", points, radius, axis, index, radius_unit, self.spacing_mm)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def fill(
-        self, point: Any, *, axis: int = ..., index: int, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def fill(
-        self, point: Any, *, axis: int = ..., index: int, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def fill(
-        self, point: Any, *, axis: int = 2, index: int, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Fill on slice ``index`` along ``axis`` at the in-plane ``point`` ``(p, q)``: the
-        4-connected region under it joins the active object, or, inside the active object, its
-        holes on that slice are filled. Returns the changed bbox."""
-        prompt = Prompt("fill", axis=axis, index=index, vertices=vertex_pairs([point]))
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def fill_holes(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def fill_holes(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def fill_holes(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Fill the active object's enclosed holes in 3-D."""
-        return self._changed(Prompt("fill_holes"), wait)  # type: ignore[no-any-return]
-
-    @overload
-    def keep_largest(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def keep_largest(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def keep_largest(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Keep only the active object's largest 6-connected component."""
-        return self._changed(Prompt("keep_largest"), wait)  # type: ignore[no-any-return]
-
-    @overload
-    def remove_small(self, min_ml: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def remove_small(self, min_ml: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def remove_small(self, min_ml: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Remove the active object's 6-connected components smaller than ``min_ml`` mL."""
-        prompt = Prompt("remove_small", amount=min_ml)
-        return self._changed(prompt, wait)  # type: ignore[no-any-return]
-
-    @overload
-    def dilate(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def dilate(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def dilate(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Grow the active object by ``mm`` millimetres (Euclidean, with the voxel spacing)."""
-        return self._changed(Prompt("dilate", amount=mm), wait)  # type: ignore[no-any-return]
-
-    @overload
-    def erode(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def erode(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def erode(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Shrink the active object by ``mm`` millimetres (Euclidean, with the voxel spacing)."""
-        return self._changed(Prompt("erode", amount=mm), wait)  # type: ignore[no-any-return]
-
-    # ---- objects and history ------------------------------------------------------------------
-
-    @overload
-    def new_object(
-        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[True] = ...
-    ) -> int: ...
-    @overload
-    def new_object(
-        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def new_object(
-        self, name: str | None = None, class_id: int | None = None, *, wait: bool = True
-    ) -> int | Future[Outcome]:
-        """Finish the active object and start a new empty one; return its id."""
-        result = self._run(Command("new_object", object_name=name, class_id=class_id), wait)
-        return self.runner.store.active if wait else result
-
-    def select_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Make an object active again, so later prompts refine it."""
-        return self._changed(Command("select_object", object=object_id), wait)
-
-    def delete_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Remove an object and its voxels (undoable)."""
-        return self._changed(Command("delete_object", object=object_id), wait)
-
-    def rename_object(
-        self, object_id: int, name: str | None = None, class_id: int | None = None, *,
-        wait: bool = True,
-    ) -> Any:  # fmt: skip
-        """Give an object a new name and/or class id (undoable; recorded in the log)."""
-        command = Command("rename_object", object=object_id, object_name=name, class_id=class_id)
-        return self._changed(command, wait)
-
-    def reset_object(self, *, wait: bool = True) -> Any:
-        """Clear the active object's mask and its prompts (undoable)."""
-        return self._changed(Command("reset_object"), wait)
-
-    def set_overlap(self, overlap: str, *, wait: bool = True) -> Any:
-        """Set the overlap policy for later prompts: ``"lock"`` or ``"overwrite"``."""
-        return self._changed(Command("set_overlap", overlap=overlap), wait)
-
-    @overload
-    def undo(self, *, wait: Literal[True] = ...) -> bool: ...
-    @overload
-    def undo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def undo(self, *, wait: bool = True) -> bool | Future[Outcome]:
-        """Undo the latest change of any object; return False when there was nothing to undo."""
-        result = self._run(Command("undo"), wait)
-        return bool(result.applied) if wait else result
-
-    @overload
-    def redo(self, *, wait: Literal[True] = ...) -> bool: ...
-    @overload
-    def redo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def redo(self, *, wait: bool = True) -> bool | Future[Outcome]:
-        """Redo the latest undone change; return False when there was nothing to redo."""
-        result = self._run(Command("redo"), wait)
-        return bool(result.applied) if wait else result
-
-    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
-        """Delete prompt ``index`` of an object (default the active one) and recompute it.
-
-        ``index`` counts the prompts that still shape the object, as in :meth:`log` (negative
-        counts from the end). One undoable step: :meth:`undo` brings back mask and prompt.
-
-        Raises
-        ------
-        IndexError
-            When the object has no prompt ``index``.
-        """
-        return self._changed(Command("remove_prompt", object=object, index=index), wait)
 
     def replay(
         self, items: Iterable[Item | dict[str, Any]], *, wait: bool = True
@@ -828,61 +550,6 @@ def read_save_file(
     volume = image.array if hasattr(image, "spacing_mm") else image
     snapshot = persistence.load(path, spatial(image_4d(volume)), check_image)
     return snapshot, snapshot.table
-
-
-def point_prompt(point: Any, positive: bool = True) -> Prompt:
-    """A point prompt at voxel ``(x, y, z)``."""
-    return Prompt("point", positive, point=tuple(point))
-
-
-def box_prompt(box: Any, positive: bool, axis: int | None, index: int | None) -> Prompt:
-    """A box prompt: a volume box, or with ``axis`` and ``index`` two corners on a slice."""
-    if axis is None:
-        return Prompt("box", positive, bbox=box)
-    return Prompt("box", positive, axis=axis, index=index, vertices=vertex_pairs(box))
-
-
-def gesture_prompt(
-    tool: Tool, value: Any, positive: bool, axis: int | None, index: int | None
-) -> Prompt:
-    """A scribble or lasso prompt: a full-volume mask, or with ``axis`` and ``index`` vertices."""
-    if axis is None:
-        return Prompt(tool, positive, mask=MaskCrop.from_volume(value))
-    return Prompt(tool, positive, axis=axis, index=index, vertices=vertex_pairs(value))
-
-
-def stroke_prompt(
-    tool: EditTool,
-    points: Any,
-    radius: Any,
-    axis: int,
-    index: int,
-    radius_unit: str = "voxel",
-    spacing_mm: Any = (1.0, 1.0, 1.0),
-) -> Prompt:
-    """A ``paint`` or ``erase`` stroke on slice ``index`` along ``axis``; a radius in ``"mm"``
-    becomes voxels per in-plane axis with ``spacing_mm`` (what the prompt keeps)."""
-    if radius_unit not in ("voxel", "mm"):
-        raise ValueError(f"radius_unit must be 'voxel' or 'mm'; got {radius_unit!r}")
-    if radius_unit == "mm":
-        if axis not in (0, 1, 2):
-            raise ValueError(f"axis must be 0, 1 or 2; got {axis!r}")
-        sizes = radius if isinstance(radius, (list, tuple, np.ndarray)) else (radius, radius)
-        if len(sizes) != 2:
-            raise ValueError(f"radius must be a number or (rp, rq); got {radius!r}")
-        radius = tuple(
-            float(size) / float(spacing_mm[a])
-            for size, a in zip(sizes, plane_axes(axis), strict=True)
-        )
-    points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must be [(p, q), ...] on the slice; got shape {points.shape}")
-    return Prompt(tool, axis=axis, index=index, vertices=vertex_pairs(points), radius=radius)
-
-
-def mask_prompt(mask: Any, refine: bool = False) -> Prompt:
-    """A prompt that replaces the active object's mask with ``mask``."""
-    return Prompt("mask", mask=MaskCrop.from_volume(mask), refine=refine)
 
 
 def _warn_on_failure(future: Future[Outcome]) -> None:

@@ -14,21 +14,14 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any
 
 import anywidget
 import numpy as np
 import traitlets as t
 
-from ..annotation import Annotation, Finished, Outcome, Patch
-from ..annotation.annotation import (
-    box_prompt,
-    gesture_prompt,
-    mask_prompt,
-    point_prompt,
-    read_save_file,
-    stroke_prompt,
-)
+from ..annotation import Annotation, Finished, Outcome, Patch, verbs
+from ..annotation.annotation import read_save_file
 from ..annotation.codec import encode_slices
 from ..annotation.lifetime import supersede
 from ..annotation.objects import Volume
@@ -204,230 +197,39 @@ class Segmenter(anywidget.AnyWidget):
         annotation.window = list(self.window)
         self._sync_prompt_list()
 
-    # ---- prompts (the annotation's, brought into view) ---------------------------------------
+    # ---- the verbs: the annotation's own (:mod:`nni_jupyter.annotation.verbs`), run through
+    # run_item and run_prompt below, which bring a prompt into view --------------------------
 
-    @overload
-    def add_point(
-        self, point: Any, positive: bool = ..., *, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def add_point(
-        self, point: Any, positive: bool = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def add_point(
-        self, point: Any, positive: bool = True, *, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a point ``(x, y, z)`` in voxels (:meth:`Annotation.add_point`)."""
-        return self._prompt(point_prompt(point, positive), wait)
+    add_point = verbs.add_point
+    add_box = verbs.add_box
+    add_scribble = verbs.add_scribble
+    add_lasso = verbs.add_lasso
+    add_mask = verbs.add_mask
+    paint = verbs.paint
+    erase = verbs.erase
+    fill = verbs.fill
+    fill_holes = verbs.fill_holes
+    keep_largest = verbs.keep_largest
+    remove_small = verbs.remove_small
+    dilate = verbs.dilate
+    erode = verbs.erode
+    new_object = verbs.new_object
+    select_object = verbs.select_object
+    delete_object = verbs.delete_object
+    rename_object = verbs.rename_object
+    reset_object = verbs.reset_object
+    undo = verbs.undo
+    redo = verbs.redo
+    remove_prompt = verbs.remove_prompt
 
-    @overload
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_box(
-        self,
-        box: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a box (:meth:`Annotation.add_box`)."""
-        return self._prompt(box_prompt(box, positive, axis, index), wait)
+    def run_item(self, item: Prompt | Command, wait: bool = True) -> Any:
+        """Run a prompt or command through the annotation (:meth:`Annotation.run_item`)."""
+        return self.annotation.run_item(item, wait)
 
-    @overload
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_scribble(
-        self,
-        stroke: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a scribble (:meth:`Annotation.add_scribble`)."""
-        return self._prompt(gesture_prompt("scribble", stroke, positive, axis, index), wait)
-
-    @overload
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[True] = ...,
-    ) -> Bbox | None: ...
-    @overload
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = ...,
-        *,
-        axis: int | None = ...,
-        index: int | None = ...,
-        wait: Literal[False],
-    ) -> Future[Outcome]: ...
-    def add_lasso(
-        self,
-        outline: Any,
-        positive: bool = True,
-        *,
-        axis: int | None = None,
-        index: int | None = None,
-        wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:
-        """Prompt with a lasso (:meth:`Annotation.add_lasso`)."""
-        return self._prompt(gesture_prompt("lasso", outline, positive, axis, index), wait)
-
-    @overload
-    def add_mask(
-        self, mask: Any, refine: bool = ..., *, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def add_mask(
-        self, mask: Any, refine: bool = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def add_mask(
-        self, mask: Any, refine: bool = False, *, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Replace the active object's mask (:meth:`Annotation.add_mask`)."""
-        return self._prompt(mask_prompt(mask, refine), wait)
-
-    # ---- hand edits (the annotation's) --------------------------------------------------------
-
-    @overload
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[True] = ...,
-    ) -> Bbox | None: ...  # fmt: skip
-    @overload
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[False],
-    ) -> Future[Outcome]: ...  # fmt: skip
-    def paint(
-        self, points: Any, radius: Any, *, axis: int = 2, index: int,
-        radius_unit: str = "voxel", wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
-        """Paint a brush stroke into the active object (:meth:`Annotation.paint`)."""
-        spacing = self.annotation.spacing_mm
-        prompt = stroke_prompt("paint", points, radius, axis, index, radius_unit, spacing)
-        return self._prompt(prompt, wait)
-
-    @overload
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[True] = ...,
-    ) -> Bbox | None: ...  # fmt: skip
-    @overload
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = ..., index: int,
-        radius_unit: str = ..., wait: Literal[False],
-    ) -> Future[Outcome]: ...  # fmt: skip
-    def erase(
-        self, points: Any, radius: Any, *, axis: int = 2, index: int,
-        radius_unit: str = "voxel", wait: bool = True,
-    ) -> Bbox | None | Future[Outcome]:  # fmt: skip
-        """Erase a brush stroke from the active object (:meth:`Annotation.erase`)."""
-        spacing = self.annotation.spacing_mm
-        prompt = stroke_prompt("erase", points, radius, axis, index, radius_unit, spacing)
-        return self._prompt(prompt, wait)
-
-    @overload
-    def fill(
-        self, point: Any, *, axis: int = ..., index: int, wait: Literal[True] = ...
-    ) -> Bbox | None: ...
-    @overload
-    def fill(
-        self, point: Any, *, axis: int = ..., index: int, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def fill(
-        self, point: Any, *, axis: int = 2, index: int, wait: bool = True
-    ) -> Bbox | None | Future[Outcome]:
-        """Fill a region or the active object's holes on a slice (:meth:`Annotation.fill`)."""
-        prompt = Prompt("fill", axis=axis, index=index, vertices=(tuple(point),))
-        return self._prompt(prompt, wait)
-
-    @overload
-    def fill_holes(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def fill_holes(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def fill_holes(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Fill the active object's holes in 3-D (:meth:`Annotation.fill_holes`)."""
-        return self.annotation.fill_holes(wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    @overload
-    def keep_largest(self, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def keep_largest(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def keep_largest(self, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Keep the active object's largest component (:meth:`Annotation.keep_largest`)."""
-        return self.annotation.keep_largest(wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    @overload
-    def remove_small(self, min_ml: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def remove_small(self, min_ml: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def remove_small(self, min_ml: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Remove components under ``min_ml`` mL (:meth:`Annotation.remove_small`)."""
-        return self.annotation.remove_small(min_ml, wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    @overload
-    def dilate(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def dilate(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def dilate(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Grow the active object by ``mm`` (:meth:`Annotation.dilate`)."""
-        return self.annotation.dilate(mm, wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    @overload
-    def erode(self, mm: float, *, wait: Literal[True] = ...) -> Bbox | None: ...
-    @overload
-    def erode(self, mm: float, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def erode(self, mm: float, *, wait: bool = True) -> Bbox | None | Future[Outcome]:
-        """Shrink the active object by ``mm`` (:meth:`Annotation.erode`)."""
-        return self.annotation.erode(mm, wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    def _prompt(self, prompt: Prompt, wait: bool) -> Bbox | None | Future[Outcome]:
-        """Run a prompt made in Python and bring its slice into view, as if drawn there."""
-        result: Bbox | None | Future[Outcome] = self.annotation.run_prompt(prompt, wait)  # type: ignore[call-overload]
+    def run_prompt(self, prompt: Prompt, wait: bool = True) -> Bbox | None | Future[Outcome]:
+        """Run a prompt made in Python through the annotation and bring its slice into view,
+        as if drawn there."""
+        result = self.annotation.run_prompt(prompt, wait)
         plane, where = prompt_focus(prompt)
         index = list(self.slice_index)
         for axis, value in where.items():
@@ -436,61 +238,6 @@ class Segmenter(anywidget.AnyWidget):
         if plane is not None:
             self.axis = plane
         return result
-
-    # ---- objects and history (the annotation's) ----------------------------------------------
-
-    @overload
-    def new_object(
-        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[True] = ...
-    ) -> int: ...
-    @overload
-    def new_object(
-        self, name: str | None = ..., class_id: int | None = ..., *, wait: Literal[False]
-    ) -> Future[Outcome]: ...
-    def new_object(
-        self, name: str | None = None, class_id: int | None = None, *, wait: bool = True
-    ) -> int | Future[Outcome]:
-        """Finish the active object and start a new one (:meth:`Annotation.new_object`)."""
-        return self.annotation.new_object(name, class_id, wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    def select_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Make an object active again (:meth:`Annotation.select_object`)."""
-        return self.annotation.select_object(object_id, wait=wait)
-
-    def delete_object(self, object_id: int, *, wait: bool = True) -> Any:
-        """Remove an object and its voxels (:meth:`Annotation.delete_object`)."""
-        return self.annotation.delete_object(object_id, wait=wait)
-
-    def rename_object(
-        self, object_id: int, name: str | None = None, class_id: int | None = None, *,
-        wait: bool = True,
-    ) -> Any:  # fmt: skip
-        """Rename an object or change its class id (:meth:`Annotation.rename_object`)."""
-        return self.annotation.rename_object(object_id, name, class_id, wait=wait)
-
-    def reset_object(self, *, wait: bool = True) -> Any:
-        """Clear the active object (:meth:`Annotation.reset_object`)."""
-        return self.annotation.reset_object(wait=wait)
-
-    @overload
-    def undo(self, *, wait: Literal[True] = ...) -> bool: ...
-    @overload
-    def undo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def undo(self, *, wait: bool = True) -> bool | Future[Outcome]:
-        """Undo the latest change of any object (:meth:`Annotation.undo`)."""
-        return self.annotation.undo(wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    @overload
-    def redo(self, *, wait: Literal[True] = ...) -> bool: ...
-    @overload
-    def redo(self, *, wait: Literal[False]) -> Future[Outcome]: ...
-    def redo(self, *, wait: bool = True) -> bool | Future[Outcome]:
-        """Redo the latest undone change (:meth:`Annotation.redo`)."""
-        return self.annotation.redo(wait=wait)  # type: ignore[call-overload,no-any-return]
-
-    def remove_prompt(self, index: int, object: int | None = None, *, wait: bool = True) -> Any:
-        """Delete one prompt and recompute its object (:meth:`Annotation.remove_prompt`)."""
-        return self.annotation.remove_prompt(index, object, wait=wait)
 
     def replay(
         self, items: Iterable[Prompt | Command | dict[str, Any]], *, wait: bool = True

@@ -28,4 +28,7 @@ def check(image: np.ndarray) -> None:
     annotation = nj.Annotation(image)
     assert_type(annotation.add_scribble([(1, 2), (3, 4)], axis=0, index=1), Bbox | None)
     assert_type(annotation.add_lasso(image, wait=False), Future[Outcome])
+    assert_type(seg.paint([(1, 2), (3, 4)], 2.0, axis=2, index=5), Bbox | None)
+    assert_type(seg.erode(1.5, wait=False), Future[Outcome])
+    assert_type(annotation.new_object("liver"), int)
     assert_type(nj.read_image("ct.nii.gz"), nj.Image)
