@@ -2,7 +2,7 @@
 
 Runs nni_jupyter's own session (``nni_jupyter.inference.nnInteractiveInferenceSession``) on CPU
 with AutoZoom on; every prompt goes through the protocol of ``nni_jupyter.evaluation``, whose
-lassos and scribbles are rasterized by ``nni_jupyter.inference.gestures`` (the voxels the widget
+lassos and scribbles are rasterized by ``nni_jupyter.core.gestures`` (the voxels the widget
 sends). Rows:
 
 - each held-out shape family of ``nni_jupyter.demo.synth`` (never used for training), seeds 0, 1,
