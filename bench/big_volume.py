@@ -77,9 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     import zarr
 
+    from nni_jupyter.annotation import memory
     from nni_jupyter.inference import nnInteractiveInferenceSession
     from nni_jupyter.volumes import LazyVolume
-    from nni_jupyter.annotation import memory
     from nni_jupyter.widget import Segmenter
 
     shape = tuple(args.shape)

@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--shape", type=int, nargs=3, default=[512, 512, 1000])
     parser.add_argument("--model", default=None, help="model folder (default: a tiny model)")
     args = parser.parse_args()
-    from nni_jupyter.inference import nnInteractiveInferenceSession
     from nni_jupyter.annotation import memory
+    from nni_jupyter.inference import nnInteractiveInferenceSession
     from nni_jupyter.widget import Segmenter
 
     model = args.model

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from ._version import __version__
+from .inference.precision import AUTO, FP32, SUPPORTED_DEVICES
+from .weights import load_session
 
 try:
     from distributed import Client, LocalCluster, WorkerPlugin, get_worker, wait
@@ -61,10 +63,16 @@ class ModelPlugin(WorkerPlugin):
         """Let the network go."""
         self._keeper = None
 
-    def session(self, autozoom: bool) -> Any:
-        """A fresh session on the loaded network (one per image: sessions hold an image)."""
-        from .weights import load_session
+    def session(self, autozoom: bool, precision: str | None = None) -> Any:
+        """A fresh session on the loaded network (one per image: sessions hold an image).
 
+        ``precision``: the one a prompt log recorded, so a replay computes as the annotation
+        did (exactly, on the same kind of device); None, or one this device lacks: ``"auto"``.
+        """
+        device = getattr(self._keeper, "device", None)
+        kind = getattr(device, "type", None)
+        usable = precision == FP32 or (kind is not None and kind in SUPPORTED_DEVICES.get(
+            str(precision), ()))  # fmt: skip
         return load_session(
             self.folder,
             self.device,
@@ -73,6 +81,7 @@ class ModelPlugin(WorkerPlugin):
             do_autozoom=autozoom,
             enable_undo=False,
             torch_n_threads=self.threads,
+            precision=str(precision) if usable else AUTO,
         )
 
     def settings(self, autozoom: bool) -> dict[str, Any]:

@@ -32,7 +32,9 @@ def test_a_replay_task_imports_no_widget(tmp_path: Path) -> None:
     image = nj.write_image(volume, tmp_path / "ct_001.nii.gz")
     study = nj.Study(tmp_path / "study")
     study.add_case("ct_001", image)
-    session = nnInteractiveInferenceSession(device="cpu", do_autozoom=False, enable_undo=False)
+    session = nnInteractiveInferenceSession(
+        device="cpu", do_autozoom=False, enable_undo=False, precision="fp32"
+    )
     session.initialize_from_trained_model_folder(str(model))
     annotation = Annotation(nj.read_image(image), session=session)
     try:

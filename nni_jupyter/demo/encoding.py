@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ..inference.autozoom import extreme_filter, nearest_odd
-from ..inference.layout import INFERENCE_INFO_V2, NUM_INTERACTION_CHANNELS
 from ..inference.channels import point_stamp
+from ..inference.layout import INFERENCE_INFO_V2, NUM_INTERACTION_CHANNELS
 from ..inference.regions import centered_bbox, to_slices
 
 # interaction-channel indices, from the layout the trained model is written with (the network

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from ..io import read_image
+from ..weights import choose_model
 from .protocol import FIRST_PROMPTS, MAX_INTERACTIONS, NOC_THRESHOLDS, evaluate_object, iter_objects
 
 COLUMNS = ["case", "label", "label_value", "object", "step", "prompt", "dice", "seconds", "status"]
@@ -154,8 +156,7 @@ def run_dataset(
     """
     import pandas as pd
 
-    from ..cluster import run_per_case
-    from ..weights import choose_model
+    from ..cluster import run_per_case  # needs the [cluster] extra: says so when missing
 
     if first_prompt not in FIRST_PROMPTS:
         raise ValueError(f"first_prompt must be one of {FIRST_PROMPTS}; got {first_prompt!r}")
@@ -189,8 +190,7 @@ def evaluate_case(dataset: Dataset, case: str, settings: dict[str, Any]) -> list
 
 
 def _evaluate_case(dataset: Dataset, case: str, settings: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..cluster import worker_model
-    from ..io import read_image
+    from ..cluster import worker_model  # on a Dask worker: the [cluster] extra is there
 
     image = read_image(dataset.image_path(case)).array
     labels = read_image(dataset.labels_path(case)).array

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..inference.api import Session
 from ..core.regions import nonzero_bbox
+from ..inference.api import Session
 from . import geometry
 
 FIRST_PROMPTS = ("point", "box", "lasso", "scribble")

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..image import Image
+from ..volumes.ome_zarr import levels
 from ..volumes.sparse import SparseVolume
 from .segments import PerObject, check_labels, require, segments
 
@@ -173,7 +174,6 @@ def add_ome_zarr_labels(
     swapped in, so readers never see half of them.
     """
     zarr, writer = require("zarr", "zarr", "ome_zarr.writer")
-    from ..volumes.ome_zarr import levels
 
     folder = Path(path).expanduser()
     found = levels(folder)

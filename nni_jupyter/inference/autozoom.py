@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .preprocess import PreprocessedImage
 from .channels import Decay
+from .preprocess import PreprocessedImage
 from .regions import Bbox, centered_bbox, clip_bbox, nonzero_bbox, to_slices
 from .store import STORE_DTYPE, InteractionStore
 

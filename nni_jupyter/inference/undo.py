@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from .history import TARGET, History, Step
 from .channels import Decay
+from .history import TARGET, History, Step
 from .regions import Bbox, union_bboxes
 from .state import SegmentationState
 

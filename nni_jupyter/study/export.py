@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..annotation.log import read
 from ..atomic import write_json
 from ..exports.formats import FORMATS, export
 from ..exports.nifti_table import table_path
@@ -120,8 +121,6 @@ def _read_record(out: Path) -> dict[str, Any]:
 
 
 def _export_case(study: StudyFolder, case_id: str, format: str, path: Path) -> dict[str, Any]:
-    from ..annotation.log import read
-
     saved = study.saved(case_id)
     if saved is None:
         raise FileNotFoundError(f"case {case_id}: its saved labels and prompt log are gone")

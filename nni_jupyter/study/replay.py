@@ -12,9 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from ..annotation import Annotation
+from ..annotation.log import file_sha256, read
 from ..atomic import remove_staging_leftovers, write_json
 from ..cluster import ModelPlugin, run_per_case, worker_model
 from ..evaluation.protocol import dice as protocol_dice
+from ..inference.checkpoint_file import checkpoint_path
+from ..io import read_image, write_labels
+from ..weights import choose_model
 from .layout import StudyFolder
 from .names import check_case_id, inside
 
@@ -75,10 +80,6 @@ def replay_study(
 def model_identity(model: Any) -> tuple[Path, str]:
     """The folder of ``model`` (a name or folder; None: the default) and its checkpoint's
     SHA-256, which names the study's ``replays/`` subfolder."""
-    from ..annotation.log import file_sha256
-    from ..inference.checkpoint_file import checkpoint_path
-    from ..weights import choose_model
-
     folder = Path(choose_model(model).path)
     return folder, file_sha256(checkpoint_path(folder, None, "checkpoint_final.pth"))
 
@@ -100,10 +101,6 @@ def replay_case(
 def _replay_case(
     study: StudyFolder, case_id: str, model_sha: str, start: float, plugin: ModelPlugin
 ) -> list[dict[str, Any]]:
-    from ..annotation import Annotation
-    from ..annotation.log import read
-    from ..io import read_image, write_labels
-
     log_file = study.prompts_path(case_id)
     log_bytes = log_file.read_bytes()
     log = read(log_file)
@@ -120,7 +117,8 @@ def _replay_case(
         return [dict(row, status="skipped") for row in done["rows"]]
     remove_staging_leftovers(target)  # a worker killed mid-write on an earlier try
     image = read_image(study.image_path(case_id))
-    annotation = Annotation(image, session=plugin.session(autozoom))
+    precision = log["model"].get("precision")  # compute as the annotation did
+    annotation = Annotation(image, session=plugin.session(autozoom, precision))
     try:
         annotation.replay_log(log)
         labels = np.asarray(annotation.labels)  # a study's cases are images in memory
@@ -162,8 +160,6 @@ def _read_marker(marker: Path) -> dict[str, Any]:
 
 
 def _saved_labels(study: StudyFolder, case_id: str) -> np.ndarray | None:
-    from ..io import read_image
-
     path = study.labels_path(case_id)
     return read_image(path).array if path.is_file() else None
 

@@ -186,12 +186,10 @@ class Study(StudyFolder):
         return StudyDesk(self, annotator, review=review, **kwargs)
 
     def _status_of(self, case_id: str) -> dict[str, Any]:
-        from ..annotation.log import read
-
         saved = self.saved(case_id)
         if saved is None:
             return {}
-        log = read(saved.prompts)
+        log = prompt_log.read(saved.prompts)
         who = {p["annotator"] for obj in log["objects"] for p in obj["prompts"]}
         return {
             "problem": self._image_changed(case_id, log, saved.prompts.stat().st_mtime),

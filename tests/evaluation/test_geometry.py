@@ -7,9 +7,9 @@ import pytest
 
 from nni_jupyter.annotation.prompts import Prompt
 from nni_jupyter.annotation.raster import rasterize
+from nni_jupyter.core.regions import to_slices
 from nni_jupyter.evaluation import geometry
 from nni_jupyter.evaluation.protocol import lasso_prompt, scribble_prompt
-from nni_jupyter.core.regions import to_slices
 
 ndimage = pytest.importorskip("scipy.ndimage")
 
