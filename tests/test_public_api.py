@@ -51,3 +51,15 @@ def test_names_users_had_before_keep_working():
     }  # fmt: skip
     assert kept <= set(nj.__all__)
     assert nj.widget.Prompt is nj.Prompt and nj.annotation.Prompt is nj.Prompt
+
+
+def test_modules_that_moved_out_of_the_widget_still_import_with_a_warning():
+    import pytest
+
+    from nni_jupyter.annotation import memory
+
+    with pytest.warns(FutureWarning, match="nni_jupyter.widget.memory moved to"):
+        from nni_jupyter.widget import memory as old
+    assert old is memory
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        nj.widget.nothing  # noqa: B018
