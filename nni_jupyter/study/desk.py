@@ -102,7 +102,7 @@ class StudyDesk:
         with self._lock:
             self.refresh()
             wanted = (review.DONE,) if self.reviewing else review.UNFINISHED
-            ids = [row["case"] for row in self._rows]
+            ids: list[str] = [str(row["case"]) for row in self._rows]
             start = ids.index(self.case) + 1 if self.case in ids else 0
             for case_id in ids[start:] + ids[:start]:
                 row = self._row(case_id) or {}
@@ -117,7 +117,7 @@ class StudyDesk:
         """Open the case before the current one in the table (any status)."""
         with self._lock:
             self.refresh()
-            ids = [row["case"] for row in self._rows]
+            ids: list[str] = [str(row["case"]) for row in self._rows]
             if not ids:
                 return None
             at = ids.index(self.case) if self.case in ids else 0
