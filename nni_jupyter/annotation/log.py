@@ -14,13 +14,11 @@ A log is user-editable text: every field is checked, and errors name the file an
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +26,7 @@ import numpy as np
 
 from .._version import __version__
 from ..atomic import write_atomic
+from ..core.files import file_sha256
 from ..core.gestures import plane_axes
 from ..measurements import voxel_to_world
 from .prompts import (
@@ -226,21 +225,6 @@ def model_entry(session: Any, info: dict[str, Any]) -> dict[str, Any]:
         if info.get(key):
             entry[key] = str(info[key])
     return entry
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, hashed once per path, size and modification time."""
-    stat = path.stat()
-    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=16)
-def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save(path: str | os.PathLike[str], log: dict[str, Any]) -> Path:

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..annotation import Annotation
-from ..annotation.log import file_sha256, read
+from ..annotation.log import read
 from ..atomic import remove_staging_leftovers, write_json
 from ..cluster import ModelPlugin, run_per_case, worker_model
+from ..core.files import file_sha256
 from ..evaluation.protocol import dice as protocol_dice
 from ..inference.checkpoint_file import checkpoint_path
 from ..io import read_image, write_labels

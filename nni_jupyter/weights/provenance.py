@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
-from functools import lru_cache
 from pathlib import Path
 
+from ..core.files import file_sha256
 from .layout import CHECKPOINT
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -30,22 +29,6 @@ def snapshot_commit(folder: str | Path) -> str | None:
             first = metadata.read_text(encoding="utf-8").split("\n", 1)[0].strip()
             return first if _COMMIT.fullmatch(first) else None
     return None
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, hashed once per path, size and modification time."""
-    path = Path(path)
-    stat = path.stat()
-    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-@lru_cache(maxsize=16)
-def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def provenance(
