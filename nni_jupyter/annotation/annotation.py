@@ -29,7 +29,7 @@ from .inputs import check_spacing, image_4d, spatial
 from .objects import Volume
 from .prompts import Command as Command
 from .prompts import Prompt, item_from_dict
-from .record import MAX_ANNOTATOR_LENGTH, Stamp, live_prompts
+from .record import MAX_ANNOTATOR_LENGTH, live_prompts
 from .runner import Outcome, Runner, Snapshot, Task
 from .sessions import load_model, model_info, scribble_thickness, supported_tools
 from .worker import Job, Worker
@@ -371,25 +371,19 @@ class Annotation:
         """The prompt log: image, model, every object's prompts (voxels and world mm) and the
         whole ordered record that :meth:`replay_log` runs again (see :mod:`.log`)."""
         self._wait_outside_worker()
-        with self.runner.lock:
-            snapshot = self.runner.snapshot()
-            stamps = snapshot.stamps
+        runner = self.runner
+        with runner.lock:  # the record, not the label map: no copy of the masks
+            items, stamps = tuple(runner.record), tuple(runner.stamps)
+            objects, overlap = runner.objects_state(), runner.store.overlap
+        who = log.credited(annotator)
         geometry = log.geometry_of(self.geometry, self.volume.shape, self.spacing_mm)
-        model = log.model_entry(self.runner.session, self.model_info)
-        record = log.record_entries(snapshot.record, stamps, self.runner.initial_overlap)
+        model = log.model_entry(runner.session, self.model_info)
+        record = log.record_entries(items, stamps, runner.initial_overlap, who)
         # a record restored from a save file without stamps cannot say which object each
         # prompt shaped: live_prompts says so (ValueError) rather than guess
-        live = live_prompts(snapshot.record, stamps or (Stamp(None, None),) * len(snapshot.record))
-        return log.build(
-            geometry,
-            self.image_tag.fingerprint,
-            model,
-            self.objects,
-            live,
-            snapshot.table["overlap"],
-            annotator,
-            record,
-        )
+        live = live_prompts(items, stamps)
+        fingerprint = self.image_tag.fingerprint
+        return log.build(geometry, fingerprint, model, objects, live, overlap, who, record)
 
     def save_log(self, path: str | Path, annotator: str | None = None) -> Path:
         """Write :meth:`log` to ``path`` as JSON, atomically; return the path."""

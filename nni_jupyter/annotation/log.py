@@ -125,19 +125,29 @@ def _edit_fields(prompt: Prompt, geometry: Geometry) -> dict[str, Any]:
     return out
 
 
+def credited(annotator: str | None) -> str | None:
+    """Who a log credits with the prompts that recorded nobody: ``annotator``, else
+    ``$NNI_JUPYTER_ANNOTATOR``."""
+    return annotator if annotator is not None else os.environ.get(ANNOTATOR_ENV) or None
+
+
 def record_entries(
     record: Sequence[Prompt | Command],
-    stamps: Sequence[Stamp] | None,
+    stamps: Sequence[Stamp],
     initial_overlap: str,
+    who: str | None = None,
 ) -> dict[str, Any]:
-    """The log's ``record`` part: every item with its stamp (null when not known), and the
-    overlap policy the record starts under."""
-    known = list(stamps) if stamps is not None else [None] * len(record)
+    """The log's ``record`` part: every item with its stamp (an item that recorded nobody is
+    credited to ``who``, as in the per-object summary), and the overlap policy the record
+    starts under."""
     return {
         "initial_overlap": initial_overlap,
         "record": [
-            {"item": item.to_dict(), "stamp": None if stamp is None else stamp.to_dict()}
-            for item, stamp in zip(record, known, strict=True)
+            {
+                "item": item.to_dict(),
+                "stamp": {**stamp.to_dict(), "annotator": stamp.annotator or who},
+            }
+            for item, stamp in zip(record, stamps, strict=True)
         ],
     }
 
@@ -157,30 +167,8 @@ def build(
     ``overlap`` is the annotation's policy now; each prompt also records the one it ran under.
     ``record`` is :func:`record_entries`' result (None: a version 1 log, no record).
     """
-    who = annotator if annotator is not None else os.environ.get(ANNOTATOR_ENV) or None
-    log = _summary(geometry, fingerprint, model, objects, live, overlap, who)
-    if record is None:
-        return {**log, "version": 1}
-    # an item that recorded nobody is credited as in the summary: to the log's annotator
-    entries = [
-        {**entry, "stamp": {**entry["stamp"], "annotator": entry["stamp"]["annotator"] or who}}
-        if entry["stamp"] is not None
-        else entry
-        for entry in record["record"]
-    ]
-    return {**log, **record, "record": entries}
-
-
-def _summary(
-    geometry: Geometry,
-    fingerprint: str,
-    model: dict[str, Any],
-    objects: Sequence[dict[str, Any]],
-    live: dict[int, list[Entry]],
-    overlap: str,
-    who: str | None,
-) -> dict[str, Any]:
-    return {
+    who = credited(annotator)
+    summary = {
         "format": FORMAT,
         "version": VERSION,
         "image": {
@@ -206,6 +194,7 @@ def _summary(
             for info in objects
         ],
     }
+    return {**summary, "version": 1} if record is None else {**summary, **record}
 
 
 def model_entry(session: Any, info: dict[str, Any]) -> dict[str, Any]:
