@@ -65,11 +65,18 @@ export interface PromptRow {
   focus: [number | null, number | null, number | null];
 }
 
+/** The status line (trait `model_info`): strings, "" where unknown. */
 export interface ModelInfo {
   name: string;
+  /** The model store's id, the hub snapshot it was downloaded at and its checkpoint's hash. */
+  id: string;
+  commit: string;
+  checkpoint_sha256: string;
   license: string;
   device: string;
   precision: string;
+  /** The precision chosen and why, and the threads; follows the session's measured choice. */
+  performance: string;
   warning: string;
 }
 

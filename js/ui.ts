@@ -6,7 +6,7 @@ import { button, h, icon } from "./dom";
 import { KEY_HELP } from "./keys";
 import { PromptList, type PromptListHandlers } from "./promptlist";
 import { Toolbar, type ToolbarHandlers } from "./toolbar";
-import type { WidgetTraits } from "./types";
+import type { ModelInfo, WidgetTraits } from "./types";
 
 export interface UiHandlers extends ToolbarHandlers, PromptListHandlers {
   toggleObject(id: number): void;
@@ -145,9 +145,9 @@ export class Ui {
     this.busy.textContent = traits.busy ? `Computing${pending > 0 ? ` · ${pending} queued` : ""}` : "Ready";
     this.progress.hidden = !traits.busy;
     const info = traits.model_info;
-    const parts = info ? [info.name, info.device, info.precision, info.license].filter((part) => part) : [];
-    this.modelText.textContent = parts.join(" · ");
-    this.modelText.title = parts.join("\n");
+    const { text, title } = modelStatus(info);
+    this.modelText.textContent = text;
+    this.modelText.title = title;
     this.warning.textContent = info?.warning ? `⚠ ${info.warning}` : "";
     this.warning.title = info?.warning ?? "";
     this.warning.hidden = !info?.warning;
@@ -174,6 +174,22 @@ export class Ui {
     window.clearTimeout(this.hintTimer);
     this.root.remove();
   }
+}
+
+/**
+ * The status line's model part: name, device, how it runs (the performance line, which names the
+ * precision, else the bare precision) and licence; the tooltip adds the model's provenance.
+ */
+export function modelStatus(info: Partial<ModelInfo> | undefined): { text: string; title: string } {
+  if (!info) return { text: "", title: "" };
+  const parts = [info.name, info.device, info.performance || info.precision, info.license];
+  const provenance = [
+    info.id ? `model id ${info.id}` : "",
+    info.commit ? `snapshot ${info.commit}` : "",
+    info.checkpoint_sha256 ? `checkpoint sha256 ${info.checkpoint_sha256}` : "",
+  ];
+  const shown = parts.filter((part): part is string => Boolean(part));
+  return { text: shown.join(" · "), title: [...shown, ...provenance.filter((part) => part)].join("\n") };
 }
 
 function formatCount(voxels: number): string {

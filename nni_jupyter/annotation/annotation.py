@@ -16,6 +16,7 @@ same path, so the labels come back voxel for voxel.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -31,7 +32,13 @@ from .prompts import Command as Command
 from .prompts import Prompt, item_from_dict
 from .record import MAX_ANNOTATOR_LENGTH, live_prompts
 from .runner import Outcome, Runner, Snapshot, Task
-from .sessions import load_model, model_info, scribble_thickness, supported_tools
+from .sessions import (
+    follow_performance,
+    load_model,
+    model_info,
+    scribble_thickness,
+    supported_tools,
+)
 from .worker import Job, Worker
 
 if TYPE_CHECKING:
@@ -57,6 +64,7 @@ class Finished:
 Listener = Callable[[Finished], None]
 StateListener = Callable[[bool, int], None]
 WarningListener = Callable[[str], None]
+ModelInfoListener = Callable[[dict[str, str]], None]
 
 
 class Annotation:
@@ -97,6 +105,10 @@ class Annotation:
         self._listeners: list[Listener] = []
         self._state_listeners: list[StateListener] = []
         self._warning_listeners: list[WarningListener] = []
+        self._model_info_listeners: list[ModelInfoListener] = []
+        #: The status line (:func:`.sessions.model_info`), replaced when the session runs faster.
+        self.model_info: dict[str, str] = {}
+        self._model_info_lock = threading.Lock()
         self.autosave_path: Path | None = None
         #: The display window ``[level, width]`` a view shows, saved with the work (None: none).
         self.window: list[float] | None = None
@@ -147,7 +159,9 @@ class Annotation:
             lazy,
             spacing=self.spacing_mm,
         )
-        self.model_info = model_info(session, name)
+        with self._model_info_lock:  # a choice the session makes meanwhile waits for the line
+            follow_performance(session, self._performance_changed)
+            self.model_info = model_info(session, name)
         self._worker: Worker[Task, Outcome] = Worker(self.runner.run, self._finish, self._state)
 
     # ---- views --------------------------------------------------------------------------------
@@ -157,15 +171,20 @@ class Annotation:
         on_finish: Listener,
         on_state: StateListener | None = None,
         on_warning: WarningListener | None = None,
+        on_model_info: ModelInfoListener | None = None,
     ) -> None:
         """Call ``on_finish`` (on the worker thread) after every item, ``on_state(busy,
-        pending)`` when the queue changes and ``on_warning(message)`` when an autosave failed
-        after its item ran. A listener that raises is reported as a warning."""
+        pending)`` when the queue changes, ``on_warning(message)`` when an autosave failed
+        after its item ran and ``on_model_info(model_info)`` (from the session's thread) when
+        the session chose a faster way to run. A listener that raises is reported as a
+        warning."""
         self._listeners.append(on_finish)
         if on_state is not None:
             self._state_listeners.append(on_state)
         if on_warning is not None:
             self._warning_listeners.append(on_warning)
+        if on_model_info is not None:
+            self._model_info_listeners.append(on_model_info)
 
     def _finish(
         self, job: Job[Task, Outcome], outcome: Outcome | None, error: BaseException | None
@@ -184,6 +203,23 @@ class Annotation:
     def _state(self, busy: bool, pending: int) -> None:
         for listener in list(self._state_listeners):
             listener(busy, pending)
+
+    def _performance_changed(self, performance: str) -> None:
+        with self._model_info_lock:
+            session = self.runner.session
+            if self._closed or session is None or not self.model_info:
+                return
+            precision = str(getattr(session, "precision", None) or "")
+            # a new dict, so that a view's trait set to it sees a change
+            info = {**self.model_info, "performance": performance, "precision": precision}
+            self.model_info = info
+            for listener in list(self._model_info_listeners):
+                try:
+                    listener(info)
+                except Exception as exc:  # noqa: BLE001 - the session's measuring must go on
+                    warnings.warn(
+                        f"nni_jupyter: a listener raised {type(exc).__name__}: {exc}", stacklevel=2
+                    )
 
     # ---- submitting ---------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ new places to look belong there.
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +103,24 @@ def model_info(session: Session, name: str) -> dict[str, str]:
         "performance": str(getattr(session, "performance", None) or ""),
         "warning": warning,
     }
+
+
+def follow_performance(session: Session, listener: Callable[[str], None]) -> None:
+    """Call the bound method ``listener`` with the session's new ``performance`` line whenever
+    its measured choice changes, possibly from a background thread (sessions that do not say,
+    remote ones for example, never call it). The session holds ``listener`` weakly: a session
+    used again later does not keep an earlier annotation alive."""
+    add = getattr(session, "add_performance_listener", None)
+    if add is None:
+        return
+    method = weakref.WeakMethod(listener)
+
+    def heard(performance: str) -> None:
+        alive = method()
+        if alive is not None:
+            alive(performance)
+
+    add(heard)
 
 
 def supported_tools(session: Session) -> list[str]:

@@ -77,8 +77,9 @@ class Segmenter(anywidget.AnyWidget):
         A ``.npz`` path: after every prompt or command the state is written there atomically
         (see :meth:`autosave`).
     precision
-        Network precision of the default session: ``"auto"`` (fp16 on CUDA, bf16 on CPUs with
-        native bf16, else fp32), ``"fp32"``, ``"bf16"`` or ``"fp16"``; shown in the status line.
+        Network precision of the default session: ``"auto"`` (fp16 on CUDA; on a CPU the
+        fastest measured), ``"fp32"``, ``"bf16"`` or ``"fp16"``; the status line says which
+        runs and why, and follows the session when it chooses a faster one.
 
     Notes
     -----
@@ -189,7 +190,7 @@ class Segmenter(anywidget.AnyWidget):
         )
         if annotation.model_info.get("warning"):
             warnings.warn(annotation.model_info["warning"], stacklevel=3)
-        annotation.listen(self._finish, self._set_state, self._warn)
+        annotation.listen(self._finish, self._set_state, self._warn, self._set_model_info)
         self.on_msg(self._on_message)
         self.observe(self._on_active_object, names="active_object")
         self.observe(self._on_overlap, names="overlap")
@@ -505,6 +506,9 @@ class Segmenter(anywidget.AnyWidget):
 
     def _set_state(self, busy: bool, pending: int) -> None:
         self.busy, self.pending = busy, pending
+
+    def _set_model_info(self, info: dict[str, str]) -> None:
+        self.model_info = info
 
     @contextmanager
     def _internal_update(self) -> Iterator[None]:
