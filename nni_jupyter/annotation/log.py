@@ -199,7 +199,9 @@ def build(
 
 def model_entry(session: Any, info: dict[str, Any]) -> dict[str, Any]:
     """The log's ``model`` part for a loaded ``session`` and its ``model_info``: name, the
-    model store's id and snapshot commit where known, checkpoint SHA-256 when it is a file."""
+    model store's id and snapshot commit where known, checkpoint SHA-256 when it is a file, and
+    the ``runner`` that ``precision="auto"`` measured and ran (``"bf16 channels-last"``,
+    ``"bf16 openvino"``; provenance: a replay computes in the recorded ``precision``)."""
     checkpoint = getattr(getattr(session, "model", None), "checkpoint", None)
     autozoom = getattr(session, "do_autozoom", None)
     precision = getattr(session, "precision", None)
@@ -213,6 +215,9 @@ def model_entry(session: Any, info: dict[str, Any]) -> dict[str, Any]:
     for key in ("id", "commit"):  # the model store's, when the model came from it
         if info.get(key):
             entry[key] = str(info[key])
+    tuning = getattr(session, "tuning", None)  # what precision="auto" measured and runs
+    if tuning is not None:
+        entry["runner"] = str(tuning.candidate.label)  # e.g. "bf16 openvino"
     return entry
 
 

@@ -8,11 +8,12 @@ import torch
 
 from ..bundled import demo_model_path
 from . import devices
+from .autotune import Tuner
 from .checkpoint import load_model_folder
 from .cpus import cpu_description
 from .measure import probe_shape
 from .precision import AUTO
-from .tuning import PROBE_VOXELS, Choice, cached, machine, measure_eager, network_signature
+from .tuning import PROBE_VOXELS, Choice, cached, key
 
 
 def benchmark_device(
@@ -22,8 +23,9 @@ def benchmark_device(
     show: bool = True,
 ) -> Choice:
     """Time every uncompiled candidate (fp32, bf16, fp16 where the CPU has it; contiguous and
-    channels-last) on a model's network on this CPU and print the table, with the CPU, its
-    flags and threads, and what ``precision="auto"`` runs here when it has measured it before.
+    channels-last; and the network exported to OpenVINO where it is installed) on a model's
+    network on this CPU and print the table, with the CPU, its flags and threads, and what
+    ``precision="auto"`` runs here when it has measured it before.
 
     Parameters
     ----------
@@ -51,14 +53,17 @@ def benchmark_device(
     network = loaded.network.eval()
     probe = probe_shape(network, loaded.patch_size, PROBE_VOXELS)
     channels = loaded.num_image_channels + loaded.settings.num_interaction_channels
-    candidate, speedup, measurements = measure_eager(network, cpu, probe, channels, budget_s)
-    choice = Choice(candidate, speedup, measurements, probe)
+    tuner = Tuner(network, loaded.patch_size, channels, cpu, AUTO)
+    tuner.budget_s = budget_s
+    choice = tuner.measure(probe)
+    if tuner.may_export:
+        choice = tuner.judge_exported(choice)
     if show:
         print(f"{folder.name} on {cpu_description()}")
         print(choice.table())
-        signature = network_signature(network, loaded.patch_size)
         for setting in (AUTO, False, True):
-            known = cached({**machine(), "network": signature, "compile": str(setting)})
+            exports = tuner.key["openvino"] if setting is not True else None
+            known = cached(key(network, loaded.patch_size, setting, exports))
             if known is not None:
                 print(f"sessions with use_torch_compile={setting!r} run: {known.reason}")
     return choice

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -151,6 +152,7 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         #: The measured choice (``tuning.reason`` says why), None until known.
         self.tuning: Choice | None = None
         self._tuner: autotune.Tuner | None = None
+        self._performance_listeners: list[Callable[[str], None]] = []
         devices.configure_backend(self.device)
         self.torch_n_threads = devices.configure_threads(torch_n_threads)
         self.cpu_budget = usable_cpus()
@@ -277,6 +279,15 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
         self.use_torch_compile = choice.candidate.compiled
         self._runner = runner_for(self.network, self.device, choice.candidate)
         self.precision = choice.candidate.precision
+        said = self.performance
+        for listener in list(self._performance_listeners):
+            listener(said)
+
+    def add_performance_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with :attr:`performance` whenever it changes after loading (the
+        measured choice arrives, a compiled or OpenVINO runner is judged). It may be called from
+        a background thread."""
+        self._performance_listeners.append(listener)
 
     @property
     def performance(self) -> str:

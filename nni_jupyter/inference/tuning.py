@@ -36,6 +36,8 @@ from .measure import Measurement, callables, fastest, probe_input, time_candidat
 CACHE_ENV = "NNI_JUPYTER_CACHE_DIR"
 #: Seconds of timed rounds: while loading a cheap network, and on a thread for an expensive one.
 BUDGET_CHEAP_S, BUDGET_S = 0.5, 3.0
+#: ... of the OpenVINO candidates against float32 and the torch winner (on a thread).
+BUDGET_EXPORTED_S = 1.5
 #: Largest probe patch (voxels) of an expensive network: 64^3, a fifth of a second in bf16.
 PROBE_VOXELS = 64**3
 #: ... and of a cheap one, measured while loading: the demo model's own 64^3 (at 32^3 the
@@ -72,6 +74,19 @@ def network_signature(network: nn.Module, patch_size: Sequence[int]) -> str:
     shapes = [(name, list(p.shape)) for name, p in network.named_parameters()]
     text = json.dumps([type(network).__name__, shapes, list(patch_size)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def key(
+    network: nn.Module, patch_size: Sequence[int], compile_setting: bool | str, openvino: str | None
+) -> dict[str, Any]:
+    """What a measurement holds for: this machine, the network's shape, the session's
+    ``use_torch_compile`` and the OpenVINO version judged (None: not judged)."""
+    return {
+        **machine(),
+        "network": network_signature(network, patch_size),
+        "compile": str(compile_setting),
+        "openvino": openvino,
+    }
 
 
 @dataclass
