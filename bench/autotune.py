@@ -3,7 +3,8 @@
 Runs the session's measurement (:class:`nni_jupyter.inference.autotune.Tuner`, with a cache of its
 own so it measures afresh) and prints what it chose, how long it took and its table; then
 times every candidate by hand at the real patch (the fastest of rounds taken in turns) and prints
-the ratio of auto's choice to the fastest candidate found by hand (target: at most 1.05). The
+the ratio of auto's choice to the fastest candidate found by hand (target: at most 1.05). Where
+OpenVINO is installed (and ``NNI_JUPYTER_OPENVINO`` is not 0) its candidates are among both. The
 first line names the CPU, its speed flags and the threads.
 
     python bench/autotune.py                          # small bench network, patch 64^3
@@ -29,9 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a sourc
 from levers import network_for  # noqa: E402
 from session_latency import FULL, SMALL  # noqa: E402
 
-from nni_jupyter.inference import devices, layout, measure, tuning  # noqa: E402
+from nni_jupyter.inference import devices, layout, measure, openvino_backend, tuning  # noqa: E402
 from nni_jupyter.inference.autotune import Tuner  # noqa: E402
-from nni_jupyter.inference.candidates import Candidate, eager_candidates  # noqa: E402
+from nni_jupyter.inference.candidates import (  # noqa: E402
+    Candidate,
+    eager_candidates,
+    exported_candidates,
+)
 from nni_jupyter.inference.cpus import cpu_description, cpuinfo  # noqa: E402
 from nni_jupyter.inference.precision import Autocast, autocast  # noqa: E402
 from nni_jupyter.inference.warm import WAITING, CompilingRunner  # noqa: E402
@@ -46,12 +51,15 @@ def run_auto(network: torch.nn.Module, patch: list[int], compile_setting: bool |
     chosen: list[tuning.Choice] = []
     start = time.perf_counter()
     tuner = Tuner(network, patch, CHANNELS, CPU, compile_setting)
-    thread = tuner.start(chosen.append)
+    tuner.start(chosen.append)
     on_loading = time.perf_counter() - start
+    first = f"{chosen[0].candidate.label} chosen while loading" if chosen else "fp32 meanwhile"
     tuner.wait()
     total = time.perf_counter() - start
-    where = "while loading" if thread is None else "on a thread (none before the first prompt)"
-    print(f"auto measured {where}: {on_loading:.1f} s before the first prompt, {total:.1f} s all")
+    print(
+        f"auto: {on_loading:.1f} s before the first prompt ({first}), "
+        f"{total - on_loading:.1f} s more on a thread while prompts run, {total:.1f} s all"
+    )
     print(chosen[-1].table())
     print(f"auto chose: {chosen[-1].reason}\n")
     return chosen[-1].candidate
@@ -60,10 +68,21 @@ def run_auto(network: torch.nn.Module, patch: list[int], compile_setting: bool |
 def by_hand(
     network: torch.nn.Module, patch: list[int], compiled: bool, budget_s: float
 ) -> list[measure.Measurement]:
-    """Every candidate at the real patch (and, with ``compiled``, each precision compiled)."""
+    """Every candidate at the real patch (with ``compiled``, each precision compiled too; where
+    OpenVINO is installed, the network exported to it in each precision)."""
     wanted = eager_candidates(cpuinfo()[1])
-    runs = measure.callables(network, CPU, wanted)
+    runs: dict[Candidate, Callable[[torch.Tensor], torch.Tensor]] = dict(
+        measure.callables(network, CPU, wanted)
+    )
     example = measure.probe_input(CHANNELS, patch, CPU)
+    if openvino_backend.available():
+        folder = Path(tempfile.mkdtemp(prefix="autotune_bench_openvino_"))
+        small = measure.probe_input(CHANNELS, measure.probe_shape(network, patch, 64**3), CPU)
+        xml = openvino_backend.export(network, small, folder)
+        for candidate in exported_candidates(cpuinfo()[1]):
+            runs[candidate] = openvino_backend.compile_runner(
+                xml, [1, CHANNELS, *patch], candidate.precision, torch.get_num_threads(), network
+            )
     if compiled:
         for precision in sorted({c.precision for c in wanted}):
             copied = copy.deepcopy(network)

@@ -1,6 +1,7 @@
 """Which levers make one forward pass faster on this machine: precision, the float32 logits of bf16,
 channels-last memory, torch.compile, the traced-and-frozen graph, inference mode, oneDNN's implicit
-bf16 for fp32 convolutions, thread pinning, an ONNX Runtime export, the thread count.
+bf16 for fp32 convolutions, thread pinning, an ONNX Runtime export, an OpenVINO export, the thread
+count.
 
 Each row runs the same random-weight ResEnc network on the same input (median of ``--repeats``
 runs after one warm-up run) and prints seconds, the ratio to float32 eager at the same thread count
@@ -11,6 +12,7 @@ decide its speed and the threads: figures from different machines are not one ta
     python bench/levers.py --full --patch 128     # v1.0 shape (ResEnc-L), patch 128^3
     python bench/levers.py --compile              # add torch.compile rows (slow to compile)
     python bench/levers.py --onnx                 # add ONNX Runtime rows (needs onnxruntime, onnx)
+    python bench/levers.py --openvino             # add OpenVINO rows (the openvino extra)
     python bench/levers.py --pin                  # add rows from a child with OMP_PROC_BIND=close
     python bench/levers.py --full --patch 192 --threads 2 --compile   # what a v1.0 session gets
 """
@@ -33,7 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a source checkout
 from session_latency import FULL, SMALL  # noqa: E402
 
-from nni_jupyter.inference import layout  # noqa: E402
+from nni_jupyter.inference import layout, openvino_backend  # noqa: E402
 from nni_jupyter.inference.checkpoint import build_network  # noqa: E402
 from nni_jupyter.inference.cpus import cpu_description  # noqa: E402
 from nni_jupyter.inference.devices import optimize_for_cpu  # noqa: E402
@@ -157,6 +159,25 @@ def onnx_rows(network: torch.nn.Module, example: torch.Tensor, threads: int) -> 
     return {"fp32 ONNX Runtime": lambda: torch.from_numpy(ort.run(None, feed)[0])}
 
 
+def openvino_rows(network: torch.nn.Module, example: torch.Tensor, threads: int) -> dict:
+    """The network exported to OpenVINO as a session exports it (traced on a 64^3 probe, run at
+    ``example``'s shape), in float32 and in bfloat16; empty where openvino is not installed."""
+    if not openvino_backend.available():
+        print("openvino not installed (or NNI_JUPYTER_OPENVINO=0): no OpenVINO rows")
+        return {}
+    small = torch.zeros(1, example.shape[1], 64, 64, 64)
+    start = time.perf_counter()
+    xml = openvino_backend.export(network, small, Path(tempfile.mkdtemp(prefix="levers_ov_")))
+    print(f"OpenVINO export {time.perf_counter() - start:.1f} s")
+    rows: dict[str, Callable[[], torch.Tensor]] = {}
+    for precision in ("fp32", "bf16"):
+        runner = openvino_backend.compile_runner(
+            xml, list(example.shape), precision, threads, network
+        )
+        rows[f"{precision} OpenVINO"] = lambda runner=runner: runner(example)
+    return rows
+
+
 def pinned_rows(args: argparse.Namespace, threads: int) -> None:
     """Run fp32 and bf16 rows in a child with OpenMP threads pinned to cores and print them."""
     env = dict(os.environ, OMP_PROC_BIND="close", OMP_PLACES="cores")
@@ -188,6 +209,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="add torch.compile rows")
     parser.add_argument("--onnx", action="store_true", help="add ONNX Runtime rows")
     parser.add_argument("--pin", action="store_true", help="add rows with OpenMP threads pinned")
+    parser.add_argument("--openvino", action="store_true", help="add OpenVINO rows")
     parser.add_argument("--child-rows", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     spec = FULL if args.full else SMALL
@@ -210,6 +232,8 @@ def main() -> None:
         settings = rows(network, example, args.compile)
         if args.onnx:
             settings |= onnx_rows(network, example, threads)
+        if args.openvino:
+            settings |= openvino_rows(network, example, threads)
         results = timed(settings, args.repeats)
         print_rows(results, threads, results["fp32"])
         if args.pin:
