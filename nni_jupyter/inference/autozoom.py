@@ -244,4 +244,19 @@ def area_resample(windows: list[torch.Tensor], patch: list[int]) -> list[torch.T
 def predict(network: torch.nn.Module, tensor: torch.Tensor) -> torch.Tensor:
     """Run the network on one ``[C, *patch]`` input; return the uint8 argmax ``[*patch]``."""
     logits: torch.Tensor = network(tensor[None].contiguous())
-    return logits[0].argmax(0).to(torch.uint8)
+    return class_map(logits[0])
+
+
+def class_map(logits: torch.Tensor) -> torch.Tensor:
+    """The uint8 argmax over the classes of ``[classes, *patch]`` logits.
+
+    Two classes (nnInteractive's background and foreground) are compared instead: the same
+    result, ties and NaNs decided as ``argmax`` decides them (the first class wins a tie; a NaN
+    counts as the largest, the first one found), and on a CPU hundreds of times faster (torch's
+    argmax over a leading axis of two took 1.3 s at 192^3, the comparison 6 ms).
+    """
+    if logits.shape[0] != 2:
+        return logits.argmax(0).to(torch.uint8)
+    background, foreground = logits[0], logits[1]
+    wins = (foreground > background) | (foreground.isnan() & ~background.isnan())
+    return wins.to(torch.uint8)

@@ -21,8 +21,9 @@ Where this deliberately differs from nnInteractive 2.6.0:
   instead of failing;
 - on a CPU, ``precision="auto"`` (the default) measures which precision, memory layout and
   compile setting run fastest on this machine with masks that agree with float32's
-  (:mod:`.tuning`; bfloat16 keeps the segmentation layers in float32); ``precision="fp32"``
-  gives the reference's float32 numbers.
+  (:mod:`.tuning`; bfloat16 keeps the segmentation layers in float32), and, where the
+  ``openvino`` extra is installed, whether the network exported to OpenVINO runs faster still
+  (:mod:`.openvino_backend`); ``precision="fp32"`` gives the reference's float32 numbers.
 """
 
 from __future__ import annotations
@@ -107,8 +108,9 @@ class nnInteractiveInferenceSession(UndoRedoMixin):  # noqa: N801 - the referenc
     precision
         Precision of the network's forward passes: ``"auto"`` (float16 autocast on CUDA, as
         nnInteractive; on a CPU the fastest of float32, bfloat16 and float16, contiguous or
-        channels-last, compiled or not as ``use_torch_compile`` allows, measured once per
-        machine and cached: :mod:`.tuning`; float32 elsewhere), or ``"fp32"`` (the parity
+        channels-last, compiled or not as ``use_torch_compile`` allows, in torch or exported
+        to OpenVINO where it is installed, measured once per machine and cached:
+        :mod:`.tuning`; float32 elsewhere), or ``"fp32"`` (the parity
         mode: the reference's numbers on CPU), ``"bf16"`` (CPU, CUDA), ``"fp16"`` (CUDA, MPS)
         to force one. The attribute ``precision`` holds the one in use, ``tuning`` the
         measured choice and ``performance`` a line saying why.

@@ -10,6 +10,7 @@ from scipy.ndimage import maximum_filter, minimum_filter
 from nni_jupyter.inference.autozoom import (
     MAX_ZOOM,
     border_changed,
+    class_map,
     extreme_filter,
     filter_nonnegative,
     initial_zoom,
@@ -91,3 +92,17 @@ def test_border_test_ignores_interior_changes() -> None:
     prediction = torch.zeros(20, 20, 20, dtype=torch.uint8)
     prediction[1:-1, 1:-1, 1:-1] = 1
     assert not border_changed(prediction, previous)
+
+
+def test_the_class_map_of_two_classes_is_the_argmax_ties_and_nans_included() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 9, 8, 7)
+    logits[1, 0] = logits[0, 0]  # ties: background (the first class) wins
+    logits[1, 1, :4] = float("nan")  # NaN foreground: argmax takes it
+    logits[0, 2, :3] = float("nan")  # NaN background: argmax takes it
+    logits[:, 3, :2] = float("nan")  # both NaN: the first
+    expected = logits.argmax(0).to(torch.uint8)
+    assert torch.equal(class_map(logits), expected)
+    assert expected[0].sum() == 0 and expected[1, :4].all() and expected[2, :3].sum() == 0
+    three = torch.randn(3, 5, 5, 5)
+    assert torch.equal(class_map(three), three.argmax(0).to(torch.uint8))
