@@ -148,15 +148,21 @@ def weights_digest(network: nn.Module) -> str:
 def export(network: nn.Module, example: torch.Tensor, folder: Path) -> Path:
     """The network exported to OpenVINO's format in ``folder`` (``<digest>/network.xml``),
     traced on ``example`` (a small input: any later shape works); exported once per weights.
-    Written into a temporary folder and renamed, so a killed export leaves nothing half done."""
+    Written into a temporary folder and renamed, so a killed export leaves nothing half done.
+    A folder that cannot be written (a read-only home) gives way to the temporary folder."""
     target = folder / weights_digest(network)
     xml = target / "network.xml"
     if xml.is_file():
         return xml
     import openvino
 
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=folder))
+    except OSError:  # a read-only cache (a shared home): this machine's temporary folder
+        if folder.parent == Path(tempfile.gettempdir()):
+            raise
+        return export(network, example, Path(tempfile.gettempdir()) / "nni_jupyter_openvino")
     try:
         with working(), warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # the tracer's remarks on Python control flow

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -219,3 +220,18 @@ def test_the_expensive_path_judges_the_export_before_compiling(
     assert choice is not None and choice.probe == [8, 8, 8]
     assert any(m.candidate.exported for m in choice.measurements)
     assert not choice.candidate.compiled
+
+
+def test_a_cache_that_cannot_be_written_exports_into_the_temporary_folder(
+    model_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "home_is_a_file"  # no folder can be made under it, root or not
+    blocked.write_text("")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    network = _network(model_folder)
+    xml = openvino_backend.export(
+        network, measure.probe_input(8, [8, 8, 8], CPU), blocked / "openvino"
+    )
+    assert xml.is_file() and xml.parent.name == openvino_backend.weights_digest(network)
+    assert xml.is_relative_to(tmp_path / "tmp" / "nni_jupyter_openvino")
