@@ -138,7 +138,7 @@ class Tuner:
         self.choice = choice
         apply(choice)
         if self.may_export:
-            choice = self.judge_exported(choice)
+            choice = self._exported_or_as_is(choice)
             self.choice = choice
             if choice.candidate.exported:
                 apply(choice)
@@ -152,11 +152,23 @@ class Tuner:
 
     def _exported_later(self, choice: Choice, apply: Apply) -> None:
         """A cheap network measured while loading: judge its export on this thread."""
-        judged = self.judge_exported(choice)
+        judged = self._exported_or_as_is(choice)
         self.choice = judged  # with the export's figures, kept or not
         if judged.candidate.exported:
             apply(judged)
         remember(judged, judged.busy)
+
+    def _exported_or_as_is(self, choice: Choice) -> Choice:
+        """:meth:`judge_exported`, or ``choice`` as it is where exporting fails (a warning says
+        why): the torch candidates and compiling are judged as without OpenVINO."""
+        try:
+            return self.judge_exported(choice)
+        except Exception as error:  # noqa: BLE001 - OpenVINO is an optimisation
+            warnings.warn(
+                f"the OpenVINO export was not judged ({_first_line(error)}); torch runs",
+                stacklevel=2,
+            )
+            return choice
 
     def judge_exported(self, choice: Choice) -> Choice:
         """Export the network to OpenVINO (or read the export of these weights made before),
